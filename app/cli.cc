@@ -1,0 +1,153 @@
+#include "app/cli.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+
+#include "app/commands.h"
+
+namespace certpress::app {
+
+namespace {
+
+// The options every command shares: where the config is, the database and the token.
+po::options_description CommonOptions() {
+  po::options_description d("Common options");
+  d.add_options()
+      ("help,h", "show help for the command")
+      ("config", po::value<std::string>()->default_value(""),
+       "config file (default: $CERTPRESS_CONFIG)")
+      ("db.socket", po::value<std::string>()->default_value(""), "MariaDB unix socket")
+      ("db.host", po::value<std::string>()->default_value(""), "MariaDB host (if no socket)")
+      ("db.port", po::value<unsigned>()->default_value(3306), "MariaDB port")
+      ("db.name", po::value<std::string>()->default_value("certpress"), "database name")
+      ("db.user", po::value<std::string>()->default_value("certpress"), "database user")
+      ("db.password-file", po::value<std::string>()->default_value(""),
+       "file holding the database password")
+      ("token.kind", po::value<std::string>()->default_value("pkcs11"), "pkcs11 or soft")
+      ("token.module", po::value<std::string>()->default_value("/usr/lib/softhsm/libsofthsm2.so"),
+       "PKCS#11 module")
+      ("token.label", po::value<std::string>()->default_value("certpress"),
+       "token label (tokens are found by label, never by slot)")
+      ("token.pin-file", po::value<std::string>()->default_value(""),
+       "file holding the token user PIN (or soft token password)")
+      ("token.dir", po::value<std::string>()->default_value(""), "soft token key directory")
+      ("operator", po::value<std::string>()->default_value(""),
+       "operator name recorded in the audit log (default: cli:<login>)");
+  return d;
+}
+
+// EnvName maps CERTPRESS_DB_PASSWORD_FILE to db.password-file, CERTPRESS_CONFIG to config.
+std::string EnvName(const std::string& var, const po::options_description& desc) {
+  static const std::string kPrefix = "CERTPRESS_";
+  if (var.rfind(kPrefix, 0) != 0) return "";
+  std::string rest = var.substr(kPrefix.size());
+  for (char& c : rest) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  size_t us = rest.find('_');
+  std::string name = rest;
+  if (us != std::string::npos) {
+    std::string section = rest.substr(0, us);
+    std::string key = rest.substr(us + 1);
+    for (char& c : key) c = c == '_' ? '-' : c;
+    name = section + "." + key;
+    if (desc.find_nothrow(name, false) == nullptr) {
+      for (char& c : rest) c = c == '_' ? '-' : c;
+      name = rest;
+    }
+  }
+  return desc.find_nothrow(name, false) ? name : "";
+}
+
+void PrintTopHelp(const std::vector<Command>& cmds) {
+  std::cout << "certpress: bulk X.509 issuance and smart card personalization\n\n"
+               "Usage: certpress <command> [options]\n\nCommands:\n";
+  for (const auto& c : cmds) {
+    std::string n = c.name;
+    n.resize(std::max<size_t>(n.size() + 2, 22), ' ');
+    std::cout << "  " << n << c.summary << "\n";
+  }
+  std::cout << "\nRun `certpress <command> --help` for a command's options.\n";
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  std::vector<Command> cmds;
+  AddDbCommands(cmds);
+  AddCaCommands(cmds);
+  AddAuditCommands(cmds);
+
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    PrintTopHelp(cmds);
+    return args.empty() ? kExitUsage : kExitOk;
+  }
+  // Longest match of the leading words against the command names.
+  const Command* cmd = nullptr;
+  size_t words = 0;
+  for (const auto& c : cmds) {
+    size_t n = 1 + static_cast<size_t>(std::count(c.name.begin(), c.name.end(), ' '));
+    if (n > args.size() || n < words) continue;
+    std::string joined = args[0];
+    for (size_t i = 1; i < n; ++i) joined += " " + args[i];
+    if (joined == c.name) {
+      cmd = &c;
+      words = n;
+    }
+  }
+  if (cmd == nullptr) {
+    std::string given = args[0] + (args.size() > 1 && args[1][0] != '-' ? " " + args[1] : "");
+    std::cerr << "certpress: unknown command '" << given << "'; run `certpress --help`\n";
+    return kExitUsage;
+  }
+
+  po::options_description own("Options for `certpress " + cmd->name + "`");
+  po::positional_options_description pos;
+  if (cmd->options) cmd->options(own, pos);
+  po::options_description all;
+  all.add(own).add(CommonOptions());
+
+  po::variables_map vm;
+  try {
+    std::vector<std::string> rest(args.begin() + static_cast<long>(words), args.end());
+    // Flags first: Boost keeps the first value stored, so flags beat the environment, which
+    // beats the config file.
+    po::store(po::command_line_parser(rest).options(all).positional(pos).run(), vm);
+    if (vm.count("help")) {
+      std::cout << "Usage: certpress " << cmd->name << (cmd->usage.empty() ? "" : " ")
+                << cmd->usage << " [options]\n" << cmd->summary << "\n\n" << all << "\n";
+      return kExitOk;
+    }
+    po::store(po::parse_environment(all, [&all](const std::string& v) { return EnvName(v, all); }),
+              vm);
+    std::string config = vm["config"].as<std::string>();
+    if (!config.empty()) {
+      std::ifstream in(config);
+      if (!in) {
+        std::cerr << "certpress: cannot read config file " << config << "\n";
+        return kExitUsage;
+      }
+      po::store(po::parse_config_file(in, all, /*allow_unregistered=*/true), vm);
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "certpress " << cmd->name << ": " << e.what() << "\n"
+              << "Run `certpress " << cmd->name << " --help` for usage.\n";
+    return kExitUsage;
+  }
+
+  Context ctx(std::move(vm));
+  CommandResult r;
+  try {
+    r = cmd->run(ctx);
+  } catch (const std::exception& e) {
+    // Nothing below app/ throws on purpose; this catches library surprises (bad_alloc,
+    // boost::bad_any_cast) so that the user still gets one line and exit code 1.
+    r = Fail(Internal(e.what()));
+  }
+  if (r.status.ok()) return kExitOk;
+  std::cerr << "certpress " << cmd->name << ": " << r.status.message() << "\n";
+  return r.usage ? kExitUsage : kExitFailure;
+}
+
+}  // namespace certpress::app

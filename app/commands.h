@@ -1,0 +1,24 @@
+// commands.h: the command table. Each command declares its own options and a run function.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "app/context.h"
+
+namespace certpress::app {
+
+struct Command {
+  std::string name;     // "ca create-root"
+  std::string summary;  // one line for `certpress --help`
+  std::string usage;    // positional arguments, e.g. "LABEL"
+  std::function<void(po::options_description&, po::positional_options_description&)> options;
+  std::function<CommandResult(Context&)> run;
+};
+
+void AddDbCommands(std::vector<Command>& out);
+void AddCaCommands(std::vector<Command>& out);
+void AddAuditCommands(std::vector<Command>& out);
+
+}  // namespace certpress::app

@@ -1,0 +1,62 @@
+#include "app/context.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include "common/bytes.h"
+
+namespace certpress::app {
+
+Result<store::Connection*> Context::Db() {
+  if (db_) return db_.get();
+  store::DbConfig c;
+  c.socket = Get<std::string>("db.socket");
+  c.host = Get<std::string>("db.host");
+  c.port = Get<unsigned>("db.port");
+  c.name = Get<std::string>("db.name");
+  c.user = Get<std::string>("db.user");
+  if (c.socket.empty() && c.host.empty()) {
+    return InvalidInput("no database configured: set db.socket (or db.host) in the config, "
+                        "CERTPRESS_DB_SOCKET, or --db.socket");
+  }
+  const std::string pw_file = Get<std::string>("db.password-file");
+  if (!pw_file.empty()) {
+    auto pw = ReadSecretFile(pw_file);
+    if (!pw.ok()) return pw.status().Wrap("reading the database password");
+    c.password = std::move(pw).value();
+  }
+  auto conn = store::Connection::Open(c);
+  if (!conn.ok()) return conn.status();
+  db_ = std::move(conn).value();
+  return db_.get();
+}
+
+Result<CryptoToken*> Context::Token() {
+  if (token_) return token_.get();
+  TokenConfig c;
+  c.kind = Get<std::string>("token.kind");
+  c.module = Get<std::string>("token.module");
+  c.label = Get<std::string>("token.label");
+  c.dir = Get<std::string>("token.dir");
+  const std::string pin_file = Get<std::string>("token.pin-file");
+  if (pin_file.empty()) {
+    return InvalidInput("no token PIN configured: set token.pin-file or CERTPRESS_TOKEN_PIN_FILE");
+  }
+  auto pin = ReadSecretFile(pin_file);
+  if (!pin.ok()) return pin.status().Wrap("reading the token PIN");
+  c.pin = std::move(pin).value();
+  auto t = OpenToken(c);
+  if (!t.ok()) return t.status();
+  token_ = std::move(t).value();
+  return token_.get();
+}
+
+std::string Context::Actor() const {
+  if (vm_.count("operator") && !vm_["operator"].as<std::string>().empty()) {
+    return vm_["operator"].as<std::string>();
+  }
+  struct passwd* pw = getpwuid(getuid());
+  return std::string("cli:") + (pw ? pw->pw_name : std::to_string(getuid()));
+}
+
+}  // namespace certpress::app

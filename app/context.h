@@ -1,0 +1,54 @@
+// context.h: what a command gets: its parsed options and lazily opened resources.
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "signer/token.h"
+#include "store/db.h"
+
+namespace certpress::app {
+
+namespace po = boost::program_options;
+
+// UsageError marks a Status that should exit with code 2 (bad usage) rather than 1.
+struct CommandResult {
+  Status status;
+  bool usage = false;
+};
+
+inline CommandResult Ok() { return {}; }
+inline CommandResult Fail(Status s) { return {std::move(s), false}; }
+inline CommandResult Usage(std::string m) { return {InvalidInput(std::move(m)), true}; }
+
+class Context {
+ public:
+  explicit Context(po::variables_map vm) : vm_(std::move(vm)) {}
+
+  const po::variables_map& vm() const { return vm_; }
+  template <class T>
+  T Get(const char* name) const {
+    return vm_[name].as<T>();
+  }
+  bool Has(const char* name) const { return vm_.count(name) > 0 && !vm_[name].defaulted(); }
+  bool Flag(const char* name) const { return vm_.count(name) > 0 && vm_[name].as<bool>(); }
+
+  // Db opens the database connection on first use.
+  Result<store::Connection*> Db();
+  // Token opens the configured crypto token on first use.
+  Result<CryptoToken*> Token();
+  // Actor names who is acting, for the audit log.
+  std::string Actor() const;
+
+  std::ostream& out = std::cout;
+
+ private:
+  po::variables_map vm_;
+  std::unique_ptr<store::Connection> db_;
+  std::unique_ptr<CryptoToken> token_;
+};
+
+}  // namespace certpress::app

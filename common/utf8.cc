@@ -1,0 +1,56 @@
+#include "common/utf8.h"
+
+namespace certpress {
+
+long DecodeUtf8(std::string_view s, size_t* pos) {
+  size_t i = *pos;
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = b(i);
+  int n;
+  long cp;
+  if (c < 0x80) {
+    *pos = i + 1;
+    return c;
+  } else if ((c & 0xe0) == 0xc0) {
+    n = 1;
+    cp = c & 0x1f;
+  } else if ((c & 0xf0) == 0xe0) {
+    n = 2;
+    cp = c & 0x0f;
+  } else if ((c & 0xf8) == 0xf0) {
+    n = 3;
+    cp = c & 0x07;
+  } else {
+    return -1;
+  }
+  for (int k = 1; k <= n; ++k) {
+    if (i + k >= s.size() || (b(i + k) & 0xc0) != 0x80) return -1;
+    cp = (cp << 6) | (b(i + k) & 0x3f);
+  }
+  static constexpr long kMin[4] = {0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return -1;
+  *pos = i + n + 1;
+  return cp;
+}
+
+bool ValidateUtf8(std::string_view s, size_t* bad_offset) {
+  size_t pos = 0;
+  while (pos < s.size()) {
+    size_t start = pos;
+    if (DecodeUtf8(s, &pos) < 0) {
+      if (bad_offset) *bad_offset = start;
+      return false;
+    }
+  }
+  return true;
+}
+
+size_t Utf8Length(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) {
+    if ((c & 0xc0) != 0x80) ++n;
+  }
+  return n;
+}
+
+}  // namespace certpress

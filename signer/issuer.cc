@@ -1,0 +1,323 @@
+#include "signer/issuer.h"
+
+#include <arpa/inet.h>
+#include <openssl/sha.h>
+
+#include <cstring>
+
+#include "signer/der.h"
+
+namespace certpress {
+
+namespace {
+
+// Extension and other OIDs, as content octets.
+constexpr uint8_t kOidBasicConstraints[] = {0x55, 0x1d, 0x13};
+constexpr uint8_t kOidKeyUsage[] = {0x55, 0x1d, 0x0f};
+constexpr uint8_t kOidExtKeyUsage[] = {0x55, 0x1d, 0x25};
+constexpr uint8_t kOidSubjectKeyId[] = {0x55, 0x1d, 0x0e};
+constexpr uint8_t kOidAuthorityKeyId[] = {0x55, 0x1d, 0x23};
+constexpr uint8_t kOidSubjectAltName[] = {0x55, 0x1d, 0x11};
+constexpr uint8_t kOidCertPolicies[] = {0x55, 0x1d, 0x20};
+constexpr uint8_t kOidCrlDp[] = {0x55, 0x1d, 0x1f};
+constexpr uint8_t kOidAia[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x01};
+constexpr uint8_t kOidOcsp[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01};
+constexpr uint8_t kOidCaIssuers[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02};
+// Microsoft UPN otherName (1.3.6.1.4.1.311.20.2.3), used in smart card logon certificates.
+constexpr uint8_t kOidUpn[] = {0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x14, 0x02, 0x03};
+
+// AddExtension writes Extension ::= SEQUENCE { extnID, critical DEFAULT FALSE, extnValue }.
+// DER omits a FALSE critical flag (X.690 11.5: DEFAULT values are not encoded).
+void AddExtension(der::Writer& w, ByteSpan oid, bool critical, ByteSpan value) {
+  size_t ext = w.Begin(der::kSequence);
+  w.OidContent(oid);
+  if (critical) w.Boolean(true);
+  w.Primitive(der::kOctetString, value);
+  w.End(ext);
+}
+
+Bytes KeyUsageValue(uint16_t bits) {
+  // KeyUsage is a named BIT STRING: DER drops trailing zero bits (X.690 11.2.2).
+  int highest = 15;
+  while (highest >= 0 && !(bits & (1u << highest))) --highest;
+  uint8_t bytes[2] = {0, 0};
+  for (int i = 0; i <= highest; ++i) {
+    if (bits & (1u << i)) bytes[i / 8] |= static_cast<uint8_t>(0x80 >> (i % 8));
+  }
+  int nbytes = highest / 8 + 1;
+  der::Writer w;
+  w.BitString(ByteSpan(bytes, static_cast<size_t>(nbytes)),
+              static_cast<uint8_t>(7 - highest % 8));
+  return w.Take();
+}
+
+Result<Bytes> OidDer(const std::string& dotted) {
+  CP_ASSIGN_OR_RETURN(Bytes content, der::EncodeOid(dotted));
+  return content;
+}
+
+}  // namespace
+
+Result<Bytes> SubjectKeyId(ByteSpan spki) {
+  der::Reader r(spki);
+  ByteSpan seq, bits;
+  if (!r.Read(der::kSequence, &seq) || !r.empty()) {
+    return InvalidInput("malformed SubjectPublicKeyInfo");
+  }
+  der::Reader s(seq);
+  if (!s.Skip(der::kSequence) || !s.Read(der::kBitString, &bits) || bits.empty()) {
+    return InvalidInput("malformed SubjectPublicKeyInfo");
+  }
+  Bytes out(SHA_DIGEST_LENGTH);
+  SHA1(bits.data() + 1, bits.size() - 1, out.data());
+  return out;
+}
+
+Result<Bytes> EncodeSans(const std::vector<SubjectAltName>& sans) {
+  der::Writer w;
+  size_t seq = w.Begin(der::kSequence);
+  for (const auto& san : sans) {
+    switch (san.type) {
+      case profiles::SanType::kEmail:
+        w.Primitive(der::ContextPrimitive(1), AsBytes(san.value));
+        break;
+      case profiles::SanType::kDns:
+        w.Primitive(der::ContextPrimitive(2), AsBytes(san.value));
+        break;
+      case profiles::SanType::kUri:
+        w.Primitive(der::ContextPrimitive(6), AsBytes(san.value));
+        break;
+      case profiles::SanType::kIp: {
+        uint8_t buf[16];
+        if (inet_pton(AF_INET, san.value.c_str(), buf) == 1) {
+          w.Primitive(der::ContextPrimitive(7), ByteSpan(buf, 4));
+        } else if (inet_pton(AF_INET6, san.value.c_str(), buf) == 1) {
+          w.Primitive(der::ContextPrimitive(7), ByteSpan(buf, 16));
+        } else {
+          return InvalidInput("'" + san.value + "' is not an IP address");
+        }
+        break;
+      }
+      case profiles::SanType::kUpn: {
+        // otherName [0] { type-id, value [0] EXPLICIT UTF8String }
+        size_t other = w.Begin(der::ContextConstructed(0));
+        w.OidContent(kOidUpn);
+        size_t val = w.Begin(der::ContextConstructed(0));
+        w.Primitive(der::kUtf8String, AsBytes(san.value));
+        w.End(val);
+        w.End(other);
+        break;
+      }
+    }
+  }
+  w.End(seq);
+  return w.Take();
+}
+
+Result<Issuer> Issuer::Create(const profiles::CertProfile& profile, CaKey ca) {
+  CP_RETURN_IF_ERROR(profiles::Validate(profile));
+  if (ca.token == nullptr) return Internal("issuer without a token");
+  Issuer is;
+  is.profile_ = profile;
+  CP_ASSIGN_OR_RETURN(is.ca_key_id_, SubjectKeyId(ca.spki));
+  CP_ASSIGN_OR_RETURN(UniquePtr<EVP_PKEY> pub, ParseSpki(ca.spki));
+  is.ca_pub_ = std::shared_ptr<EVP_PKEY>(pub.release(), EVP_PKEY_free);
+  auto sa = SignatureAlgorithmDer(ca.key_type);
+  is.sig_alg_.assign(sa.begin(), sa.end());
+
+  der::Writer head;
+  {
+    // RFC 5280 4.2.1.9: CAs MUST mark basicConstraints critical.
+    der::Writer v;
+    size_t s = v.Begin(der::kSequence);
+    if (profile.is_ca) {
+      v.Boolean(true);
+      if (profile.path_len) v.SmallInteger(static_cast<uint64_t>(*profile.path_len));
+    }
+    v.End(s);
+    AddExtension(head, kOidBasicConstraints, true, v.bytes());
+  }
+  // RFC 5280 4.2.1.3: "conforming CAs SHOULD mark this extension as critical".
+  AddExtension(head, kOidKeyUsage, true, KeyUsageValue(profile.key_usage));
+  if (!profile.extended_key_usage.empty()) {
+    der::Writer v;
+    size_t s = v.Begin(der::kSequence);
+    for (const auto& oid : profile.extended_key_usage) {
+      CP_ASSIGN_OR_RETURN(Bytes o, OidDer(oid));
+      v.OidContent(o);
+    }
+    v.End(s);
+    AddExtension(head, kOidExtKeyUsage, false, v.bytes());
+  }
+  is.exts_head_ = head.Take();
+
+  der::Writer tail;
+  {
+    der::Writer v;
+    size_t s = v.Begin(der::kSequence);
+    v.Primitive(der::ContextPrimitive(0), is.ca_key_id_);
+    v.End(s);
+    AddExtension(tail, kOidAuthorityKeyId, false, v.bytes());
+  }
+  if (!profile.policies.empty()) {
+    der::Writer v;
+    size_t s = v.Begin(der::kSequence);
+    for (const auto& oid : profile.policies) {
+      CP_ASSIGN_OR_RETURN(Bytes o, OidDer(oid));
+      size_t pi = v.Begin(der::kSequence);
+      v.OidContent(o);
+      v.End(pi);
+    }
+    v.End(s);
+    AddExtension(tail, kOidCertPolicies, false, v.bytes());
+  }
+  if (!profile.crl_urls.empty()) {
+    der::Writer v;
+    size_t s = v.Begin(der::kSequence);
+    for (const auto& url : profile.crl_urls) {
+      size_t dp = v.Begin(der::kSequence);
+      size_t dpn = v.Begin(der::ContextConstructed(0));   // distributionPoint
+      size_t full = v.Begin(der::ContextConstructed(0));  // fullName
+      v.Primitive(der::ContextPrimitive(6), AsBytes(url));
+      v.End(full);
+      v.End(dpn);
+      v.End(dp);
+    }
+    v.End(s);
+    AddExtension(tail, kOidCrlDp, false, v.bytes());
+  }
+  if (!profile.ocsp_urls.empty() || !profile.ca_issuers_urls.empty()) {
+    der::Writer v;
+    size_t s = v.Begin(der::kSequence);
+    auto add = [&v](ByteSpan method, const std::string& url) {
+      size_t ad = v.Begin(der::kSequence);
+      v.OidContent(method);
+      v.Primitive(der::ContextPrimitive(6), AsBytes(url));
+      v.End(ad);
+    };
+    for (const auto& url : profile.ocsp_urls) add(kOidOcsp, url);
+    for (const auto& url : profile.ca_issuers_urls) add(kOidCaIssuers, url);
+    v.End(s);
+    AddExtension(tail, kOidAia, false, v.bytes());
+  }
+  is.exts_tail_ = tail.Take();
+  is.ca_ = std::move(ca);
+  return is;
+}
+
+Result<PreparedCert> Issuer::Prepare(const TbsInput& in) const {
+  CP_ASSIGN_OR_RETURN(Serial serial, RandomSerial());
+  return PrepareWithSerial(in, serial);
+}
+
+Result<PreparedCert> Issuer::PrepareWithSerial(const TbsInput& in, const Serial& serial) const {
+  PreparedCert out;
+  out.serial = serial;
+  time_t now = in.now != 0 ? in.now : time(nullptr);
+  out.not_before = now - profile_.backdate_seconds;
+  out.not_after = out.not_before + static_cast<time_t>(profile_.validity_days) * 86400;
+  if (ca_.not_after != 0 && out.not_after > ca_.not_after) out.not_after = ca_.not_after;
+  if (out.not_after <= out.not_before) {
+    return InvalidInput("the issuing CA expires before the certificate would start");
+  }
+  bool empty_subject = in.subject_der.size() <= 2;
+  for (const auto& san : in.sans) {
+    if (!profile_.AllowsSan(san.type)) {
+      return InvalidInput("profile '" + profile_.name + "' does not allow " +
+                          std::string(profiles::SanTypeName(san.type)) + " names");
+    }
+  }
+  CP_ASSIGN_OR_RETURN(Bytes ski, SubjectKeyId(in.spki));
+
+  der::Writer w;
+  size_t tbs = w.Begin(der::kSequence);
+  static constexpr uint8_t kV3[] = {0xa0, 0x03, 0x02, 0x01, 0x02};
+  w.Raw(kV3);
+  w.Integer(serial.span());
+  w.Raw(sig_alg_);
+  w.Raw(ca_.subject_der);
+  size_t validity = w.Begin(der::kSequence);
+  w.Time(out.not_before);
+  w.Time(out.not_after);
+  w.End(validity);
+  w.Raw(in.subject_der);
+  w.Raw(in.spki);
+  size_t exts_outer = w.Begin(der::ContextConstructed(3));
+  size_t exts = w.Begin(der::kSequence);
+  w.Raw(exts_head_);
+  {
+    der::Writer v;
+    v.Primitive(der::kOctetString, ski);
+    AddExtension(w, kOidSubjectKeyId, false, v.bytes());
+  }
+  w.Raw(exts_tail_);
+  if (!in.sans.empty()) {
+    CP_ASSIGN_OR_RETURN(Bytes sans, EncodeSans(in.sans));
+    // RFC 5280 4.2.1.6: with an empty subject the SAN extension MUST be critical.
+    AddExtension(w, kOidSubjectAltName, empty_subject, sans);
+  }
+  w.End(exts);
+  w.End(exts_outer);
+  w.End(tbs);
+  out.tbs = w.Take();
+
+  LintOptions lint;
+  lint.expected_sig_alg = sig_alg_;
+  Status st = LintTbs(out.tbs, lint);
+  if (!st.ok()) return st.Wrap("lint");
+  SHA256(out.tbs.data(), out.tbs.size(), out.tbs_sha256.data());
+  return out;
+}
+
+Result<Bytes> Issuer::Sign(const PreparedCert& cert) const {
+  CP_ASSIGN_OR_RETURN(Bytes sig, SignData(*ca_.token, ca_.key_label, ca_.key_type, cert.tbs));
+  der::Writer w;
+  size_t c = w.Begin(der::kSequence);
+  w.Raw(cert.tbs);
+  w.Raw(sig_alg_);
+  w.BitString(sig);
+  w.End(c);
+  Bytes out = w.Take();
+
+  // Verify with the CA's public key: a token that returns garbage (or a wrong key under the
+  // label) must not produce a certificate.
+  UniquePtr<EVP_MD_CTX> md(EVP_MD_CTX_new());
+  if (!md ||
+      EVP_DigestVerifyInit(md.get(), nullptr, SignatureDigest(ca_.key_type), nullptr,
+                           ca_pub_.get()) != 1 ||
+      EVP_DigestVerify(md.get(), sig.data(), sig.size(), cert.tbs.data(), cert.tbs.size()) != 1) {
+    return OsslError("the token's signature does not verify with the CA public key",
+                     ErrorKind::kHsm);
+  }
+  // Check that what was signed is the TBS that was prepared (and recorded).
+  der::Reader r(out);
+  ByteSpan body, tbs_el;
+  if (!r.Read(der::kSequence, &body)) return Internal("assembled certificate does not parse");
+  der::Reader b(body);
+  if (!b.Read(der::kSequence, nullptr, &tbs_el) || tbs_el.size() != cert.tbs.size() ||
+      std::memcmp(tbs_el.data(), cert.tbs.data(), tbs_el.size()) != 0) {
+    return Internal("signed TBSCertificate differs from the prepared one");
+  }
+  return out;
+}
+
+Result<Bytes> BuildCsr(CryptoToken& token, std::string_view label, KeyType type,
+                       ByteSpan subject_der, ByteSpan spki) {
+  der::Writer info;
+  size_t s = info.Begin(der::kSequence);
+  info.SmallInteger(0);  // RFC 2986 4.1: version 0
+  info.Raw(subject_der);
+  info.Raw(spki);
+  info.Primitive(der::ContextConstructed(0), {});  // attributes: empty SET
+  info.End(s);
+  CP_ASSIGN_OR_RETURN(Bytes sig, SignData(token, label, type, info.bytes()));
+  der::Writer w;
+  size_t req = w.Begin(der::kSequence);
+  w.Raw(info.bytes());
+  w.Raw(SignatureAlgorithmDer(type));
+  w.BitString(sig);
+  w.End(req);
+  return w.Take();
+}
+
+}  // namespace certpress

@@ -1,0 +1,109 @@
+// issuer.h: the X.509 issuer. A certificate profile plus a CA (its name, key identifier and a
+// key in a crypto token) turn a subject and a public key into a certificate, in the order
+// Boulder uses: Prepare (serial, TBSCertificate, lint) -> the caller records the intent ->
+// Sign (sign in the token, assemble, verify the signature and that the signed TBS is the
+// prepared one).
+#pragma once
+
+#include <array>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "cardprofiles/cert_profile.h"
+#include "common/bytes.h"
+#include "common/ossl.h"
+#include "common/status.h"
+#include "signer/key_type.h"
+#include "signer/serial.h"
+#include "signer/token.h"
+
+namespace certpress {
+
+struct SubjectAltName {
+  profiles::SanType type;
+  std::string value;
+};
+
+// CaKey is what the issuer needs of the CA that signs.
+struct CaKey {
+  CryptoToken* token = nullptr;  // not owned
+  std::string key_label;
+  KeyType key_type = KeyType::kEcP256;
+  Bytes subject_der;  // the CA's subject Name, DER: the issuer of what it signs
+  Bytes spki;         // the CA's SubjectPublicKeyInfo, DER
+  time_t not_after = 0;  // issued certificates never outlive the CA (0: no limit)
+};
+
+struct TbsInput {
+  Bytes subject_der;  // DER Name; may be empty (SEQUENCE {}) only with SANs
+  Bytes spki;         // DER SubjectPublicKeyInfo of the subject's key
+  std::vector<SubjectAltName> sans;
+  time_t now = 0;  // 0: the current time
+};
+
+struct PreparedCert {
+  Serial serial;
+  time_t not_before = 0;
+  time_t not_after = 0;
+  Bytes tbs;  // the DER TBSCertificate that will be signed
+  std::array<uint8_t, 32> tbs_sha256{};
+};
+
+// SubjectKeyId computes the key identifier of RFC 5280 4.2.1.2 method (1): the SHA-1 of the
+// subjectPublicKey BIT STRING value.
+Result<Bytes> SubjectKeyId(ByteSpan spki);
+
+// EncodeSan builds a SubjectAltName GeneralName list value (DER SEQUENCE).
+Result<Bytes> EncodeSans(const std::vector<SubjectAltName>& sans);
+
+class Issuer {
+ public:
+  // Create validates the profile and encodes the parts of the TBSCertificate that are the same
+  // for every certificate of this profile and CA, once.
+  static Result<Issuer> Create(const profiles::CertProfile& profile, CaKey ca);
+
+  // Prepare draws a serial and encodes and lints the TBSCertificate. Thread-safe.
+  Result<PreparedCert> Prepare(const TbsInput& in) const;
+  // PrepareWithSerial is Prepare with a caller-chosen serial (a retry after a collision uses a
+  // new one; tests use fixed ones).
+  Result<PreparedCert> PrepareWithSerial(const TbsInput& in, const Serial& serial) const;
+
+  // Sign signs |cert.tbs| with the CA key, assembles the Certificate, verifies the signature
+  // with the CA's public key and checks the signed TBS is |cert.tbs|. Thread-safe.
+  Result<Bytes> Sign(const PreparedCert& cert) const;
+
+  const profiles::CertProfile& profile() const { return profile_; }
+  const CaKey& ca() const { return ca_; }
+
+ private:
+  Issuer() = default;
+
+  profiles::CertProfile profile_;
+  CaKey ca_;
+  Bytes ca_key_id_;
+  Bytes sig_alg_;         // AlgorithmIdentifier DER
+  Bytes exts_head_;       // basicConstraints, keyUsage, extKeyUsage
+  Bytes exts_tail_;       // authorityKeyIdentifier, policies, CRL DP, AIA
+  std::shared_ptr<EVP_PKEY> ca_pub_;
+};
+
+struct LintOptions {
+  ByteSpan expected_sig_alg;
+  bool expect_aki = true;
+};
+
+// LintTbs checks an encoded TBSCertificate against our rules: v3; serial positive, non-zero,
+// at most 20 octets, minimally encoded (RFC 5280 4.1.2.2); signature algorithm as expected;
+// names use PrintableString only within its alphabet, C/serialNumber PrintableString,
+// emailAddress/DC IA5String, lengths within RFC 5280 Appendix A bounds; validity ordered and
+// encoded per 4.1.2.5; no duplicate extensions (4.2); basicConstraints critical in CA
+// certificates (4.2.1.9); keyUsage present and critical; keyCertSign iff cA (4.2.1.3); SAN
+// critical when the subject is empty (4.2.1.6); subject key identifier present (4.2.1.2).
+[[nodiscard]] Status LintTbs(ByteSpan tbs, const LintOptions& options);
+
+// BuildCsr makes a PKCS#10 request (RFC 2986) for the key |label| in |token|, signed by it.
+Result<Bytes> BuildCsr(CryptoToken& token, std::string_view label, KeyType type,
+                       ByteSpan subject_der, ByteSpan spki);
+
+}  // namespace certpress

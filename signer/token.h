@@ -1,0 +1,57 @@
+// token.h: crypto tokens, where CA keys live. A PKCS#11 token (SoftHSM2 by default, any
+// PKCS#11 module in production) or a soft token (encrypted PKCS#8 files) for tests and small
+// installs. Keys are named by label; KeyUri() gives the RFC 7512 URI recorded with the CA.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/bytes.h"
+#include "common/status.h"
+#include "signer/key_type.h"
+
+namespace certpress {
+
+struct TokenConfig {
+  std::string kind = "pkcs11";  // "pkcs11" or "soft"
+  // pkcs11: the module path and the token label (tokens are found by label, never by slot).
+  std::string module;
+  std::string label;
+  // soft: the directory of encrypted key files.
+  std::string dir;
+  // The user PIN (pkcs11) or the key file password (soft).
+  SecureString pin;
+  // Sessions to keep open at most (pkcs11); 0 = unbounded.
+  int max_sessions = 0;
+};
+
+class CryptoToken {
+ public:
+  virtual ~CryptoToken() = default;
+
+  // GenerateKey creates a key pair labelled |label| inside the token. Private keys are
+  // sensitive and never extractable. Returns the DER SubjectPublicKeyInfo. A label that is
+  // already taken is a conflict.
+  virtual Result<Bytes> GenerateKey(std::string_view label, KeyType type) = 0;
+
+  // PublicKey returns the SubjectPublicKeyInfo of the key |label|.
+  virtual Result<Bytes> PublicKey(std::string_view label) = 0;
+
+  // SignDigest signs |digest| (already hashed with SignatureDigest(type)) with the private key
+  // |label| and returns the signature as X.509 carries it: a DER ECDSA-Sig-Value for EC keys,
+  // the PKCS#1 v1.5 signature for RSA. Safe to call from many threads at once.
+  virtual Result<Bytes> SignDigest(std::string_view label, KeyType type, ByteSpan digest) = 0;
+
+  // KeyUri names the private key |label| (RFC 7512 for PKCS#11, file: for soft tokens).
+  virtual std::string KeyUri(std::string_view label) const = 0;
+};
+
+// OpenToken opens the token |config| describes; for PKCS#11 it loads the module, finds the
+// token by label and logs in once.
+Result<std::unique_ptr<CryptoToken>> OpenToken(const TokenConfig& config);
+
+// SignData hashes |data| with the digest of |type| and signs it with |token|.
+Result<Bytes> SignData(CryptoToken& token, std::string_view label, KeyType type, ByteSpan data);
+
+}  // namespace certpress

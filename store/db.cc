@@ -1,0 +1,304 @@
+#include "store/db.h"
+
+#include <errmsg.h>
+#include <mysql.h>
+#include <mysqld_error.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <chrono>
+#include <thread>
+
+namespace certpress::store {
+
+namespace {
+
+// Errors after which the same work may succeed if run again.
+bool RetryableErrno(unsigned err) {
+  return err == ER_LOCK_DEADLOCK || err == ER_LOCK_WAIT_TIMEOUT || err == CR_SERVER_GONE_ERROR ||
+         err == CR_SERVER_LOST || err == CR_CONNECTION_ERROR || err == CR_CONN_HOST_ERROR ||
+         err == ER_CONNECTION_KILLED || err == 4031 /* ER_CLIENT_INTERACTION_TIMEOUT */;
+}
+
+Status FromErrno(unsigned err, const char* sqlstate, const char* text, std::string_view what) {
+  std::string m = std::string(what) + ": MariaDB error " + std::to_string(err) + " (" +
+                  (sqlstate ? sqlstate : "?????") + "): " + (text ? text : "");
+  if (RetryableErrno(err)) return Unavailable(std::move(m));
+  if (err == ER_DUP_ENTRY) return Conflict(std::move(m));
+  return DatabaseError(std::move(m));
+}
+
+}  // namespace
+
+DbConfig DbConfig::Clone() const {
+  DbConfig c;
+  c.socket = socket;
+  c.host = host;
+  c.port = port;
+  c.name = name;
+  c.user = user;
+  c.password = password.Clone();
+  return c;
+}
+
+const std::string& Row::Str(size_t i) const {
+  static const std::string kEmpty;
+  return cols_[i] ? *cols_[i] : kEmpty;
+}
+
+int64_t Row::Int(size_t i) const {
+  const std::string& s = Str(i);
+  int64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+Result<std::unique_ptr<Connection>> Connection::Open(const DbConfig& config) {
+  std::unique_ptr<Connection> c(new Connection(config.Clone()));
+  CP_RETURN_IF_ERROR(c->Connect());
+  return c;
+}
+
+Connection::~Connection() { Close(); }
+
+void Connection::Close() {
+  for (auto& [sql, stmt] : stmts_) mysql_stmt_close(stmt);
+  stmts_.clear();
+  if (mysql_ != nullptr) mysql_close(mysql_);
+  mysql_ = nullptr;
+}
+
+Status Connection::Connect() {
+  mysql_ = mysql_init(nullptr);
+  if (mysql_ == nullptr) return Internal("mysql_init failed");
+  mysql_optionsv(mysql_, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+  my_bool no = 0;
+  mysql_optionsv(mysql_, MYSQL_OPT_RECONNECT, &no);  // we reconnect ourselves, knowingly
+  unsigned timeout = 10;
+  mysql_optionsv(mysql_, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+  const char* host = config_.socket.empty() ? config_.host.c_str() : "localhost";
+  const char* sock = config_.socket.empty() ? nullptr : config_.socket.c_str();
+  if (mysql_real_connect(mysql_, host, config_.user.c_str(), config_.password.str().c_str(),
+                         config_.name.c_str(), config_.port, sock, 0) == nullptr) {
+    std::string where = sock ? std::string("socket ") + sock
+                             : config_.host + ":" + std::to_string(config_.port);
+    Status st = Error("connecting to database '" + config_.name + "' as '" + config_.user +
+                      "' on " + where);
+    mysql_close(mysql_);
+    mysql_ = nullptr;
+    return st;
+  }
+  // UTC everywhere; READ COMMITTED so that SKIP LOCKED claims do not take gap locks; strict
+  // mode so that a too-long value is an error, not a silent truncation.
+  CP_RETURN_IF_ERROR(ExecScript("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"));
+  CP_RETURN_IF_ERROR(ExecScript(
+      "SET time_zone = '+00:00', "
+      "sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,"
+      "NO_ENGINE_SUBSTITUTION'"));
+  return Status::Ok();
+}
+
+Status Connection::Reconnect() {
+  Close();
+  return Connect();
+}
+
+uint64_t Connection::ThreadId() const { return mysql_ ? mysql_thread_id(mysql_) : 0; }
+
+Status Connection::Error(std::string_view what) {
+  return FromErrno(mysql_errno(mysql_), mysql_sqlstate(mysql_), mysql_error(mysql_), what);
+}
+
+Status Connection::StmtError(MYSQL_STMT* stmt, std::string_view sql) {
+  std::string what = "executing '" + std::string(sql.substr(0, 60)) +
+                     (sql.size() > 60 ? "...'" : "'");
+  return FromErrno(mysql_stmt_errno(stmt), mysql_stmt_sqlstate(stmt), mysql_stmt_error(stmt), what);
+}
+
+Status Connection::ExecScript(std::string_view sql) {
+  if (mysql_ == nullptr) return Unavailable("not connected");
+  if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0) {
+    return Error("running '" + std::string(sql.substr(0, 60)) + "'");
+  }
+  // Drain results of multi-statement scripts, if any.
+  do {
+    MYSQL_RES* res = mysql_store_result(mysql_);
+    if (res) mysql_free_result(res);
+  } while (mysql_next_result(mysql_) == 0);
+  return Status::Ok();
+}
+
+Result<MYSQL_STMT*> Connection::Prepare(std::string_view sql) {
+  // Never reconnect silently here: a statement of a transaction must not run on a fresh
+  // connection in autocommit mode. RunTransaction reconnects between attempts.
+  if (mysql_ == nullptr) return Unavailable("the database connection was lost");
+  auto it = stmts_.find(sql);
+  if (it != stmts_.end()) return it->second;
+  MYSQL_STMT* stmt = mysql_stmt_init(mysql_);
+  if (stmt == nullptr) return Error("mysql_stmt_init");
+  if (mysql_stmt_prepare(stmt, sql.data(), sql.size()) != 0) {
+    Status st = StmtError(stmt, sql).Wrap("preparing");
+    mysql_stmt_close(stmt);
+    return st;
+  }
+  stmts_.emplace(std::string(sql), stmt);
+  return stmt;
+}
+
+Status Connection::Run(MYSQL_STMT* stmt, std::string_view sql, const Param* params, size_t n) {
+  if (mysql_stmt_param_count(stmt) != n) {
+    return Internal("statement '" + std::string(sql) + "' takes " +
+                    std::to_string(mysql_stmt_param_count(stmt)) + " parameters, got " +
+                    std::to_string(n));
+  }
+  std::vector<MYSQL_BIND> binds(n);
+  std::vector<long long> ints(n);
+  std::vector<unsigned long> lens(n);
+  for (size_t i = 0; i < n; ++i) {
+    MYSQL_BIND& b = binds[i];
+    std::memset(&b, 0, sizeof b);
+    if (std::holds_alternative<std::nullptr_t>(params[i])) {
+      b.buffer_type = MYSQL_TYPE_NULL;
+    } else if (auto* v = std::get_if<int64_t>(&params[i])) {
+      ints[i] = *v;
+      b.buffer_type = MYSQL_TYPE_LONGLONG;
+      b.buffer = &ints[i];
+    } else {
+      auto s = std::get<std::string_view>(params[i]);
+      lens[i] = s.size();
+      b.buffer_type = MYSQL_TYPE_STRING;
+      b.buffer = const_cast<char*>(s.data());
+      b.buffer_length = s.size();
+      b.length = &lens[i];
+    }
+  }
+  if (n > 0 && mysql_stmt_bind_param(stmt, binds.data()) != 0) return StmtError(stmt, sql);
+  if (mysql_stmt_execute(stmt) != 0) {
+    Status st = StmtError(stmt, sql);
+    if (st.kind() == ErrorKind::kUnavailable) Close();  // the statements died with the link
+    return st;
+  }
+  return Status::Ok();
+}
+
+Result<ExecResult> Connection::Exec(std::string_view sql, std::initializer_list<Param> params) {
+  CP_ASSIGN_OR_RETURN(MYSQL_STMT * stmt, Prepare(sql));
+  CP_RETURN_IF_ERROR(Run(stmt, sql, params.begin(), params.size()));
+  ExecResult r{mysql_stmt_affected_rows(stmt), mysql_stmt_insert_id(stmt)};
+  return r;
+}
+
+Result<ExecResult> Connection::ExecV(std::string_view sql, const std::vector<Param>& params) {
+  CP_ASSIGN_OR_RETURN(MYSQL_STMT * stmt, Prepare(sql));
+  CP_RETURN_IF_ERROR(Run(stmt, sql, params.data(), params.size()));
+  ExecResult r{mysql_stmt_affected_rows(stmt), mysql_stmt_insert_id(stmt)};
+  return r;
+}
+
+Result<std::vector<Row>> Connection::QueryV(std::string_view sql,
+                                            const std::vector<Param>& params) {
+  CP_ASSIGN_OR_RETURN(MYSQL_STMT * stmt, Prepare(sql));
+  CP_RETURN_IF_ERROR(Run(stmt, sql, params.data(), params.size()));
+  unsigned ncols = mysql_stmt_field_count(stmt);
+  std::vector<Row> rows;
+  if (ncols == 0) return rows;
+  std::vector<MYSQL_BIND> binds(ncols);
+  std::vector<unsigned long> lens(ncols);
+  std::vector<my_bool> nulls(ncols);
+  for (unsigned i = 0; i < ncols; ++i) {
+    std::memset(&binds[i], 0, sizeof binds[i]);
+    binds[i].buffer_type = MYSQL_TYPE_STRING;
+    binds[i].length = &lens[i];
+    binds[i].is_null = &nulls[i];
+  }
+  if (mysql_stmt_bind_result(stmt, binds.data()) != 0) return StmtError(stmt, sql);
+  for (;;) {
+    int rc = mysql_stmt_fetch(stmt);
+    if (rc == MYSQL_NO_DATA) break;
+    if (rc == 1) {
+      Status st = StmtError(stmt, sql);
+      mysql_stmt_free_result(stmt);
+      return st;
+    }
+    // Zero-length buffers make every non-empty column "truncated": fetch each at its size.
+    std::vector<std::optional<std::string>> cols(ncols);
+    for (unsigned i = 0; i < ncols; ++i) {
+      if (nulls[i]) continue;
+      std::string v(lens[i], '\0');
+      if (lens[i] > 0) {
+        MYSQL_BIND b;
+        std::memset(&b, 0, sizeof b);
+        unsigned long l = 0;
+        b.buffer_type = MYSQL_TYPE_STRING;
+        b.buffer = v.data();
+        b.buffer_length = v.size();
+        b.length = &l;
+        if (mysql_stmt_fetch_column(stmt, &b, i, 0) != 0) {
+          Status st = StmtError(stmt, sql);
+          mysql_stmt_free_result(stmt);
+          return st;
+        }
+      }
+      cols[i] = std::move(v);
+    }
+    rows.emplace_back(std::move(cols));
+  }
+  mysql_stmt_free_result(stmt);
+  return rows;
+}
+
+Result<std::vector<Row>> Connection::Query(std::string_view sql,
+                                           std::initializer_list<Param> params) {
+  return QueryV(sql, std::vector<Param>(params));
+}
+
+Result<Transaction> Transaction::Begin(Connection& conn) {
+  CP_RETURN_IF_ERROR(conn.ExecScript("START TRANSACTION"));
+  return Transaction(conn);
+}
+
+Transaction::~Transaction() {
+  if (open_) conn_->ExecScript("ROLLBACK").IgnoreError();
+}
+
+Status Transaction::Commit() {
+  if (!open_) return Internal("commit of a transaction that is not open");
+  Status st = conn_->ExecScript("COMMIT");
+  open_ = false;
+  return st;
+}
+
+bool IsRetryable(const Status& status) { return status.kind() == ErrorKind::kUnavailable; }
+
+Status RunTransaction(Connection& conn, const std::function<Status(Connection&)>& body,
+                      const RetryPolicy& policy, int* attempts) {
+  Status last;
+  for (int attempt = 1; attempt <= policy.max_attempts; ++attempt) {
+    if (attempts) *attempts = attempt;
+    Status st = [&]() -> Status {
+      CP_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(conn));
+      CP_RETURN_IF_ERROR(body(conn));
+      return tx.Commit();
+    }();
+    if (st.ok() || !IsRetryable(st)) return st;
+    last = st;
+    if (attempt == policy.max_attempts) break;
+    // Full jitter (random in [0, min(cap, base * 2^attempt)]) spreads retries of competing
+    // transactions apart.
+    uint32_t r = 0;
+    RAND_bytes(reinterpret_cast<unsigned char*>(&r), sizeof r);
+    int cap = std::min(policy.max_delay_ms, policy.base_delay_ms << std::min(attempt, 16));
+    std::this_thread::sleep_for(std::chrono::milliseconds(r % static_cast<uint32_t>(cap + 1)));
+    // A lost link must be re-established before the next run; a deadlock leaves the
+    // connection usable.
+    if (conn.ThreadId() == 0 || !conn.ExecScript("DO 1").ok()) {
+      Status rc = conn.Reconnect();
+      if (!rc.ok()) last = rc;
+    }
+  }
+  return last.Wrap("giving up after " + std::to_string(policy.max_attempts) + " attempts");
+}
+
+}  // namespace certpress::store

@@ -1,0 +1,25 @@
+// schema.h: versioned schema migrations. Each migration runs once, in order, and its version
+// is recorded in schema_migrations; running Migrate again changes nothing.
+#pragma once
+
+#include "common/status.h"
+#include "store/db.h"
+
+namespace certpress::store {
+
+struct MigrateReport {
+  int from_version = 0;
+  int to_version = 0;
+  int applied = 0;
+};
+
+// Migrate brings the schema to the latest version. Concurrent callers are serialised with a
+// named lock. MariaDB commits DDL implicitly, so each migration is written to be re-runnable
+// (IF NOT EXISTS) and its version row is written in the same step after its DDL.
+Result<MigrateReport> Migrate(Connection& conn);
+// SchemaVersion returns the highest applied version (0 for an empty database).
+Result<int> SchemaVersion(Connection& conn);
+// LatestSchemaVersion is the version this build migrates to.
+int LatestSchemaVersion();
+
+}  // namespace certpress::store
