@@ -13,27 +13,25 @@ namespace {
 // The options every command shares: where the config is, the database and the token.
 po::options_description CommonOptions() {
   po::options_description d("Common options");
-  d.add_options()
-      ("help,h", "show help for the command")
-      ("config", po::value<std::string>()->default_value(""),
-       "config file (default: $CERTPRESS_CONFIG)")
-      ("db.socket", po::value<std::string>()->default_value(""), "MariaDB unix socket")
-      ("db.host", po::value<std::string>()->default_value(""), "MariaDB host (if no socket)")
-      ("db.port", po::value<unsigned>()->default_value(3306), "MariaDB port")
-      ("db.name", po::value<std::string>()->default_value("certpress"), "database name")
-      ("db.user", po::value<std::string>()->default_value("certpress"), "database user")
-      ("db.password-file", po::value<std::string>()->default_value(""),
-       "file holding the database password")
-      ("token.kind", po::value<std::string>()->default_value("pkcs11"), "pkcs11 or soft")
-      ("token.module", po::value<std::string>()->default_value("/usr/lib/softhsm/libsofthsm2.so"),
-       "PKCS#11 module")
-      ("token.label", po::value<std::string>()->default_value("certpress"),
-       "token label (tokens are found by label, never by slot)")
-      ("token.pin-file", po::value<std::string>()->default_value(""),
-       "file holding the token user PIN (or soft token password)")
-      ("token.dir", po::value<std::string>()->default_value(""), "soft token key directory")
-      ("operator", po::value<std::string>()->default_value(""),
-       "operator name recorded in the audit log (default: cli:<login>)");
+  d.add_options()("help,h", "show help for the command")(
+      "config", po::value<std::string>()->default_value(""),
+      "config file (default: $CERTPRESS_CONFIG)")(
+      "db.socket", po::value<std::string>()->default_value(""), "MariaDB unix socket")(
+      "db.host", po::value<std::string>()->default_value(""), "MariaDB host (if no socket)")(
+      "db.port", po::value<unsigned>()->default_value(3306), "MariaDB port")(
+      "db.name", po::value<std::string>()->default_value("certpress"), "database name")(
+      "db.user", po::value<std::string>()->default_value("certpress"), "database user")(
+      "db.password-file", po::value<std::string>()->default_value(""),
+      "file holding the database password")(
+      "token.kind", po::value<std::string>()->default_value("pkcs11"), "pkcs11 or soft")(
+      "token.module", po::value<std::string>()->default_value("/usr/lib/softhsm/libsofthsm2.so"),
+      "PKCS#11 module")("token.label", po::value<std::string>()->default_value("certpress"),
+                        "token label (tokens are found by label, never by slot)")(
+      "token.pin-file", po::value<std::string>()->default_value(""),
+      "file holding the token user PIN (or soft token password)")(
+      "token.dir", po::value<std::string>()->default_value(""), "soft token key directory")(
+      "operator", po::value<std::string>()->default_value(""),
+      "operator name recorded in the audit log (default: cli:<login>)");
   return d;
 }
 
@@ -114,8 +112,10 @@ int Main(int argc, char** argv) {
     // beats the config file.
     po::store(po::command_line_parser(rest).options(all).positional(pos).run(), vm);
     if (vm.count("help")) {
-      std::cout << "Usage: certpress " << cmd->name << (cmd->usage.empty() ? "" : " ")
-                << cmd->usage << " [options]\n" << cmd->summary << "\n\n" << all << "\n";
+      std::cout << "Usage: certpress " << cmd->name << (cmd->usage.empty() ? "" : " ") << cmd->usage
+                << " [options]\n"
+                << cmd->summary << "\n\n"
+                << all << "\n";
       return kExitOk;
     }
     po::store(po::parse_environment(all, [&all](const std::string& v) { return EnvName(v, all); }),

@@ -2,9 +2,8 @@
 // the token, certificate through the issuer, records and audit in the store), following the
 // issuance order of docs/ARCHITECTURE.md: prepare and lint, record the intent, sign, verify,
 // persist.
-#include <nlohmann/json.hpp>
-
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "app/commands.h"
 #include "cardprofiles/cert_profile.h"
@@ -69,8 +68,9 @@ Result<Bytes> IssueCaCertificate(store::Connection& db, const Issuer& issuer, in
   // A serial collision (vanishingly rare with 128 random bits) draws a new serial.
   for (int attempt = 0;; ++attempt) {
     CP_ASSIGN_OR_RETURN(prepared, issuer.Prepare(in));
-    store::CertIntent intent{issuer_id, prepared.serial.Hex(), std::nullopt, subject_text,
-                             prepared.not_before, prepared.not_after, prepared.tbs_sha256};
+    store::CertIntent intent{issuer_id,          prepared.serial.Hex(), std::nullopt,
+                             subject_text,       prepared.not_before,   prepared.not_after,
+                             prepared.tbs_sha256};
     Status st = store::RunTransaction(db, [&](store::Connection& c) -> Status {
       CP_ASSIGN_OR_RETURN(cert_id, store::RecordIntent(c, intent));
       return Status::Ok();
@@ -81,8 +81,8 @@ Result<Bytes> IssueCaCertificate(store::Connection& db, const Issuer& issuer, in
   CP_ASSIGN_OR_RETURN(Bytes der, issuer.Sign(prepared));
   Status st = store::RunTransaction(db, [&](store::Connection& c) -> Status {
     CP_RETURN_IF_ERROR(store::CompleteCertificate(c, cert_id, prepared.tbs_sha256, der));
-    CP_RETURN_IF_ERROR(store::SetCaCertificate(c, subject_ca_id, der, "",
-                                               store::FormatUtc(prepared.not_after)));
+    CP_RETURN_IF_ERROR(
+        store::SetCaCertificate(c, subject_ca_id, der, "", store::FormatUtc(prepared.not_after)));
     store::AuditEvent e = audit;
     e.details += " serial=" + prepared.serial.Hex();
     return store::AppendAudit(c, e);
@@ -166,8 +166,9 @@ CommandResult CreateSub(Context& ctx) {
   const std::string csr_out = ctx.Get<std::string>("csr-out");
   const int path_len = ctx.Get<int>("path-len");
   if (parent_label.empty() == csr_out.empty()) {
-    return Usage("give either --parent (signed online by a CA of ours) or --csr-out "
-                 "(a CSR for an offline root)");
+    return Usage(
+        "give either --parent (signed online by a CA of ours) or --csr-out "
+        "(a CSR for an offline root)");
   }
   auto db = ctx.Db();
   if (!db.ok()) return Fail(db.status());
@@ -208,9 +209,9 @@ CommandResult CreateSub(Context& ctx) {
     st = store::RunTransaction(**db, [&](store::Connection& c) -> Status {
       CP_ASSIGN_OR_RETURN(int64_t id, store::InsertCa(c, rec));
       (void)id;
-      return store::AppendAudit(c, {ctx.Actor(), "ca.create-sub.csr", "ca:" + a.label,
-                                    "subject=" + rec.subject + " key=" + rec.key_uri +
-                                        " csr=" + csr_out});
+      return store::AppendAudit(
+          c, {ctx.Actor(), "ca.create-sub.csr", "ca:" + a.label,
+              "subject=" + rec.subject + " key=" + rec.key_uri + " csr=" + csr_out});
     });
     if (!st.ok()) return Fail(st);
     ctx.out << "wrote " << csr_out << "; have the offline CA sign it, then run "
@@ -224,11 +225,10 @@ CommandResult CreateSub(Context& ctx) {
   if (path_len >= 0) pl = path_len;
   auto issuer = Issuer::Create(profiles::SubCaProfile(a.days, pl), parent_key);
   if (!issuer.ok()) return Fail(issuer.status());
-  auto der = IssueCaCertificate(**db, *issuer, parent->id, TbsInput{a.subject_der, *spki, {}, 0},
-                                *id, rec.subject,
-                                {ctx.Actor(), "ca.create-sub", "ca:" + a.label,
-                                 "parent=" + parent->label + " subject=" + rec.subject +
-                                     " key=" + rec.key_uri});
+  auto der = IssueCaCertificate(
+      **db, *issuer, parent->id, TbsInput{a.subject_der, *spki, {}, 0}, *id, rec.subject,
+      {ctx.Actor(), "ca.create-sub", "ca:" + a.label,
+       "parent=" + parent->label + " subject=" + rec.subject + " key=" + rec.key_uri});
   if (!der.ok()) return Fail(der.status().Wrap("issuing the sub-CA certificate"));
   ctx.out << ToPem(*der);
   return Ok();
@@ -250,15 +250,16 @@ CommandResult ImportCert(Context& ctx) {
   if (!ca.ok()) return Fail(ca.status());
   if (!*ca) return Fail(NotFound("no CA labelled '" + label + "'"));
   if ((*ca)->status != "awaiting-cert") {
-    return Fail(Conflict("CA '" + label + "' is " + (*ca)->status + ", not awaiting a certificate"));
+    return Fail(
+        Conflict("CA '" + label + "' is " + (*ca)->status + ", not awaiting a certificate"));
   }
   auto token = ctx.Token();
   if (!token.ok()) return Fail(token.status());
   auto spki = (*token)->PublicKey(label);
   if (!spki.ok()) return Fail(spki.status());
   if (*spki != cert.spki) {
-    return Fail(InvalidInput(file + ": the certificate's public key is not the key of CA '" +
-                             label + "'"));
+    return Fail(
+        InvalidInput(file + ": the certificate's public key is not the key of CA '" + label + "'"));
   }
   if (!cert.is_ca) return Fail(InvalidInput(file + ": the certificate is not a CA certificate"));
 
@@ -288,8 +289,8 @@ CommandResult ImportCert(Context& ctx) {
       CP_RETURN_IF_ERROR(
           c.Exec("UPDATE cas SET parent_id = ? WHERE id = ?", {*parent_id, (*ca)->id}).status());
     }
-    CP_RETURN_IF_ERROR(c.Exec("UPDATE cas SET subject = ? WHERE id = ?", {cert.subject, (*ca)->id})
-                           .status());
+    CP_RETURN_IF_ERROR(
+        c.Exec("UPDATE cas SET subject = ? WHERE id = ?", {cert.subject, (*ca)->id}).status());
     CP_RETURN_IF_ERROR(store::SetCaCertificate(c, (*ca)->id, cert.der, chain_pem,
                                                store::FormatUtc(cert.not_after)));
     return store::AppendAudit(c, {ctx.Actor(), "ca.import-cert", "ca:" + label,
@@ -311,9 +312,9 @@ CommandResult List(Context& ctx) {
   if (ctx.Flag("json")) {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& c : *cas) {
-      nlohmann::json j = {{"label", c.label},       {"status", c.status},
-                          {"subject", c.subject},   {"key_type", c.key_type},
-                          {"key_uri", c.key_uri},   {"not_after", c.not_after},
+      nlohmann::json j = {{"label", c.label},          {"status", c.status},
+                          {"subject", c.subject},      {"key_type", c.key_type},
+                          {"key_uri", c.key_uri},      {"not_after", c.not_after},
                           {"created_at", c.created_at}};
       j["parent"] = c.parent_id ? nlohmann::json(labels[*c.parent_id]) : nlohmann::json(nullptr);
       if (!c.cert_der.empty()) {
@@ -367,7 +368,8 @@ CommandResult Export(Context& ctx) {
   const std::string format = ctx.Get<std::string>("format");
   const bool chain = ctx.Flag("chain");
   if (format != "pem" && format != "der") return Usage("--format must be pem or der");
-  if (format == "der" && chain) return Usage("--chain needs --format pem (DER holds one certificate)");
+  if (format == "der" && chain)
+    return Usage("--chain needs --format pem (DER holds one certificate)");
   auto db = ctx.Db();
   if (!db.ok()) return Fail(db.status());
   auto ca = store::FindCa(**db, label);
@@ -392,45 +394,42 @@ CommandResult Export(Context& ctx) {
 }
 
 void CreateOptions(po::options_description& d) {
-  d.add_options()
-      ("label", po::value<std::string>()->required(), "CA label (also the key label in the token)")
-      ("name", po::value<std::string>()->required(),
-       "subject DN, RFC 4514 (\"CN=Example Root,O=Example,C=DK\")")
-      ("key-type", po::value<std::string>()->default_value("ec-p384"),
-       "ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096")
-      ("days", po::value<int>()->default_value(3650), "validity in days");
+  d.add_options()("label", po::value<std::string>()->required(),
+                  "CA label (also the key label in the token)")(
+      "name", po::value<std::string>()->required(),
+      "subject DN, RFC 4514 (\"CN=Example Root,O=Example,C=DK\")")(
+      "key-type", po::value<std::string>()->default_value("ec-p384"),
+      "ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096")(
+      "days", po::value<int>()->default_value(3650), "validity in days");
 }
 
 }  // namespace
 
 void AddCaCommands(std::vector<Command>& out) {
-  out.push_back({"ca create-root", "create a self-signed root CA with its key in the token", "",
-                 [](po::options_description& d, po::positional_options_description&) {
-                   CreateOptions(d);
-                 },
-                 CreateRoot});
+  out.push_back(
+      {"ca create-root", "create a self-signed root CA with its key in the token", "",
+       [](po::options_description& d, po::positional_options_description&) { CreateOptions(d); },
+       CreateRoot});
   out.push_back({"ca create-sub",
                  "create a sub-CA signed by a CA of ours (--parent) or a CSR for an offline root "
                  "(--csr-out)",
                  "",
                  [](po::options_description& d, po::positional_options_description&) {
                    CreateOptions(d);
-                   d.add_options()
-                       ("parent", po::value<std::string>()->default_value(""),
-                        "label of the signing CA")
-                       ("csr-out", po::value<std::string>()->default_value(""),
-                        "write a PKCS#10 CSR here instead of signing online")
-                       ("path-len", po::value<int>()->default_value(0),
-                        "basicConstraints pathLenConstraint (-1: none)");
+                   d.add_options()("parent", po::value<std::string>()->default_value(""),
+                                   "label of the signing CA")(
+                       "csr-out", po::value<std::string>()->default_value(""),
+                       "write a PKCS#10 CSR here instead of signing online")(
+                       "path-len", po::value<int>()->default_value(0),
+                       "basicConstraints pathLenConstraint (-1: none)");
                  },
                  CreateSub});
   out.push_back({"ca import-cert", "activate a sub-CA with the certificate an offline CA signed",
                  "FILE",
                  [](po::options_description& d, po::positional_options_description& p) {
-                   d.add_options()
-                       ("label", po::value<std::string>()->required(), "CA label")
-                       ("file", po::value<std::string>()->required(),
-                        "PEM: the certificate, then its chain up to the root");
+                   d.add_options()("label", po::value<std::string>()->required(), "CA label")(
+                       "file", po::value<std::string>()->required(),
+                       "PEM: the certificate, then its chain up to the root");
                    p.add("file", 1);
                  },
                  ImportCert});
@@ -441,12 +440,11 @@ void AddCaCommands(std::vector<Command>& out) {
                  List});
   out.push_back({"ca export", "write a CA certificate (and its chain)", "LABEL",
                  [](po::options_description& d, po::positional_options_description& p) {
-                   d.add_options()
-                       ("label", po::value<std::string>()->required(), "CA label")
-                       ("chain", po::bool_switch(), "append the issuers up to the root")
-                       ("format", po::value<std::string>()->default_value("pem"), "pem or der")
-                       ("out", po::value<std::string>()->default_value(""),
-                        "output file (default: stdout)");
+                   d.add_options()("label", po::value<std::string>()->required(), "CA label")(
+                       "chain", po::bool_switch(), "append the issuers up to the root")(
+                       "format", po::value<std::string>()->default_value("pem"), "pem or der")(
+                       "out", po::value<std::string>()->default_value(""),
+                       "output file (default: stdout)");
                    p.add("label", 1);
                  },
                  Export});

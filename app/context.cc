@@ -16,8 +16,9 @@ Result<store::Connection*> Context::Db() {
   c.name = Get<std::string>("db.name");
   c.user = Get<std::string>("db.user");
   if (c.socket.empty() && c.host.empty()) {
-    return InvalidInput("no database configured: set db.socket (or db.host) in the config, "
-                        "CERTPRESS_DB_SOCKET, or --db.socket");
+    return InvalidInput(
+        "no database configured: set db.socket (or db.host) in the config, "
+        "CERTPRESS_DB_SOCKET, or --db.socket");
   }
   const std::string pw_file = Get<std::string>("db.password-file");
   if (!pw_file.empty()) {

@@ -20,9 +20,15 @@ struct CommandResult {
   bool usage = false;
 };
 
-inline CommandResult Ok() { return {}; }
-inline CommandResult Fail(Status s) { return {std::move(s), false}; }
-inline CommandResult Usage(std::string m) { return {InvalidInput(std::move(m)), true}; }
+inline CommandResult Ok() {
+  return {};
+}
+inline CommandResult Fail(Status s) {
+  return {std::move(s), false};
+}
+inline CommandResult Usage(std::string m) {
+  return {InvalidInput(std::move(m)), true};
+}
 
 class Context {
  public:

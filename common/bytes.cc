@@ -48,7 +48,8 @@ Result<Bytes> HexDecode(std::string_view hex) {
   for (size_t i = 0; i < out.size(); ++i) {
     int hi = HexValue(hex[2 * i]), lo = HexValue(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) {
-      return InvalidInput("invalid hex digit at offset " + std::to_string(hi < 0 ? 2 * i : 2 * i + 1));
+      return InvalidInput("invalid hex digit at offset " +
+                          std::to_string(hi < 0 ? 2 * i : 2 * i + 1));
     }
     out[i] = static_cast<uint8_t>(hi << 4 | lo);
   }

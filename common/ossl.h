@@ -20,9 +20,9 @@ namespace certpress {
 template <class T>
 struct OsslDeleter;
 
-#define CP_OSSL_DELETER(type, fn) \
-  template <>                     \
-  struct OsslDeleter<type> {      \
+#define CP_OSSL_DELETER(type, fn)             \
+  template <>                                 \
+  struct OsslDeleter<type> {                  \
     void operator()(type* p) const { fn(p); } \
   }
 

@@ -4,15 +4,24 @@ namespace certpress {
 
 std::string_view ErrorKindName(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kOk: return "ok";
-    case ErrorKind::kInvalidInput: return "invalid input";
-    case ErrorKind::kNotFound: return "not found";
-    case ErrorKind::kConflict: return "conflict";
-    case ErrorKind::kUnavailable: return "unavailable";
-    case ErrorKind::kHsm: return "hsm";
-    case ErrorKind::kCard: return "card";
-    case ErrorKind::kDatabase: return "database";
-    case ErrorKind::kInternal: return "internal";
+    case ErrorKind::kOk:
+      return "ok";
+    case ErrorKind::kInvalidInput:
+      return "invalid input";
+    case ErrorKind::kNotFound:
+      return "not found";
+    case ErrorKind::kConflict:
+      return "conflict";
+    case ErrorKind::kUnavailable:
+      return "unavailable";
+    case ErrorKind::kHsm:
+      return "hsm";
+    case ErrorKind::kCard:
+      return "card";
+    case ErrorKind::kDatabase:
+      return "database";
+    case ErrorKind::kInternal:
+      return "internal";
   }
   return "unknown";
 }

@@ -51,20 +51,36 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidInput(std::string m) { return {ErrorKind::kInvalidInput, std::move(m)}; }
-inline Status NotFound(std::string m) { return {ErrorKind::kNotFound, std::move(m)}; }
-inline Status Conflict(std::string m) { return {ErrorKind::kConflict, std::move(m)}; }
-inline Status Unavailable(std::string m) { return {ErrorKind::kUnavailable, std::move(m)}; }
-inline Status HsmError(std::string m) { return {ErrorKind::kHsm, std::move(m)}; }
-inline Status CardError(std::string m) { return {ErrorKind::kCard, std::move(m)}; }
-inline Status DatabaseError(std::string m) { return {ErrorKind::kDatabase, std::move(m)}; }
-inline Status Internal(std::string m) { return {ErrorKind::kInternal, std::move(m)}; }
+inline Status InvalidInput(std::string m) {
+  return {ErrorKind::kInvalidInput, std::move(m)};
+}
+inline Status NotFound(std::string m) {
+  return {ErrorKind::kNotFound, std::move(m)};
+}
+inline Status Conflict(std::string m) {
+  return {ErrorKind::kConflict, std::move(m)};
+}
+inline Status Unavailable(std::string m) {
+  return {ErrorKind::kUnavailable, std::move(m)};
+}
+inline Status HsmError(std::string m) {
+  return {ErrorKind::kHsm, std::move(m)};
+}
+inline Status CardError(std::string m) {
+  return {ErrorKind::kCard, std::move(m)};
+}
+inline Status DatabaseError(std::string m) {
+  return {ErrorKind::kDatabase, std::move(m)};
+}
+inline Status Internal(std::string m) {
+  return {ErrorKind::kInternal, std::move(m)};
+}
 
 // Result holds either a value or a non-OK Status.
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design, like expected
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design, like expected
   Result(Status status) : v_(std::move(status)) {}  // NOLINT
 
   bool ok() const { return v_.index() == 0; }
@@ -90,10 +106,10 @@ class [[nodiscard]] Result {
 #define CP_CONCAT(a, b) CP_CONCAT_INNER(a, b)
 
 // CP_RETURN_IF_ERROR(expr): return the Status of |expr| if it is not OK.
-#define CP_RETURN_IF_ERROR(expr)                        \
-  do {                                                  \
-    ::certpress::Status cp_status_ = (expr);            \
-    if (!cp_status_.ok()) return cp_status_;            \
+#define CP_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::certpress::Status cp_status_ = (expr); \
+    if (!cp_status_.ok()) return cp_status_; \
   } while (0)
 
 // CP_ASSIGN_OR_RETURN(lhs, expr): evaluate the Result |expr|; on error return its Status,

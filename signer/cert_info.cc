@@ -46,7 +46,8 @@ Result<CertInfo> ParseCertificate(ByteSpan der) {
   info.issuer = FormatNameDer(info.issuer_der);
   const ASN1_INTEGER* serial = X509_get0_serialNumber(x.get());
   info.serial_hex = HexEncode(ByteSpan(serial->data, static_cast<size_t>(serial->length)));
-  for (char& c : info.serial_hex) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (char& c : info.serial_hex)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   info.not_before = AsnTime(X509_get0_notBefore(x.get()));
   info.not_after = AsnTime(X509_get0_notAfter(x.get()));
   info.is_ca = X509_check_ca(x.get()) == 1;

@@ -27,8 +27,12 @@ inline constexpr uint8_t kGeneralizedTime = 0x18;
 inline constexpr uint8_t kBmpString = 0x1e;
 inline constexpr uint8_t kSequence = 0x30;
 inline constexpr uint8_t kSet = 0x31;
-inline constexpr uint8_t ContextConstructed(int n) { return static_cast<uint8_t>(0xa0 | n); }
-inline constexpr uint8_t ContextPrimitive(int n) { return static_cast<uint8_t>(0x80 | n); }
+inline constexpr uint8_t ContextConstructed(int n) {
+  return static_cast<uint8_t>(0xa0 | n);
+}
+inline constexpr uint8_t ContextPrimitive(int n) {
+  return static_cast<uint8_t>(0x80 | n);
+}
 
 // EncodeOid turns a dotted OID ("1.2.840.10045.2.1") into its content octets (no tag/length).
 Result<Bytes> EncodeOid(std::string_view dotted);

@@ -46,8 +46,7 @@ Bytes KeyUsageValue(uint16_t bits) {
   }
   int nbytes = highest / 8 + 1;
   der::Writer w;
-  w.BitString(ByteSpan(bytes, static_cast<size_t>(nbytes)),
-              static_cast<uint8_t>(7 - highest % 8));
+  w.BitString(ByteSpan(bytes, static_cast<size_t>(nbytes)), static_cast<uint8_t>(7 - highest % 8));
   return w.Take();
 }
 

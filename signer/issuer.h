@@ -30,8 +30,8 @@ struct CaKey {
   CryptoToken* token = nullptr;  // not owned
   std::string key_label;
   KeyType key_type = KeyType::kEcP256;
-  Bytes subject_der;  // the CA's subject Name, DER: the issuer of what it signs
-  Bytes spki;         // the CA's SubjectPublicKeyInfo, DER
+  Bytes subject_der;     // the CA's subject Name, DER: the issuer of what it signs
+  Bytes spki;            // the CA's SubjectPublicKeyInfo, DER
   time_t not_after = 0;  // issued certificates never outlive the CA (0: no limit)
 };
 
@@ -82,9 +82,9 @@ class Issuer {
   profiles::CertProfile profile_;
   CaKey ca_;
   Bytes ca_key_id_;
-  Bytes sig_alg_;         // AlgorithmIdentifier DER
-  Bytes exts_head_;       // basicConstraints, keyUsage, extKeyUsage
-  Bytes exts_tail_;       // authorityKeyIdentifier, policies, CRL DP, AIA
+  Bytes sig_alg_;    // AlgorithmIdentifier DER
+  Bytes exts_head_;  // basicConstraints, keyUsage, extKeyUsage
+  Bytes exts_tail_;  // authorityKeyIdentifier, policies, CRL DP, AIA
   std::shared_ptr<EVP_PKEY> ca_pub_;
 };
 

@@ -10,10 +10,10 @@
 namespace certpress {
 
 namespace {
-constexpr uint8_t kEcdsaSha256[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48,
-                                    0xce, 0x3d, 0x04, 0x03, 0x02};
-constexpr uint8_t kEcdsaSha384[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48,
-                                    0xce, 0x3d, 0x04, 0x03, 0x03};
+constexpr uint8_t kEcdsaSha256[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
+                                    0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
+constexpr uint8_t kEcdsaSha384[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
+                                    0x48, 0xce, 0x3d, 0x04, 0x03, 0x03};
 constexpr uint8_t kSha256Rsa[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
                                   0xf7, 0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00};
 constexpr uint8_t kP256Oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
@@ -32,23 +32,34 @@ Result<KeyType> ParseKeyType(std::string_view name) {
 
 std::string_view KeyTypeName(KeyType type) {
   switch (type) {
-    case KeyType::kEcP256: return "ec-p256";
-    case KeyType::kEcP384: return "ec-p384";
-    case KeyType::kRsa2048: return "rsa-2048";
-    case KeyType::kRsa3072: return "rsa-3072";
-    case KeyType::kRsa4096: return "rsa-4096";
+    case KeyType::kEcP256:
+      return "ec-p256";
+    case KeyType::kEcP384:
+      return "ec-p384";
+    case KeyType::kRsa2048:
+      return "rsa-2048";
+    case KeyType::kRsa3072:
+      return "rsa-3072";
+    case KeyType::kRsa4096:
+      return "rsa-4096";
   }
   return "?";
 }
 
-bool IsEc(KeyType type) { return type == KeyType::kEcP256 || type == KeyType::kEcP384; }
+bool IsEc(KeyType type) {
+  return type == KeyType::kEcP256 || type == KeyType::kEcP384;
+}
 
 int RsaBits(KeyType type) {
   switch (type) {
-    case KeyType::kRsa2048: return 2048;
-    case KeyType::kRsa3072: return 3072;
-    case KeyType::kRsa4096: return 4096;
-    default: return 0;
+    case KeyType::kRsa2048:
+      return 2048;
+    case KeyType::kRsa3072:
+      return 3072;
+    case KeyType::kRsa4096:
+      return 4096;
+    default:
+      return 0;
   }
 }
 
@@ -58,9 +69,12 @@ const EVP_MD* SignatureDigest(KeyType type) {
 
 ByteSpan SignatureAlgorithmDer(KeyType type) {
   switch (type) {
-    case KeyType::kEcP256: return kEcdsaSha256;
-    case KeyType::kEcP384: return kEcdsaSha384;
-    default: return kSha256Rsa;
+    case KeyType::kEcP256:
+      return kEcdsaSha256;
+    case KeyType::kEcP384:
+      return kEcdsaSha384;
+    default:
+      return kSha256Rsa;
   }
 }
 

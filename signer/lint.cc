@@ -11,7 +11,9 @@ namespace certpress {
 
 namespace {
 
-Status Bad(const std::string& m) { return InvalidInput(m); }
+Status Bad(const std::string& m) {
+  return InvalidInput(m);
+}
 
 Status LintName(ByteSpan name_content, const char* which, bool* empty) {
   der::Reader rdns(name_content);

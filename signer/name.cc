@@ -17,8 +17,8 @@ struct AttributeTypeInfo {
   std::string_view alias1;
   std::string_view alias2;
   std::string_view oid;
-  char rule;         // 'D' DirectoryString, 'P' PrintableString, 'I' IA5String
-  size_t ub;         // RFC 5280 Appendix A upper bound, in characters (0: none)
+  char rule;              // 'D' DirectoryString, 'P' PrintableString, 'I' IA5String
+  size_t ub;              // RFC 5280 Appendix A upper bound, in characters (0: none)
   mutable Bytes oid_der;  // filled once at static init
 };
 
@@ -53,8 +53,7 @@ std::array<AttributeTypeInfo, 18>& Table() {
 }
 
 bool IEquals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
@@ -172,8 +171,8 @@ Result<NameAttribute> ParseAva(std::string_view s, size_t col, bool slash_form) 
       keep = value.size();
       continue;
     }
-    if (!slash_form && (c == '"' || c == ';' || c == '<' || c == '>' || c == '=')) {
-      // RFC 4514 2.4: these must be escaped inside a value.
+    if (!slash_form && (c == '"' || c == ';' || c == '<' || c == '>')) {
+      // RFC 4514 3: these must be escaped inside a value ('=' need not be).
       return InvalidInput("column " + std::to_string(vcol + i) + ": attribute " +
                           std::string(info->short_name) + ": unescaped '" + std::string(1, c) +
                           "' in value");
@@ -208,9 +207,14 @@ std::vector<std::pair<std::string_view, size_t>> Split(std::string_view s, char 
 void EncodeValue(der::Writer& w, const NameAttribute& a) {
   uint8_t tag;
   switch (a.type->rule) {
-    case 'P': tag = der::kPrintableString; break;
-    case 'I': tag = der::kIa5String; break;
-    default: tag = IsPrintableString(a.value) ? der::kPrintableString : der::kUtf8String;
+    case 'P':
+      tag = der::kPrintableString;
+      break;
+    case 'I':
+      tag = der::kIa5String;
+      break;
+    default:
+      tag = IsPrintableString(a.value) ? der::kPrintableString : der::kUtf8String;
   }
   w.Primitive(tag, AsBytes(a.value));
 }
@@ -297,9 +301,8 @@ static std::string EscapeValue(std::string_view v) {
   std::string out;
   for (size_t i = 0; i < v.size(); ++i) {
     char c = v[i];
-    bool esc = c == '"' || c == '+' || c == ',' || c == ';' || c == '<' || c == '>' ||
-               c == '\\' || c == '=' || (i == 0 && (c == ' ' || c == '#')) ||
-               (i + 1 == v.size() && c == ' ');
+    bool esc = c == '"' || c == '+' || c == ',' || c == ';' || c == '<' || c == '>' || c == '\\' ||
+               (i == 0 && (c == ' ' || c == '#')) || (i + 1 == v.size() && c == ' ');
     if (esc) out.push_back('\\');
     out.push_back(c);
   }
@@ -342,8 +345,14 @@ const AttributeTypeInfo* LookupAttributeOid(std::string_view dotted) {
   }
   return nullptr;
 }
-size_t AttributeUpperBound(const AttributeTypeInfo* t) { return t->ub; }
-std::string_view AttributeShortName(const AttributeTypeInfo* t) { return t->short_name; }
-char AttributeStringRule(const AttributeTypeInfo* t) { return t->rule; }
+size_t AttributeUpperBound(const AttributeTypeInfo* t) {
+  return t->ub;
+}
+std::string_view AttributeShortName(const AttributeTypeInfo* t) {
+  return t->short_name;
+}
+char AttributeStringRule(const AttributeTypeInfo* t) {
+  return t->rule;
+}
 
 }  // namespace certpress

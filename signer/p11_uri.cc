@@ -68,12 +68,18 @@ Result<Pkcs11Uri> ParsePkcs11Uri(std::string_view uri) {
       auto v = PercentDecode(attr.substr(eq + 1));
       if (!v.ok()) return v.status();
       std::string_view name = attr.substr(0, eq);
-      if (name == "token") out.token = *v;
-      else if (name == "object") out.object = *v;
-      else if (name == "type") out.type = *v;
-      else if (name == "id") out.id = *v;
-      else if (name == "module-path") out.module_path = *v;
-      else if (name == "pin-source") out.pin_source = *v;
+      if (name == "token")
+        out.token = *v;
+      else if (name == "object")
+        out.object = *v;
+      else if (name == "type")
+        out.type = *v;
+      else if (name == "id")
+        out.id = *v;
+      else if (name == "module-path")
+        out.module_path = *v;
+      else if (name == "pin-source")
+        out.pin_source = *v;
     }
     return Status::Ok();
   };

@@ -9,10 +9,10 @@
 namespace certpress {
 
 struct Pkcs11Uri {
-  std::string token;   // CKA_LABEL of the token (path attribute "token")
-  std::string object;  // CKA_LABEL of the object (path attribute "object")
-  std::string type;    // "private", "public", "cert", ...
-  std::string id;      // raw CKA_ID bytes
+  std::string token;        // CKA_LABEL of the token (path attribute "token")
+  std::string object;       // CKA_LABEL of the object (path attribute "object")
+  std::string type;         // "private", "public", "cert", ...
+  std::string id;           // raw CKA_ID bytes
   std::string module_path;  // query attribute "module-path"
   std::string pin_source;   // query attribute "pin-source"
 };

@@ -4,9 +4,8 @@
 // failure, and a key-generation template we control attribute by attribute
 // (CKA_EXTRACTABLE false, CKA_SENSITIVE true). See docs/ARCHITECTURE.md, "Signer".
 #include <dlfcn.h>
-#include <p11-kit/pkcs11.h>
-
 #include <openssl/rand.h>
+#include <p11-kit/pkcs11.h>
 
 #include <cstring>
 #include <map>
@@ -25,7 +24,8 @@ namespace certpress {
 std::string CkrName(unsigned long rv) {
   switch (rv) {
 #define CKR_CASE(x) \
-  case x: return #x
+  case x:           \
+    return #x
     CKR_CASE(CKR_OK);
     CKR_CASE(CKR_CANCEL);
     CKR_CASE(CKR_HOST_MEMORY);
@@ -81,8 +81,8 @@ Status CkError(std::string_view what, CK_RV rv) {
 
 // A session that can no longer be used: open a new one and try again.
 bool IsSessionLost(CK_RV rv) {
-  return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED ||
-         rv == CKR_DEVICE_ERROR || rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT;
+  return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED || rv == CKR_DEVICE_ERROR ||
+         rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT;
 }
 
 std::string PaddedLabel(const unsigned char* label, size_t n) {
@@ -186,9 +186,9 @@ class Pkcs11Token final : public CryptoToken {
   Result<Bytes> GenerateKey(std::string_view label, KeyType type) override {
     Bytes spki;
     Status inner;
-    Status st = WithSession([&](CK_SESSION_HANDLE s) -> CK_RV {
-      return GenerateOn(s, label, type, &spki, &inner);
-    }, "generating key '" + std::string(label) + "' in token '" + config_.label + "'");
+    Status st = WithSession(
+        [&](CK_SESSION_HANDLE s) -> CK_RV { return GenerateOn(s, label, type, &spki, &inner); },
+        "generating key '" + std::string(label) + "' in token '" + config_.label + "'");
     if (!st.ok()) return st;
     if (!inner.ok()) return inner;
     return spki;
@@ -197,17 +197,19 @@ class Pkcs11Token final : public CryptoToken {
   Result<Bytes> PublicKey(std::string_view label) override {
     Bytes spki;
     Status inner;
-    Status st = WithSession([&](CK_SESSION_HANDLE s) -> CK_RV {
-      KeyHandles h;
-      CK_RV rv = FindKeys(s, label, &h);
-      if (rv != CKR_OK) return rv;
-      if (h.pub == CK_INVALID_HANDLE) {
-        inner = NotFound("no public key labelled '" + std::string(label) + "' in token '" +
-                         config_.label + "'");
-        return CKR_OK;
-      }
-      return ReadSpki(s, h.pub, &spki, &inner);
-    }, "reading public key '" + std::string(label) + "'");
+    Status st = WithSession(
+        [&](CK_SESSION_HANDLE s) -> CK_RV {
+          KeyHandles h;
+          CK_RV rv = FindKeys(s, label, &h);
+          if (rv != CKR_OK) return rv;
+          if (h.pub == CK_INVALID_HANDLE) {
+            inner = NotFound("no public key labelled '" + std::string(label) + "' in token '" +
+                             config_.label + "'");
+            return CKR_OK;
+          }
+          return ReadSpki(s, h.pub, &spki, &inner);
+        },
+        "reading public key '" + std::string(label) + "'");
     if (!st.ok()) return st;
     if (!inner.ok()) return inner;
     return spki;
@@ -216,22 +218,24 @@ class Pkcs11Token final : public CryptoToken {
   Result<Bytes> SignDigest(std::string_view label, KeyType type, ByteSpan digest) override {
     Bytes sig;
     Status inner;
-    Status st = WithSession([&](CK_SESSION_HANDLE s) -> CK_RV {
-      CK_OBJECT_HANDLE key;
-      CK_RV rv = CachedPrivateKey(s, label, &key);
-      if (rv != CKR_OK) return rv;
-      if (key == CK_INVALID_HANDLE) {
-        inner = NotFound("no private key labelled '" + std::string(label) + "' in token '" +
-                         config_.label + "'");
-        return CKR_OK;
-      }
-      rv = SignOn(s, key, type, digest, &sig, &inner);
-      if (rv == CKR_KEY_HANDLE_INVALID || rv == CKR_OBJECT_HANDLE_INVALID) {
-        std::unique_lock lock(cache_mu_);
-        cache_.erase(std::string(label));
-      }
-      return rv;
-    }, "signing with '" + std::string(label) + "'");
+    Status st = WithSession(
+        [&](CK_SESSION_HANDLE s) -> CK_RV {
+          CK_OBJECT_HANDLE key;
+          CK_RV rv = CachedPrivateKey(s, label, &key);
+          if (rv != CKR_OK) return rv;
+          if (key == CK_INVALID_HANDLE) {
+            inner = NotFound("no private key labelled '" + std::string(label) + "' in token '" +
+                             config_.label + "'");
+            return CKR_OK;
+          }
+          rv = SignOn(s, key, type, digest, &sig, &inner);
+          if (rv == CKR_KEY_HANDLE_INVALID || rv == CKR_OBJECT_HANDLE_INVALID) {
+            std::unique_lock lock(cache_mu_);
+            cache_.erase(std::string(label));
+          }
+          return rv;
+        },
+        "signing with '" + std::string(label) + "'");
     if (!st.ok()) return st;
     if (!inner.ok()) return inner;
     return sig;
@@ -250,10 +254,9 @@ class Pkcs11Token final : public CryptoToken {
   }
 
   Status LoginOn(CK_SESSION_HANDLE s) {
-    CK_RV rv = fl_->C_Login(s, CKU_USER,
-                            reinterpret_cast<CK_UTF8CHAR_PTR>(
-                                const_cast<char*>(config_.pin.str().data())),
-                            config_.pin.size());
+    CK_RV rv = fl_->C_Login(
+        s, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(config_.pin.str().data())),
+        config_.pin.size());
     // One login serves every session of the application (PKCS#11 v2.40 section 5.6).
     if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
       return CkError("logging in to token '" + config_.label + "'", rv);
@@ -435,10 +438,8 @@ class Pkcs11Token final : public CryptoToken {
     static constexpr uint8_t kF4[] = {0x01, 0x00, 0x01};
     ByteSpan curve = CurveOidDer(type);
     std::vector<CK_ATTRIBUTE> pub = {
-        {CKA_TOKEN, &yes, sizeof yes},
-        {CKA_PRIVATE, &no, sizeof no},
-        {CKA_VERIFY, &yes, sizeof yes},
-        {CKA_LABEL, const_cast<char*>(label.data()), label.size()},
+        {CKA_TOKEN, &yes, sizeof yes},  {CKA_PRIVATE, &no, sizeof no},
+        {CKA_VERIFY, &yes, sizeof yes}, {CKA_LABEL, const_cast<char*>(label.data()), label.size()},
         {CKA_ID, id, sizeof id},
     };
     // The private key never leaves the token: sensitive, not extractable (PKCS#11 v2.40
@@ -450,6 +451,8 @@ class Pkcs11Token final : public CryptoToken {
         {CKA_EXTRACTABLE, &no, sizeof no},
         {CKA_SIGN, &yes, sizeof yes},
         {CKA_DECRYPT, &no, sizeof no},
+        {CKA_UNWRAP, &no, sizeof no},
+        {CKA_DERIVE, &no, sizeof no},
         {CKA_LABEL, const_cast<char*>(label.data()), label.size()},
         {CKA_ID, id, sizeof id},
     };
@@ -462,14 +465,14 @@ class Pkcs11Token final : public CryptoToken {
       pub.push_back({CKA_PUBLIC_EXPONENT, const_cast<uint8_t*>(kF4), sizeof kF4});
     }
     KeyHandles h;
-    rv = fl_->C_GenerateKeyPair(s, &mech, pub.data(), pub.size(), priv.data(), priv.size(),
-                                &h.pub, &h.priv);
+    rv = fl_->C_GenerateKeyPair(s, &mech, pub.data(), pub.size(), priv.data(), priv.size(), &h.pub,
+                                &h.priv);
     if (rv != CKR_OK) return rv;
     return ReadSpki(s, h.pub, spki, inner);
   }
 
-  CK_RV SignOn(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, KeyType type, ByteSpan digest,
-               Bytes* sig, Status* inner) {
+  CK_RV SignOn(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, KeyType type, ByteSpan digest, Bytes* sig,
+               Status* inner) {
     unsigned char buf[1024];
     CK_ULONG len = sizeof buf;
     CK_RV rv;

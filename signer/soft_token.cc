@@ -38,8 +38,8 @@ class SoftToken final : public CryptoToken {
     }
     CP_ASSIGN_OR_RETURN(UniquePtr<EVP_PKEY> key, GenerateSoftKey(type));
     UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
-    if (!PEM_write_bio_PKCS8PrivateKey(bio.get(), key.get(), EVP_aes_256_cbc(), nullptr, 0,
-                                       nullptr, const_cast<char*>(config_.pin.str().c_str()))) {
+    if (!PEM_write_bio_PKCS8PrivateKey(bio.get(), key.get(), EVP_aes_256_cbc(), nullptr, 0, nullptr,
+                                       const_cast<char*>(config_.pin.str().c_str()))) {
       return OsslError("encrypting key '" + std::string(label) + "'");
     }
     char* data = nullptr;
@@ -73,9 +73,7 @@ class SoftToken final : public CryptoToken {
     return sig;
   }
 
-  std::string KeyUri(std::string_view label) const override {
-    return "file:" + PathOf(label);
-  }
+  std::string KeyUri(std::string_view label) const override { return "file:" + PathOf(label); }
 
  private:
   std::string PathOf(std::string_view label) const {
@@ -92,8 +90,7 @@ class SoftToken final : public CryptoToken {
     UniquePtr<BIO> bio(BIO_new_file(path.c_str(), "r"));
     if (!bio) {
       OpenSslErrors();
-      return NotFound("soft token has no key labelled '" + std::string(label) + "' (" + path +
-                      ")");
+      return NotFound("soft token has no key labelled '" + std::string(label) + "' (" + path + ")");
     }
     EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr,
                                             const_cast<char*>(config_.pin.str().c_str()));

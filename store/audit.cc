@@ -53,8 +53,8 @@ std::string FormatUtc(time_t t) {
   struct tm tm;
   gmtime_r(&t, &tm);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   return buf;
 }
 
@@ -111,8 +111,8 @@ Result<AuditReport> VerifyAudit(Connection& conn) {
       }
       ByteSpan stored_prev = r.Blob(6);
       if (stored_prev.size() != 32 || std::memcmp(stored_prev.data(), prev.data(), 32) != 0) {
-        fail("entry " + std::to_string(seq) + " does not link to entry " +
-             std::to_string(seq - 1) + " (reordered or replaced)");
+        fail("entry " + std::to_string(seq) + " does not link to entry " + std::to_string(seq - 1) +
+             " (reordered or replaced)");
         return report;
       }
       AuditEvent e{r.Str(2), r.Str(3), r.Str(4), r.Str(5)};

@@ -25,9 +25,8 @@ CaRecord FromRow(const Row& r) {
 }
 
 Result<std::optional<CaRecord>> FindOne(Connection& conn, const std::string& where, Param p) {
-  CP_ASSIGN_OR_RETURN(auto rows, conn.QueryV(std::string("SELECT ") + kColumns +
-                                                 " FROM cas WHERE " + where,
-                                             {p}));
+  CP_ASSIGN_OR_RETURN(
+      auto rows, conn.QueryV(std::string("SELECT ") + kColumns + " FROM cas WHERE " + where, {p}));
   if (rows.empty()) return std::optional<CaRecord>();
   return std::optional<CaRecord>(FromRow(rows[0]));
 }
@@ -65,8 +64,8 @@ Result<int64_t> InsertCa(Connection& conn, const CaRecord& ca) {
   return static_cast<int64_t>(r->insert_id);
 }
 
-Status SetCaCertificate(Connection& conn, int64_t id, ByteSpan cert_der,
-                        std::string_view chain_pem, std::string_view not_after) {
+Status SetCaCertificate(Connection& conn, int64_t id, ByteSpan cert_der, std::string_view chain_pem,
+                        std::string_view not_after) {
   auto r = conn.Exec(
       "UPDATE cas SET cert_der = ?, chain_pem = ?, not_after = ?, status = 'active' WHERE id = ?",
       {AsString(cert_der), chain_pem, not_after, id});

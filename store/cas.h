@@ -15,13 +15,13 @@ struct CaRecord {
   int64_t id = 0;
   std::string label;
   std::optional<int64_t> parent_id;
-  std::string subject;   // RFC 4514
-  std::string key_uri;   // RFC 7512 for PKCS#11 keys
-  std::string key_type;  // "ec-p256", ...
-  std::string status;    // "active", or "awaiting-cert" between create-sub --csr-out and import
-  std::string cert_der;  // empty while awaiting its certificate
-  std::string chain_pem; // certificates above this CA that are not CAs of ours (offline root)
-  std::string not_after; // "YYYY-MM-DD HH:MM:SS" or empty
+  std::string subject;    // RFC 4514
+  std::string key_uri;    // RFC 7512 for PKCS#11 keys
+  std::string key_type;   // "ec-p256", ...
+  std::string status;     // "active", or "awaiting-cert" between create-sub --csr-out and import
+  std::string cert_der;   // empty while awaiting its certificate
+  std::string chain_pem;  // certificates above this CA that are not CAs of ours (offline root)
+  std::string not_after;  // "YYYY-MM-DD HH:MM:SS" or empty
   std::string created_at;
 };
 

@@ -42,10 +42,10 @@ Status CompleteCertificate(Connection& conn, int64_t cert_id,
 
 Result<std::optional<CertRecord>> FindCertificate(Connection& conn, int64_t issuer_id,
                                                   std::string_view serial_hex) {
-  CP_ASSIGN_OR_RETURN(
-      auto rows, conn.Query("SELECT id, issuer_id, serial, request_id, status, subject, der "
-                            "FROM certificates WHERE issuer_id = ? AND serial = ?",
-                            {issuer_id, serial_hex}));
+  CP_ASSIGN_OR_RETURN(auto rows,
+                      conn.Query("SELECT id, issuer_id, serial, request_id, status, subject, der "
+                                 "FROM certificates WHERE issuer_id = ? AND serial = ?",
+                                 {issuer_id, serial_hex}));
   if (rows.empty()) return std::optional<CertRecord>();
   const Row& r = rows[0];
   CertRecord c;

@@ -30,8 +30,7 @@ Result<int64_t> RecordIntent(Connection& conn, const CertIntent& intent);
 
 // CompleteCertificate stores the signed certificate for an intent whose TBS hash matches.
 [[nodiscard]] Status CompleteCertificate(Connection& conn, int64_t cert_id,
-                                         const std::array<uint8_t, 32>& tbs_sha256,
-                                         ByteSpan der);
+                                         const std::array<uint8_t, 32>& tbs_sha256, ByteSpan der);
 
 struct CertRecord {
   int64_t id = 0;

@@ -7,8 +7,8 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cstring>
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 namespace certpress::store {
@@ -61,7 +61,9 @@ Result<std::unique_ptr<Connection>> Connection::Open(const DbConfig& config) {
   return c;
 }
 
-Connection::~Connection() { Close(); }
+Connection::~Connection() {
+  Close();
+}
 
 void Connection::Close() {
   for (auto& [sql, stmt] : stmts_) mysql_stmt_close(stmt);
@@ -82,8 +84,8 @@ Status Connection::Connect() {
   const char* sock = config_.socket.empty() ? nullptr : config_.socket.c_str();
   if (mysql_real_connect(mysql_, host, config_.user.c_str(), config_.password.str().c_str(),
                          config_.name.c_str(), config_.port, sock, 0) == nullptr) {
-    std::string where = sock ? std::string("socket ") + sock
-                             : config_.host + ":" + std::to_string(config_.port);
+    std::string where =
+        sock ? std::string("socket ") + sock : config_.host + ":" + std::to_string(config_.port);
     Status st = Error("connecting to database '" + config_.name + "' as '" + config_.user +
                       "' on " + where);
     mysql_close(mysql_);
@@ -105,15 +107,17 @@ Status Connection::Reconnect() {
   return Connect();
 }
 
-uint64_t Connection::ThreadId() const { return mysql_ ? mysql_thread_id(mysql_) : 0; }
+uint64_t Connection::ThreadId() const {
+  return mysql_ ? mysql_thread_id(mysql_) : 0;
+}
 
 Status Connection::Error(std::string_view what) {
   return FromErrno(mysql_errno(mysql_), mysql_sqlstate(mysql_), mysql_error(mysql_), what);
 }
 
 Status Connection::StmtError(MYSQL_STMT* stmt, std::string_view sql) {
-  std::string what = "executing '" + std::string(sql.substr(0, 60)) +
-                     (sql.size() > 60 ? "...'" : "'");
+  std::string what =
+      "executing '" + std::string(sql.substr(0, 60)) + (sql.size() > 60 ? "...'" : "'");
   return FromErrno(mysql_stmt_errno(stmt), mysql_stmt_sqlstate(stmt), mysql_stmt_error(stmt), what);
 }
 
@@ -270,7 +274,9 @@ Status Transaction::Commit() {
   return st;
 }
 
-bool IsRetryable(const Status& status) { return status.kind() == ErrorKind::kUnavailable; }
+bool IsRetryable(const Status& status) {
+  return status.kind() == ErrorKind::kUnavailable;
+}
 
 Status RunTransaction(Connection& conn, const std::function<Status(Connection&)>& body,
                       const RetryPolicy& policy, int* attempts) {

@@ -120,7 +120,8 @@ struct RetryPolicy {
 // cannot connect 2002), the transaction is rolled back, the connection re-established if it
 // was lost, and the whole body run again after a jittered, capped exponential backoff. |body|
 // must therefore be safe to re-run. |attempts| (optional) reports how many runs it took.
-[[nodiscard]] Status RunTransaction(Connection& conn, const std::function<Status(Connection&)>& body,
+[[nodiscard]] Status RunTransaction(Connection& conn,
+                                    const std::function<Status(Connection&)>& body,
                                     const RetryPolicy& policy = {}, int* attempts = nullptr);
 
 // IsRetryable tells whether a database status is one RunTransaction retries.

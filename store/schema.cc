@@ -104,7 +104,9 @@ const std::vector<Migration>& Migrations() {
 
 }  // namespace
 
-int LatestSchemaVersion() { return Migrations().back().version; }
+int LatestSchemaVersion() {
+  return Migrations().back().version;
+}
 
 Result<int> SchemaVersion(Connection& conn) {
   CP_RETURN_IF_ERROR(conn.ExecScript(
@@ -112,7 +114,8 @@ Result<int> SchemaVersion(Connection& conn) {
       " version INT NOT NULL PRIMARY KEY,"
       " name VARCHAR(200) NOT NULL,"
       " applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB"));
-  CP_ASSIGN_OR_RETURN(auto rows, conn.Query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+  CP_ASSIGN_OR_RETURN(auto rows,
+                      conn.Query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
   return static_cast<int>(rows.at(0).Int(0));
 }
 

@@ -1,0 +1,235 @@
+// End-to-end tests of the certpress binary against the real stack, checked with OpenSSL,
+// GnuTLS certtool and OpenSC pkcs11-tool.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "common/bytes.h"
+#include "tests/support/test_env.h"
+
+namespace certpress {
+namespace {
+
+using certpress::testing::Cli;
+using certpress::testing::Quote;
+using certpress::testing::RunResult;
+using certpress::testing::Sh;
+using certpress::testing::TestDb;
+using certpress::testing::TestToken;
+
+class CliIT : public ::testing::Test {
+ protected:
+  CliIT() : cli_(db_, token_) {}
+
+  RunResult Run(std::vector<std::string> args) { return cli_.Run(args); }
+  std::string Path(const std::string& name) { return cli_.dir() + "/" + name; }
+
+  void MakeHierarchy() {
+    auto root =
+        Run({"ca", "create-root", "--label", "root", "--name", "CN=Test Root,O=CertPress Test,C=DK",
+             "--key-type", "ec-p384", "--days", "3650"});
+    ASSERT_EQ(root.exit_code, 0) << root.err;
+    ASSERT_TRUE(WriteFile(Path("root.pem"), root.out).ok());
+    auto sub = Run({"ca", "create-sub", "--parent", "root", "--label", "issuing", "--name",
+                    "CN=Test Issuing CA,O=CertPress Test,C=DK", "--key-type", "ec-p256", "--days",
+                    "1825"});
+    ASSERT_EQ(sub.exit_code, 0) << sub.err;
+    ASSERT_TRUE(WriteFile(Path("sub.pem"), sub.out).ok());
+  }
+
+  TestDb db_;
+  TestToken token_;
+  Cli cli_;
+};
+
+TEST_F(CliIT, HierarchyPassesOpenSslStrictAndCerttool) {
+  MakeHierarchy();
+  auto v = Sh("openssl verify -x509_strict -CAfile " + Quote(Path("root.pem")) + " " +
+              Quote(Path("sub.pem")));
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_NE(v.out.find(": OK"), std::string::npos);
+  auto chain = Run({"ca", "export", "issuing", "--chain", "--out", Path("chain.pem")});
+  ASSERT_EQ(chain.exit_code, 0) << chain.err;
+  auto g = Sh("certtool --verify-chain --infile " + Quote(Path("chain.pem")));
+  EXPECT_EQ(g.exit_code, 0) << g.out << g.err;
+  EXPECT_NE(g.out.find("Chain verification output: Verified."), std::string::npos) << g.out;
+  // The root is self-signed with the profile RFC 5280 wants for a CA.
+  auto text = Sh("openssl x509 -noout -text -in " + Quote(Path("sub.pem")));
+  EXPECT_NE(text.out.find("CA:TRUE, pathlen:0"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("Certificate Sign, CRL Sign"), std::string::npos);
+  EXPECT_NE(text.out.find("ecdsa-with-SHA384"), std::string::npos);
+}
+
+TEST_F(CliIT, CaPrivateKeysReportNeverExtractable) {
+  MakeHierarchy();
+  auto r = Sh("pkcs11-tool --module " + Quote(token_.module()) + " --token-label " +
+              Quote(token_.label()) + " --login --pin " + Quote(token_.pin()) +
+              " --list-objects --type privkey");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  size_t n = 0;
+  for (size_t at = r.out.find("never extractable"); at != std::string::npos;
+       at = r.out.find("never extractable", at + 1)) {
+    ++n;
+  }
+  EXPECT_EQ(n, 2u) << r.out;
+}
+
+TEST_F(CliIT, ListJsonAndAuditTrail) {
+  MakeHierarchy();
+  auto list = Run({"ca", "list", "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  auto j = nlohmann::json::parse(list.out);
+  ASSERT_EQ(j.size(), 2u);
+  EXPECT_EQ(j[0]["label"], "root");
+  EXPECT_EQ(j[0]["parent"], nullptr);
+  EXPECT_EQ(j[1]["label"], "issuing");
+  EXPECT_EQ(j[1]["parent"], "root");
+  EXPECT_EQ(j[1]["status"], "active");
+  EXPECT_EQ(j[1]["key_uri"], "pkcs11:token=" + token_.label() + ";object=issuing;type=private");
+  auto audit = Run({"audit", "verify", "--json"});
+  ASSERT_EQ(audit.exit_code, 0) << audit.err;
+  auto a = nlohmann::json::parse(audit.out);
+  EXPECT_EQ(a["intact"], true);
+  EXPECT_EQ(a["entries"], 2);
+}
+
+TEST_F(CliIT, OfflineRootSignsTheCsrWithPlainOpenSsl) {
+  // An offline root made with openssl alone.
+  std::string root_key = Path("offline.key"), root_pem = Path("offline.pem");
+  auto mk = Sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout " +
+               Quote(root_key) + " -out " + Quote(root_pem) +
+               " -days 3650 -subj '/C=DK/O=Offline/CN=Offline Root' "
+               "-addext basicConstraints=critical,CA:TRUE "
+               "-addext keyUsage=critical,keyCertSign,cRLSign");
+  ASSERT_EQ(mk.exit_code, 0) << mk.err;
+  auto csr = Run({"ca", "create-sub", "--label", "sub-offline", "--name",
+                  "CN=Offline Issued Sub,O=CertPress Test,C=DK", "--key-type", "ec-p256",
+                  "--csr-out", Path("sub.csr")});
+  ASSERT_EQ(csr.exit_code, 0) << csr.err;
+  auto verify_csr = Sh("openssl req -in " + Quote(Path("sub.csr")) + " -noout -verify");
+  EXPECT_EQ(verify_csr.exit_code, 0) << verify_csr.err;
+  // Before the certificate arrives the CA cannot sign.
+  auto pending = Run({"ca", "create-sub", "--parent", "sub-offline", "--label", "x", "--name",
+                      "CN=x", "--key-type", "ec-p256"});
+  EXPECT_EQ(pending.exit_code, 1);
+  EXPECT_NE(pending.err.find("not active"), std::string::npos) << pending.err;
+
+  ASSERT_TRUE(WriteFile(Path("ext.cnf"),
+                        "basicConstraints=critical,CA:TRUE,pathlen:0\n"
+                        "keyUsage=critical,keyCertSign,cRLSign,digitalSignature\n"
+                        "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n")
+                  .ok());
+  auto sign = Sh("openssl x509 -req -in " + Quote(Path("sub.csr")) + " -CA " + Quote(root_pem) +
+                 " -CAkey " + Quote(root_key) + " -CAcreateserial -days 1000 -sha384 -extfile " +
+                 Quote(Path("ext.cnf")) + " -out " + Quote(Path("sub.pem")));
+  ASSERT_EQ(sign.exit_code, 0) << sign.err;
+  // Without the root in the file the import cannot check the chain.
+  auto no_chain = Run({"ca", "import-cert", "--label", "sub-offline", Path("sub.pem")});
+  EXPECT_EQ(no_chain.exit_code, 1);
+  EXPECT_NE(no_chain.err.find("chain does not verify"), std::string::npos) << no_chain.err;
+  auto cat = Sh("cat " + Quote(Path("sub.pem")) + " " + Quote(root_pem) + " > " +
+                Quote(Path("bundle.pem")));
+  ASSERT_EQ(cat.exit_code, 0);
+  auto imp = Run({"ca", "import-cert", "--label", "sub-offline", Path("bundle.pem")});
+  ASSERT_EQ(imp.exit_code, 0) << imp.err;
+  // The imported sub-CA now signs online.
+  auto leaf =
+      Run({"ca", "create-sub", "--parent", "sub-offline", "--label", "sub-2", "--name",
+           "CN=Second Level,O=CertPress Test,C=DK", "--key-type", "ec-p256", "--path-len", "-1"});
+  ASSERT_EQ(leaf.exit_code, 0) << leaf.err;
+  auto exp = Run({"ca", "export", "sub-2", "--chain", "--out", Path("chain2.pem")});
+  ASSERT_EQ(exp.exit_code, 0) << exp.err;
+  auto g = Sh("certtool --verify-chain --infile " + Quote(Path("chain2.pem")));
+  EXPECT_NE(g.out.find("Verified."), std::string::npos) << g.out << g.err;
+  auto v = Sh("openssl verify -x509_strict -CAfile " + Quote(root_pem) + " -untrusted " +
+              Quote(Path("sub.pem")) + " " + Quote(Path("chain2.pem")));
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+}
+
+TEST_F(CliIT, ImportRefusesACertificateForAnotherKey) {
+  auto csr = Run({"ca", "create-sub", "--label", "s", "--name", "CN=S", "--key-type", "ec-p256",
+                  "--csr-out", Path("s.csr")});
+  ASSERT_EQ(csr.exit_code, 0) << csr.err;
+  auto mk = Sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
+               Quote(Path("k")) + " -out " + Quote(Path("other.pem")) +
+               " -subj /CN=S -addext basicConstraints=critical,CA:TRUE");
+  ASSERT_EQ(mk.exit_code, 0);
+  auto imp = Run({"ca", "import-cert", "--label", "s", Path("other.pem")});
+  EXPECT_EQ(imp.exit_code, 1);
+  EXPECT_NE(imp.err.find("is not the key of CA 's'"), std::string::npos) << imp.err;
+}
+
+TEST_F(CliIT, BadInputGivesAClearErrorAndExitCode) {
+  auto kt = Run({"ca", "create-root", "--label", "r", "--name", "CN=R", "--key-type", "dsa-1024"});
+  EXPECT_EQ(kt.exit_code, 2);
+  EXPECT_NE(kt.err.find("unknown key type 'dsa-1024'"), std::string::npos) << kt.err;
+
+  auto dn = Run({"ca", "create-root", "--label", "r", "--name", "CN=R,Country=DK"});
+  EXPECT_EQ(dn.exit_code, 2);
+  EXPECT_NE(dn.err.find("malformed distinguished name"), std::string::npos) << dn.err;
+  EXPECT_NE(dn.err.find("unknown attribute type 'Country'"), std::string::npos) << dn.err;
+
+  auto missing = Run({"ca", "create-root", "--name", "CN=R"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("--label"), std::string::npos) << missing.err;
+
+  auto unknown = Run({"ca", "frobnicate"});
+  EXPECT_EQ(unknown.exit_code, 2);
+
+  ASSERT_TRUE(WriteFile(Path("wrong-pin"), "000000\n", 0600).ok());
+  auto pin = Run({"ca", "create-root", "--label", "r", "--name", "CN=R", "--token.pin-file",
+                  Path("wrong-pin")});
+  EXPECT_EQ(pin.exit_code, 1);
+  EXPECT_NE(pin.err.find("CKR_PIN_INCORRECT"), std::string::npos) << pin.err;
+
+  auto tok = Run(
+      {"ca", "create-root", "--label", "r", "--name", "CN=R", "--token.label", "no-such-token"});
+  EXPECT_EQ(tok.exit_code, 1);
+  EXPECT_NE(tok.err.find("no token labelled 'no-such-token'"), std::string::npos) << tok.err;
+
+  auto dup_root = Run({"ca", "create-root", "--label", "r1", "--name", "CN=R1"});
+  ASSERT_EQ(dup_root.exit_code, 0) << dup_root.err;
+  auto dup = Run({"ca", "create-root", "--label", "r1", "--name", "CN=R1"});
+  EXPECT_EQ(dup.exit_code, 1);
+  EXPECT_NE(dup.err.find("already exists"), std::string::npos) << dup.err;
+
+  auto parent = Run({"ca", "create-sub", "--parent", "nope", "--label", "s", "--name", "CN=S"});
+  EXPECT_EQ(parent.exit_code, 1);
+  EXPECT_NE(parent.err.find("no CA labelled 'nope'"), std::string::npos) << parent.err;
+}
+
+TEST_F(CliIT, FlagsBeatEnvironmentWhichBeatsTheConfigFile) {
+  // The config names the right token; the environment names a wrong one; a flag fixes it.
+  // (The stack's own CERTPRESS_* variables are removed so that only these three speak.)
+  const std::string clean =
+      "env -u CERTPRESS_DB_SOCKET -u CERTPRESS_TOKEN_PIN_FILE -u CERTPRESS_TOKEN_MODULE ";
+  auto env_wins =
+      Sh(clean + "CERTPRESS_CONFIG=" + Quote(cli_.config_path()) +
+         " CERTPRESS_TOKEN_LABEL=from-env " CERTPRESS_BIN " ca create-root --label p --name CN=P");
+  EXPECT_EQ(env_wins.exit_code, 1);
+  EXPECT_NE(env_wins.err.find("'from-env'"), std::string::npos) << env_wins.err;
+  auto flag_wins = Sh(clean + "CERTPRESS_CONFIG=" + Quote(cli_.config_path()) +
+                      " CERTPRESS_TOKEN_LABEL=from-env " CERTPRESS_BIN
+                      " ca create-root --label p --name CN=P --token.label " +
+                      Quote(token_.label()));
+  EXPECT_EQ(flag_wins.exit_code, 0) << flag_wins.err;
+}
+
+TEST_F(CliIT, EveryCommandHasHelp) {
+  for (auto cmd : std::vector<std::vector<std::string>>{{"ca", "create-root"},
+                                                        {"ca", "create-sub"},
+                                                        {"ca", "import-cert"},
+                                                        {"ca", "list"},
+                                                        {"ca", "export"},
+                                                        {"db", "migrate"},
+                                                        {"audit", "verify"}}) {
+    cmd.push_back("--help");
+    auto r = Run(cmd);
+    EXPECT_EQ(r.exit_code, 0) << cmd[0] << " " << cmd[1];
+    EXPECT_NE(r.out.find("Usage: certpress " + cmd[0] + " " + cmd[1]), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace certpress

@@ -1,0 +1,172 @@
+// Integration tests of store/ against the private MariaDB of scripts/stack.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "store/audit.h"
+#include "store/certificates.h"
+#include "store/schema.h"
+#include "tests/support/test_env.h"
+
+namespace certpress::store {
+namespace {
+
+using certpress::testing::TestDb;
+
+std::string SchemaFingerprint(Connection& c, const std::string& db) {
+  auto rows = c.Query(
+      "SELECT table_name, column_name, column_type FROM information_schema.columns "
+      "WHERE table_schema = ? ORDER BY table_name, ordinal_position",
+      {db});
+  EXPECT_TRUE(rows.ok()) << rows.status().message();
+  std::string fp;
+  for (const auto& r : *rows) fp += r.Str(0) + "." + r.Str(1) + ":" + r.Str(2) + "\n";
+  return fp;
+}
+
+TEST(StoreIT, MigrationsRunTwiceWithoutChange) {
+  TestDb db;  // already migrated once
+  auto c = db.Connect();
+  ASSERT_TRUE(c);
+  std::string before = SchemaFingerprint(*c, db.name());
+  ASSERT_NE(before.find("certificates.serial"), std::string::npos);
+  auto again = Migrate(*c);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->applied, 0);
+  EXPECT_EQ(again->to_version, LatestSchemaVersion());
+  EXPECT_EQ(SchemaFingerprint(*c, db.name()), before);
+  auto n = c->Query("SELECT COUNT(*) FROM schema_migrations");
+  EXPECT_EQ((*n)[0].Int(0), LatestSchemaVersion());
+}
+
+TEST(StoreIT, TransactionInterruptedByKilledConnectionIsRetried) {
+  TestDb db;
+  auto c = db.Connect();
+  auto killer = db.Connect();
+  ASSERT_TRUE(c && killer);
+  ASSERT_TRUE(c->ExecScript("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))").ok());
+  int runs = 0, attempts = 0;
+  Status st = RunTransaction(
+      *c,
+      [&](Connection& conn) -> Status {
+        ++runs;
+        CP_RETURN_IF_ERROR(conn.Exec("INSERT INTO t VALUES (1, 'a')").status());
+        if (runs == 1) {
+          // Another session kills ours in the middle of the transaction.
+          auto k = killer->Exec("KILL CONNECTION ?", {static_cast<int64_t>(conn.ThreadId())});
+          EXPECT_TRUE(k.ok()) << k.status().message();
+        }
+        return conn.Exec("INSERT INTO t VALUES (2, 'b')").status();
+      },
+      RetryPolicy{}, &attempts);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(runs, 2);
+  EXPECT_EQ(attempts, 2);
+  auto rows = killer->Query("SELECT COUNT(*) FROM t");
+  EXPECT_EQ((*rows)[0].Int(0), 2);  // the first, killed attempt left nothing behind
+}
+
+TEST(StoreIT, DeadlockIsRetried) {
+  TestDb db;
+  auto a = db.Connect();
+  auto b = db.Connect();
+  ASSERT_TRUE(a->ExecScript("CREATE TABLE d (id INT PRIMARY KEY, v INT)").ok());
+  ASSERT_TRUE(a->ExecScript("INSERT INTO d VALUES (1, 0), (2, 0)").ok());
+  // Session b locks row 2 then waits for row 1, while a holds row 1 and asks for row 2.
+  ASSERT_TRUE(b->ExecScript("START TRANSACTION").ok());
+  ASSERT_TRUE(b->Exec("UPDATE d SET v = v + 1 WHERE id = 2").ok());
+  int runs = 0;
+  std::thread other([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    b->Exec("UPDATE d SET v = v + 1 WHERE id = 1").status().IgnoreError();
+    b->ExecScript("COMMIT").IgnoreError();
+  });
+  Status st = RunTransaction(*a, [&](Connection& conn) -> Status {
+    ++runs;
+    CP_RETURN_IF_ERROR(conn.Exec("UPDATE d SET v = v + 10 WHERE id = 1").status());
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    return conn.Exec("UPDATE d SET v = v + 10 WHERE id = 2").status();
+  });
+  other.join();
+  ASSERT_TRUE(st.ok()) << st.message();
+  auto rows = a->Query("SELECT SUM(v) FROM d");
+  // a's +20 landed exactly once, whoever lost the deadlock.
+  int64_t sum = (*rows)[0].Int(0);
+  EXPECT_TRUE(sum == 20 || sum == 22) << sum;
+}
+
+TEST(StoreIT, UniqueSerialPerIssuer) {
+  TestDb db;
+  auto c = db.Connect();
+  ASSERT_TRUE(c->Exec("INSERT INTO cas (label, subject, key_uri, key_type, status) "
+                      "VALUES ('x', 'CN=x', 'pkcs11:object=x', 'ec-p256', 'active')")
+                  .ok());
+  CertIntent in{1, "0A0B", std::nullopt, "CN=a", 1700000000, 1800000000, {}};
+  ASSERT_TRUE(RecordIntent(*c, in).ok());
+  auto dup = RecordIntent(*c, in);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.status().kind(), ErrorKind::kConflict);
+}
+
+class AuditIT : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    c_ = db_.Connect();
+    for (int i = 0; i < 5; ++i) {
+      Status st = RunTransaction(*c_, [&](Connection& conn) {
+        return AppendAudit(
+            conn, {"alice", "test.event", "obj:" + std::to_string(i), "n=" + std::to_string(i)});
+      });
+      ASSERT_TRUE(st.ok()) << st.message();
+    }
+    auto r = VerifyAudit(*c_);
+    ASSERT_TRUE(r.ok());
+    ASSERT_TRUE(r->intact) << r->problem;
+    ASSERT_EQ(r->entries, 5);
+    // The application cannot change history; an attacker with DDL rights first drops the
+    // guard triggers, which is what these tests do.
+    auto upd = c_->Exec("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3");
+    ASSERT_FALSE(upd.ok());
+    EXPECT_NE(upd.status().message().find("append-only"), std::string::npos);
+    ASSERT_TRUE(c_->ExecScript("DROP TRIGGER audit_log_no_update").ok());
+    ASSERT_TRUE(c_->ExecScript("DROP TRIGGER audit_log_no_delete").ok());
+  }
+  TestDb db_;
+  std::unique_ptr<Connection> c_;
+};
+
+TEST_F(AuditIT, VerifyCatchesAnEditedRow) {
+  ASSERT_TRUE(c_->Exec("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3").ok());
+  auto r = VerifyAudit(*c_);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->intact);
+  EXPECT_EQ(r->first_bad_seq, 3);
+  EXPECT_NE(r->problem.find("altered"), std::string::npos);
+}
+
+TEST_F(AuditIT, VerifyCatchesADeletedRow) {
+  ASSERT_TRUE(c_->Exec("DELETE FROM audit_log WHERE seq = 2").ok());
+  auto r = VerifyAudit(*c_);
+  EXPECT_FALSE(r->intact);
+  EXPECT_NE(r->problem.find("entry 2 is missing"), std::string::npos) << r->problem;
+}
+
+TEST_F(AuditIT, VerifyCatchesADeletedTail) {
+  ASSERT_TRUE(c_->Exec("DELETE FROM audit_log WHERE seq = 5").ok());
+  auto r = VerifyAudit(*c_);
+  EXPECT_FALSE(r->intact);
+  EXPECT_NE(r->problem.find("deleted from the end"), std::string::npos) << r->problem;
+}
+
+TEST_F(AuditIT, VerifyCatchesReorderedRows) {
+  // Swap the contents of entries 2 and 3 (hashes and all), keeping the sequence numbers.
+  ASSERT_TRUE(c_->ExecScript("UPDATE audit_log SET seq = 100 WHERE seq = 2").ok());
+  ASSERT_TRUE(c_->ExecScript("UPDATE audit_log SET seq = 2 WHERE seq = 3").ok());
+  ASSERT_TRUE(c_->ExecScript("UPDATE audit_log SET seq = 3 WHERE seq = 100").ok());
+  auto r = VerifyAudit(*c_);
+  EXPECT_FALSE(r->intact);
+  EXPECT_EQ(r->first_bad_seq, 2);
+}
+
+}  // namespace
+}  // namespace certpress::store

@@ -1,0 +1,150 @@
+#include "tests/support/test_env.h"
+
+#include <gtest/gtest.h>
+#include <openssl/rand.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/bytes.h"
+#include "store/schema.h"
+
+namespace certpress::testing {
+
+namespace fs = std::filesystem;
+
+std::string RequireEnv(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') {
+    ADD_FAILURE() << name << " is not set: integration tests need the private stack "
+                  << "(run scripts/test, or scripts/stack up && source .certpress/env)";
+    return "";
+  }
+  return v;
+}
+
+std::string RandomSuffix() {
+  unsigned char b[6];
+  RAND_bytes(b, sizeof b);
+  return HexEncode(ByteSpan(b, sizeof b));
+}
+
+std::string Quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
+  }
+  return out + "'";
+}
+
+RunResult Sh(const std::string& command) {
+  fs::path dir = fs::temp_directory_path() / ("cp-sh-" + RandomSuffix());
+  fs::create_directories(dir);
+  std::string out = (dir / "out").string(), err = (dir / "err").string();
+  std::string line = "( " + command + " ) >" + Quote(out) + " 2>" + Quote(err) + " </dev/null";
+  int status = std::system(line.c_str());
+  RunResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = ReadFile(out).ok() ? *ReadFile(out) : "";
+  r.err = ReadFile(err).ok() ? *ReadFile(err) : "";
+  fs::remove_all(dir);
+  return r;
+}
+
+static std::string AdminSql(const std::string& sql) {
+  // Root on the unix socket (unix_socket authentication, as an operator on the machine).
+  return "mariadb --no-defaults -uroot --socket=" + Quote(RequireEnv("CERTPRESS_DB_SOCKET")) +
+         " -e " + Quote(sql);
+}
+
+TestDb::TestDb() : name_("certpress_t_" + RandomSuffix()) {
+  RunResult r =
+      Sh(AdminSql("CREATE DATABASE `" + name_ + "` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto conn = Connect();
+  if (conn) {
+    auto m = store::Migrate(*conn);
+    EXPECT_TRUE(m.ok()) << m.status().message();
+  }
+}
+
+TestDb::~TestDb() {
+  Sh(AdminSql("DROP DATABASE IF EXISTS `" + name_ + "`"));
+}
+
+store::DbConfig TestDb::Config() const {
+  store::DbConfig c;
+  c.socket = RequireEnv("CERTPRESS_DB_SOCKET");
+  c.name = name_;
+  c.user = "certpress";
+  auto pw = ReadSecretFile(RequireEnv("CERTPRESS_STATE") + "/secrets/db-password");
+  EXPECT_TRUE(pw.ok()) << pw.status().message();
+  if (pw.ok()) c.password = std::move(pw).value();
+  return c;
+}
+
+std::unique_ptr<store::Connection> TestDb::Connect() const {
+  auto c = store::Connection::Open(Config());
+  EXPECT_TRUE(c.ok()) << c.status().message();
+  return c.ok() ? std::move(c).value() : nullptr;
+}
+
+TestToken::TestToken() : label_("cp-t-" + RandomSuffix()) {
+  dir_ = (fs::temp_directory_path() / label_).string();
+  fs::create_directories(dir_);
+  pin_file_ = dir_ + "/pin";
+  std::string pin = RandomSuffix();
+  EXPECT_TRUE(WriteFile(pin_file_, pin + "\n", 0600).ok());
+  RequireEnv("SOFTHSM2_CONF");
+  RunResult r = Sh("softhsm2-util --init-token --free --label " + Quote(label_) + " --so-pin " +
+                   Quote(pin + "so") + " --pin " + Quote(pin));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
+TestToken::~TestToken() {
+  Sh("softhsm2-util --delete-token --token " + Quote(label_));
+  fs::remove_all(dir_);
+}
+
+std::string TestToken::pin() const {
+  auto p = ReadSecretFile(pin_file_);
+  return p.ok() ? p->str() : "";
+}
+
+std::string TestToken::module() const {
+  const char* m = std::getenv("CERTPRESS_TOKEN_MODULE");
+  return m ? m : "/usr/lib/softhsm/libsofthsm2.so";
+}
+
+Cli::Cli(const TestDb& db, const TestToken& token) {
+  dir_ = (fs::temp_directory_path() / ("cp-cli-" + RandomSuffix())).string();
+  fs::create_directories(dir_);
+  config_ = dir_ + "/certpress.conf";
+  std::ofstream f(config_);
+  f << "[db]\nsocket = " << RequireEnv("CERTPRESS_DB_SOCKET") << "\nname = " << db.name()
+    << "\nuser = certpress\npassword-file = " << RequireEnv("CERTPRESS_STATE")
+    << "/secrets/db-password\n[token]\nkind = pkcs11\nmodule = " << token.module()
+    << "\nlabel = " << token.label() << "\npin-file = " << token.pin_file() << "\n";
+}
+
+Cli::~Cli() {
+  fs::remove_all(dir_);
+}
+
+RunResult Cli::Run(const std::vector<std::string>& args) const {
+  // Only the config file speaks: the stack's CERTPRESS_* variables must not leak in.
+  std::string cmd =
+      "env -u CERTPRESS_DB_SOCKET -u CERTPRESS_TOKEN_LABEL -u CERTPRESS_TOKEN_PIN_FILE "
+      "-u CERTPRESS_TOKEN_MODULE CERTPRESS_CONFIG=" +
+      Quote(config_) + " " CERTPRESS_BIN;
+  for (const auto& a : args) cmd += " " + Quote(a);
+  return Sh(cmd);
+}
+
+}  // namespace certpress::testing

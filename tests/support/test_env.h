@@ -1,0 +1,76 @@
+// test_env.h: helpers for integration tests against the real stack (scripts/stack up): a
+// private database per test suite, a private SoftHSM token per suite, and running the
+// certpress binary the way an operator does.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "store/db.h"
+
+namespace certpress::testing {
+
+// Env returns an environment variable or fails the test with a hint to run scripts/test.
+std::string RequireEnv(const char* name);
+
+// RandomSuffix returns 12 hex characters.
+std::string RandomSuffix();
+
+// TestDb creates database certpress_t_<random>, migrated, and drops it on destruction.
+class TestDb {
+ public:
+  TestDb();
+  ~TestDb();
+  const std::string& name() const { return name_; }
+  store::DbConfig Config() const;
+  std::unique_ptr<store::Connection> Connect() const;
+
+ private:
+  std::string name_;
+};
+
+// TestToken initialises a fresh SoftHSM token with a random label and PIN (in the stack's
+// SOFTHSM2_CONF) and deletes it on destruction.
+class TestToken {
+ public:
+  TestToken();
+  ~TestToken();
+  const std::string& label() const { return label_; }
+  const std::string& pin_file() const { return pin_file_; }
+  std::string pin() const;
+  std::string module() const;
+
+ private:
+  std::string label_;
+  std::string dir_;
+  std::string pin_file_;
+};
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Sh runs a shell command line and captures its output.
+RunResult Sh(const std::string& command);
+// Quote single-quotes a shell word.
+std::string Quote(const std::string& s);
+
+// Cli runs build/certpress with a config file for |db| and |token| plus |args|.
+class Cli {
+ public:
+  Cli(const TestDb& db, const TestToken& token);
+  ~Cli();
+  RunResult Run(const std::vector<std::string>& args) const;
+  const std::string& config_path() const { return config_; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+  std::string config_;
+};
+
+}  // namespace certpress::testing
