@@ -300,7 +300,15 @@ class Pkcs11Token final : public CryptoToken {
         Release(*s, false);
         return Status::Ok();
       }
-      if (rv == CKR_USER_NOT_LOGGED_IN) {
+      // A lost login (another part of the application closed every session, or logged out)
+      // shows up as CKR_USER_NOT_LOGGED_IN, or as invalid handles for the private objects we
+      // cached: log in again, forget the handles, retry.
+      if (rv == CKR_USER_NOT_LOGGED_IN || rv == CKR_KEY_HANDLE_INVALID ||
+          rv == CKR_OBJECT_HANDLE_INVALID) {
+        {
+          std::unique_lock lock(cache_mu_);
+          cache_.clear();
+        }
         Status st = LoginOn(*s);
         Release(*s, !st.ok());
         if (!st.ok()) return st.Wrap(what);
@@ -356,6 +364,15 @@ class Pkcs11Token final : public CryptoToken {
     std::vector<CK_OBJECT_HANDLE> v;
     CK_RV rv = FindObjects(s, CKO_PRIVATE_KEY, label, &v);
     if (rv != CKR_OK) return rv;
+    if (v.empty()) {
+      // Private objects are invisible to a session that is not logged in (PKCS#11 v2.40
+      // 4.1.2): tell that apart from a key that does not exist.
+      CK_SESSION_INFO info;
+      if (fl_->C_GetSessionInfo(s, &info) == CKR_OK && info.state != CKS_RW_USER_FUNCTIONS &&
+          info.state != CKS_RO_USER_FUNCTIONS) {
+        return CKR_USER_NOT_LOGGED_IN;
+      }
+    }
     *out = v.empty() ? CK_INVALID_HANDLE : v[0];
     if (!v.empty()) {
       std::unique_lock lock(cache_mu_);

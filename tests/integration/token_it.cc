@@ -1,6 +1,8 @@
 // Integration tests of the PKCS#11 token against SoftHSM2.
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <libp11.h>
+#include <p11-kit/pkcs11.h>
 
 #include <atomic>
 #include <thread>
@@ -96,6 +98,52 @@ TEST(TokenIT, Libp11SeesOurKeyAndVerifiesOurSignature) {
   PKCS11_release_all_slots(ctx, slots, nslots);
   PKCS11_CTX_unload(ctx);
   PKCS11_CTX_free(ctx);
+}
+
+// Another part of the application closes every session of the slot (which also ends the
+// login): the pool must notice the dead sessions, open new ones, log in again and sign.
+TEST(TokenIT, PoolRecoversFromClosedSessionsAndLostLogin) {
+  TestToken t;
+  auto token = OpenToken(ConfigFor(t));
+  ASSERT_TRUE(token.ok()) << token.status().message();
+  auto spki = (*token)->GenerateKey("k", KeyType::kEcP256);
+  ASSERT_TRUE(spki.ok());
+  ASSERT_TRUE(SignData(**token, "k", KeyType::kEcP256, AsBytes("warm up")).ok());
+
+  void* lib = dlopen(t.module().c_str(), RTLD_NOW | RTLD_NOLOAD);
+  ASSERT_NE(lib, nullptr);
+  auto get = reinterpret_cast<CK_C_GetFunctionList>(dlsym(lib, "C_GetFunctionList"));
+  CK_FUNCTION_LIST_PTR fl = nullptr;
+  ASSERT_EQ(get(&fl), CKR_OK);
+  CK_ULONG n = 0;
+  ASSERT_EQ(fl->C_GetSlotList(CK_TRUE, nullptr, &n), CKR_OK);
+  std::vector<CK_SLOT_ID> slots(n);
+  ASSERT_EQ(fl->C_GetSlotList(CK_TRUE, slots.data(), &n), CKR_OK);
+  bool closed = false;
+  for (CK_SLOT_ID s : slots) {
+    CK_TOKEN_INFO info;
+    if (fl->C_GetTokenInfo(s, &info) != CKR_OK) continue;
+    std::string label(reinterpret_cast<char*>(info.label), sizeof info.label);
+    if (label.substr(0, t.label().size()) == t.label() &&
+        label.find_first_not_of(' ', t.label().size()) == std::string::npos) {
+      ASSERT_EQ(fl->C_CloseAllSessions(s), CKR_OK);
+      closed = true;
+    }
+  }
+  ASSERT_TRUE(closed);
+  dlclose(lib);
+
+  auto pub = ParseSpki(*spki);
+  for (int i = 0; i < 3; ++i) {
+    const std::string msg = "after the sessions died " + std::to_string(i);
+    auto sig = SignData(**token, "k", KeyType::kEcP256, AsBytes(msg));
+    ASSERT_TRUE(sig.ok()) << sig.status().message();
+    UniquePtr<EVP_MD_CTX> md(EVP_MD_CTX_new());
+    ASSERT_EQ(EVP_DigestVerifyInit(md.get(), nullptr, EVP_sha256(), nullptr, pub->get()), 1);
+    EXPECT_EQ(EVP_DigestVerify(md.get(), sig->data(), sig->size(),
+                               reinterpret_cast<const uint8_t*>(msg.data()), msg.size()),
+              1);
+  }
 }
 
 TEST(TokenIT, DuplicateLabelIsAConflict) {
