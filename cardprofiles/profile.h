@@ -1,0 +1,102 @@
+// profile.h: card profiles and the certificate profiles they name, loaded from TOML.
+//
+// A card profile describes one kind of credential: the token it lives on (soft = PKCS#12 by
+// activation email, piv = a PIV smart card, csr = the requester holds the key), the keys and
+// the certificate profile of each, the request fields (CSV columns or --field values) and how
+// they fill the subject DN and SANs, how many distinct operators must approve, and the
+// delivery. A soft certificate is a card profile too, as Nexus CM models it.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cardprofiles/cert_profile.h"
+#include "common/status.h"
+
+namespace certpress::profiles {
+
+enum class TokenKind { kSoft, kPiv, kCsr };
+enum class KeySource { kServer, kCard, kRequester };
+enum class Delivery { kActivationEmail, kStation, kNone };
+
+std::string_view TokenKindName(TokenKind k);
+std::string_view KeySourceName(KeySource k);
+std::string_view DeliveryName(Delivery d);
+
+struct KeySpec {
+  std::string name;          // "auth", "signature", "key-management", "tls"
+  std::string piv_slot;      // "9a", "9c", "9d", "9e" (piv only), else empty
+  std::string algorithm;     // "ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"
+  // For requester keys (CSRs): the key types accepted; |algorithm| is then empty.
+  std::vector<std::string> allowed_algorithms;
+  KeySource source = KeySource::kServer;
+  std::string cert_profile;  // name of a [certificate.NAME] table
+};
+
+enum class FieldKind { kText, kEmail, kDns, kDnsList };
+
+struct FieldSpec {
+  std::string name;         // CSV column / --field key, e.g. "given_name"
+  bool required = false;
+  size_t max_length = 128;  // in characters (code points)
+  std::string pattern;      // ECMAScript regex the whole value must match; empty = any
+  FieldKind kind = FieldKind::kText;
+};
+
+// A template string: literal text with {field} references, e.g. "{given_name} {surname}".
+// A reference to an empty optional field renders as empty; an attribute or SAN whose
+// rendered value is empty is left out.
+struct NameTemplate {
+  std::string attribute;  // "CN", "O", "C", "serialNumber", ...
+  std::string value;
+};
+
+struct SanTemplate {
+  SanType type;
+  std::string value;  // for kDnsList fields, one SAN per comma-separated element
+};
+
+struct CardProfile {
+  std::string name;
+  std::string description;
+  TokenKind token = TokenKind::kSoft;
+  std::vector<KeySpec> keys;
+  std::vector<FieldSpec> fields;
+  std::vector<NameTemplate> subject;  // in RFC 4514 order: most specific first (CN first)
+  std::vector<SanTemplate> sans;
+  std::string natural_key;  // field that identifies a row across imports (e.g. employee_id)
+  int approvals = 1;        // 0, 1 or 2 distinct operators
+  Delivery delivery = Delivery::kNone;
+  std::string ca;           // label of the issuing CA; may be empty (then given at import)
+  // SHA-256 (hex) over the canonical form of this card profile and every certificate
+  // profile it names: a request pins it, and a run refuses to issue if it changed.
+  std::string content_hash;
+
+  const FieldSpec* Field(std::string_view name) const;
+};
+
+struct ProfileSet {
+  std::map<std::string, CertProfile, std::less<>> certificates;
+  std::map<std::string, CardProfile, std::less<>> cards;
+
+  // Card returns the card profile |name| or a NotFound that lists the known names.
+  Result<const CardProfile*> Card(std::string_view name) const;
+  Result<const CertProfile*> Certificate(std::string_view name) const;
+};
+
+// LoadProfiles reads every *.toml file in |dir| (sorted by name). A file may hold
+// [certificate.NAME] and [card.NAME] tables. Every error names the file, line and column
+// and the key ("profiles/employee.toml:12:1: card.employee-soft.approvals: must be 0, 1 or
+// 2"). Names must be unique across files.
+Result<ProfileSet> LoadProfiles(const std::string& dir);
+
+// LoadProfilesFromString parses one TOML document (|source_name| is used in messages).
+Result<ProfileSet> LoadProfilesFromString(std::string_view toml, const std::string& source_name);
+
+// RenderTemplate expands {field} references from |fields|. An unknown reference is an error.
+Result<std::string> RenderTemplate(std::string_view tmpl,
+                                   const std::map<std::string, std::string>& fields);
+
+}  // namespace certpress::profiles
