@@ -44,8 +44,17 @@ CP_OSSL_DELETER(X509_STORE, X509_STORE_free);
 CP_OSSL_DELETER(X509_STORE_CTX, X509_STORE_CTX_free);
 CP_OSSL_DELETER(ASN1_INTEGER, ASN1_INTEGER_free);
 CP_OSSL_DELETER(ASN1_OBJECT, ASN1_OBJECT_free);
+// Stacks of X509 are shallow: the certificates stay owned by their own UniquePtr.
 CP_OSSL_DELETER(STACK_OF(X509), sk_X509_free);
 #undef CP_OSSL_DELETER
+
+// Stacks of extensions own their elements.
+template <>
+struct OsslDeleter<STACK_OF(X509_EXTENSION)> {
+  void operator()(STACK_OF(X509_EXTENSION) * p) const {
+    sk_X509_EXTENSION_pop_free(p, X509_EXTENSION_free);
+  }
+};
 
 template <class T>
 using UniquePtr = std::unique_ptr<T, OsslDeleter<T>>;

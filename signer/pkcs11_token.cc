@@ -241,6 +241,98 @@ class Pkcs11Token final : public CryptoToken {
     return sig;
   }
 
+  Status EnsureSecretKey(std::string_view label) override {
+    Status inner;
+    Status st = WithSession(
+        [&](CK_SESSION_HANDLE s) -> CK_RV {
+          std::vector<CK_OBJECT_HANDLE> v;
+          CK_RV rv = FindObjects(s, CKO_SECRET_KEY, label, &v);
+          if (rv != CKR_OK || !v.empty()) return rv;
+          CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+          CK_ULONG len = 32;
+          CK_KEY_TYPE kt = CKK_AES;
+          CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+          // The KEK never leaves the token and does nothing but encrypt and decrypt data keys.
+          CK_ATTRIBUTE tmpl[] = {
+              {CKA_CLASS, &cls, sizeof cls},
+              {CKA_KEY_TYPE, &kt, sizeof kt},
+              {CKA_TOKEN, &yes, sizeof yes},
+              {CKA_PRIVATE, &yes, sizeof yes},
+              {CKA_SENSITIVE, &yes, sizeof yes},
+              {CKA_EXTRACTABLE, &no, sizeof no},
+              {CKA_ENCRYPT, &yes, sizeof yes},
+              {CKA_DECRYPT, &yes, sizeof yes},
+              {CKA_WRAP, &no, sizeof no},
+              {CKA_UNWRAP, &no, sizeof no},
+              {CKA_SIGN, &no, sizeof no},
+              {CKA_VALUE_LEN, &len, sizeof len},
+              {CKA_LABEL, const_cast<char*>(label.data()), label.size()},
+          };
+          CK_MECHANISM mech = {CKM_AES_KEY_GEN, nullptr, 0};
+          CK_OBJECT_HANDLE h;
+          return fl_->C_GenerateKey(s, &mech, tmpl, sizeof tmpl / sizeof tmpl[0], &h);
+        },
+        "creating secret key '" + std::string(label) + "'");
+    if (!st.ok()) return st;
+    return inner;
+  }
+
+  Result<Bytes> SecretEncrypt(std::string_view label, ByteSpan plaintext, ByteSpan aad) override {
+    Bytes out;
+    Status inner;
+    Status st = WithSession(
+        [&](CK_SESSION_HANDLE s) -> CK_RV {
+          CK_OBJECT_HANDLE key;
+          CK_RV rv = FindSecret(s, label, &key, &inner);
+          if (rv != CKR_OK || !inner.ok()) return rv;
+          out.assign(12 + plaintext.size() + 16, 0);
+          if (RAND_bytes(out.data(), 12) != 1) {
+            inner = OsslError("drawing an IV");
+            return CKR_OK;
+          }
+          CK_GCM_PARAMS gcm = {out.data(), 12, 96, const_cast<uint8_t*>(aad.data()),
+                               aad.size(), 128};
+          CK_MECHANISM mech = {CKM_AES_GCM, &gcm, sizeof gcm};
+          if ((rv = fl_->C_EncryptInit(s, &mech, key)) != CKR_OK) return rv;
+          CK_ULONG len = out.size() - 12;
+          rv = fl_->C_Encrypt(s, const_cast<uint8_t*>(plaintext.data()), plaintext.size(),
+                              out.data() + 12, &len);
+          out.resize(12 + len);
+          return rv;
+        },
+        "encrypting with '" + std::string(label) + "'");
+    if (!st.ok()) return st;
+    if (!inner.ok()) return inner;
+    return out;
+  }
+
+  Result<SecureString> SecretDecrypt(std::string_view label, ByteSpan blob, ByteSpan aad) override {
+    if (blob.size() < 12 + 16) return InvalidInput("encrypted blob is too short");
+    std::string plain;
+    Status inner;
+    Status st = WithSession(
+        [&](CK_SESSION_HANDLE s) -> CK_RV {
+          CK_OBJECT_HANDLE key;
+          CK_RV rv = FindSecret(s, label, &key, &inner);
+          if (rv != CKR_OK || !inner.ok()) return rv;
+          CK_GCM_PARAMS gcm = {const_cast<uint8_t*>(blob.data()), 12,         96,
+                               const_cast<uint8_t*>(aad.data()),  aad.size(), 128};
+          CK_MECHANISM mech = {CKM_AES_GCM, &gcm, sizeof gcm};
+          if ((rv = fl_->C_DecryptInit(s, &mech, key)) != CKR_OK) return rv;
+          plain.assign(blob.size(), '\0');
+          CK_ULONG len = plain.size();
+          rv = fl_->C_Decrypt(s, const_cast<uint8_t*>(blob.data() + 12), blob.size() - 12,
+                              reinterpret_cast<uint8_t*>(plain.data()), &len);
+          if (rv == CKR_OK) plain.resize(len);
+          return rv;
+        },
+        "decrypting with '" + std::string(label) + "'");
+    SecureString out(std::move(plain));
+    if (!st.ok()) return st;
+    if (!inner.ok()) return inner;
+    return out;
+  }
+
   std::string KeyUri(std::string_view label) const override {
     return FormatPkcs11Uri({config_.label, std::string(label), "private", "", "", ""});
   }
@@ -378,6 +470,25 @@ class Pkcs11Token final : public CryptoToken {
       std::unique_lock lock(cache_mu_);
       cache_[std::string(label)] = v[0];
     }
+    return CKR_OK;
+  }
+
+  CK_RV FindSecret(CK_SESSION_HANDLE s, std::string_view label, CK_OBJECT_HANDLE* key,
+                   Status* inner) {
+    std::vector<CK_OBJECT_HANDLE> v;
+    CK_RV rv = FindObjects(s, CKO_SECRET_KEY, label, &v);
+    if (rv != CKR_OK) return rv;
+    if (v.empty()) {
+      CK_SESSION_INFO info;
+      if (fl_->C_GetSessionInfo(s, &info) == CKR_OK && info.state != CKS_RW_USER_FUNCTIONS &&
+          info.state != CKS_RO_USER_FUNCTIONS) {
+        return CKR_USER_NOT_LOGGED_IN;
+      }
+      *inner = NotFound("no secret key labelled '" + std::string(label) + "' in token '" +
+                        config_.label + "'");
+      return CKR_OK;
+    }
+    *key = v[0];
     return CKR_OK;
   }
 

@@ -2,12 +2,14 @@
 // defaults for PEM_write_bio_PKCS8PrivateKey with a cipher), one file per label, mode 0600.
 // For tests and small installs; production CA keys belong in an HSM.
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <sys/stat.h>
 
 #include <map>
 #include <mutex>
 
 #include "common/ossl.h"
+#include "signer/aead.h"
 #include "signer/pkcs11_internal.h"
 #include "signer/token.h"
 
@@ -73,6 +75,23 @@ class SoftToken final : public CryptoToken {
     return sig;
   }
 
+  // Soft secret keys: 32 random bytes kept in <label>.aes, encrypted under a key derived
+  // from the token password (PBKDF2-SHA256). A soft token is for tests and small installs.
+  Status EnsureSecretKey(std::string_view label) override {
+    auto k = LoadSecret(label, /*create=*/true);
+    return k.ok() ? Status::Ok() : k.status();
+  }
+
+  Result<Bytes> SecretEncrypt(std::string_view label, ByteSpan plaintext, ByteSpan aad) override {
+    CP_ASSIGN_OR_RETURN(const SecureString* key, LoadSecret(label, false));
+    return AesGcmSeal(AsBytes(key->view()), plaintext, aad);
+  }
+
+  Result<SecureString> SecretDecrypt(std::string_view label, ByteSpan blob, ByteSpan aad) override {
+    CP_ASSIGN_OR_RETURN(const SecureString* key, LoadSecret(label, false));
+    return AesGcmOpen(AsBytes(key->view()), blob, aad);
+  }
+
   std::string KeyUri(std::string_view label) const override { return "file:" + PathOf(label); }
 
  private:
@@ -102,9 +121,57 @@ class SoftToken final : public CryptoToken {
     return raw;
   }
 
+  Result<const SecureString*> LoadSecret(std::string_view label, bool create) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = secrets_.find(std::string(label));
+    if (it != secrets_.end()) return &it->second;
+    if (!ValidLabel(label)) return InvalidInput("invalid key label '" + std::string(label) + "'");
+    const std::string path = config_.dir + "/" + std::string(label) + ".aes";
+    // File layout: salt (16) || AES-256-GCM(IV || key || tag) under PBKDF2(password, salt).
+    auto file = ReadFile(path);
+    Bytes salt(16);
+    SecureString key;
+    if (!file.ok()) {
+      if (!create) {
+        return NotFound("soft token has no secret key labelled '" + std::string(label) + "'");
+      }
+      std::string raw(32, '\0');
+      if (RAND_bytes(salt.data(), 16) != 1 ||
+          RAND_bytes(reinterpret_cast<uint8_t*>(raw.data()), 32) != 1) {
+        return OsslError("drawing a secret key");
+      }
+      key = SecureString(std::move(raw));
+      CP_ASSIGN_OR_RETURN(SecureString kek, DeriveKek(salt));
+      CP_ASSIGN_OR_RETURN(Bytes sealed, AesGcmSeal(AsBytes(kek.view()), AsBytes(key.view()), {}));
+      std::string data(salt.begin(), salt.end());
+      data.append(sealed.begin(), sealed.end());
+      CP_RETURN_IF_ERROR(WriteFile(path, data, 0600));
+    } else {
+      if (file->size() < 16 + 12 + 32 + 16) return InvalidInput(path + " is truncated");
+      salt.assign(file->begin(), file->begin() + 16);
+      CP_ASSIGN_OR_RETURN(SecureString kek, DeriveKek(salt));
+      auto opened = AesGcmOpen(AsBytes(kek.view()), AsBytes(*file).subspan(16), {});
+      if (!opened.ok()) return HsmError("cannot open " + path + " (wrong password?)");
+      key = std::move(opened).value();
+    }
+    auto [pos, ok] = secrets_.emplace(std::string(label), std::move(key));
+    return &pos->second;
+  }
+
+  Result<SecureString> DeriveKek(const Bytes& salt) {
+    std::string out(32, '\0');
+    if (PKCS5_PBKDF2_HMAC(config_.pin.str().data(), static_cast<int>(config_.pin.size()),
+                          salt.data(), static_cast<int>(salt.size()), 200000, EVP_sha256(), 32,
+                          reinterpret_cast<uint8_t*>(out.data())) != 1) {
+      return OsslError("deriving the soft token key");
+    }
+    return SecureString(std::move(out));
+  }
+
   TokenConfig config_;
   std::mutex mu_;
   std::map<std::string, UniquePtr<EVP_PKEY>> keys_;
+  std::map<std::string, SecureString> secrets_;
 };
 
 }  // namespace

@@ -43,6 +43,18 @@ class CryptoToken {
   // the PKCS#1 v1.5 signature for RSA. Safe to call from many threads at once.
   virtual Result<Bytes> SignDigest(std::string_view label, KeyType type, ByteSpan digest) = 0;
 
+  // EnsureSecretKey makes sure an AES-256 key |label| exists in the token, creating it if
+  // needed: sensitive, never extractable, usable only to encrypt and decrypt. It is the key
+  // encryption key of envelope encryption (see kgs/ and batch/: data keys are wrapped by it).
+  [[nodiscard]] virtual Status EnsureSecretKey(std::string_view label) = 0;
+
+  // SecretEncrypt encrypts |plaintext| with the AES key |label| inside the token, AES-256-GCM
+  // with a fresh random 96-bit IV and |aad| authenticated; returns IV || ciphertext || tag.
+  virtual Result<Bytes> SecretEncrypt(std::string_view label, ByteSpan plaintext, ByteSpan aad) = 0;
+  // SecretDecrypt reverses SecretEncrypt; a wrong key, AAD or a modified blob fails.
+  virtual Result<SecureString> SecretDecrypt(std::string_view label, ByteSpan blob,
+                                             ByteSpan aad) = 0;
+
   // KeyUri names the private key |label| (RFC 7512 for PKCS#11, file: for soft tokens).
   virtual std::string KeyUri(std::string_view label) const = 0;
 };

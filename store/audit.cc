@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -81,6 +82,47 @@ Status AppendAudit(Connection& conn, const AuditEvent& e) {
       {seq, at, e.actor, e.action, e.object, e.details, AsString(prev), AsSv(h)});
   if (!ins.ok()) return ins.status().Wrap("appending to the audit log");
   auto upd = conn.Exec("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", {seq, AsSv(h)});
+  if (!upd.ok()) return upd.status().Wrap("advancing the audit head");
+  return Status::Ok();
+}
+
+Status AppendAuditBatch(Connection& conn, const std::vector<AuditEvent>& events) {
+  if (events.empty()) return Status::Ok();
+  CP_ASSIGN_OR_RETURN(auto head,
+                      conn.Query("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"));
+  if (head.empty()) return DatabaseError("audit_head is missing; run `certpress db migrate`");
+  int64_t seq = head[0].Int(0);
+  Hash prev{};
+  std::memcpy(prev.data(), head[0].Blob(1).data(), 32);
+  const std::string at = NowUtc();
+  constexpr size_t kRowsPerStatement = 200;
+  std::vector<Hash> hashes(events.size()), prevs(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    prevs[i] = prev;
+    CP_ASSIGN_OR_RETURN(hashes[i],
+                        EntryHash(prev, seq + 1 + static_cast<int64_t>(i), at, events[i]));
+    prev = hashes[i];
+  }
+  for (size_t start = 0; start < events.size(); start += kRowsPerStatement) {
+    size_t end = std::min(events.size(), start + kRowsPerStatement);
+    std::string sql =
+        "INSERT INTO audit_log (seq, at, actor, action, object, details, prev_hash, hash) VALUES ";
+    std::vector<Param> params;
+    params.reserve((end - start) * 8);
+    for (size_t i = start; i < end; ++i) {
+      sql += i == start ? "(?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?)";
+      params.insert(
+          params.end(),
+          {Param(seq + 1 + static_cast<int64_t>(i)), Param(std::string_view(at)),
+           Param(std::string_view(events[i].actor)), Param(std::string_view(events[i].action)),
+           Param(std::string_view(events[i].object)), Param(std::string_view(events[i].details)),
+           Param(AsSv(prevs[i])), Param(AsSv(hashes[i]))});
+    }
+    auto ins = conn.ExecV(sql, params);
+    if (!ins.ok()) return ins.status().Wrap("appending to the audit log");
+  }
+  auto upd = conn.Exec("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1",
+                       {seq + static_cast<int64_t>(events.size()), AsSv(prev)});
   if (!upd.ok()) return upd.status().Wrap("advancing the audit head");
   return Status::Ok();
 }

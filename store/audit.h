@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "store/db.h"
@@ -20,6 +21,10 @@ struct AuditEvent {
 // AppendAudit appends |event| inside the caller's open transaction: it locks the chain head,
 // so the entry commits or rolls back with the change it describes.
 [[nodiscard]] Status AppendAudit(Connection& conn, const AuditEvent& event);
+
+// AppendAuditBatch appends many events with one head lock and multi-row inserts (the
+// pipeline's persist stage writes one entry per issued request).
+[[nodiscard]] Status AppendAuditBatch(Connection& conn, const std::vector<AuditEvent>& events);
 
 struct AuditReport {
   int64_t entries = 0;

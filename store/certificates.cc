@@ -1,5 +1,7 @@
 #include "store/certificates.h"
 
+#include <algorithm>
+
 #include "store/audit.h"
 
 namespace certpress::store {
@@ -38,6 +40,119 @@ Status CompleteCertificate(Connection& conn, int64_t cert_id,
                     " has no matching intent (already issued, or the TBS differs)");
   }
   return Status::Ok();
+}
+
+Status RecordIntents(Connection& conn, const std::vector<CertIntent>& intents) {
+  if (intents.empty()) return Status::Ok();
+  std::string sql =
+      "INSERT INTO certificates (issuer_id, serial, request_id, status, subject, not_before, "
+      "not_after, tbs_sha256) VALUES ";
+  std::vector<std::string> times;
+  times.reserve(intents.size() * 2);
+  for (const auto& in : intents) {
+    times.push_back(FormatUtc(in.not_before));
+    times.push_back(FormatUtc(in.not_after));
+  }
+  std::vector<Param> p;
+  p.reserve(intents.size() * 7);
+  for (size_t i = 0; i < intents.size(); ++i) {
+    const auto& in = intents[i];
+    sql += i ? ",(?,?,?,'intent',?,?,?,?)" : "(?,?,?,'intent',?,?,?,?)";
+    p.insert(p.end(), {Param(in.issuer_id), Param(std::string_view(in.serial_hex)),
+                       in.request_id ? Param(*in.request_id) : Param(nullptr),
+                       Param(std::string_view(in.subject)), Param(std::string_view(times[2 * i])),
+                       Param(std::string_view(times[2 * i + 1])), Param(Sv(in.tbs_sha256))});
+  }
+  auto r = conn.ExecV(sql, p);
+  if (!r.ok()) {
+    if (r.status().kind() == ErrorKind::kConflict)
+      return Conflict("serial collision: " + r.status().message());
+    return r.status().Wrap("recording certificate intents");
+  }
+  return Status::Ok();
+}
+
+Result<size_t> CompleteCertificates(Connection& conn, const std::vector<SignedCert>& certs) {
+  size_t done = 0;
+  // One statement per certificate would be a round trip each; a multi-row UPDATE via a
+  // derived table of VALUES keeps it to one per chunk.
+  constexpr size_t kRows = 250;
+  for (size_t start = 0; start < certs.size(); start += kRows) {
+    size_t end = std::min(certs.size(), start + kRows);
+    std::string sql = "UPDATE certificates c JOIN (";
+    std::vector<Param> p;
+    for (size_t i = start; i < end; ++i) {
+      sql += i == start ? "SELECT ? AS issuer_id, ? AS serial, ? AS tbs, ? AS der"
+                        : " UNION ALL SELECT ?, ?, ?, ?";
+      p.insert(p.end(),
+               {Param(certs[i].issuer_id), Param(std::string_view(certs[i].serial_hex)),
+                Param(Blob{Sv(certs[i].tbs_sha256)}), Param(Blob{std::string_view(certs[i].der)})});
+    }
+    sql +=
+        ") v ON c.issuer_id = v.issuer_id AND c.serial = v.serial AND c.tbs_sha256 = v.tbs "
+        "AND c.status = 'intent' SET c.der = v.der, c.status = 'issued', c.issued_at = "
+        "UTC_TIMESTAMP(6)";
+    CP_ASSIGN_OR_RETURN(ExecResult r, conn.ExecV(sql, p));
+    done += r.affected_rows;
+  }
+  return done;
+}
+
+Result<int64_t> StoreDataKey(Connection& conn, const std::string& kek_label, ByteSpan wrapped) {
+  CP_ASSIGN_OR_RETURN(ExecResult r, conn.Exec("INSERT INTO data_keys (kek_label, wrapped) VALUES "
+                                              "(?, ?)",
+                                              {kek_label, AsString(wrapped)}));
+  return static_cast<int64_t>(r.insert_id);
+}
+
+Result<std::string> WrappedDataKey(Connection& conn, int64_t id, std::string* kek_label) {
+  CP_ASSIGN_OR_RETURN(auto rows,
+                      conn.Query("SELECT kek_label, wrapped FROM data_keys WHERE id = ?", {id}));
+  if (rows.empty()) return NotFound("data key " + std::to_string(id) + " does not exist");
+  *kek_label = rows[0].Str(0);
+  return rows[0].Str(1);
+}
+
+Status StorePrivateKeys(Connection& conn, const std::vector<EncryptedKey>& keys) {
+  if (keys.empty()) return Status::Ok();
+  std::string sql =
+      "INSERT INTO private_keys (request_id, key_name, data_key_id, ciphertext) "
+      "VALUES ";
+  std::vector<Param> p;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    sql += i ? ",(?,?,?,?)" : "(?,?,?,?)";
+    p.insert(p.end(),
+             {Param(keys[i].request_id), Param(std::string_view(keys[i].key_name)),
+              Param(keys[i].data_key_id), Param(Blob{std::string_view(keys[i].ciphertext)})});
+  }
+  // A request re-issued after a crash replaces the key nobody ever received.
+  sql +=
+      " ON DUPLICATE KEY UPDATE data_key_id = VALUES(data_key_id), ciphertext = "
+      "VALUES(ciphertext)";
+  return conn.ExecV(sql, p).status();
+}
+
+Result<std::optional<EncryptedKey>> FindPrivateKey(Connection& conn, int64_t request_id) {
+  CP_ASSIGN_OR_RETURN(auto rows, conn.Query("SELECT request_id, key_name, data_key_id, "
+                                            "ciphertext FROM private_keys WHERE request_id = ? "
+                                            "ORDER BY key_name LIMIT 1",
+                                            {request_id}));
+  if (rows.empty()) return std::optional<EncryptedKey>();
+  return std::optional<EncryptedKey>(
+      EncryptedKey{rows[0].Int(0), rows[0].Str(1), rows[0].Int(2), rows[0].Str(3)});
+}
+
+Result<std::vector<CertRecord>> IssuedForRequest(Connection& conn, int64_t request_id) {
+  CP_ASSIGN_OR_RETURN(auto rows,
+                      conn.Query("SELECT id, issuer_id, serial, request_id, status, subject, der "
+                                 "FROM certificates WHERE request_id = ? AND status = 'issued' "
+                                 "ORDER BY id",
+                                 {request_id}));
+  std::vector<CertRecord> out;
+  for (const auto& r : rows) {
+    out.push_back({r.Int(0), r.Int(1), r.Str(2), r.Int(3), r.Str(4), r.Str(5), r.Str(6)});
+  }
+  return out;
 }
 
 Result<std::optional<CertRecord>> FindCertificate(Connection& conn, int64_t issuer_id,

@@ -169,6 +169,12 @@ Status Connection::Run(MYSQL_STMT* stmt, std::string_view sql, const Param* para
       ints[i] = *v;
       b.buffer_type = MYSQL_TYPE_LONGLONG;
       b.buffer = &ints[i];
+    } else if (auto* blob = std::get_if<Blob>(&params[i])) {
+      lens[i] = blob->bytes.size();
+      b.buffer_type = MYSQL_TYPE_BLOB;
+      b.buffer = const_cast<char*>(blob->bytes.data());
+      b.buffer_length = blob->bytes.size();
+      b.length = &lens[i];
     } else {
       auto s = std::get<std::string_view>(params[i]);
       lens[i] = s.size();

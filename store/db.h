@@ -33,8 +33,15 @@ struct DbConfig {
   DbConfig Clone() const;
 };
 
-// A bound parameter: NULL, an integer, or bytes (text or blob).
-using Param = std::variant<std::nullptr_t, int64_t, std::string_view>;
+// Blob marks bytes that are not text. The server gives a BLOB-typed parameter the binary
+// character set, where a string parameter carries the connection's (utf8mb4) and is checked
+// against it wherever the value lands in a text context (a derived table, a UNION).
+struct Blob {
+  std::string_view bytes;
+};
+
+// A bound parameter: NULL, an integer, text, or bytes.
+using Param = std::variant<std::nullptr_t, int64_t, std::string_view, Blob>;
 
 // Row holds one result row; columns are NULL or bytes (integers arrive as decimal text).
 class Row {

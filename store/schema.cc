@@ -98,6 +98,72 @@ const std::vector<Migration>& Migrations() {
               FOR EACH ROW SIGNAL SQLSTATE '45000'
               SET MESSAGE_TEXT = 'audit_log is append-only')",
        }},
+      {2,
+       "batch issuance: request columns, imports, approvals, data keys, private keys, runs",
+       {
+           R"(ALTER TABLE requests
+                ADD COLUMN IF NOT EXISTS ca_id BIGINT NULL AFTER profile_hash,
+                ADD COLUMN IF NOT EXISTS subject_der VARBINARY(4096) NULL AFTER subject,
+                ADD COLUMN IF NOT EXISTS sans_json TEXT NULL AFTER subject_der,
+                ADD COLUMN IF NOT EXISTS natural_key VARCHAR(200) NULL AFTER sans_json,
+                ADD COLUMN IF NOT EXISTS import_id BIGINT NULL,
+                ADD COLUMN IF NOT EXISTS source_line INT NULL,
+                ADD COLUMN IF NOT EXISTS approvals_needed INT NOT NULL DEFAULT 1)",
+           // Importing the same rows again creates nothing new (NULLs never collide, so
+           // requests without a natural key, e.g. from CSRs, are unaffected).
+           R"(ALTER TABLE requests
+                ADD UNIQUE INDEX IF NOT EXISTS uq_requests_natural (profile, natural_key))",
+           R"(CREATE TABLE IF NOT EXISTS imports (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                file_sha256 BINARY(32) NOT NULL,
+                file_name VARCHAR(1024) NOT NULL,
+                profile VARCHAR(64) NOT NULL,
+                operator VARCHAR(128) NOT NULL,
+                rows_total INT NOT NULL DEFAULT 0,
+                rows_created INT NOT NULL DEFAULT 0,
+                rows_existing INT NOT NULL DEFAULT 0,
+                rows_bad INT NOT NULL DEFAULT 0,
+                created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+                UNIQUE KEY uq_imports_file (file_sha256, profile)
+              ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin)",
+           // One row per operator and request: the same operator cannot approve twice.
+           R"(CREATE TABLE IF NOT EXISTS approvals (
+                request_id BIGINT NOT NULL,
+                operator VARCHAR(128) NOT NULL,
+                decision VARCHAR(8) NOT NULL,
+                reason TEXT NULL,
+                at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+                PRIMARY KEY (request_id, operator)
+              ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin)",
+           // Data keys, stored only wrapped by the key encryption key in the token.
+           R"(CREATE TABLE IF NOT EXISTS data_keys (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                kek_label VARCHAR(64) NOT NULL,
+                wrapped VARBINARY(256) NOT NULL,
+                created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+              ) ENGINE=InnoDB)",
+           // Server-generated private keys: PKCS#8, AES-256-GCM under a data key.
+           R"(CREATE TABLE IF NOT EXISTS private_keys (
+                request_id BIGINT NOT NULL,
+                key_name VARCHAR(32) NOT NULL,
+                data_key_id BIGINT NOT NULL,
+                ciphertext BLOB NOT NULL,
+                created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+                PRIMARY KEY (request_id, key_name)
+              ) ENGINE=InnoDB)",
+           R"(CREATE TABLE IF NOT EXISTS runs (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                claimed_by VARCHAR(128) NOT NULL,
+                started_at DATETIME(6) NOT NULL,
+                finished_at DATETIME(6) NULL,
+                claimed INT NOT NULL DEFAULT 0,
+                issued INT NOT NULL DEFAULT 0,
+                failed INT NOT NULL DEFAULT 0,
+                certs_per_s DOUBLE NOT NULL DEFAULT 0,
+                outcome VARCHAR(16) NOT NULL DEFAULT 'running',
+                message TEXT NULL
+              ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin)",
+       }},
   };
   return kMigrations;
 }

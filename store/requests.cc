@@ -1,0 +1,267 @@
+#include "store/requests.h"
+
+namespace certpress::store {
+
+namespace {
+std::string_view Sv(const std::array<uint8_t, 32>& h) {
+  return {reinterpret_cast<const char*>(h.data()), h.size()};
+}
+constexpr const char* kInsertColumns =
+    "INSERT IGNORE INTO requests (profile, profile_hash, approvals_needed, ca_id, state, subject, "
+    "subject_der, sans_json, fields_json, csr_der, natural_key, import_id, source_line) VALUES ";
+constexpr const char* kRowPlaceholders = "(?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+void AppendRow(std::vector<Param>& p, const NewRequest& r) {
+  p.insert(p.end(),
+           {Param(std::string_view(r.profile)), Param(Sv(r.profile_hash)),
+            Param(int64_t{r.approvals_needed}), Param(r.ca_id),
+            Param(std::string_view(r.approvals_needed == 0 ? kApproved : kPending)),
+            Param(std::string_view(r.subject)), Param(AsString(r.subject_der)),
+            Param(std::string_view(r.sans_json)), Param(std::string_view(r.fields_json)),
+            r.csr_der.empty() ? Param(nullptr) : Param(AsString(r.csr_der)),
+            r.natural_key ? Param(std::string_view(*r.natural_key)) : Param(nullptr),
+            r.import_id ? Param(*r.import_id) : Param(nullptr), Param(int64_t{r.source_line})});
+}
+}  // namespace
+
+std::string InClause(size_t n) {
+  std::string s = "(";
+  for (size_t i = 0; i < n; ++i) s += i ? ",?" : "?";
+  return s + ")";
+}
+
+Result<size_t> InsertRequests(Connection& conn, std::span<const NewRequest> rows) {
+  if (rows.empty()) return size_t{0};
+  std::string sql = kInsertColumns;
+  std::vector<Param> params;
+  params.reserve(rows.size() * 13);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (i) sql += ",";
+    sql += kRowPlaceholders;
+    AppendRow(params, rows[i]);
+  }
+  CP_ASSIGN_OR_RETURN(ExecResult r, conn.ExecV(sql, params));
+  return static_cast<size_t>(r.affected_rows);
+}
+
+Result<int64_t> InsertRequest(Connection& conn, const NewRequest& row) {
+  std::vector<Param> params;
+  AppendRow(params, row);
+  CP_ASSIGN_OR_RETURN(ExecResult r,
+                      conn.ExecV(std::string(kInsertColumns) + kRowPlaceholders, params));
+  if (r.affected_rows == 0) {
+    return Conflict("a request of profile '" + row.profile + "' with natural key '" +
+                    row.natural_key.value_or("") + "' already exists");
+  }
+  return static_cast<int64_t>(r.insert_id);
+}
+
+Result<int64_t> BeginImport(Connection& conn, ByteSpan sha, const std::string& file_name,
+                            const std::string& profile, const std::string& op) {
+  CP_RETURN_IF_ERROR(
+      conn.Exec("INSERT INTO imports (file_sha256, file_name, profile, operator) "
+                "VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)",
+                {AsString(sha), file_name, profile, op})
+          .status());
+  CP_ASSIGN_OR_RETURN(auto rows, conn.Query("SELECT id FROM imports WHERE file_sha256 = ? AND "
+                                            "profile = ?",
+                                            {AsString(sha), profile}));
+  if (rows.empty()) return Internal("import row vanished");
+  return rows[0].Int(0);
+}
+
+Status FinishImport(Connection& conn, int64_t id, int64_t total, int64_t created, int64_t existing,
+                    int64_t bad) {
+  return conn
+      .Exec(
+          "UPDATE imports SET rows_total = ?, rows_created = rows_created + ?, "
+          "rows_existing = ?, rows_bad = ? WHERE id = ?",
+          {total, created, existing, bad, id})
+      .status();
+}
+
+Result<Decision> Approve(Connection& conn, int64_t id, const std::string& op) {
+  CP_ASSIGN_OR_RETURN(auto rows, conn.Query("SELECT state, approvals_needed FROM requests "
+                                            "WHERE id = ? FOR UPDATE",
+                                            {id}));
+  const std::string what = "request " + std::to_string(id);
+  if (rows.empty()) return NotFound(what + " does not exist");
+  if (rows[0].Str(0) != kPending) return Conflict(what + " is " + rows[0].Str(0) + ", not pending");
+  auto ins = conn.Exec(
+      "INSERT INTO approvals (request_id, operator, decision) VALUES (?, ?, "
+      "'approve')",
+      {id, op});
+  if (!ins.ok()) {
+    if (ins.status().kind() == ErrorKind::kConflict) {
+      return Conflict(what + ": operator '" + op +
+                      "' already approved it; the next approval must come from a different "
+                      "operator");
+    }
+    return ins.status();
+  }
+  CP_ASSIGN_OR_RETURN(auto n, conn.Query("SELECT COUNT(*) FROM approvals WHERE request_id = ? "
+                                         "AND decision = 'approve'",
+                                         {id}));
+  Decision d{id, kPending, static_cast<int>(n[0].Int(0))};
+  if (d.approvals >= rows[0].Int(1)) {
+    CP_RETURN_IF_ERROR(conn.Exec("UPDATE requests SET state = 'approved', updated_at = "
+                                 "UTC_TIMESTAMP(6) WHERE id = ?",
+                                 {id})
+                           .status());
+    d.new_state = kApproved;
+  }
+  return d;
+}
+
+Result<Decision> Reject(Connection& conn, int64_t id, const std::string& op,
+                        const std::string& reason) {
+  CP_ASSIGN_OR_RETURN(auto rows,
+                      conn.Query("SELECT state FROM requests WHERE id = ? FOR UPDATE", {id}));
+  const std::string what = "request " + std::to_string(id);
+  if (rows.empty()) return NotFound(what + " does not exist");
+  if (rows[0].Str(0) != kPending) return Conflict(what + " is " + rows[0].Str(0) + ", not pending");
+  CP_RETURN_IF_ERROR(conn.Exec("INSERT INTO approvals (request_id, operator, decision, reason) "
+                               "VALUES (?, ?, 'reject', ?) ON DUPLICATE KEY UPDATE "
+                               "decision = 'reject', reason = VALUES(reason)",
+                               {id, op, reason})
+                         .status());
+  CP_RETURN_IF_ERROR(conn.Exec("UPDATE requests SET state = 'rejected', reason = ?, updated_at = "
+                               "UTC_TIMESTAMP(6) WHERE id = ?",
+                               {reason, id})
+                         .status());
+  return Decision{id, kRejected, 0};
+}
+
+Result<std::vector<int64_t>> PendingIds(Connection& conn, const std::string& profile,
+                                        int64_t after_id, int limit) {
+  std::vector<int64_t> out;
+  Result<std::vector<Row>> rows =
+      profile.empty()
+          ? conn.Query(
+                "SELECT id FROM requests WHERE state = 'pending' AND id > ? ORDER BY id "
+                "LIMIT ?",
+                {after_id, int64_t{limit}})
+          : conn.Query(
+                "SELECT id FROM requests WHERE state = 'pending' AND profile = ? AND id > "
+                "? ORDER BY id LIMIT ?",
+                {profile, after_id, int64_t{limit}});
+  if (!rows.ok()) return rows.status();
+  for (const auto& r : *rows) out.push_back(r.Int(0));
+  return out;
+}
+
+Result<std::vector<ClaimedRequest>> ClaimRequests(Connection& conn,
+                                                  const std::vector<std::string>& profiles,
+                                                  int limit, const std::string& claimer,
+                                                  int lease_seconds) {
+  std::vector<ClaimedRequest> out;
+  if (profiles.empty() || limit <= 0) return out;
+  Status st = RunTransaction(conn, [&](Connection& c) -> Status {
+    out.clear();
+    std::vector<Param> p;
+    for (const auto& pr : profiles) p.emplace_back(std::string_view(pr));
+    p.emplace_back(int64_t{limit});
+    // Approved requests, and requests whose claimer's lease ran out (it crashed or hung).
+    CP_ASSIGN_OR_RETURN(
+        auto ids, c.QueryV("SELECT id FROM requests WHERE profile IN " + InClause(profiles.size()) +
+                               " AND (state = 'approved' OR (state = 'issuing' AND lease_until < "
+                               "UTC_TIMESTAMP(6))) ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
+                           p));
+    if (ids.empty()) return Status::Ok();
+    std::vector<Param> upd = {Param(std::string_view(claimer)), Param(int64_t{lease_seconds})};
+    for (const auto& r : ids) upd.emplace_back(r.Int(0));
+    CP_RETURN_IF_ERROR(
+        c.ExecV("UPDATE requests SET state = 'issuing', claimed_by = ?, fence = fence + 1, "
+                "lease_until = UTC_TIMESTAMP(6) + INTERVAL ? SECOND, updated_at = "
+                "UTC_TIMESTAMP(6) WHERE id IN " +
+                    InClause(ids.size()),
+                upd)
+            .status());
+    std::vector<Param> sel;
+    for (const auto& r : ids) sel.emplace_back(r.Int(0));
+    CP_ASSIGN_OR_RETURN(auto rows,
+                        c.QueryV("SELECT id, fence, profile, profile_hash, ca_id, subject, "
+                                 "subject_der, sans_json, csr_der, retries FROM requests WHERE "
+                                 "id IN " +
+                                     InClause(ids.size()) + " ORDER BY id",
+                                 sel));
+    for (const auto& r : rows) {
+      ClaimedRequest cr;
+      cr.id = r.Int(0);
+      cr.fence = r.Int(1);
+      cr.profile = r.Str(2);
+      cr.profile_hash = r.Str(3);
+      cr.ca_id = r.Int(4);
+      cr.subject = r.Str(5);
+      cr.subject_der = r.Str(6);
+      cr.sans_json = r.Str(7);
+      cr.csr_der = r.Str(8);
+      cr.retries = static_cast<int>(r.Int(9));
+      out.push_back(std::move(cr));
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st.Wrap("claiming requests");
+  return out;
+}
+
+Result<std::vector<int64_t>> OwnedClaims(Connection& conn,
+                                         const std::vector<std::pair<int64_t, int64_t>>& claims,
+                                         const std::string& claimer) {
+  std::vector<int64_t> owned;
+  if (claims.empty()) return owned;
+  std::vector<Param> p = {Param(std::string_view(claimer))};
+  for (const auto& [id, fence] : claims) p.emplace_back(id);
+  CP_ASSIGN_OR_RETURN(auto rows, conn.QueryV("SELECT id, fence FROM requests WHERE claimed_by = "
+                                             "? AND state = 'issuing' AND id IN " +
+                                                 InClause(claims.size()) + " FOR UPDATE",
+                                             p));
+  std::map<int64_t, int64_t> fences;
+  for (const auto& r : rows) fences[r.Int(0)] = r.Int(1);
+  for (const auto& [id, fence] : claims) {
+    auto it = fences.find(id);
+    if (it != fences.end() && it->second == fence) owned.push_back(id);
+  }
+  return owned;
+}
+
+Status MarkIssued(Connection& conn, const std::vector<int64_t>& ids) {
+  if (ids.empty()) return Status::Ok();
+  std::vector<Param> p;
+  for (int64_t id : ids) p.emplace_back(id);
+  return conn
+      .ExecV(
+          "UPDATE requests SET state = 'issued', claimed_by = NULL, lease_until = NULL, "
+          "reason = NULL, updated_at = UTC_TIMESTAMP(6) WHERE id IN " +
+              InClause(ids.size()),
+          p)
+      .status();
+}
+
+Status MarkFailed(Connection& conn, int64_t id, const std::string& reason) {
+  return conn
+      .Exec(
+          "UPDATE requests SET state = 'failed', reason = ?, retries = retries + 1, "
+          "claimed_by = NULL, lease_until = NULL, updated_at = UTC_TIMESTAMP(6) WHERE id = ?",
+          {reason, id})
+      .status();
+}
+
+Result<int64_t> ReleaseClaims(Connection& conn, const std::string& claimer) {
+  CP_ASSIGN_OR_RETURN(ExecResult r,
+                      conn.Exec("UPDATE requests SET state = 'approved', claimed_by = NULL, "
+                                "lease_until = NULL, updated_at = UTC_TIMESTAMP(6) WHERE "
+                                "claimed_by = ? AND state = 'issuing'",
+                                {claimer}));
+  return static_cast<int64_t>(r.affected_rows);
+}
+
+Result<std::vector<StateCount>> CountRequests(Connection& conn) {
+  CP_ASSIGN_OR_RETURN(auto rows, conn.Query("SELECT state, profile, COUNT(*) FROM requests "
+                                            "GROUP BY state, profile ORDER BY profile, state"));
+  std::vector<StateCount> out;
+  for (const auto& r : rows) out.push_back({r.Str(0), r.Str(1), r.Int(2)});
+  return out;
+}
+
+}  // namespace certpress::store
