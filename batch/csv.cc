@@ -1,0 +1,206 @@
+#include "batch/csv.h"
+
+#include <cstdio>
+
+#include "common/utf8.h"
+
+namespace certpress::batch {
+
+namespace {
+constexpr size_t kBlock = 64 * 1024;
+}
+
+CsvReader::CsvReader(std::istream& in, CsvOptions options) : in_(in), options_(options) {}
+
+bool CsvReader::Fill() {
+  if (eof_) return false;
+  buf_.erase(0, pos_);
+  pos_ = 0;
+  size_t old = buf_.size();
+  buf_.resize(old + kBlock);
+  in_.read(buf_.data() + old, static_cast<std::streamsize>(kBlock));
+  size_t got = static_cast<size_t>(in_.gcount());
+  buf_.resize(old + got);
+  if (got == 0) eof_ = true;
+  return got > 0;
+}
+
+int CsvReader::Peek() {
+  if (pos_ >= buf_.size() && !Fill()) return -1;
+  return static_cast<unsigned char>(buf_[pos_]);
+}
+
+int CsvReader::Get() {
+  int c = Peek();
+  if (c < 0) return c;
+  ++pos_;
+  ++bytes_read_;
+  if (c == '\n') {
+    ++line_;
+    column_ = 1;
+  } else if ((c & 0xc0) != 0x80) {
+    // Columns count characters: continuation bytes of a UTF-8 sequence do not advance.
+    ++column_;
+  }
+  return c;
+}
+
+bool CsvReader::Next(CsvRecord* record, CsvError* error) {
+  record->fields.clear();
+  if (at_start_) {
+    at_start_ = false;
+    // A UTF-8 byte order mark is not part of the first header name.
+    if (Peek() == 0xef) {
+      if (buf_.size() - pos_ < 3) Fill();
+      if (buf_.compare(pos_, 3, "\xEF\xBB\xBF") == 0) {
+        pos_ += 3;
+        bytes_read_ += 3;
+      }
+    }
+  }
+  // Skip blank lines (LF or CR LF alone).
+  for (;;) {
+    int c = Peek();
+    if (c < 0) return false;
+    if (c == '\n') {
+      Get();
+      continue;
+    }
+    if (c == '\r') {
+      if (pos_ + 1 >= buf_.size()) Fill();
+      if (pos_ + 1 < buf_.size() && buf_[pos_ + 1] == '\n') {
+        Get();
+        Get();
+        continue;
+      }
+    }
+    break;
+  }
+  record->line = line_;
+  // On an error, skip to the end of the physical line (outside quotes) and report.
+  auto fail = [&](size_t line, size_t column, std::string message) {
+    record->fields.clear();
+    error->line = line;
+    error->column = column;
+    error->message = std::move(message);
+    for (;;) {
+      int c = Get();
+      if (c < 0 || c == '\n') break;
+    }
+    return true;
+  };
+  for (;;) {
+    CsvField field;
+    field.line = line_;
+    field.column = column_;
+    int c = Peek();
+    if (c == '"') {
+      // RFC 4180 2.5-2.7: a quoted field; "" is one quote; delimiters and line breaks are
+      // data until the closing quote.
+      Get();
+      for (;;) {
+        c = Get();
+        if (c < 0) {
+          return fail(field.line, field.column, "unterminated quoted field (opened here)");
+        }
+        if (c == '"') {
+          if (Peek() == '"') {
+            Get();
+            field.value.push_back('"');
+            continue;
+          }
+          break;
+        }
+        field.value.push_back(static_cast<char>(c));
+        if (field.value.size() > options_.max_field_bytes) {
+          // Skip the rest of the quoted field before resynchronising.
+          for (;;) {
+            int d = Get();
+            if (d < 0) break;
+            if (d == '"') {
+              if (Peek() == '"') {
+                Get();
+                continue;
+              }
+              break;
+            }
+          }
+          return fail(field.line, field.column,
+                      "field longer than " + std::to_string(options_.max_field_bytes) + " bytes");
+        }
+      }
+      c = Peek();
+      if (c >= 0 && c != options_.delimiter && c != '\r' && c != '\n') {
+        return fail(line_, column_, "text after the closing quote of a quoted field");
+      }
+    } else {
+      for (;;) {
+        c = Peek();
+        if (c < 0 || c == options_.delimiter || c == '\n') break;
+        if (c == '\r') {
+          if (pos_ + 1 >= buf_.size()) Fill();
+          if (pos_ + 1 >= buf_.size() || buf_[pos_ + 1] == '\n') break;
+        }
+        if (c == '"') {
+          // RFC 4180 2.5: fields containing quotes must be quoted.
+          return fail(line_, column_,
+                      "quote inside an unquoted field (quote the field and "
+                      "double the quote)");
+        }
+        Get();
+        field.value.push_back(static_cast<char>(c));
+        if (field.value.size() > options_.max_field_bytes) {
+          return fail(field.line, field.column,
+                      "field longer than " + std::to_string(options_.max_field_bytes) + " bytes");
+        }
+      }
+    }
+    record->fields.push_back(std::move(field));
+    if (record->fields.size() > options_.max_record_fields) {
+      return fail(line_, column_,
+                  "more than " + std::to_string(options_.max_record_fields) + " fields");
+    }
+    c = Peek();
+    if (c == options_.delimiter) {
+      Get();
+      continue;
+    }
+    record->end_line = line_;
+    if (c == '\r') Get();
+    if (Peek() == '\n') Get();
+    return true;
+  }
+}
+
+Status CheckFieldText(std::string_view value, size_t* offset) {
+  size_t pos = 0;
+  size_t index = 0;
+  while (pos < value.size()) {
+    long cp = DecodeUtf8(value, &pos);
+    if (cp < 0) {
+      *offset = index;
+      return InvalidInput("invalid UTF-8");
+    }
+    if (cp >= 0x20 && cp < 0x7f) {  // the common case: printable ASCII
+      ++index;
+      continue;
+    }
+    char hex[24];
+    std::snprintf(hex, sizeof hex, "U+%04lX", cp);
+    if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f)) {
+      *offset = index;
+      return InvalidInput(std::string("control character ") + hex);
+    }
+    // Bidirectional formatting characters make text display differently from what it is
+    // (CVE-2021-42574, "Trojan Source"); names in certificates must not carry them.
+    if (cp == 0x061c || cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
+        (cp >= 0x2066 && cp <= 0x2069)) {
+      *offset = index;
+      return InvalidInput(std::string("bidirectional formatting character ") + hex);
+    }
+    ++index;
+  }
+  return Status::Ok();
+}
+
+}  // namespace certpress::batch

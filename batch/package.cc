@@ -1,0 +1,67 @@
+#include "batch/package.h"
+
+#include <openssl/pkcs12.h>
+
+#include "signer/aead.h"
+#include "store/certificates.h"
+
+namespace certpress::batch {
+
+Result<UniquePtr<EVP_PKEY>> LoadPrivateKey(store::Connection& conn, CryptoToken& token,
+                                           int64_t request_id) {
+  CP_ASSIGN_OR_RETURN(auto enc, store::FindPrivateKey(conn, request_id));
+  if (!enc) {
+    return NotFound("request " + std::to_string(request_id) +
+                    " has no server-generated private key");
+  }
+  std::string kek;
+  CP_ASSIGN_OR_RETURN(std::string wrapped, store::WrappedDataKey(conn, enc->data_key_id, &kek));
+  CP_ASSIGN_OR_RETURN(SecureString dek,
+                      token.SecretDecrypt(kek, AsBytes(wrapped), AsBytes("certpress-dek-v1")));
+  std::string aad = "certpress-key-v1:" + std::to_string(request_id) + ":" + enc->key_name;
+  CP_ASSIGN_OR_RETURN(SecureString pkcs8,
+                      AesGcmOpen(AsBytes(dek.view()), AsBytes(enc->ciphertext), AsBytes(aad)));
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(pkcs8.str().data());
+  EVP_PKEY* key = d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(pkcs8.size()));
+  if (key == nullptr) return OsslError("decoding the stored private key");
+  return UniquePtr<EVP_PKEY>(key);
+}
+
+Result<Bytes> BuildPkcs12(EVP_PKEY* key, ByteSpan cert_der, const std::vector<Bytes>& chain,
+                          const SecureString& password, const Pkcs12Options& opt) {
+  const unsigned char* p = cert_der.data();
+  UniquePtr<X509> cert(d2i_X509(nullptr, &p, static_cast<long>(cert_der.size())));
+  if (!cert) return OsslError("parsing the certificate");
+  if (X509_check_private_key(cert.get(), key) != 1) {
+    return OsslError("the private key does not match the certificate");
+  }
+  UniquePtr<STACK_OF(X509)> ca(sk_X509_new_null());
+  std::vector<UniquePtr<X509>> keep;  // the stack is shallow; these own the certificates
+  for (const auto& c : chain) {
+    const unsigned char* q = c.data();
+    UniquePtr<X509> x(d2i_X509(nullptr, &q, static_cast<long>(c.size())));
+    if (!x) return OsslError("parsing a chain certificate");
+    sk_X509_push(ca.get(), x.get());
+    keep.push_back(std::move(x));
+  }
+  int nid_key = opt.legacy ? NID_pbe_WithSHA1And3_Key_TripleDES_CBC : NID_aes_256_cbc;
+  int nid_cert = opt.legacy ? NID_pbe_WithSHA1And3_Key_TripleDES_CBC : NID_aes_256_cbc;
+  int iter = opt.legacy ? 2048 : opt.iterations;
+  // The MAC is added below with an explicit digest; PKCS12_create would default to SHA-1.
+  UniquePtr<PKCS12> p12(PKCS12_create_ex(
+      password.str().c_str(), opt.friendly_name.empty() ? nullptr : opt.friendly_name.c_str(), key,
+      cert.get(), ca.get(), nid_key, nid_cert, iter, -1, 0, nullptr, nullptr));
+  if (!p12) return OsslError("building the PKCS#12");
+  if (PKCS12_set_mac(p12.get(), password.str().c_str(), -1, nullptr, 0, iter,
+                     opt.legacy ? EVP_sha1() : EVP_sha256()) != 1) {
+    return OsslError("adding the PKCS#12 MAC");
+  }
+  int len = i2d_PKCS12(p12.get(), nullptr);
+  if (len <= 0) return OsslError("encoding the PKCS#12");
+  Bytes out(static_cast<size_t>(len));
+  unsigned char* w = out.data();
+  i2d_PKCS12(p12.get(), &w);
+  return out;
+}
+
+}  // namespace certpress::batch

@@ -1,0 +1,33 @@
+// package.h: what leaves the system with a server-generated key: the private key opened from
+// its envelope, and the PKCS#12 (RFC 7292) that carries it to its holder.
+#pragma once
+
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/ossl.h"
+#include "common/status.h"
+#include "signer/token.h"
+#include "store/db.h"
+
+namespace certpress::batch {
+
+// LoadPrivateKey opens the stored private key of |request_id|: the data key is unwrapped by
+// the key encryption key in the token, then the PKCS#8 is decrypted and its AAD checked.
+Result<UniquePtr<EVP_PKEY>> LoadPrivateKey(store::Connection& conn, CryptoToken& token,
+                                           int64_t request_id);
+
+struct Pkcs12Options {
+  // Default: PBES2 with PBKDF2-HMAC-SHA256 and AES-256-CBC for key and certificates, a
+  // SHA-256 MAC, |iterations| rounds. Legacy: pbeWithSHA1And3-KeyTripleDES-CBC and a SHA-1
+  // MAC with 2048 rounds, for old Windows and Java importers.
+  bool legacy = false;
+  int iterations = 600000;
+  std::string friendly_name;
+};
+
+// BuildPkcs12 packs |key|, its certificate and the chain above it.
+Result<Bytes> BuildPkcs12(EVP_PKEY* key, ByteSpan cert_der, const std::vector<Bytes>& chain,
+                          const SecureString& password, const Pkcs12Options& options);
+
+}  // namespace certpress::batch

@@ -1,0 +1,65 @@
+// request_builder.h: turns a request's fields (a CSV row, --field values) into what the
+// certificate will say, per the card profile: field checks (text, length, pattern, kind),
+// then the subject DN and SANs from the profile's templates.
+#pragma once
+
+#include <map>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "cardprofiles/profile.h"
+#include "common/bytes.h"
+#include "common/status.h"
+#include "signer/issuer.h"
+
+namespace certpress::batch {
+
+using Fields = std::map<std::string, std::string>;
+
+struct FieldProblem {
+  std::string field;    // which field (empty: the request as a whole)
+  size_t offset = 0;    // character offset within the value, where it is known
+  std::string message;  // what is wrong, without the location
+};
+
+struct BuiltRequest {
+  std::string subject;  // RFC 4514
+  Bytes subject_der;
+  std::vector<SubjectAltName> sans;
+  std::string sans_json;
+  std::string fields_json;
+  std::string natural_key;
+};
+
+class RequestBuilder {
+ public:
+  // Create compiles the profile's field patterns once.
+  static Result<RequestBuilder> Create(const profiles::CardProfile& profile);
+
+  // Check validates every field and reports each problem (none: the fields are good).
+  // Fields the profile does not declare are problems too.
+  std::vector<FieldProblem> Check(const Fields& fields) const;
+
+  // Build renders subject and SANs from checked fields; a value the DN encoder refuses (a
+  // country that is not two letters, an over-long CN) is reported against the field that
+  // fed it.
+  Result<BuiltRequest> Build(const Fields& fields, FieldProblem* problem) const;
+
+  const profiles::CardProfile& profile() const { return *profile_; }
+
+ private:
+  const profiles::CardProfile* profile_ = nullptr;
+  std::map<std::string, std::regex> patterns_;
+};
+
+// SansToJson / SansFromJson store SANs as [["email","a@example.org"], ...].
+std::string SansToJson(const std::vector<SubjectAltName>& sans);
+Result<std::vector<SubjectAltName>> SansFromJson(std::string_view json);
+
+// IsDnsName checks an LDH host name (RFC 1123 2.1, RFC 5280 4.2.1.6 preferred syntax).
+bool IsDnsName(std::string_view s);
+// IsEmailAddress checks an addr-spec good enough for rfc822Name (ASCII local@domain).
+bool IsEmailAddress(std::string_view s);
+
+}  // namespace certpress::batch
