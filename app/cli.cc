@@ -30,6 +30,8 @@ po::options_description CommonOptions() {
       "token.pin-file", po::value<std::string>()->default_value(""),
       "file holding the token user PIN (or soft token password)")(
       "token.dir", po::value<std::string>()->default_value(""), "soft token key directory")(
+      "profiles.dir", po::value<std::string>()->default_value(CERTPRESS_PROFILES_DIR),
+      "directory of card and certificate profiles (*.toml)")(
       "operator", po::value<std::string>()->default_value(""),
       "operator name recorded in the audit log (default: cli:<login>)");
   return d;
@@ -74,6 +76,8 @@ int Main(int argc, char** argv) {
   AddDbCommands(cmds);
   AddCaCommands(cmds);
   AddAuditCommands(cmds);
+  AddBatchCommands(cmds);
+  AddCertCommands(cmds);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {

@@ -6,11 +6,11 @@
 #include <nlohmann/json.hpp>
 
 #include "app/commands.h"
+#include "batch/ca_keys.h"
 #include "cardprofiles/cert_profile.h"
 #include "signer/cert_info.h"
 #include "signer/issuer.h"
 #include "signer/name.h"
-#include "signer/p11_uri.h"
 #include "store/audit.h"
 #include "store/cas.h"
 #include "store/certificates.h"
@@ -101,27 +101,10 @@ Result<int64_t> InsertCaRow(store::Connection& db, store::CaRecord rec) {
   return id;
 }
 
-// LoadCaSigner builds the issuer-side view of an active CA of ours.
+// LoadCaKey builds the issuer-side view of an active CA of ours.
 Result<CaKey> LoadCaKey(Context& ctx, const store::CaRecord& ca) {
-  if (ca.status != "active") {
-    return InvalidInput("CA '" + ca.label + "' is not active (status " + ca.status + ")");
-  }
   CP_ASSIGN_OR_RETURN(CryptoToken * token, ctx.Token());
-  CP_ASSIGN_OR_RETURN(CertInfo cert, ParseCertificate(AsBytes(ca.cert_der)));
-  CP_ASSIGN_OR_RETURN(KeyType kt, ParseKeyType(ca.key_type));
-  std::string label = ca.label;
-  if (ca.key_uri.rfind("pkcs11:", 0) == 0) {
-    CP_ASSIGN_OR_RETURN(Pkcs11Uri uri, ParsePkcs11Uri(ca.key_uri));
-    label = uri.object;
-  }
-  CaKey key;
-  key.token = token;
-  key.key_label = label;
-  key.key_type = kt;
-  key.subject_der = cert.subject_der;
-  key.spki = cert.spki;
-  key.not_after = cert.not_after;
-  return key;
+  return batch::CaKeyFor(ca, *token);
 }
 
 CommandResult CreateRoot(Context& ctx) {

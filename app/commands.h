@@ -20,5 +20,11 @@ struct Command {
 void AddDbCommands(std::vector<Command>& out);
 void AddCaCommands(std::vector<Command>& out);
 void AddAuditCommands(std::vector<Command>& out);
+void AddBatchCommands(std::vector<Command>& out);
+void AddCertCommands(std::vector<Command>& out);
+
+// ResolveCa returns the id of the active CA named by --ca, else by the profile; errors say
+// which is missing.
+Result<int64_t> ResolveCa(Context& ctx, const profiles::CardProfile& profile);
 
 }  // namespace certpress::app

@@ -9,6 +9,22 @@ namespace certpress::app {
 
 Result<store::Connection*> Context::Db() {
   if (db_) return db_.get();
+  CP_ASSIGN_OR_RETURN(store::DbConfig c, DbSettings());
+  auto conn = store::Connection::Open(c);
+  if (!conn.ok()) return conn.status();
+  db_ = std::move(conn).value();
+  return db_.get();
+}
+
+Result<const profiles::ProfileSet*> Context::Profiles() {
+  if (profiles_) return profiles_.get();
+  auto set = profiles::LoadProfiles(Get<std::string>("profiles.dir"));
+  if (!set.ok()) return set.status();
+  profiles_ = std::make_unique<profiles::ProfileSet>(std::move(set).value());
+  return profiles_.get();
+}
+
+Result<store::DbConfig> Context::DbSettings() const {
   store::DbConfig c;
   c.socket = Get<std::string>("db.socket");
   c.host = Get<std::string>("db.host");
@@ -26,10 +42,7 @@ Result<store::Connection*> Context::Db() {
     if (!pw.ok()) return pw.status().Wrap("reading the database password");
     c.password = std::move(pw).value();
   }
-  auto conn = store::Connection::Open(c);
-  if (!conn.ok()) return conn.status();
-  db_ = std::move(conn).value();
-  return db_.get();
+  return c;
 }
 
 Result<CryptoToken*> Context::Token() {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "cardprofiles/profile.h"
 #include "common/status.h"
 #include "signer/token.h"
 #include "store/db.h"
@@ -46,6 +47,10 @@ class Context {
   Result<store::Connection*> Db();
   // Token opens the configured crypto token on first use.
   Result<CryptoToken*> Token();
+  // Profiles loads the card and certificate profiles (profiles.dir) on first use.
+  Result<const profiles::ProfileSet*> Profiles();
+  // DbConfig returns the database settings (for modules that open their own connections).
+  Result<store::DbConfig> DbSettings() const;
   // Actor names who is acting, for the audit log.
   std::string Actor() const;
 
@@ -55,6 +60,7 @@ class Context {
   po::variables_map vm_;
   std::unique_ptr<store::Connection> db_;
   std::unique_ptr<CryptoToken> token_;
+  std::unique_ptr<profiles::ProfileSet> profiles_;
 };
 
 }  // namespace certpress::app

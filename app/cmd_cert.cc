@@ -1,0 +1,184 @@
+// `certpress cert export` and `certpress cert pkcs12`.
+#include <filesystem>
+
+#include "app/commands.h"
+#include "batch/package.h"
+#include "signer/cert_info.h"
+#include "signer/serial.h"
+#include "store/audit.h"
+#include "store/cas.h"
+#include "store/certificates.h"
+
+namespace certpress::app {
+
+namespace {
+
+// ChainAbove returns the DER certificates of the issuing CA and its parents.
+Result<std::vector<Bytes>> ChainAbove(store::Connection& db, int64_t ca_id) {
+  std::vector<Bytes> out;
+  std::optional<int64_t> id = ca_id;
+  std::string extra;
+  for (int depth = 0; id && depth < 16; ++depth) {
+    CP_ASSIGN_OR_RETURN(auto ca, store::FindCaById(db, *id));
+    if (!ca) break;
+    out.emplace_back(ca->cert_der.begin(), ca->cert_der.end());
+    if (!ca->chain_pem.empty()) extra = ca->chain_pem;
+    id = ca->parent_id;
+  }
+  if (!extra.empty()) {
+    CP_ASSIGN_OR_RETURN(auto certs, ParsePemCertificates(extra));
+    for (auto& c : certs) out.push_back(c.der);
+  }
+  return out;
+}
+
+// FindOne locates the certificate named by --request or --serial (with --ca if serials could
+// be ambiguous across CAs).
+Result<store::CertRecord> FindOne(Context& ctx, store::Connection& db) {
+  const int64_t request = ctx.Get<int64_t>("request");
+  const std::string serial = ctx.Get<std::string>("serial");
+  if ((request > 0) == !serial.empty()) {
+    return InvalidInput("give exactly one of --request ID, --serial S or --all");
+  }
+  if (request > 0) {
+    CP_ASSIGN_OR_RETURN(auto certs, store::IssuedForRequest(db, request));
+    if (certs.empty()) {
+      return NotFound("request " + std::to_string(request) + " has no issued certificate");
+    }
+    return certs.back();
+  }
+  CP_ASSIGN_OR_RETURN(Serial s, SerialFromHex(serial));
+  CP_ASSIGN_OR_RETURN(auto rows, db.Query("SELECT issuer_id FROM certificates WHERE serial = ? "
+                                          "AND status = 'issued'",
+                                          {s.Hex()}));
+  if (rows.empty()) return NotFound("no issued certificate with serial " + s.Hex());
+  if (rows.size() > 1) {
+    return InvalidInput("serial " + s.Hex() + " was issued by several CAs; use --request");
+  }
+  CP_ASSIGN_OR_RETURN(auto rec, store::FindCertificate(db, rows[0].Int(0), s.Hex()));
+  return *rec;
+}
+
+CommandResult Export(Context& ctx) {
+  const std::string format = ctx.Get<std::string>("format");
+  if (format != "pem" && format != "der" && format != "chain") {
+    return Usage("--format must be pem, der or chain");
+  }
+  auto db = ctx.Db();
+  if (!db.ok()) return Fail(db.status());
+  if (ctx.Flag("all")) {
+    const std::string dir = ctx.Get<std::string>("out-dir");
+    if (dir.empty()) return Usage("--all needs --out-dir DIR");
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Fail(InvalidInput("cannot create " + dir + ": " + ec.message()));
+    const std::string profile = ctx.Get<std::string>("profile");
+    int64_t after = 0, written = 0;
+    for (;;) {
+      auto rows = (*db)->Query(
+          "SELECT c.id, c.serial, c.request_id, c.der FROM certificates c LEFT JOIN requests r "
+          "ON r.id = c.request_id WHERE c.status = 'issued' AND c.request_id IS NOT NULL AND "
+          "c.id > ? AND (? = '' OR r.profile = ?) ORDER BY c.id LIMIT 1000",
+          {after, profile, profile});
+      if (!rows.ok()) return Fail(rows.status());
+      if (rows->empty()) break;
+      for (const auto& r : *rows) {
+        after = r.Int(0);
+        std::string name = dir + "/" + std::to_string(r.Int(2)) + "-" + r.Str(1) + ".pem";
+        Status st = WriteFile(name, ToPem(r.Blob(3)), 0644);
+        if (!st.ok()) return Fail(st);
+        ++written;
+      }
+    }
+    ctx.out << "wrote " << written << " certificate(s) to " << dir << "\n";
+    return Ok();
+  }
+  auto cert = FindOne(ctx, **db);
+  if (!cert.ok())
+    return cert.status().kind() == ErrorKind::kInvalidInput ? Usage(cert.status().message())
+                                                            : Fail(cert.status());
+  std::string out;
+  if (format == "der") {
+    out = cert->der;
+  } else {
+    out = ToPem(AsBytes(cert->der));
+    if (format == "chain") {
+      auto chain = ChainAbove(**db, cert->issuer_id);
+      if (!chain.ok()) return Fail(chain.status());
+      for (const auto& c : *chain) out += ToPem(c);
+    }
+  }
+  const std::string file = ctx.Get<std::string>("out");
+  if (file.empty()) {
+    ctx.out << out;
+    return Ok();
+  }
+  Status st = WriteFile(file, out, 0644);
+  return st.ok() ? Ok() : Fail(st);
+}
+
+CommandResult Pkcs12(Context& ctx) {
+  const int64_t request = ctx.Get<int64_t>("request");
+  const std::string out = ctx.Get<std::string>("out");
+  auto password = ReadSecretFile(ctx.Get<std::string>("password-file"));
+  if (!password.ok()) return Fail(password.status().Wrap("reading the PKCS#12 password"));
+  auto db = ctx.Db();
+  if (!db.ok()) return Fail(db.status());
+  auto certs = store::IssuedForRequest(**db, request);
+  if (!certs.ok()) return Fail(certs.status());
+  if (certs->empty()) {
+    return Fail(NotFound("request " + std::to_string(request) + " has no issued certificate"));
+  }
+  const store::CertRecord& cert = certs->back();
+  auto token = ctx.Token();
+  if (!token.ok()) return Fail(token.status());
+  auto key = batch::LoadPrivateKey(**db, **token, request);
+  if (!key.ok()) return Fail(key.status());
+  auto chain = ChainAbove(**db, cert.issuer_id);
+  if (!chain.ok()) return Fail(chain.status());
+  batch::Pkcs12Options opt;
+  opt.legacy = ctx.Flag("legacy");
+  opt.friendly_name = cert.subject;
+  auto p12 = batch::BuildPkcs12(key->get(), AsBytes(cert.der), *chain, *password, opt);
+  if (!p12.ok()) return Fail(p12.status());
+  Status st = WriteFile(out, AsString(*p12), 0600);
+  if (!st.ok()) return Fail(st);
+  st = store::RunTransaction(**db, [&](store::Connection& c) {
+    return store::AppendAudit(c, {ctx.Actor(), "cert.pkcs12", "request:" + std::to_string(request),
+                                  "serial=" + cert.serial_hex + (opt.legacy ? " legacy" : "")});
+  });
+  if (!st.ok()) return Fail(st);
+  ctx.out << "wrote " << out << "\n";
+  return Ok();
+}
+
+}  // namespace
+
+void AddCertCommands(std::vector<Command>& out) {
+  out.push_back({"cert export", "write issued certificates (one, or all as PEM files)", "",
+                 [](po::options_description& d, po::positional_options_description&) {
+                   d.add_options()("request", po::value<int64_t>()->default_value(0), "request id")(
+                       "serial", po::value<std::string>()->default_value(""), "serial (hex)")(
+                       "format", po::value<std::string>()->default_value("pem"),
+                       "pem, der, or chain (PEM with the CA chain)")(
+                       "out", po::value<std::string>()->default_value(""), "output file")(
+                       "all", po::bool_switch(), "every issued certificate, one file each")(
+                       "profile", po::value<std::string>()->default_value(""),
+                       "with --all: only this card profile")(
+                       "out-dir", po::value<std::string>()->default_value(""),
+                       "with --all: the directory");
+                 },
+                 Export});
+  out.push_back({"cert pkcs12", "package a server-generated key and its certificate (RFC 7292)", "",
+                 [](po::options_description& d, po::positional_options_description&) {
+                   d.add_options()("request", po::value<int64_t>()->required(), "request id")(
+                       "out", po::value<std::string>()->required(), "output .p12 file")(
+                       "password-file", po::value<std::string>()->required(),
+                       "file holding the PKCS#12 password")(
+                       "legacy", po::bool_switch(),
+                       "3DES and a SHA-1 MAC, for old Windows and Java importers");
+                 },
+                 Pkcs12});
+}
+
+}  // namespace certpress::app

@@ -1,0 +1,464 @@
+// End-to-end batch issuance on the real stack: CSV import, approvals, run-batch (the TBB
+// pipeline with leases), concurrency and crash safety, CSRs, PKCS#12, checked with OpenSSL.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/bytes.h"
+#include "tests/support/test_env.h"
+
+namespace certpress {
+namespace {
+
+namespace fs = std::filesystem;
+using certpress::testing::Cli;
+using certpress::testing::Quote;
+using certpress::testing::RunResult;
+using certpress::testing::Sh;
+using certpress::testing::TestDb;
+using certpress::testing::TestToken;
+
+class BatchIT : public ::testing::Test {
+ protected:
+  BatchIT() : cli_(db_, token_) {}
+
+  void SetUp() override {
+    auto root = Run({"ca", "create-root", "--label", "root", "--name",
+                     "CN=Batch Test Root,O=CertPress Test,C=DK", "--key-type", "ec-p384"});
+    ASSERT_EQ(root.exit_code, 0) << root.err;
+    ASSERT_TRUE(WriteFile(Path("root.pem"), root.out).ok());
+    auto sub = Run({"ca", "create-sub", "--parent", "root", "--label", "issuing", "--name",
+                    "CN=Batch Test Issuing CA,O=CertPress Test,C=DK", "--key-type", "ec-p256"});
+    ASSERT_EQ(sub.exit_code, 0) << sub.err;
+    ASSERT_TRUE(WriteFile(Path("sub.pem"), sub.out).ok());
+  }
+
+  RunResult Run(std::vector<std::string> args) { return cli_.Run(args); }
+  std::string Path(const std::string& name) { return cli_.dir() + "/" + name; }
+
+  std::string Employees(int rows, int first = 1) {
+    std::string file =
+        Path("employees-" + std::to_string(rows) + "-" + std::to_string(first) + ".csv");
+    auto r = Sh(std::string(CERTPRESS_SOURCE_DIR "/scripts/gen-employees ") + std::to_string(rows) +
+                " " + std::to_string(first) + " > " + Quote(file));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return file;
+  }
+
+  void ImportAndApprove(const std::string& file, int rows) {
+    auto imp = Run({"import", file, "--profile", "employee-soft", "--ca", "issuing"});
+    ASSERT_EQ(imp.exit_code, 0) << imp.err;
+    ASSERT_NE(imp.out.find(std::to_string(rows) + " created"), std::string::npos) << imp.out;
+    auto ok = Run({"approve", "--all", "--profile", "employee-soft", "--operator", "alice"});
+    ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  }
+
+  int64_t Scalar(const std::string& sql) {
+    auto c = db_.Connect();
+    auto rows = c->Query(sql);
+    EXPECT_TRUE(rows.ok()) << rows.status().message();
+    return rows.ok() && !rows->empty() ? (*rows)[0].Int(0) : -1;
+  }
+
+  nlohmann::json Status() {
+    auto s = Run({"status", "--json"});
+    EXPECT_EQ(s.exit_code, 0) << s.err;
+    return nlohmann::json::parse(s.out);
+  }
+
+  // Every request of the test has exactly one issued certificate and no serial repeats.
+  void ExpectExactlyOnce(int64_t requests) {
+    EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE state = 'issued'"), requests);
+    EXPECT_EQ(Scalar("SELECT COUNT(*) FROM (SELECT request_id FROM certificates WHERE status = "
+                     "'issued' AND request_id IS NOT NULL GROUP BY request_id HAVING COUNT(*) "
+                     "<> 1) x"),
+              0);
+    EXPECT_EQ(Scalar("SELECT COUNT(DISTINCT request_id) FROM certificates WHERE status = "
+                     "'issued' AND request_id IS NOT NULL"),
+              requests);
+    EXPECT_EQ(Scalar("SELECT COUNT(*) - COUNT(DISTINCT issuer_id, serial) FROM certificates"), 0);
+  }
+
+  TestDb db_;
+  TestToken token_;
+  Cli cli_;
+};
+
+TEST_F(BatchIT, TenThousandRowsImportedApprovedIssuedAndChainWithOpenSsl) {
+  const std::string file = Employees(10000);
+  ImportAndApprove(file, 10000);
+  EXPECT_EQ(Status()["requests"]["approved"], 10000);
+  auto run = Run({"run-batch"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("issued 10000, failed 0"), std::string::npos) << run.out;
+  EXPECT_EQ(Status()["requests"]["issued"], 10000);
+  ExpectExactlyOnce(10000);
+
+  auto exp =
+      Run({"cert", "export", "--all", "--profile", "employee-soft", "--out-dir", Path("certs")});
+  ASSERT_EQ(exp.exit_code, 0) << exp.err;
+  // OpenSSL, not our code, checks every certificate against the chain.
+  auto v =
+      Sh("cd " + Quote(Path("certs")) +
+         " && ls | xargs -n 2000 openssl verify -x509_strict "
+         "-CAfile " +
+         Quote(Path("root.pem")) + " -untrusted " + Quote(Path("sub.pem")) + " | grep -c ': OK$'");
+  EXPECT_EQ(v.out, "10000\n") << v.err.substr(0, 2000);
+
+  // Importing the same file again creates nothing new.
+  auto again = Run({"import", file, "--profile", "employee-soft", "--ca", "issuing"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("0 created, 10000 already present"), std::string::npos) << again.out;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests"), 10000);
+  auto audit = Run({"audit", "verify"});
+  EXPECT_EQ(audit.exit_code, 0) << audit.err;
+}
+
+TEST_F(BatchIT, TwoConcurrentRunBatchesIssueEveryRequestExactlyOnce) {
+  ImportAndApprove(Employees(3000), 3000);
+  std::string cmd =
+      "env -u CERTPRESS_DB_SOCKET -u CERTPRESS_TOKEN_LABEL -u CERTPRESS_TOKEN_PIN_FILE "
+      "CERTPRESS_CONFIG=" +
+      Quote(cli_.config_path()) + " " CERTPRESS_BIN " run-batch --chunk 50 --threads 2";
+  auto r = Sh("(" + cmd + " > " + Quote(Path("a.out")) + " 2>&1 & " + cmd + " > " +
+              Quote(Path("b.out")) + " 2>&1 & wait)");
+  ASSERT_EQ(r.exit_code, 0);
+  std::string a = *ReadFile(Path("a.out")), b = *ReadFile(Path("b.out"));
+  auto issued = [](const std::string& out) {
+    size_t at = out.find("issued ");
+    return at == std::string::npos ? -1 : std::stoll(out.substr(at + 7));
+  };
+  ASSERT_GE(issued(a), 0) << a;
+  ASSERT_GE(issued(b), 0) << b;
+  EXPECT_EQ(issued(a) + issued(b), 3000) << a << b;
+  ExpectExactlyOnce(3000);
+}
+
+TEST_F(BatchIT, SchedulerKilledMidBatchThenRunAgainIssuesExactlyOnce) {
+  ImportAndApprove(Employees(6000), 6000);
+  std::string cmd =
+      "exec env -u CERTPRESS_DB_SOCKET -u CERTPRESS_TOKEN_LABEL "
+      "-u CERTPRESS_TOKEN_PIN_FILE CERTPRESS_CONFIG=" +
+      Quote(cli_.config_path()) + " " CERTPRESS_BIN " run-batch --chunk 100 --threads 1 --lease 2";
+  auto start = Sh("(" + cmd + " > " + Quote(Path("killed.out")) + " 2>&1 & echo $! > " +
+                  Quote(Path("pid")) + ")");
+  ASSERT_EQ(start.exit_code, 0);
+  std::string pid = *ReadFile(Path("pid"));
+  pid.erase(pid.find_last_not_of(" \n") + 1);
+  // Kill it with SIGKILL once it is well into the batch.
+  int64_t issued = 0;
+  for (int i = 0; i < 600 && issued < 500; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    issued = Scalar("SELECT COUNT(*) FROM requests WHERE state = 'issued'");
+  }
+  Sh("kill -9 " + pid);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  issued = Scalar("SELECT COUNT(*) FROM requests WHERE state = 'issued'");
+  ASSERT_GT(issued, 0);
+  ASSERT_LT(issued, 6000) << "the batch finished before it could be killed";
+  EXPECT_GT(Scalar("SELECT COUNT(*) FROM requests WHERE state = 'issuing'"), 0);
+  // Leases of 2 s expire; the next run takes over what the dead one held.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  auto again = Run({"run-batch"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  ExpectExactlyOnce(6000);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE state <> 'issued'"), 0);
+}
+
+TEST_F(BatchIT, ExpiredLeaseIsReclaimedAndALiveOneIsNot) {
+  ImportAndApprove(Employees(20), 20);
+  auto c = db_.Connect();
+  ASSERT_TRUE(c->Exec("UPDATE requests SET state = 'issuing', claimed_by = 'dead:1', fence = "
+                      "fence + 1, lease_until = UTC_TIMESTAMP(6) - INTERVAL 1 MINUTE WHERE id <= "
+                      "(SELECT MIN(id) + 9 FROM (SELECT id FROM requests) x)")
+                  .ok());
+  ASSERT_TRUE(c->Exec("UPDATE requests SET state = 'issuing', claimed_by = 'alive:1', lease_until "
+                      "= UTC_TIMESTAMP(6) + INTERVAL 1 HOUR WHERE state = 'approved' ORDER BY id "
+                      "LIMIT 5")
+                  .ok());
+  auto run = Run({"run-batch"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("issued 15,"), std::string::npos) << run.out;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE state = 'issuing' AND claimed_by = "
+                   "'alive:1'"),
+            5);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE claimed_by = 'dead:1'"), 0);
+}
+
+TEST_F(BatchIT, ProfileChangedUnderTheRequestFailsIt) {
+  const std::string profiles = Path("profiles");
+  fs::copy(CERTPRESS_SOURCE_DIR "/profiles", profiles);
+  auto imp = Run({"import", Employees(5), "--profile", "employee-soft", "--ca", "issuing",
+                  "--profiles.dir", profiles});
+  ASSERT_EQ(imp.exit_code, 0) << imp.err;
+  ASSERT_EQ(Run({"approve", "--all", "--profile", "employee-soft", "--operator", "bob",
+                 "--profiles.dir", profiles})
+                .exit_code,
+            0);
+  // Edit the certificate profile the card profile names.
+  auto sed = Sh("sed -i 's/^validity_days = .*/validity_days = 30/' " +
+                Quote(profiles + "/certificates.toml"));
+  ASSERT_EQ(sed.exit_code, 0);
+  auto run = Run({"run-batch", "--profiles.dir", profiles});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("issued 0, failed 5"), std::string::npos) << run.out;
+  auto c = db_.Connect();
+  auto rows = c->Query("SELECT DISTINCT reason FROM requests");
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_NE((*rows)[0].Str(0).find("changed since the request was made"), std::string::npos)
+      << (*rows)[0].Str(0);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM certificates WHERE request_id IS NOT NULL"), 0);
+}
+
+TEST_F(BatchIT, BadCsvRowsAreReportedWithFileLineColumnAndTheRestImported) {
+  const std::string f = Path("bad.csv");
+  std::string csv =
+      "\xEF\xBB\xBFgiven_name,surname,email,employee_id,department,address_line1,address_line2,"
+      "postal_code,city,country\r\n"
+      "Alice,Andersen,alice@example.org,E100001,Finance,Street 1,,1165,City,DK\r\n"  // 2 good
+      "Bad\xC3\x28utf,X,bad1@example.org,E100002,IT,S,,1,C,DK\r\n"                   // 3
+      "Ctl\x01name,X,bad2@example.org,E100003,IT,S,,1,C,DK\r\n"                      // 4
+      "Bidi\xE2\x80\xAEname,X,bad3@example.org,E100004,IT,S,,1,C,DK\r\n"             // 5
+      "Long," +
+      std::string(70, 'x') +
+      ",bad4@example.org,E100005,IT,S,,1,C,DK\r\n"                   // 6
+      "Alice,Again,alice2@example.org,E100001,IT,S,,1,C,DK\r\n"      // 7 dup
+      "Eve,X,not-an-email,E100007,IT,S,,1,C,DK\r\n"                  // 8
+      ",X,bad6@example.org,E100008,IT,S,,1,C,DK\r\n"                 // 9
+      "Ev\"e,X,bad7@example.org,E100009,IT,S,,1,C,DK\r\n"            // 10
+      "Too,Few,fields@example.org\r\n"                               // 11
+      "Pat,X,bad8@example.org,X12,IT,S,,1,C,DK\r\n"                  // 12
+      "\"Multi\nLine\",X,bad9@example.org,E100012,IT,S,,1,C,DK\r\n"  // 13-14
+      "Bruno,Ferreira,bruno@example.org,E100013,\"Risk, Audit & Compliance\",S,,1,C,PT\r\n";  // 15
+  ASSERT_TRUE(WriteFile(f, csv).ok());
+  auto r = Run({"import", f, "--profile", "employee-soft", "--ca", "issuing"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("2 created"), std::string::npos) << r.out;
+  const std::vector<std::string> expected = {
+      f + ":3:4: given_name: invalid UTF-8",
+      f + ":4:4: given_name: control character",
+      f + ":5:5: given_name: bidirectional formatting character",
+      f + ":6:70: surname is 70 characters long",  // the first character past the limit
+      f + ":7:",                                   // duplicate of line 2
+      f + ":8:7: email: 'not-an-email' is not an email address",
+      f + ":9:1: given_name is required",
+      f + ":10:3:",
+      f + ":11:",
+      f + ":12:",
+      f + ":13:",
+  };
+  for (const auto& e : expected) {
+    EXPECT_NE(r.err.find(e), std::string::npos) << "missing '" << e << "' in:\n" << r.err;
+  }
+  EXPECT_NE(r.err.find("duplicate of line 2"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("does not match the pattern"), std::string::npos) << r.err;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests"), 2);
+  // Unknown columns fail the header, not rows.
+  ASSERT_TRUE(WriteFile(Path("hdr.csv"), "given_name,surname,shoe_size\nA,B,44\n").ok());
+  auto h = Run({"import", Path("hdr.csv"), "--profile", "employee-soft", "--ca", "issuing"});
+  EXPECT_EQ(h.exit_code, 1);
+  EXPECT_NE(h.err.find(Path("hdr.csv") + ":1:20: unknown column 'shoe_size'"), std::string::npos)
+      << h.err;
+  // --dry-run stores nothing.
+  auto dry = Run(
+      {"import", Employees(10, 500), "--profile", "employee-soft", "--ca", "issuing", "--dry-run"});
+  EXPECT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests"), 2);
+}
+
+TEST_F(BatchIT, Pkcs12OpensWithOpenSslAndItsKeyMatchesItsCertificate) {
+  ImportAndApprove(Employees(3), 3);
+  ASSERT_EQ(Run({"run-batch"}).exit_code, 0);
+  const int64_t id = Scalar("SELECT MIN(id) FROM requests");
+  ASSERT_TRUE(WriteFile(Path("pw"), "correct horse battery staple\n", 0600).ok());
+  for (bool legacy : {false, true}) {
+    SCOPED_TRACE(legacy ? "legacy" : "default");
+    const std::string p12 = Path(legacy ? "legacy.p12" : "modern.p12");
+    std::vector<std::string> args = {"cert",  "pkcs12", "--request",       std::to_string(id),
+                                     "--out", p12,      "--password-file", Path("pw")};
+    if (legacy) args.push_back("--legacy");
+    auto r = Run(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string flag = legacy ? " -legacy" : "";
+    auto info = Sh("openssl pkcs12" + flag + " -info -noout -in " + Quote(p12) +
+                   " -passin file:" + Quote(Path("pw")));
+    ASSERT_EQ(info.exit_code, 0) << info.err;
+    if (legacy) {
+      EXPECT_NE(info.err.find("MAC: sha1"), std::string::npos) << info.err;
+      EXPECT_NE(info.err.find("pbeWithSHA1And3-KeyTripleDES-CBC"), std::string::npos) << info.err;
+    } else {
+      EXPECT_NE(info.err.find("MAC: sha256"), std::string::npos) << info.err;
+      EXPECT_NE(info.err.find("PBES2, PBKDF2, AES-256-CBC"), std::string::npos) << info.err;
+    }
+    auto key = Sh("openssl pkcs12" + flag + " -in " + Quote(p12) +
+                  " -passin file:" + Quote(Path("pw")) + " -nocerts -nodes | openssl pkey -pubout");
+    auto cert =
+        Sh("openssl pkcs12" + flag + " -in " + Quote(p12) + " -passin file:" + Quote(Path("pw")) +
+           " -clcerts -nokeys | openssl x509 -pubkey -noout");
+    ASSERT_EQ(key.exit_code, 0) << key.err;
+    EXPECT_NE(key.out.find("BEGIN PUBLIC KEY"), std::string::npos);
+    EXPECT_EQ(key.out, cert.out);
+    // The chain travels with it.
+    auto cas =
+        Sh("openssl pkcs12" + flag + " -in " + Quote(p12) + " -passin file:" + Quote(Path("pw")) +
+           " -cacerts -nokeys | grep -c 'BEGIN CERTIFICATE'");
+    EXPECT_EQ(cas.out, "2\n");
+  }
+  // The key at rest is ciphertext: no PKCS#8 structure in the database.
+  auto c = db_.Connect();
+  auto rows = c->Query("SELECT ciphertext FROM private_keys LIMIT 1");
+  ASSERT_FALSE(rows->empty());
+  EXPECT_EQ((*rows)[0].Str(0).find("\x30\x81"), std::string::npos);
+  auto wrong = Sh("openssl pkcs12 -in " + Quote(Path("modern.p12")) + " -passin pass:wrong -noout");
+  EXPECT_NE(wrong.exit_code, 0);
+}
+
+TEST_F(BatchIT, CsrRequestsAreCheckedAndIssued) {
+  auto gen = Sh("cd " + Quote(cli_.dir()) +
+                " && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                "-keyout tls.key -out tls.csr -subj /CN=www.example.org "
+                "-addext subjectAltName=DNS:www.example.org,DNS:api.example.org");
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  auto sub = Run({"request", "submit", "--csr", Path("tls.csr"), "--profile", "tls-server", "--ca",
+                  "issuing"});
+  ASSERT_EQ(sub.exit_code, 0) << sub.err;
+  ASSERT_EQ(Run({"approve", "--all", "--profile", "tls-server", "--operator", "carol"}).exit_code,
+            0);
+  auto run = Run({"run-batch"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("issued 1,"), std::string::npos) << run.out;
+  const int64_t id = Scalar("SELECT MAX(id) FROM requests");
+  auto exp = Run({"cert", "export", "--request", std::to_string(id), "--out", Path("tls.pem")});
+  ASSERT_EQ(exp.exit_code, 0) << exp.err;
+  auto text = Sh("openssl x509 -in " + Quote(Path("tls.pem")) +
+                 " -noout -ext subjectAltName,extendedKeyUsage");
+  EXPECT_NE(text.out.find("DNS:www.example.org, DNS:api.example.org"), std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("TLS Web Server Authentication"), std::string::npos) << text.out;
+  // The certificate is for the requester's key.
+  auto a = Sh("openssl x509 -in " + Quote(Path("tls.pem")) + " -pubkey -noout");
+  auto b = Sh("openssl pkey -in " + Quote(Path("tls.key")) + " -pubout");
+  EXPECT_EQ(a.out, b.out);
+  auto chain = Run({"cert", "export", "--request", std::to_string(id), "--format", "chain", "--out",
+                    Path("tls-chain.pem")});
+  ASSERT_EQ(chain.exit_code, 0);
+  auto g = Sh("certtool --verify-chain --infile " + Quote(Path("tls-chain.pem")));
+  EXPECT_NE(g.out.find("Chain verification output: Verified."), std::string::npos) << g.out;
+}
+
+TEST_F(BatchIT, BadCsrsAreRefusedWithTheReason) {
+  struct Case {
+    std::string name, make, expect;
+  };
+  const std::vector<Case> cases = {
+      {"rsa1024",
+       "openssl req -new -newkey rsa:1024 -nodes -keyout k -out c -subj /CN=a.example.org",
+       "RSA key of 1024 bits is not allowed"},
+      {"k256",
+       "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:secp256k1 -nodes -keyout k "
+       "-out c -subj /CN=a.example.org",
+       "EC curve secp256k1 is not allowed"},
+      {"ext",
+       "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k -out c "
+       "-subj /CN=a.example.org -addext basicConstraints=critical,CA:TRUE",
+       "extensions the profile 'tls-server' does not allow: X509v3 Basic Constraints"},
+      {"san",
+       "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k -out c "
+       "-subj /CN=a.example.org -addext subjectAltName=email:x@example.org",
+       "email subjectAltName, which profile 'tls-server' does not allow"},
+      {"garbage", "head -c 300 /dev/urandom > c", "not a PKCS#10 request"},
+      // Flip a byte inside the signature: proof of possession fails.
+      {"badsig",
+       "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k "
+       "-outform DER -out c -subj /CN=a.example.org && "
+       "size=$(stat -c %s c) && printf '\\x55' | dd of=c bs=1 seek=$((size-5)) "
+       "conv=notrunc 2>/dev/null",
+       "does not verify with its own key"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string dir = Path("csr-" + c.name);
+    fs::create_directories(dir);
+    auto mk = Sh("cd " + Quote(dir) + " && " + c.make);
+    ASSERT_EQ(mk.exit_code, 0) << mk.err;
+    auto r = Run(
+        {"request", "submit", "--csr", dir + "/c", "--profile", "tls-server", "--ca", "issuing"});
+    EXPECT_EQ(r.exit_code, 1) << r.out;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests"), 0);
+}
+
+TEST_F(BatchIT, DualControlNeedsTwoDistinctOperatorsAndOneRejectionEndsIt) {
+  auto imp = Run({"import", Employees(3), "--profile", "employee-piv", "--ca", "issuing"});
+  ASSERT_EQ(imp.exit_code, 0) << imp.err;
+  const int64_t first = Scalar("SELECT MIN(id) FROM requests");
+  const std::string a = std::to_string(first), b = std::to_string(first + 1);
+  auto one = Run({"approve", "--ids", a, "--operator", "alice"});
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_NE(one.out.find("0 approved, 1 waiting"), std::string::npos) << one.out;
+  auto twice = Run({"approve", "--ids", a, "--operator", "alice"});
+  EXPECT_EQ(twice.exit_code, 1);
+  EXPECT_NE(twice.err.find("already approved it"), std::string::npos) << twice.err;
+  auto two = Run({"approve", "--ids", a, "--operator", "bob"});
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  EXPECT_NE(two.out.find("1 approved"), std::string::npos) << two.out;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE state = 'approved'"), 1);
+  ASSERT_EQ(Run({"approve", "--ids", b, "--operator", "alice"}).exit_code, 0);
+  auto rej = Run({"reject", "--ids", b, "--operator", "bob", "--reason", "left the company"});
+  ASSERT_EQ(rej.exit_code, 0) << rej.err;
+  auto late = Run({"approve", "--ids", b, "--operator", "carol"});
+  EXPECT_EQ(late.exit_code, 1);
+  EXPECT_NE(late.err.find("is rejected, not pending"), std::string::npos) << late.err;
+  auto noop = Run({"approve", "--ids", a});
+  EXPECT_EQ(noop.exit_code, 2);  // no --operator
+  // PIV requests wait for a personalization station; batch runs leave them alone.
+  auto run = Run({"run-batch"});
+  ASSERT_EQ(run.exit_code, 0);
+  EXPECT_NE(run.out.find("claimed 0"), std::string::npos) << run.out;
+  auto audit = Run({"audit", "verify", "--json"});
+  ASSERT_EQ(audit.exit_code, 0);
+  EXPECT_GE(nlohmann::json::parse(audit.out)["entries"].get<int>(), 2 + 1 + 3 + 1);
+}
+
+TEST_F(BatchIT, SchedulerRunsOnScheduleAndStopsCleanlyOnSigterm) {
+  ImportAndApprove(Employees(50), 50);
+  auto once = Run({"scheduler", "--interval", "3600", "--run-now", "--max-runs", "1"});
+  ASSERT_EQ(once.exit_code, 0) << once.err;
+  EXPECT_NE(once.err.find("scheduler: run 1 starting"), std::string::npos) << once.err;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE state = 'issued'"), 50);
+
+  ImportAndApprove(Employees(4000, 1000), 4000);
+  std::string cmd =
+      "exec env -u CERTPRESS_DB_SOCKET -u CERTPRESS_TOKEN_LABEL "
+      "-u CERTPRESS_TOKEN_PIN_FILE CERTPRESS_CONFIG=" +
+      Quote(cli_.config_path()) +
+      " " CERTPRESS_BIN " scheduler --run-now --interval 3600 --chunk 50 --threads 1";
+  ASSERT_EQ(Sh("(" + cmd + " > " + Quote(Path("sched.out")) + " 2>&1 & echo $! > " +
+               Quote(Path("spid")) + ")")
+                .exit_code,
+            0);
+  std::string pid = *ReadFile(Path("spid"));
+  pid.erase(pid.find_last_not_of(" \n") + 1);
+  for (int i = 0; i < 500 && Scalar("SELECT COUNT(*) FROM requests WHERE state = 'issued'") < 300;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  auto term =
+      Sh("kill -TERM " + pid + " && while kill -0 " + pid + " 2>/dev/null; do sleep 0.1; done");
+  ASSERT_EQ(term.exit_code, 0);
+  const std::string log = *ReadFile(Path("sched.out"));
+  EXPECT_NE(log.find("scheduler: stopped by signal"), std::string::npos) << log;
+  // Nothing is left claimed: finished or given back.
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE state = 'issuing'"), 0);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE state = 'issued'") +
+                Scalar("SELECT COUNT(*) FROM requests WHERE state = 'approved'"),
+            4050);
+  ASSERT_EQ(Run({"run-batch"}).exit_code, 0);
+  ExpectExactlyOnce(4050);
+}
+
+}  // namespace
+}  // namespace certpress

@@ -1,0 +1,149 @@
+// Key policy and PKCS#10 parsing (signer/csr.h), with requests made by OpenSSL itself.
+#include <gtest/gtest.h>
+#include <openssl/ec.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include "signer/csr.h"
+#include "signer/der.h"
+#include "signer/name.h"
+
+namespace certpress {
+namespace {
+
+UniquePtr<EVP_PKEY> Ec(const char* curve) {
+  return UniquePtr<EVP_PKEY>(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", curve));
+}
+
+UniquePtr<EVP_PKEY> Rsa(int bits, unsigned long e) {
+  UniquePtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+  EVP_PKEY_keygen_init(ctx.get());
+  EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), bits);
+  UniquePtr<BIGNUM> bn(BN_new());
+  BN_set_word(bn.get(), e);
+  EVP_PKEY_CTX_set1_rsa_keygen_pubexp(ctx.get(), bn.get());
+  EVP_PKEY* key = nullptr;
+  EVP_PKEY_keygen(ctx.get(), &key);
+  return UniquePtr<EVP_PKEY>(key);
+}
+
+// MakeCsr builds a request for |subject_key| signed by |signing_key| (normally the same).
+Bytes MakeCsr(EVP_PKEY* subject_key, EVP_PKEY* signing_key, bool with_ku = false) {
+  UniquePtr<X509_REQ> req(X509_REQ_new());
+  X509_REQ_set_version(req.get(), 0);
+  X509_NAME* name = X509_REQ_get_subject_name(req.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>("host.example.org"), -1, -1, 0);
+  X509_REQ_set_pubkey(req.get(), subject_key);
+  if (with_ku) {
+    UniquePtr<STACK_OF(X509_EXTENSION)> exts(sk_X509_EXTENSION_new_null());
+    X509_EXTENSION* ku = X509V3_EXT_conf_nid(nullptr, nullptr, NID_key_usage, "keyCertSign");
+    sk_X509_EXTENSION_push(exts.get(), ku);
+    X509_REQ_add_extensions(req.get(), exts.get());  // the stack's deleter frees |ku|
+  }
+  X509_REQ_sign(req.get(), signing_key, EVP_sha256());
+  unsigned char* out = nullptr;
+  int len = i2d_X509_REQ(req.get(), &out);
+  Bytes der(out, out + len);
+  OPENSSL_free(out);
+  return der;
+}
+
+TEST(KeyPolicyTest, AcceptsTheNamedCurvesAndRsaSizes) {
+  EXPECT_EQ(*CheckKeyPolicy(Ec("P-256").get(), {}), KeyType::kEcP256);
+  EXPECT_EQ(*CheckKeyPolicy(Ec("P-384").get(), {}), KeyType::kEcP384);
+  EXPECT_EQ(*CheckKeyPolicy(Rsa(2048, 65537).get(), {}), KeyType::kRsa2048);
+}
+
+TEST(KeyPolicyTest, RefusesWeakOrOddKeys) {
+  auto k1 = CheckKeyPolicy(Ec("secp256k1").get(), {});
+  ASSERT_FALSE(k1.ok());
+  EXPECT_NE(k1.status().message().find("secp256k1 is not allowed"), std::string::npos);
+  auto r1024 = CheckKeyPolicy(Rsa(1024, 65537).get(), {});
+  ASSERT_FALSE(r1024.ok());
+  EXPECT_NE(r1024.status().message().find("1024 bits is not allowed"), std::string::npos);
+  auto e3 = CheckKeyPolicy(Rsa(2048, 3).get(), {});
+  ASSERT_FALSE(e3.ok());
+  EXPECT_NE(e3.status().message().find("exponent"), std::string::npos);
+  auto narrowed = CheckKeyPolicy(Rsa(2048, 65537).get(), {"ec-p256"});
+  ASSERT_FALSE(narrowed.ok());
+  EXPECT_NE(narrowed.status().message().find("allowed: ec-p256"), std::string::npos);
+}
+
+TEST(CsrTest, GoodRequestParsesWithItsKeyAndName) {
+  auto key = Ec("P-256");
+  auto csr = ParseCsr(MakeCsr(key.get(), key.get()));
+  ASSERT_TRUE(csr.ok()) << csr.status().message();
+  EXPECT_EQ(csr->common_name, "host.example.org");
+  EXPECT_EQ(csr->subject, "CN=host.example.org");
+  EXPECT_EQ(*SpkiDer(key.get()), csr->spki);
+  EXPECT_TRUE(csr->other_extensions.empty());
+}
+
+TEST(CsrTest, ProofOfPossessionIsChecked) {
+  auto key = Ec("P-256"), other = Ec("P-256");
+  auto csr = ParseCsr(MakeCsr(key.get(), other.get()));
+  ASSERT_FALSE(csr.ok());
+  EXPECT_NE(csr.status().message().find("no proof of possession"), std::string::npos);
+}
+
+TEST(CsrTest, RequestedExtensionsAreListed) {
+  auto key = Ec("P-256");
+  auto csr = ParseCsr(MakeCsr(key.get(), key.get(), /*with_ku=*/true));
+  ASSERT_TRUE(csr.ok());
+  ASSERT_EQ(csr->other_extensions.size(), 1u);
+  EXPECT_EQ(csr->other_extensions[0], "X509v3 Key Usage");
+}
+
+TEST(CsrTest, PointOffTheCurveIsRefused) {
+  // A P-256 SubjectPublicKeyInfo whose point (x, y) = (1, 1) is not on the curve.
+  der::Writer spki;
+  size_t s = spki.Begin(der::kSequence);
+  size_t a = spki.Begin(der::kSequence);
+  spki.OidContent(*der::EncodeOid("1.2.840.10045.2.1"));
+  spki.OidContent(*der::EncodeOid("1.2.840.10045.3.1.7"));
+  spki.End(a);
+  Bytes point(65, 0);
+  point[0] = 0x04;
+  point[32] = 1;
+  point[64] = 1;
+  spki.BitString(point);
+  spki.End(s);
+  EXPECT_FALSE(ParseSpki(spki.bytes()).ok());
+  // The same key inside a request (signed by some other key: it never gets that far).
+  auto signer = Ec("P-256");
+  der::Writer info;
+  size_t i = info.Begin(der::kSequence);
+  info.SmallInteger(0);
+  info.Raw(*EncodeName(*ParseName("CN=x")));
+  info.Raw(spki.bytes());
+  info.Primitive(der::ContextConstructed(0), {});
+  info.End(i);
+  UniquePtr<EVP_MD_CTX> md(EVP_MD_CTX_new());
+  size_t siglen = 0;
+  EVP_DigestSignInit(md.get(), nullptr, EVP_sha256(), nullptr, signer.get());
+  EVP_DigestSign(md.get(), nullptr, &siglen, info.bytes().data(), info.bytes().size());
+  Bytes sig(siglen);
+  EVP_DigestSign(md.get(), sig.data(), &siglen, info.bytes().data(), info.bytes().size());
+  sig.resize(siglen);
+  der::Writer req;
+  size_t r = req.Begin(der::kSequence);
+  req.Raw(info.bytes());
+  req.Raw(SignatureAlgorithmDer(KeyType::kEcP256));
+  req.BitString(sig);
+  req.End(r);
+  auto csr = ParseCsr(req.bytes());
+  ASSERT_FALSE(csr.ok());
+  EXPECT_EQ(csr.status().kind(), ErrorKind::kInvalidInput);
+}
+
+TEST(CsrTest, GarbageIsNotARequest) {
+  const std::string junk =
+      "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n";
+  auto csr = ParseCsr(AsBytes(junk));
+  ASSERT_FALSE(csr.ok());
+  EXPECT_NE(csr.status().message().find("not a PKCS#10 request"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace certpress

@@ -1,0 +1,152 @@
+// Card and certificate profiles from TOML (cardprofiles/profile.h).
+#include "cardprofiles/profile.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "common/bytes.h"
+
+namespace certpress::profiles {
+namespace {
+
+constexpr const char* kBase = R"([certificate.c]
+validity_days = 365
+key_usage = ["digitalSignature"]
+
+[card.k]
+token = "soft"
+approvals = 1
+subject = [["CN", "{name}"]]
+[card.k.fields]
+name = { required = true }
+[[card.k.keys]]
+name = "auth"
+algorithm = "ec-p256"
+source = "server"
+certificate = "c"
+)";
+
+std::string Replace(std::string s, const std::string& from, const std::string& to) {
+  size_t at = s.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) s.replace(at, from.size(), to);
+  return s;
+}
+
+TEST(ProfileTest, ShippedProfilesLoad) {
+  auto set = LoadProfiles(CERTPRESS_SOURCE_DIR "/profiles");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  auto soft = set->Card("employee-soft");
+  ASSERT_TRUE(soft.ok());
+  EXPECT_EQ((*soft)->token, TokenKind::kSoft);
+  EXPECT_EQ((*soft)->approvals, 1);
+  EXPECT_EQ((*soft)->keys[0].algorithm, "ec-p256");
+  EXPECT_EQ((*soft)->content_hash.size(), 64u);
+  auto piv = set->Card("employee-piv");
+  ASSERT_TRUE(piv.ok());
+  EXPECT_EQ((*piv)->approvals, 2);
+  ASSERT_EQ((*piv)->keys.size(), 3u);
+  EXPECT_EQ((*piv)->keys[0].piv_slot, "9a");
+  EXPECT_EQ((*piv)->keys[1].piv_slot, "9c");
+  EXPECT_EQ((*piv)->keys[2].piv_slot, "9d");
+  auto tls = set->Card("tls-server");
+  ASSERT_TRUE(tls.ok());
+  EXPECT_EQ((*tls)->token, TokenKind::kCsr);
+  EXPECT_EQ((*tls)->keys[0].allowed_algorithms.size(), 5u);
+  // Both employee profiles take the sample CSV's columns.
+  for (const char* col : {"given_name", "surname", "email", "employee_id", "department",
+                          "address_line1", "address_line2", "postal_code", "city", "country"}) {
+    EXPECT_NE((*soft)->Field(col), nullptr) << col;
+    EXPECT_NE((*piv)->Field(col), nullptr) << col;
+  }
+  auto missing = set->Card("nope");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("known: employee-piv, employee-soft, tls-server"),
+            std::string::npos);
+}
+
+struct Bad {
+  std::string toml;
+  std::string expect;
+};
+
+TEST(ProfileTest, ErrorsSayFileLineColumnAndKey) {
+  const std::vector<Bad> cases = {
+      {Replace(kBase, "approvals = 1", "approvals = 1\napprovers = 2"),
+       "t.toml:8:1: card.k.approvers: unknown key"},
+      {Replace(kBase, "approvals = 1", "approvals = 3"),
+       "t.toml:7:13: card.k.approvals: must be 0, 1 or 2"},
+      {Replace(kBase, "approvals = 1", "approvals = \"one\""),
+       "card.k.approvals: must be an integer"},
+      {Replace(kBase, "certificate = \"c\"", "certificate = \"zzz\""),
+       "t.toml:15:15: card.k.keys[0].certificate: no [certificate.zzz] profile"},
+      {Replace(kBase, "[\"digitalSignature\"]", "[\"digitalSignatures\"]"),
+       "t.toml:3:14: certificate.c.key_usage: unknown key usage 'digitalSignatures'"},
+      {Replace(kBase, "{name}", "{nmae}"),
+       "card.k.subject: template '{nmae}' refers to undeclared field 'nmae'"},
+      {Replace(kBase, "name = { required = true }",
+               "name = { required = true, pattern = \"[a-\" }"),
+       "card.k.fields.name.pattern: is not a valid regular expression"},
+      {Replace(kBase, "token = \"soft\"", "token = \"piv\""),
+       "keys[0].source: a piv profile's keys come from the card"},
+      {Replace(Replace(kBase, "token = \"soft\"", "token = \"piv\""), "source = \"server\"",
+               "source = \"card\""),
+       "card.k.keys[0].piv_slot: is required for piv profiles"},
+      {Replace(kBase, "source = \"server\"", "source = \"card\""),
+       "a soft profile's keys come from the server, not the card"},
+      {Replace(kBase, "algorithm = \"ec-p256\"", "algorithm = \"ec-p521\""),
+       "unknown key type 'ec-p521'"},
+      {Replace(kBase, "[\"CN\", \"{name}\"]", "[\"Country\", \"{name}\"]"),
+       "unknown attribute 'Country'"},
+      {"[card.x\n", "t.toml:1:"},
+  };
+  for (const auto& c : cases) {
+    auto set = LoadProfilesFromString(c.toml, "t.toml");
+    ASSERT_FALSE(set.ok()) << c.expect;
+    EXPECT_NE(set.status().message().find(c.expect), std::string::npos)
+        << "want: " << c.expect << "\n got: " << set.status().message();
+  }
+}
+
+TEST(ProfileTest, ContentHashIgnoresFormattingAndFollowsTheCertificateProfile) {
+  auto a = LoadProfilesFromString(kBase, "a.toml");
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  auto b = LoadProfilesFromString(
+      "# a comment\n" + Replace(kBase, "approvals = 1", "approvals   =   1  # same"), "b.toml");
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  EXPECT_EQ((*a->Card("k"))->content_hash, (*b->Card("k"))->content_hash);
+  auto c = LoadProfilesFromString(Replace(kBase, "validity_days = 365", "validity_days = 366"),
+                                  "c.toml");
+  ASSERT_TRUE(c.ok());
+  EXPECT_NE((*a->Card("k"))->content_hash, (*c->Card("k"))->content_hash);
+}
+
+TEST(ProfileTest, DuplicateNamesAcrossFilesNameBothFiles) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("cp-prof-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  ASSERT_TRUE(WriteFile((dir / "a.toml").string(), kBase).ok());
+  ASSERT_TRUE(WriteFile((dir / "b.toml").string(),
+                        "[certificate.c]\nvalidity_days = 1\nkey_usage = [\"digitalSignature\"]\n")
+                  .ok());
+  auto set = LoadProfiles(dir.string());
+  fs::remove_all(dir);
+  ASSERT_FALSE(set.ok());
+  EXPECT_NE(set.status().message().find("b.toml: certificate.c: already defined in"),
+            std::string::npos)
+      << set.status().message();
+  EXPECT_NE(set.status().message().find("a.toml"), std::string::npos);
+}
+
+TEST(ProfileTest, RenderTemplate) {
+  std::map<std::string, std::string> f = {{"a", "Alice"}, {"b", ""}};
+  EXPECT_EQ(*RenderTemplate("{a} {b}", f), "Alice");
+  EXPECT_EQ(*RenderTemplate("x-{a}-y", f), "x-Alice-y");
+  EXPECT_FALSE(RenderTemplate("{c}", f).ok());
+  EXPECT_FALSE(RenderTemplate("{a", f).ok());
+}
+
+}  // namespace
+}  // namespace certpress::profiles

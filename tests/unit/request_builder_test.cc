@@ -1,0 +1,130 @@
+// Field checks and subject/SAN rendering of batch/request_builder.h.
+#include "batch/request_builder.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "signer/name.h"
+
+namespace certpress::batch {
+namespace {
+
+constexpr const char* kToml = R"(
+[certificate.emp]
+validity_days = 365
+key_usage = ["digitalSignature"]
+san_types = ["email", "dns"]
+
+[card.emp]
+token = "soft"
+approvals = 1
+natural_key = "employee_id"
+subject = [["CN", "{given_name} {surname}"], ["OU", "{department}"], ["O", "Example"], ["C", "{country}"]]
+sans = [["email", "{email}"], ["dns", "{hosts}"]]
+
+[card.emp.fields]
+given_name = { required = true, max_length = 8 }
+surname = { required = true }
+email = { required = true, kind = "email" }
+employee_id = { required = true, pattern = "E[0-9]{3}" }
+department = { }
+country = { required = true, pattern = "[A-Z]{2}" }
+hosts = { kind = "dns-list" }
+
+[[card.emp.keys]]
+name = "auth"
+algorithm = "ec-p256"
+source = "server"
+certificate = "emp"
+)";
+
+class RequestBuilderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto set = profiles::LoadProfilesFromString(kToml, "test.toml");
+    ASSERT_TRUE(set.ok()) << set.status().message();
+    set_ = std::move(set).value();
+    auto b = RequestBuilder::Create(**set_.Card("emp"));
+    ASSERT_TRUE(b.ok());
+    builder_ = std::make_unique<RequestBuilder>(std::move(b).value());
+  }
+  Fields Good() {
+    return {{"given_name", "Søren"},
+            {"surname", "Kierkegaard"},
+            {"email", "soren@example.org"},
+            {"employee_id", "E123"},
+            {"department", ""},
+            {"country", "DK"},
+            {"hosts", "a.example.org, b.example.org"}};
+  }
+  profiles::ProfileSet set_;
+  std::unique_ptr<RequestBuilder> builder_;
+};
+
+TEST_F(RequestBuilderTest, RendersSubjectInOrderAndDropsEmptyAttributes) {
+  FieldProblem p;
+  auto r = builder_->Build(Good(), &p);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->subject, "CN=Søren Kierkegaard,O=Example,C=DK");
+  EXPECT_EQ(FormatNameDer(r->subject_der), r->subject);
+  ASSERT_EQ(r->sans.size(), 3u);
+  EXPECT_EQ(r->sans[1].value, "a.example.org");
+  EXPECT_EQ(r->sans[2].value, "b.example.org");
+  EXPECT_EQ(r->natural_key, "E123");
+  auto back = SansFromJson(r->sans_json);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->size(), 3u);
+}
+
+TEST_F(RequestBuilderTest, ReportsEveryBadFieldByName) {
+  Fields f = Good();
+  f["given_name"] = "Bartholomew";  // 11 > 8 characters
+  f["email"] = "not an email";
+  f["employee_id"] = "X1";
+  f["surname"] = "";
+  f["hosts"] = "ok.example.org,bad_host";
+  f["shoe_size"] = "44";
+  auto problems = builder_->Check(f);
+  std::set<std::string> fields;
+  for (const auto& p : problems) fields.insert(p.field);
+  EXPECT_EQ(fields, (std::set<std::string>{"given_name", "email", "employee_id", "surname", "hosts",
+                                           "shoe_size"}));
+}
+
+TEST_F(RequestBuilderTest, RefusesControlAndBidiCharactersWithTheirOffset) {
+  Fields f = Good();
+  f["surname"] =
+      "Ab\xE2\x80\xAE"
+      "cd";
+  auto problems = builder_->Check(f);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].offset, 2u);
+  EXPECT_NE(problems[0].message.find("bidirectional"), std::string::npos);
+}
+
+TEST_F(RequestBuilderTest, DnEncoderRefusalIsPinnedOnTheField) {
+  Fields f = Good();
+  f["country"] = "dk";  // passes no pattern check here if the pattern were absent
+  FieldProblem p;
+  auto problems = builder_->Check(f);
+  ASSERT_EQ(problems.size(), 1u);  // the pattern catches it first
+  EXPECT_EQ(problems[0].field, "country");
+}
+
+TEST(DnsAndEmailTest, Syntax) {
+  EXPECT_TRUE(IsDnsName("www.example.org"));
+  EXPECT_TRUE(IsDnsName("a-b.c"));
+  EXPECT_FALSE(IsDnsName("-a.example"));
+  EXPECT_FALSE(IsDnsName("a..b"));
+  EXPECT_FALSE(IsDnsName("a_b.example"));
+  EXPECT_FALSE(IsDnsName(std::string(64, 'a') + ".example"));
+  EXPECT_TRUE(IsEmailAddress("first.last+tag@example.org"));
+  EXPECT_FALSE(IsEmailAddress("no-at.example.org"));
+  EXPECT_FALSE(IsEmailAddress("a@b@example.org"));
+  EXPECT_FALSE(IsEmailAddress("a b@example.org"));
+  EXPECT_FALSE(IsEmailAddress("a@localhost"));
+}
+
+}  // namespace
+}  // namespace certpress::batch
