@@ -313,11 +313,11 @@ CommandResult RunOnce(Context& ctx, batch::BatchOptions opt) {
   auto r = batch::RunBatch(**profiles, **token, *db, opt);
   progress.Finish();
   if (!r.ok()) return Fail(r.status());
-  char rate[64];
-  std::snprintf(rate, sizeof rate, "%.0f", r->seconds > 0 ? r->issued / r->seconds : 0.0);
+  char timing[96];
+  std::snprintf(timing, sizeof timing, " in %.2f s (%.0f certificates/s)", r->seconds,
+                r->seconds > 0 ? r->issued / r->seconds : 0.0);
   ctx.out << "run " << r->run_id << ": issued " << r->issued << ", failed " << r->failed
-          << ", claimed " << r->claimed << " in " << r->seconds << " s (" << rate
-          << " certificates/s)";
+          << ", claimed " << r->claimed << timing;
   if (r->released) ctx.out << ", released " << r->released;
   ctx.out << "\n";
   if (!r->fatal.ok()) return Fail(r->fatal.Wrap("run stopped"));
@@ -363,7 +363,8 @@ CommandResult StatusCmd(Context& ctx) {
   if (!counts.ok()) return Fail(counts.status());
   auto runs = (*db)->Query(
       "SELECT id, claimed_by, DATE_FORMAT(started_at, '%Y-%m-%d %H:%i:%s'), "
-      "outcome, claimed, issued, failed, certs_per_s, COALESCE(message, '') "
+      "outcome, claimed, issued, failed, CAST(ROUND(certs_per_s) AS INTEGER), "
+      "COALESCE(message, '') "
       "FROM runs ORDER BY id DESC LIMIT 5");
   if (!runs.ok()) return Fail(runs.status());
   static const char* kStates[] = {"pending", "approved", "issuing",  "issued",

@@ -168,13 +168,8 @@ class Run {
         } else {
           // Check the CSR again at issuance: proof of possession and the key policy as the
           // profile stands now.
-          auto csr = ParseCsr(AsBytes(it.req.csr_der));
+          auto csr = ParseCsr(AsBytes(it.req.csr_der), w.key->allowed_algorithms);
           if (!csr.ok()) return csr.status().Wrap("CSR");
-          UniquePtr<EVP_PKEY> pub;
-          auto parsed = ParseSpki(csr->spki);
-          if (!parsed.ok()) return parsed.status();
-          auto kt = CheckKeyPolicy(parsed->get(), w.key->allowed_algorithms);
-          if (!kt.ok()) return kt.status().Wrap("CSR");
           w.spki = std::move(csr->spki);
         }
       }
@@ -235,19 +230,10 @@ class Run {
       for (Work& w : it.works) {
         if (!w.private_key) continue;
         // PKCS#8, sealed under the run's data key; the AAD binds it to its request and key.
-        int len = i2d_PrivateKey(w.private_key.get(), nullptr);
-        UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
-        if (len <= 0 || !i2d_PKCS8PrivateKey_bio(bio.get(), w.private_key.get(), nullptr, nullptr,
-                                                 0, nullptr, nullptr)) {
-          return OsslError("encoding a private key");
-        }
-        char* data = nullptr;
-        long n = BIO_get_mem_data(bio.get(), &data);
+        auto pkcs8 = Pkcs8Der(w.private_key.get());
+        if (!pkcs8.ok()) return pkcs8.status();
         std::string aad = "certpress-key-v1:" + std::to_string(it.req.id) + ":" + w.key->name;
-        auto sealed = AesGcmSeal(AsBytes(dek_.view()),
-                                 ByteSpan(reinterpret_cast<uint8_t*>(data), static_cast<size_t>(n)),
-                                 AsBytes(aad));
-        OPENSSL_cleanse(data, static_cast<size_t>(n));
+        auto sealed = AesGcmSeal(AsBytes(dek_.view()), AsBytes(pkcs8->view()), AsBytes(aad));
         w.private_key.reset();
         if (!sealed.ok()) return sealed.status();
         w.key_blob.assign(sealed->begin(), sealed->end());

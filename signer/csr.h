@@ -24,9 +24,10 @@ struct ParsedCsr {
   std::vector<std::string> other_extensions;  // any other requested extension, by name/OID
 };
 
-// ParseCsr reads PEM or DER, checks the signature with the enclosed key (proof of
+// ParseCsr reads PEM or DER, checks the key against |allowed| key types (any when empty)
+// and the signature with the enclosed key (proof of
 // possession, RFC 2986 section 3) and applies CheckKeyPolicy. Errors say what is wrong.
-Result<ParsedCsr> ParseCsr(ByteSpan pem_or_der);
+Result<ParsedCsr> ParseCsr(ByteSpan pem_or_der, const std::vector<std::string>& allowed = {});
 
 // CheckKeyPolicy accepts EC keys on P-256 or P-384 whose point is on the curve, and RSA keys
 // of 2048, 3072 or 4096 bits with an odd public exponent 65537 <= e < 2^256 (FIPS 186-4

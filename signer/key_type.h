@@ -33,6 +33,9 @@ ByteSpan CurveOidDer(KeyType type);
 Result<UniquePtr<EVP_PKEY>> GenerateSoftKey(KeyType type);
 // SpkiDer returns the DER SubjectPublicKeyInfo of |key|.
 Result<Bytes> SpkiDer(EVP_PKEY* key);
+// Pkcs8Der returns the DER PKCS#8 (OneAsymmetricKey, unencrypted) of a private |key|, in
+// memory that is wiped when released.
+Result<SecureString> Pkcs8Der(EVP_PKEY* key);
 // ParseSpki parses a DER SubjectPublicKeyInfo.
 Result<UniquePtr<EVP_PKEY>> ParseSpki(ByteSpan spki);
 // KeyTypeOf classifies an OpenSSL key; keys of other shapes are invalid input.
