@@ -195,7 +195,10 @@ P11 LoadP11(const std::string& module, const std::string& label) {
   auto get = reinterpret_cast<CK_C_GetFunctionList>(dlsym(h, "C_GetFunctionList"));
   P11 p;
   if (get == nullptr || get(&p.f) != CKR_OK) Die("C_GetFunctionList failed");
-  if (p.f->C_Initialize(nullptr) != CKR_OK) Die("C_Initialize failed");
+  // Threads call in: the module must do its own locking (PKCS#11 v2.40 5.4, C_Initialize).
+  CK_C_INITIALIZE_ARGS args = {};
+  args.flags = CKF_OS_LOCKING_OK;
+  if (p.f->C_Initialize(&args) != CKR_OK) Die("C_Initialize failed");
   CK_ULONG n = 0;
   p.f->C_GetSlotList(CK_TRUE, nullptr, &n);
   std::vector<CK_SLOT_ID> slots(n);
@@ -327,9 +330,11 @@ int Limit(const po::variables_map& vm) {
       unsigned char digest[32] = {7};
       unsigned char sig[132];
       CK_ULONG len = sizeof sig;
-      if (f->C_SignInit(s, &mech, key) != CKR_OK || f->C_Sign(s, digest, 32, sig, &len) != CKR_OK) {
-        Die("C_Sign failed");
-      }
+      CK_RV rv = f->C_SignInit(s, &mech, key);
+      if (rv == CKR_OK) rv = f->C_Sign(s, digest, 32, sig, &len);
+      if (rv != CKR_OK)
+        Die("C_SignInit/C_Sign failed: CKR 0x" +
+            HexEncode(ByteSpan(reinterpret_cast<const uint8_t*>(&rv), sizeof rv)));
     };
   });
   const double per_cert = crypto + sign;
@@ -355,6 +360,7 @@ int Cfssl(const po::variables_map& vm) {
   const std::string mode = vm["mode"].as<std::string>();
   const int64_t n = vm["n"].as<int64_t>();
   const int conns = vm["connections"].as<int>();
+  const std::string key_algo = vm["key-algo"].as<std::string>();
   std::vector<std::string> csrs;
   if (mode == "sign") {
     std::string all = Must(ReadFile(vm["csrs"].as<std::string>()), "CSR file");
@@ -389,8 +395,11 @@ int Cfssl(const po::variables_map& vm) {
             target = "/api/v1/cfssl/newcert";
             char cn[64];
             std::snprintf(cn, sizeof cn, "dev-%08lld.bench.example", static_cast<long long>(i));
+            const bool rsa = key_algo == "rsa";
             body = {{"request",
-                     {{"CN", cn}, {"hosts", {cn}}, {"key", {{"algo", "ecdsa"}, {"size", 256}}}}}};
+                     {{"CN", cn},
+                      {"hosts", {cn}},
+                      {"key", {{"algo", rsa ? "rsa" : "ecdsa"}, {"size", rsa ? 2048 : 256}}}}}};
           }
           http::request<http::string_body> req{http::verb::post, target, 11};
           req.set(http::field::host, host);
@@ -467,6 +476,7 @@ int main(int argc, char** argv) {
         "mode", po::value<std::string>()->required(), "sign or newcert")(
         "csrs", po::value<std::string>()->default_value(""), "PEM CSRs (sign)")(
         "n", po::value<int64_t>()->required(), "requests")(
+        "key-algo", po::value<std::string>()->default_value("ecdsa"), "newcert: ecdsa or rsa")(
         "connections",
         po::value<int>()->default_value(static_cast<int>(std::thread::hardware_concurrency())),
         "keep-alive connections");
