@@ -29,6 +29,9 @@ constexpr uint8_t kEcPublicKey[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
 // lookup on the key, with no encoder or decoder involved.
 std::optional<KeyType> EcType(const EVP_PKEY* key) {
   if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC) return std::nullopt;
+  // Legacy and engine keys (libp11's, for one) have no provider to answer parameter queries;
+  // they take the library path.
+  if (EVP_PKEY_get0_provider(key) == nullptr) return std::nullopt;
   auto t = KeyTypeOf(key);
   if (!t.ok()) return std::nullopt;
   return *t;
