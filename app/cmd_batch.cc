@@ -107,7 +107,9 @@ CommandResult Submit(Context& ctx) {
   const std::string file = ctx.Get<std::string>("csr");
   auto data = ReadFile(file);
   if (!data.ok()) return Fail(data.status());
-  auto csr = ParseCsr(AsBytes(*data));
+  const auto& key = (*profile)->keys[0];
+  // One parse: proof of possession and the profile's key policy together.
+  auto csr = ParseCsr(AsBytes(*data), key.allowed_algorithms);
   if (!csr.ok()) return Fail(csr.status().Wrap(file));
   // Requested extensions the profile does not allow are refused, never copied.
   if (!csr->other_extensions.empty()) {
@@ -116,11 +118,6 @@ CommandResult Submit(Context& ctx) {
     return Fail(InvalidInput(file + ": the request asks for extensions the profile '" +
                              (*profile)->name + "' does not allow: " + list));
   }
-  const auto& key = (*profile)->keys[0];
-  auto pub = ParseSpki(csr->spki);
-  if (!pub.ok()) return Fail(pub.status());
-  auto kt = CheckKeyPolicy(pub->get(), key.allowed_algorithms);
-  if (!kt.ok()) return Fail(kt.status().Wrap(file));
   batch::Fields fields;
   for (const auto& kv : ctx.vm().count("field") ? ctx.Get<std::vector<std::string>>("field")
                                                 : std::vector<std::string>{}) {
@@ -183,7 +180,7 @@ CommandResult Submit(Context& ctx) {
     CP_ASSIGN_OR_RETURN(id, store::InsertRequest(c, r));
     return store::AppendAudit(c, {ctx.Actor(), "request.submit", "request:" + std::to_string(id),
                                   "profile=" + r.profile + " subject=" + r.subject +
-                                      " key=" + std::string(KeyTypeName(*kt))});
+                                      " key=" + std::string(KeyTypeName(csr->key_type))});
   });
   if (!st.ok()) return Fail(st);
   ctx.out << "request " << id << " " << ((*profile)->approvals == 0 ? "approved" : "pending")

@@ -15,14 +15,14 @@ namespace certpress::batch {
 
 struct CsvField {
   std::string value;
-  size_t line = 0;    // where the field starts
+  size_t line = 0;  // where the field starts
   size_t column = 0;
 };
 
 struct CsvRecord {
   std::vector<CsvField> fields;
-  size_t line = 0;       // line of the record's first character
-  size_t end_line = 0;   // line of its last character (quoted newlines make records span)
+  size_t line = 0;      // line of the record's first character
+  size_t end_line = 0;  // line of its last character (quoted newlines make records span)
 };
 
 struct CsvOptions {

@@ -26,9 +26,9 @@ std::string_view KeySourceName(KeySource k);
 std::string_view DeliveryName(Delivery d);
 
 struct KeySpec {
-  std::string name;          // "auth", "signature", "key-management", "tls"
-  std::string piv_slot;      // "9a", "9c", "9d", "9e" (piv only), else empty
-  std::string algorithm;     // "ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"
+  std::string name;       // "auth", "signature", "key-management", "tls"
+  std::string piv_slot;   // "9a", "9c", "9d", "9e" (piv only), else empty
+  std::string algorithm;  // "ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"
   // For requester keys (CSRs): the key types accepted; |algorithm| is then empty.
   std::vector<std::string> allowed_algorithms;
   KeySource source = KeySource::kServer;
@@ -38,7 +38,7 @@ struct KeySpec {
 enum class FieldKind { kText, kEmail, kDns, kDnsList };
 
 struct FieldSpec {
-  std::string name;         // CSV column / --field key, e.g. "given_name"
+  std::string name;  // CSV column / --field key, e.g. "given_name"
   bool required = false;
   size_t max_length = 128;  // in characters (code points)
   std::string pattern;      // ECMAScript regex the whole value must match; empty = any
@@ -69,7 +69,7 @@ struct CardProfile {
   std::string natural_key;  // field that identifies a row across imports (e.g. employee_id)
   int approvals = 1;        // 0, 1 or 2 distinct operators
   Delivery delivery = Delivery::kNone;
-  std::string ca;           // label of the issuing CA; may be empty (then given at import)
+  std::string ca;  // label of the issuing CA; may be empty (then given at import)
   // SHA-256 (hex) over the canonical form of this card profile and every certificate
   // profile it names: a request pins it, and a run refuses to issue if it changed.
   std::string content_hash;

@@ -188,7 +188,7 @@ class Pkcs11Token final : public CryptoToken {
     Status inner;
     Status st = WithSession(
         [&](CK_SESSION_HANDLE s) -> CK_RV { return GenerateOn(s, label, type, &spki, &inner); },
-        "generating key '" + std::string(label) + "' in token '" + config_.label + "'");
+        "generating key in token '" + config_.label + "': key", label);
     if (!st.ok()) return st;
     if (!inner.ok()) return inner;
     return spki;
@@ -209,7 +209,7 @@ class Pkcs11Token final : public CryptoToken {
           }
           return ReadSpki(s, h.pub, &spki, &inner);
         },
-        "reading public key '" + std::string(label) + "'");
+        "reading public key", label);
     if (!st.ok()) return st;
     if (!inner.ok()) return inner;
     return spki;
@@ -235,7 +235,7 @@ class Pkcs11Token final : public CryptoToken {
           }
           return rv;
         },
-        "signing with '" + std::string(label) + "'");
+        "signing with", label);
     if (!st.ok()) return st;
     if (!inner.ok()) return inner;
     return sig;
@@ -272,7 +272,7 @@ class Pkcs11Token final : public CryptoToken {
           CK_OBJECT_HANDLE h;
           return fl_->C_GenerateKey(s, &mech, tmpl, sizeof tmpl / sizeof tmpl[0], &h);
         },
-        "creating secret key '" + std::string(label) + "'");
+        "creating secret key", label);
     if (!st.ok()) return st;
     return inner;
   }
@@ -300,7 +300,7 @@ class Pkcs11Token final : public CryptoToken {
           out.resize(12 + len);
           return rv;
         },
-        "encrypting with '" + std::string(label) + "'");
+        "encrypting with", label);
     if (!st.ok()) return st;
     if (!inner.ok()) return inner;
     return out;
@@ -326,7 +326,7 @@ class Pkcs11Token final : public CryptoToken {
           if (rv == CKR_OK) plain.resize(len);
           return rv;
         },
-        "decrypting with '" + std::string(label) + "'");
+        "decrypting with", label);
     SecureString out(std::move(plain));
     if (!st.ok()) return st;
     if (!inner.ok()) return inner;
@@ -382,11 +382,14 @@ class Pkcs11Token final : public CryptoToken {
   // WithSession runs |op| on a pooled session. CKR_USER_NOT_LOGGED_IN logs in again and
   // retries; a lost session (handle invalid, device error) is closed and the operation
   // retried once on a fresh session.
+  // |action| and |label| name the operation in errors; the message is only built on failure,
+  // since this runs once per certificate.
   template <class Op>
-  Status WithSession(Op op, const std::string& what) {
+  Status WithSession(Op op, std::string_view action, std::string_view label) {
+    auto what = [&] { return std::string(action) + " '" + std::string(label) + "'"; };
     for (int attempt = 0; attempt < 3; ++attempt) {
       auto s = Acquire();
-      if (!s.ok()) return s.status().Wrap(what);
+      if (!s.ok()) return s.status().Wrap(what());
       CK_RV rv = op(*s);
       if (rv == CKR_OK) {
         Release(*s, false);
@@ -403,7 +406,7 @@ class Pkcs11Token final : public CryptoToken {
         }
         Status st = LoginOn(*s);
         Release(*s, !st.ok());
-        if (!st.ok()) return st.Wrap(what);
+        if (!st.ok()) return st.Wrap(what());
         continue;
       }
       if (IsSessionLost(rv)) {
@@ -411,9 +414,9 @@ class Pkcs11Token final : public CryptoToken {
         continue;
       }
       Release(*s, false);
-      return CkError(what, rv);
+      return CkError(what(), rv);
     }
-    return HsmError(what + ": the token kept failing after re-login and a new session");
+    return HsmError(what() + ": the token kept failing after re-login and a new session");
   }
 
   CK_RV FindObjects(CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls, std::string_view label,
