@@ -147,11 +147,14 @@ TEST_F(BatchIT, SchedulerKilledMidBatchThenRunAgainIssuesExactlyOnce) {
   ASSERT_EQ(start.exit_code, 0);
   std::string pid = *ReadFile(Path("pid"));
   pid.erase(pid.find_last_not_of(" \n") + 1);
-  // Kill it with SIGKILL once it is well into the batch.
-  int64_t issued = 0;
-  for (int i = 0; i < 600 && issued < 500; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // Kill it with SIGKILL once it is well into the batch and holds claimed requests (with one
+  // thread a chunk goes through every stage before the next claim, so there are moments
+  // between chunks when it holds none).
+  int64_t issued = 0, holding = 0;
+  for (int i = 0; i < 1000 && (issued < 500 || holding == 0); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
     issued = Scalar("SELECT COUNT(*) FROM requests WHERE state = 'issued'");
+    holding = Scalar("SELECT COUNT(*) FROM requests WHERE state = 'issuing'");
   }
   Sh("kill -9 " + pid);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
