@@ -96,19 +96,34 @@ std::unique_ptr<store::Connection> TestDb::Connect() const {
 }
 
 TestToken::TestToken() : label_("cp-t-" + RandomSuffix()) {
+  // Each token lives in its own SoftHSM store: ctest runs tests in parallel, and SoftHSM's
+  // slot scan (softhsm2-util --init-token --free, C_GetSlotList) fails when another process
+  // deletes a token in the same directory between listing the slots and reading one.
   dir_ = (fs::temp_directory_path() / label_).string();
-  fs::create_directories(dir_);
+  fs::create_directories(dir_ + "/tokens");
+  conf_ = dir_ + "/softhsm2.conf";
+  EXPECT_TRUE(WriteFile(conf_,
+                        "directories.tokendir = " + dir_ +
+                            "/tokens\nobjectstore.backend = file\nlog.level = ERROR\n",
+                        0600)
+                  .ok());
   pin_file_ = dir_ + "/pin";
   std::string pin = RandomSuffix();
   EXPECT_TRUE(WriteFile(pin_file_, pin + "\n", 0600).ok());
-  RequireEnv("SOFTHSM2_CONF");
+  // The module reads SOFTHSM2_CONF at C_Initialize, in this process and in the tools it runs;
+  // the token object finalises the module when it goes, so tokens one after another work.
+  if (const char* prev = std::getenv("SOFTHSM2_CONF")) prev_conf_ = prev;
+  setenv("SOFTHSM2_CONF", conf_.c_str(), 1);
   RunResult r = Sh("softhsm2-util --init-token --free --label " + Quote(label_) + " --so-pin " +
                    Quote(pin + "so") + " --pin " + Quote(pin));
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
 TestToken::~TestToken() {
-  Sh("softhsm2-util --delete-token --token " + Quote(label_));
+  if (prev_conf_.empty())
+    unsetenv("SOFTHSM2_CONF");
+  else
+    setenv("SOFTHSM2_CONF", prev_conf_.c_str(), 1);
   fs::remove_all(dir_);
 }
 
@@ -122,7 +137,7 @@ std::string TestToken::module() const {
   return m ? m : "/usr/lib/softhsm/libsofthsm2.so";
 }
 
-Cli::Cli(const TestDb& db, const TestToken& token) {
+Cli::Cli(const TestDb& db, const TestToken& token) : softhsm_conf_(token.softhsm_conf()) {
   dir_ = (fs::temp_directory_path() / ("cp-cli-" + RandomSuffix())).string();
   fs::create_directories(dir_);
   config_ = dir_ + "/certpress.conf";
@@ -141,8 +156,8 @@ RunResult Cli::Run(const std::vector<std::string>& args) const {
   // Only the config file speaks: the stack's CERTPRESS_* variables must not leak in.
   std::string cmd =
       "env -u CERTPRESS_DB_SOCKET -u CERTPRESS_TOKEN_LABEL -u CERTPRESS_TOKEN_PIN_FILE "
-      "-u CERTPRESS_TOKEN_MODULE CERTPRESS_CONFIG=" +
-      Quote(config_) + " " CERTPRESS_BIN;
+      "-u CERTPRESS_TOKEN_MODULE SOFTHSM2_CONF=" +
+      Quote(softhsm_conf_) + " CERTPRESS_CONFIG=" + Quote(config_) + " " CERTPRESS_BIN;
   for (const auto& a : args) cmd += " " + Quote(a);
   return Sh(cmd);
 }

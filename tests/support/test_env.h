@@ -31,8 +31,9 @@ class TestDb {
   std::string name_;
 };
 
-// TestToken initialises a fresh SoftHSM token with a random label and PIN (in the stack's
-// SOFTHSM2_CONF) and deletes it on destruction.
+// TestToken initialises a fresh SoftHSM token with a random label and PIN in a SoftHSM store
+// of its own, points SOFTHSM2_CONF at it while it lives (one TestToken at a time per process)
+// and removes it on destruction.
 class TestToken {
  public:
   TestToken();
@@ -41,10 +42,13 @@ class TestToken {
   const std::string& pin_file() const { return pin_file_; }
   std::string pin() const;
   std::string module() const;
+  const std::string& softhsm_conf() const { return conf_; }
 
  private:
   std::string label_;
   std::string dir_;
+  std::string conf_;
+  std::string prev_conf_;
   std::string pin_file_;
 };
 
@@ -71,6 +75,7 @@ class Cli {
  private:
   std::string dir_;
   std::string config_;
+  std::string softhsm_conf_;
 };
 
 }  // namespace certpress::testing
