@@ -164,6 +164,14 @@ const std::vector<Migration>& Migrations() {
                 message TEXT NULL
               ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin)",
        }},
+      {3,
+       "claims: find expired leases by index",
+       {
+           // The claim looks for leases that ran out on every chunk; without this index it
+           // read every request in flight to compare lease_until.
+           R"(ALTER TABLE requests
+                ADD INDEX IF NOT EXISTS ix_requests_lease (state, lease_until))",
+       }},
   };
   return kMigrations;
 }
