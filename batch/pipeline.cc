@@ -168,7 +168,7 @@ class Run {
         } else {
           // Check the CSR again at issuance: proof of possession and the key policy as the
           // profile stands now.
-          auto csr = ParseCsr(AsBytes(it.req.csr_der), w.key->allowed_algorithms);
+          auto csr = CheckCsr(AsBytes(it.req.csr_der), w.key->allowed_algorithms);
           if (!csr.ok()) return csr.status().Wrap("CSR");
           w.spki = std::move(csr->spki);
         }

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "signer/der.h"
+#include "signer/ec_verify.h"
 #include "signer/name.h"
 
 namespace certpress {
@@ -51,8 +52,9 @@ Status ReadSans(const GENERAL_NAMES* names, std::vector<SubjectAltName>* out) {
 
 }  // namespace
 
-Result<KeyType> CheckKeyPolicy(EVP_PKEY* key, const std::vector<std::string>& allowed) {
-  CP_ASSIGN_OR_RETURN(KeyType type, KeyTypeOf(key));
+namespace {
+
+Status CheckAllowed(KeyType type, const std::vector<std::string>& allowed) {
   if (!allowed.empty() &&
       std::find(allowed.begin(), allowed.end(), KeyTypeName(type)) == allowed.end()) {
     std::string list;
@@ -60,6 +62,14 @@ Result<KeyType> CheckKeyPolicy(EVP_PKEY* key, const std::vector<std::string>& al
     return InvalidInput("key type " + std::string(KeyTypeName(type)) +
                         " is not allowed by the profile (allowed: " + list + ")");
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<KeyType> CheckKeyPolicy(EVP_PKEY* key, const std::vector<std::string>& allowed) {
+  CP_ASSIGN_OR_RETURN(KeyType type, KeyTypeOf(key));
+  CP_RETURN_IF_ERROR(CheckAllowed(type, allowed));
   if (!IsEc(type)) {
     BIGNUM* e = nullptr;
     if (!EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e)) {
@@ -98,53 +108,6 @@ constexpr SigAlg kSigAlgs[] = {
     {"1.2.840.10045.4.3.4", EVP_sha512, true},    {"1.2.840.113549.1.1.11", EVP_sha256, false},
     {"1.2.840.113549.1.1.12", EVP_sha384, false}, {"1.2.840.113549.1.1.13", EVP_sha512, false},
 };
-
-// EcKeyFromSpki imports an EC SubjectPublicKeyInfo through the key manager (EVP_PKEY_fromdata)
-// rather than d2i_PUBKEY: OpenSSL 3.0 decodes keys through OSSL_DECODER, whose per-call
-// lookup under a global lock cost more than the signature check itself. Returns null (no
-// error) for anything that is not a named-curve P-256/P-384 key, which then takes the
-// library path.
-Result<UniquePtr<EVP_PKEY>> EcKeyFromSpki(ByteSpan spki) {
-  der::Reader outer(spki);
-  ByteSpan body, alg, bits;
-  if (!outer.Read(der::kSequence, &body) || !outer.empty()) return UniquePtr<EVP_PKEY>();
-  der::Reader b(body);
-  if (!b.Read(der::kSequence, &alg) || !b.Read(der::kBitString, &bits) || !b.empty()) {
-    return UniquePtr<EVP_PKEY>();
-  }
-  der::Reader a(alg);
-  ByteSpan oid, curve;
-  if (!a.Read(der::kOid, &oid) || der::OidToString(oid) != "1.2.840.10045.2.1" ||
-      !a.Read(der::kOid, &curve) || !a.empty() || bits.empty() || bits[0] != 0) {
-    return UniquePtr<EVP_PKEY>();
-  }
-  const std::string c = der::OidToString(curve);
-  const char* group = c == "1.2.840.10045.3.1.7" ? "P-256"
-                      : c == "1.3.132.0.34"      ? "P-384"
-                                                 : nullptr;
-  if (group == nullptr) return UniquePtr<EVP_PKEY>();
-  ByteSpan point = bits.subspan(1);
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, const_cast<char*>(group), 0),
-      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, const_cast<uint8_t*>(point.data()),
-                                        point.size()),
-      OSSL_PARAM_construct_end()};
-  thread_local UniquePtr<EVP_PKEY_CTX> ctx;
-  if (!ctx) {
-    ctx.reset(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
-    if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1) {
-      ctx.reset();
-      return OsslError("preparing EC key import");
-    }
-  }
-  EVP_PKEY* key = nullptr;
-  // Importing decodes the point and refuses one that is not on the curve.
-  if (EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_PUBLIC_KEY, params) != 1 || key == nullptr) {
-    return OsslError("the request's public key is not a valid point on " + std::string(group),
-                     ErrorKind::kInvalidInput);
-  }
-  return UniquePtr<EVP_PKEY>(key);
-}
 
 // ExtensionRequests returns the Extensions of an extensionRequest attribute (RFC 2985 5.4.2)
 // in |attributes| (the content of the CertificationRequestInfo's [0]). Other attributes are
@@ -206,10 +169,20 @@ Result<Bytes> RequestDer(ByteSpan in) {
 
 }  // namespace
 
-Result<ParsedCsr> ParseCsr(ByteSpan in, const std::vector<std::string>& allowed) {
-  // CertificationRequest ::= SEQUENCE { certificationRequestInfo, signatureAlgorithm,
-  // signature BIT STRING } (RFC 2986 4), read with our DER reader.
-  CP_ASSIGN_OR_RETURN(Bytes der, RequestDer(in));
+namespace {
+
+// The parts of a request that has passed VerifyRequest.
+struct VerifiedRequest {
+  ByteSpan spki;        // the SubjectPublicKeyInfo element
+  ByteSpan subject_el;  // the subject Name element
+  ByteSpan attributes;  // the content of the attributes [0]
+  KeyType key_type = KeyType::kEcP256;
+};
+
+// VerifyRequest reads CertificationRequest ::= SEQUENCE { certificationRequestInfo,
+// signatureAlgorithm, signature BIT STRING } (RFC 2986 4) with our DER reader, applies the key
+// policy and checks the proof of possession. The spans point into |der|.
+Result<VerifiedRequest> VerifyRequest(ByteSpan der, const std::vector<std::string>& allowed) {
   const Status malformed = InvalidInput("not a PKCS#10 request (PEM or DER)");
   der::Reader top(der);
   ByteSpan req, cri_body, cri, sig_alg, sig_bits;
@@ -219,25 +192,35 @@ Result<ParsedCsr> ParseCsr(ByteSpan in, const std::vector<std::string>& allowed)
       !r.Read(der::kBitString, &sig_bits) || !r.empty() || sig_bits.empty() || sig_bits[0] != 0) {
     return malformed;
   }
+  VerifiedRequest out;
   der::Reader info(cri_body);
-  ByteSpan version, subject, subject_el, spki_body, spki, attributes;
+  ByteSpan version, subject, spki_body;
   if (!info.Read(der::kInteger, &version) || version.size() != 1 || version[0] != 0 ||
-      !info.Read(der::kSequence, &subject, &subject_el) ||
-      !info.Read(der::kSequence, &spki_body, &spki) ||
-      !info.Read(der::ContextConstructed(0), &attributes) || !info.empty()) {
+      !info.Read(der::kSequence, &subject, &out.subject_el) ||
+      !info.Read(der::kSequence, &spki_body, &out.spki) ||
+      !info.Read(der::ContextConstructed(0), &out.attributes) || !info.empty()) {
     return malformed;
   }
-  ParsedCsr out;
-  CP_ASSIGN_OR_RETURN(UniquePtr<EVP_PKEY> key, EcKeyFromSpki(spki));
-  if (!key) {
-    auto k = ParseSpki(spki);
+  // P-256 and P-384 keys take the shared-group path (ec_verify.h); others OpenSSL's.
+  std::unique_ptr<internal::EcPublicKey> ec;
+  UniquePtr<EVP_PKEY> key;
+  auto fast = internal::EcPublicKey::FromSpki(out.spki);
+  if (!fast.ok()) {
+    return InvalidInput("the request's " + fast.status().message());
+  }
+  ec = std::move(fast).value();
+  if (ec) {
+    out.key_type = ec->key_type();
+    CP_RETURN_IF_ERROR(CheckAllowed(out.key_type, allowed));
+  } else {
+    auto k = ParseSpki(out.spki);
     if (!k.ok()) {
       return InvalidInput(
           "the request's public key cannot be read (malformed, or an EC point off the curve)");
     }
     key = std::move(k).value();
+    CP_ASSIGN_OR_RETURN(out.key_type, CheckKeyPolicy(key.get(), allowed));
   }
-  CP_ASSIGN_OR_RETURN(out.key_type, CheckKeyPolicy(key.get(), allowed));
   // Proof of possession: the request is signed by the private half of the enclosed key, with
   // a signature algorithm that fits that key (RFC 2986 3).
   der::Reader alg(sig_alg);
@@ -253,14 +236,40 @@ Result<ParsedCsr> ParseCsr(ByteSpan in, const std::vector<std::string>& allowed)
                         " is not allowed for its " + std::string(KeyTypeName(out.key_type)) +
                         " key");
   }
-  UniquePtr<EVP_MD_CTX> md(EVP_MD_CTX_new());
-  if (!md || EVP_DigestVerifyInit(md.get(), nullptr, sa->md(), nullptr, key.get()) != 1 ||
-      EVP_DigestVerify(md.get(), sig_bits.data() + 1, sig_bits.size() - 1, cri.data(),
-                       cri.size()) != 1) {
+  const ByteSpan sig = sig_bits.subspan(1);
+  bool verified = false;
+  if (ec) {
+    uint8_t digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    verified = EVP_Digest(cri.data(), cri.size(), digest, &len, sa->md(), nullptr) == 1 &&
+               ec->VerifyDigest(ByteSpan(digest, len), sig);
+  } else {
+    UniquePtr<EVP_MD_CTX> md(EVP_MD_CTX_new());
+    verified = md && EVP_DigestVerifyInit(md.get(), nullptr, sa->md(), nullptr, key.get()) == 1 &&
+               EVP_DigestVerify(md.get(), sig.data(), sig.size(), cri.data(), cri.size()) == 1;
+  }
+  if (!verified) {
     OpenSslErrors();
     return InvalidInput(
         "the request's signature does not verify with its own key (no proof of possession)");
   }
+  return out;
+}
+
+}  // namespace
+
+Result<CheckedCsr> CheckCsr(ByteSpan der, const std::vector<std::string>& allowed) {
+  CP_ASSIGN_OR_RETURN(VerifiedRequest v, VerifyRequest(der, allowed));
+  return CheckedCsr{Bytes(v.spki.begin(), v.spki.end()), v.key_type};
+}
+
+Result<ParsedCsr> ParseCsr(ByteSpan in, const std::vector<std::string>& allowed) {
+  CP_ASSIGN_OR_RETURN(Bytes der, RequestDer(in));
+  CP_ASSIGN_OR_RETURN(VerifiedRequest v, VerifyRequest(der, allowed));
+  const Status malformed = InvalidInput("not a PKCS#10 request (PEM or DER)");
+  const ByteSpan spki = v.spki, subject_el = v.subject_el, attributes = v.attributes;
+  ParsedCsr out;
+  out.key_type = v.key_type;
   out.spki.assign(spki.begin(), spki.end());
   out.subject_der.assign(subject_el.begin(), subject_el.end());
   out.subject = FormatNameDer(out.subject_der);

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "signer/der.h"
+#include "signer/ec_verify.h"
 
 namespace certpress {
 
@@ -121,6 +122,9 @@ Result<Issuer> Issuer::Create(const profiles::CertProfile& profile, CaKey ca) {
   CP_ASSIGN_OR_RETURN(is.ca_key_id_, SubjectKeyId(ca.spki));
   CP_ASSIGN_OR_RETURN(UniquePtr<EVP_PKEY> pub, ParseSpki(ca.spki));
   is.ca_pub_ = std::shared_ptr<EVP_PKEY>(pub.release(), EVP_PKEY_free);
+  CP_ASSIGN_OR_RETURN(std::unique_ptr<internal::EcPublicKey> ec,
+                      internal::EcPublicKey::FromSpki(ca.spki));
+  is.ca_ec_ = std::move(ec);
   auto sa = SignatureAlgorithmDer(ca.key_type);
   is.sig_alg_.assign(sa.begin(), sa.end());
 
@@ -279,12 +283,20 @@ Result<Bytes> Issuer::Sign(const PreparedCert& cert) const {
   Bytes out = w.Take();
 
   // Verify with the CA's public key: a token that returns garbage (or a wrong key under the
-  // label) must not produce a certificate.
-  UniquePtr<EVP_MD_CTX> md(EVP_MD_CTX_new());
-  if (!md ||
-      EVP_DigestVerifyInit(md.get(), nullptr, SignatureDigest(ca_.key_type), nullptr,
-                           ca_pub_.get()) != 1 ||
-      EVP_DigestVerify(md.get(), sig.data(), sig.size(), cert.tbs.data(), cert.tbs.size()) != 1) {
+  // label) must not produce a certificate. On a P-256 CA the digest is the TBS hash Prepare
+  // already took (ECDSA with SHA-256, RFC 5758 3.2).
+  bool verified = false;
+  if (ca_ec_ && ca_.key_type == KeyType::kEcP256) {
+    verified = ca_ec_->VerifyDigest(cert.tbs_sha256, sig);
+  } else {
+    UniquePtr<EVP_MD_CTX> md(EVP_MD_CTX_new());
+    verified =
+        md &&
+        EVP_DigestVerifyInit(md.get(), nullptr, SignatureDigest(ca_.key_type), nullptr,
+                             ca_pub_.get()) == 1 &&
+        EVP_DigestVerify(md.get(), sig.data(), sig.size(), cert.tbs.data(), cert.tbs.size()) == 1;
+  }
+  if (!verified) {
     return OsslError("the token's signature does not verify with the CA public key",
                      ErrorKind::kHsm);
   }

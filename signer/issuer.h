@@ -20,6 +20,10 @@
 
 namespace certpress {
 
+namespace internal {
+class EcPublicKey;
+}  // namespace internal
+
 struct SubjectAltName {
   profiles::SanType type;
   std::string value;
@@ -86,6 +90,8 @@ class Issuer {
   Bytes exts_head_;  // basicConstraints, keyUsage, extKeyUsage
   Bytes exts_tail_;  // authorityKeyIdentifier, policies, CRL DP, AIA
   std::shared_ptr<EVP_PKEY> ca_pub_;
+  // For EC CAs, the same key for the cheaper prehashed self-verification (ec_verify.h).
+  std::shared_ptr<const internal::EcPublicKey> ca_ec_;
 };
 
 struct LintOptions {

@@ -1,11 +1,16 @@
 // Key policy and PKCS#10 parsing (signer/csr.h), with requests made by OpenSSL itself.
 #include <gtest/gtest.h>
+#include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/rsa.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
+
+#include <cstring>
 
 #include "signer/csr.h"
 #include "signer/der.h"
+#include "signer/ec_verify.h"
 #include "signer/name.h"
 
 namespace certpress {
@@ -135,6 +140,31 @@ TEST(CsrTest, PointOffTheCurveIsRefused) {
   auto csr = ParseCsr(req.bytes());
   ASSERT_FALSE(csr.ok());
   EXPECT_EQ(csr.status().kind(), ErrorKind::kInvalidInput);
+  EXPECT_NE(csr.status().message().find("not a valid point on P-256"), std::string::npos)
+      << csr.status().message();
+  EXPECT_FALSE(CheckCsr(req.bytes()).ok());
+}
+
+// The issuance-time check agrees with the full parse: same key, same verdicts.
+TEST(CsrTest, CheckCsrAgreesWithParseCsr) {
+  for (const char* curve : {"P-256", "P-384"}) {
+    auto key = Ec(curve);
+    Bytes good = MakeCsr(key.get(), key.get());
+    auto parsed = ParseCsr(good);
+    auto checked = CheckCsr(good);
+    ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+    ASSERT_TRUE(checked.ok()) << checked.status().message();
+    EXPECT_EQ(checked->spki, parsed->spki);
+    EXPECT_EQ(checked->key_type, parsed->key_type);
+    auto other = Ec(curve);
+    auto forged = CheckCsr(MakeCsr(key.get(), other.get()));
+    ASSERT_FALSE(forged.ok());
+    EXPECT_NE(forged.status().message().find("proof of possession"), std::string::npos);
+  }
+  auto p384 = Ec("P-384");
+  auto refused = CheckCsr(MakeCsr(p384.get(), p384.get()), {"ec-p256"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("not allowed"), std::string::npos);
 }
 
 TEST(CsrTest, GarbageIsNotARequest) {
@@ -182,6 +212,45 @@ TEST(KeyEncodingTest, EcSpkiAndPkcs8MatchOpenSsl) {
     ASSERT_EQ(EVP_DigestVerifyInit(vmd.get(), nullptr, EVP_sha256(), nullptr, key->get()), 1);
     EXPECT_EQ(EVP_DigestVerify(vmd.get(), sig.data(), siglen, msg, sizeof msg), 1);
   }
+}
+
+// The shared-group EC key: partial validation (SP 800-56A rev3 5.6.2.3.4) and ECDSA checks.
+TEST(EcPublicKeyTest, ValidatesPointsAndVerifiesSignatures) {
+  auto key = Ec("P-256");
+  uint8_t point[65];
+  size_t plen = 0;
+  ASSERT_EQ(EVP_PKEY_get_octet_string_param(key.get(), OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point,
+                                            &plen),
+            1);
+  auto pub = internal::EcPublicKey::FromPoint("P-256", ByteSpan(point, plen));
+  ASSERT_TRUE(pub.ok()) << pub.status().message();
+  // The compressed form of the same point is accepted too (SEC 1 2.3.3).
+  uint8_t compressed[33];
+  compressed[0] = static_cast<uint8_t>(0x02 | (point[64] & 1));
+  std::memcpy(compressed + 1, point + 1, 32);
+  EXPECT_TRUE(internal::EcPublicKey::FromPoint("P-256", ByteSpan(compressed, 33)).ok());
+  // The point at infinity, a point off the curve and a point for the other curve are not.
+  const uint8_t infinity[1] = {0x00};
+  EXPECT_FALSE(internal::EcPublicKey::FromPoint("P-256", ByteSpan(infinity, 1)).ok());
+  uint8_t off[65];
+  std::memcpy(off, point, 65);
+  off[64] ^= 1;
+  EXPECT_FALSE(internal::EcPublicKey::FromPoint("P-256", ByteSpan(off, 65)).ok());
+  EXPECT_FALSE(internal::EcPublicKey::FromPoint("P-384", ByteSpan(point, plen)).ok());
+
+  const std::string msg = "tbs";
+  uint8_t digest[32];
+  SHA256(reinterpret_cast<const uint8_t*>(msg.data()), msg.size(), digest);
+  UniquePtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new(key.get(), nullptr));
+  ASSERT_EQ(EVP_PKEY_sign_init(ctx.get()), 1);
+  size_t siglen = 0;
+  ASSERT_EQ(EVP_PKEY_sign(ctx.get(), nullptr, &siglen, digest, sizeof digest), 1);
+  Bytes sig(siglen);
+  ASSERT_EQ(EVP_PKEY_sign(ctx.get(), sig.data(), &siglen, digest, sizeof digest), 1);
+  sig.resize(siglen);
+  EXPECT_TRUE(pub->VerifyDigest(ByteSpan(digest, 32), sig));
+  digest[0] ^= 1;
+  EXPECT_FALSE(pub->VerifyDigest(ByteSpan(digest, 32), sig));
 }
 
 }  // namespace
