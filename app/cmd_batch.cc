@@ -301,6 +301,8 @@ CommandResult RunOnce(Context& ctx, batch::BatchOptions opt) {
   if (!profiles.ok()) return Fail(profiles.status());
   auto token = ctx.Token();
   if (!token.ok()) return Fail(token.status());
+  // The pipeline opens connections of its own; this one checks the schema first.
+  if (auto conn = ctx.Db(); !conn.ok()) return Fail(conn.status());
   auto db = ctx.DbSettings();
   if (!db.ok()) return Fail(db.status());
   Progress progress("run-batch", "certs");

@@ -10,7 +10,7 @@ namespace certpress::app {
 namespace {
 
 CommandResult Migrate(Context& ctx) {
-  auto db = ctx.Db();
+  auto db = ctx.Db(/*any_schema=*/true);
   if (!db.ok()) return Fail(db.status());
   auto r = store::Migrate(**db);
   if (!r.ok()) return Fail(r.status());

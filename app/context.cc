@@ -4,15 +4,33 @@
 #include <unistd.h>
 
 #include "common/bytes.h"
+#include "store/schema.h"
 
 namespace certpress::app {
 
-Result<store::Connection*> Context::Db() {
-  if (db_) return db_.get();
-  CP_ASSIGN_OR_RETURN(store::DbConfig c, DbSettings());
-  auto conn = store::Connection::Open(c);
-  if (!conn.ok()) return conn.status();
-  db_ = std::move(conn).value();
+Result<store::Connection*> Context::Db(bool any_schema) {
+  if (!db_) {
+    CP_ASSIGN_OR_RETURN(store::DbConfig c, DbSettings());
+    auto conn = store::Connection::Open(c);
+    if (!conn.ok()) return conn.status();
+    db_ = std::move(conn).value();
+    schema_checked_ = false;
+  }
+  if (!any_schema && !schema_checked_) {
+    CP_ASSIGN_OR_RETURN(int version, store::SchemaVersion(*db_));
+    const int want = store::LatestSchemaVersion();
+    if (version < want) {
+      return InvalidInput("the database schema is at version " + std::to_string(version) +
+                          " and this certpress needs version " + std::to_string(want) +
+                          ": run `certpress db migrate`");
+    }
+    if (version > want) {
+      return InvalidInput("the database schema is at version " + std::to_string(version) +
+                          ", newer than this certpress knows (" + std::to_string(want) +
+                          "): upgrade certpress");
+    }
+    schema_checked_ = true;
+  }
   return db_.get();
 }
 

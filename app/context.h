@@ -43,8 +43,10 @@ class Context {
   bool Has(const char* name) const { return vm_.count(name) > 0 && !vm_[name].defaulted(); }
   bool Flag(const char* name) const { return vm_.count(name) > 0 && vm_[name].as<bool>(); }
 
-  // Db opens the database connection on first use.
-  Result<store::Connection*> Db();
+  // Db opens the database connection on first use. Unless |any_schema| (for `db migrate`), a
+  // database whose schema is not the one this build writes is refused with what to do, rather
+  // than failing later on a missing column or index.
+  Result<store::Connection*> Db(bool any_schema = false);
   // Token opens the configured crypto token on first use.
   Result<CryptoToken*> Token();
   // Profiles loads the card and certificate profiles (profiles.dir) on first use.
@@ -59,6 +61,7 @@ class Context {
  private:
   po::variables_map vm_;
   std::unique_ptr<store::Connection> db_;
+  bool schema_checked_ = false;
   std::unique_ptr<CryptoToken> token_;
   std::unique_ptr<profiles::ProfileSet> profiles_;
 };

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/bytes.h"
+#include "store/schema.h"
 #include "tests/support/test_env.h"
 
 namespace certpress {
@@ -145,6 +146,26 @@ TEST_F(CliIT, OfflineRootSignsTheCsrWithPlainOpenSsl) {
   auto v = Sh("openssl verify -x509_strict -CAfile " + Quote(root_pem) + " -untrusted " +
               Quote(Path("sub.pem")) + " " + Quote(Path("chain2.pem")));
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+}
+
+// A build newer than its database says so and what to do, instead of failing on a missing
+// index or column; `db migrate` brings the schema up and the command works again.
+TEST_F(CliIT, OlderSchemaIsRefusedUntilMigrated) {
+  auto conn = db_.Connect();
+  ASSERT_NE(conn, nullptr);
+  ASSERT_TRUE(conn->Exec("DELETE FROM schema_migrations WHERE version = ?",
+                         {int64_t{store::LatestSchemaVersion()}})
+                  .ok());
+  auto old = Run({"status"});
+  EXPECT_EQ(old.exit_code, 1) << old.out << old.err;
+  EXPECT_NE(old.err.find("run `certpress db migrate`"), std::string::npos) << old.err;
+  auto batch = Run({"run-batch"});
+  EXPECT_EQ(batch.exit_code, 1) << batch.err;
+  EXPECT_NE(batch.err.find("run `certpress db migrate`"), std::string::npos) << batch.err;
+  auto migrate = Run({"db", "migrate"});
+  ASSERT_EQ(migrate.exit_code, 0) << migrate.err;
+  EXPECT_NE(migrate.out.find("1 migration(s) applied"), std::string::npos) << migrate.out;
+  EXPECT_EQ(Run({"status"}).exit_code, 0);
 }
 
 TEST_F(CliIT, ImportRefusesACertificateForAnotherKey) {
