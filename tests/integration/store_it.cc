@@ -108,6 +108,55 @@ TEST(StoreIT, UniqueSerialPerIssuer) {
   EXPECT_EQ(dup.status().kind(), ErrorKind::kConflict);
 }
 
+// Completing intents: each certificate's DER lands on its own row, two issuers in one call,
+// and only an open intent with the recorded TBS hash is completed.
+TEST(StoreIT, CompleteCertificatesMatchesSerialIssuerAndTbs) {
+  TestDb db;
+  auto c = db.Connect();
+  for (const char* label : {"x", "y"}) {
+    ASSERT_TRUE(c->Exec("INSERT INTO cas (label, subject, key_uri, key_type, status) "
+                        "VALUES (?, 'CN=x', 'pkcs11:object=x', 'ec-p256', 'active')",
+                        {std::string_view(label)})
+                    .ok());
+  }
+  std::vector<CertIntent> intents;
+  std::vector<SignedCert> certs;
+  for (int i = 0; i < 300; ++i) {
+    CertIntent in{
+        1 + i % 2, "0A" + std::to_string(1000 + i), std::nullopt, "CN=a", 1700000000, 1800000000,
+        {}};
+    in.tbs_sha256[0] = static_cast<uint8_t>(i);
+    in.tbs_sha256[31] = 0xff;  // not valid UTF-8, as real hashes are not
+    intents.push_back(in);
+    certs.push_back({in.issuer_id, in.serial_hex, in.tbs_sha256, "der-" + std::to_string(i)});
+  }
+  ASSERT_TRUE(RecordIntents(*c, intents).ok());
+  certs[7].tbs_sha256[5] ^= 1;                  // prepared differently: must stay an intent
+  certs[8].issuer_id = 3 - certs[8].issuer_id;  // the same serial under the other issuer
+  auto done = CompleteCertificates(*c, certs);
+  ASSERT_TRUE(done.ok()) << done.status().message();
+  EXPECT_EQ(*done, 298u);
+  auto rows = c->Query(
+      "SELECT serial, issuer_id, status, der FROM certificates ORDER BY issuer_id, serial");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 300u);
+  for (const auto& r : *rows) {
+    const int i = std::stoi(r.Str(0).substr(2)) - 1000;
+    if (i == 7 || i == 8) {
+      EXPECT_EQ(r.Str(2), "intent") << i;
+      EXPECT_TRUE(r.IsNull(3)) << i;
+    } else {
+      EXPECT_EQ(r.Str(2), "issued") << i;
+      EXPECT_EQ(r.Str(3), "der-" + std::to_string(i));
+      EXPECT_EQ(r.Int(1), 1 + i % 2);
+    }
+  }
+  // Completing again changes nothing: the intents are closed.
+  auto again = CompleteCertificates(*c, certs);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 0u);
+}
+
 class AuditIT : public ::testing::Test {
  protected:
   void SetUp() override {
