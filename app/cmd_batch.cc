@@ -143,7 +143,11 @@ CommandResult Submit(Context& ctx) {
                                std::string(profiles::SanTypeName(san.type)) +
                                " subjectAltName, which profile '" + p.name + "' does not allow"));
     }
-    if (san.type == profiles::SanType::kDns && san.value != fields["cn"]) dns.push_back(san.value);
+    // find, not operator[]: an empty "cn" entry would fail profiles without that field.
+    auto cn = fields.find("cn");
+    if (san.type == profiles::SanType::kDns && (cn == fields.end() || san.value != cn->second)) {
+      dns.push_back(san.value);
+    }
   }
   if (!fields.count("dns") && !dns.empty() && (*profile)->Field("dns")) {
     std::string joined;

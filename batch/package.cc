@@ -7,6 +7,10 @@
 
 namespace certpress::batch {
 
+std::string PrivateKeyAad(int64_t request_id, std::string_view key_name) {
+  return "certpress-key-v1:" + std::to_string(request_id) + ":" + std::string(key_name);
+}
+
 Result<UniquePtr<EVP_PKEY>> LoadPrivateKey(store::Connection& conn, CryptoToken& token,
                                            int64_t request_id) {
   CP_ASSIGN_OR_RETURN(auto enc, store::FindPrivateKey(conn, request_id));
@@ -17,8 +21,8 @@ Result<UniquePtr<EVP_PKEY>> LoadPrivateKey(store::Connection& conn, CryptoToken&
   std::string kek;
   CP_ASSIGN_OR_RETURN(std::string wrapped, store::WrappedDataKey(conn, enc->data_key_id, &kek));
   CP_ASSIGN_OR_RETURN(SecureString dek,
-                      token.SecretDecrypt(kek, AsBytes(wrapped), AsBytes("certpress-dek-v1")));
-  std::string aad = "certpress-key-v1:" + std::to_string(request_id) + ":" + enc->key_name;
+                      token.SecretDecrypt(kek, AsBytes(wrapped), AsBytes(kDataKeyAad)));
+  const std::string aad = PrivateKeyAad(request_id, enc->key_name);
   CP_ASSIGN_OR_RETURN(SecureString pkcs8,
                       AesGcmOpen(AsBytes(dek.view()), AsBytes(enc->ciphertext), AsBytes(aad)));
   const unsigned char* p = reinterpret_cast<const unsigned char*>(pkcs8.str().data());

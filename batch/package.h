@@ -2,6 +2,8 @@
 // its envelope, and the PKCS#12 (RFC 7292) that carries it to its holder.
 #pragma once
 
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/bytes.h"
@@ -11,6 +13,11 @@
 #include "store/db.h"
 
 namespace certpress::batch {
+
+// The AES-GCM additional data that binds a wrapped data key, and a sealed private key to its
+// request and key name: the pipeline seals and LoadPrivateKey opens with the same bytes.
+inline constexpr std::string_view kDataKeyAad = "certpress-dek-v1";
+std::string PrivateKeyAad(int64_t request_id, std::string_view key_name);
 
 // LoadPrivateKey opens the stored private key of |request_id|: the data key is unwrapped by
 // the key encryption key in the token, then the PKCS#8 is decrypted and its AAD checked.

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "batch/ca_keys.h"
+#include "batch/package.h"
 #include "batch/request_builder.h"
 #include "common/ossl.h"
 #include "signer/aead.h"
@@ -91,7 +92,7 @@ class Run {
     dek_ = SecureString(std::move(dek));
     CP_RETURN_IF_ERROR(token_.EnsureSecretKey(opt_.kek_label).Wrap("key encryption key"));
     CP_ASSIGN_OR_RETURN(Bytes wrapped, token_.SecretEncrypt(opt_.kek_label, AsBytes(dek_.view()),
-                                                            AsBytes("certpress-dek-v1")));
+                                                            AsBytes(kDataKeyAad)));
     Status st = store::RunTransaction(*persist_db_, [&](store::Connection& c) -> Status {
       CP_ASSIGN_OR_RETURN(data_key_id_, store::StoreDataKey(c, opt_.kek_label, wrapped));
       return Status::Ok();
@@ -238,7 +239,7 @@ class Run {
         // PKCS#8, sealed under the run's data key; the AAD binds it to its request and key.
         auto pkcs8 = Pkcs8Der(w.private_key.get());
         if (!pkcs8.ok()) return pkcs8.status();
-        std::string aad = "certpress-key-v1:" + std::to_string(it.req.id) + ":" + w.key->name;
+        const std::string aad = PrivateKeyAad(it.req.id, w.key->name);
         auto sealed = AesGcmSeal(AsBytes(dek_.view()), AsBytes(pkcs8->view()), AsBytes(aad));
         w.private_key.reset();
         if (!sealed.ok()) return sealed.status();

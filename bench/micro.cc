@@ -325,7 +325,9 @@ void BM_PersistChunk(benchmark::State& state) {
   const char* db = std::getenv("CERTPRESS_BENCH_DB");
   const char* pw = std::getenv("CERTPRESS_BENCH_DB_PASSWORD_FILE");
   if (socket == nullptr || db == nullptr || pw == nullptr) {
-    state.SkipWithError("needs CERTPRESS_DB_SOCKET, CERTPRESS_BENCH_DB (scripts/bench sets them)");
+    state.SkipWithError(
+        "needs CERTPRESS_DB_SOCKET, CERTPRESS_BENCH_DB and CERTPRESS_BENCH_DB_PASSWORD_FILE "
+        "(see docs/BENCHMARKS.md)");
     return;
   }
   store::DbConfig c;

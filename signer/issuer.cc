@@ -273,7 +273,19 @@ Result<PreparedCert> Issuer::PrepareWithSerial(const TbsInput& in, const Serial&
 }
 
 Result<Bytes> Issuer::Sign(const PreparedCert& cert) const {
-  CP_ASSIGN_OR_RETURN(Bytes sig, SignData(*ca_.token, ca_.key_label, ca_.key_type, cert.tbs));
+  // The TBS is hashed once: Prepare's SHA-256 serves every CA but P-384 (RFC 5758 3.2,
+  // RFC 4055 5), for the token's signature and for checking it.
+  const EVP_MD* md = SignatureDigest(ca_.key_type);
+  uint8_t sha384[48];
+  ByteSpan digest = cert.tbs_sha256;
+  if (EVP_MD_get_type(md) != NID_sha256) {
+    unsigned int len = 0;
+    if (!EVP_Digest(cert.tbs.data(), cert.tbs.size(), sha384, &len, md, nullptr)) {
+      return OsslError("hashing the TBSCertificate");
+    }
+    digest = ByteSpan(sha384, len);
+  }
+  CP_ASSIGN_OR_RETURN(Bytes sig, ca_.token->SignDigest(ca_.key_label, ca_.key_type, digest));
   der::Writer w;
   size_t c = w.Begin(der::kSequence);
   w.Raw(cert.tbs);
@@ -283,18 +295,16 @@ Result<Bytes> Issuer::Sign(const PreparedCert& cert) const {
   Bytes out = w.Take();
 
   // Verify with the CA's public key: a token that returns garbage (or a wrong key under the
-  // label) must not produce a certificate. On a P-256 CA the digest is the TBS hash Prepare
-  // already took (ECDSA with SHA-256, RFC 5758 3.2).
+  // label) must not produce a certificate.
   bool verified = false;
-  if (ca_ec_ && ca_.key_type == KeyType::kEcP256) {
-    verified = ca_ec_->VerifyDigest(cert.tbs_sha256, sig);
+  if (ca_ec_) {
+    verified = ca_ec_->VerifyDigest(digest, sig);
   } else {
-    UniquePtr<EVP_MD_CTX> md(EVP_MD_CTX_new());
+    UniquePtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, ca_pub_.get(), nullptr));
     verified =
-        md &&
-        EVP_DigestVerifyInit(md.get(), nullptr, SignatureDigest(ca_.key_type), nullptr,
-                             ca_pub_.get()) == 1 &&
-        EVP_DigestVerify(md.get(), sig.data(), sig.size(), cert.tbs.data(), cert.tbs.size()) == 1;
+        ctx && EVP_PKEY_verify_init(ctx.get()) == 1 &&
+        EVP_PKEY_CTX_set_signature_md(ctx.get(), md) == 1 &&
+        EVP_PKEY_verify(ctx.get(), sig.data(), sig.size(), digest.data(), digest.size()) == 1;
   }
   if (!verified) {
     return OsslError("the token's signature does not verify with the CA public key",

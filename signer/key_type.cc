@@ -175,9 +175,15 @@ Result<SecureString> Pkcs8Der(EVP_PKEY* key) {
     if (!EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_PRIV_KEY, &d)) {
       return OsslError("reading an EC private key");
     }
-    UniquePtr<BIGNUM> owned(d);
+    // The private scalar is wiped when freed (BN_clear_free), and so is our copy on every path.
+    std::unique_ptr<BIGNUM, void (*)(BIGNUM*)> owned(d, BN_clear_free);
     const int size = *ec == KeyType::kEcP384 ? 48 : 32;
     uint8_t scalar[48];
+    struct Wipe {
+      uint8_t* p;
+      size_t n;
+      ~Wipe() { OPENSSL_cleanse(p, n); }
+    } wipe{scalar, sizeof scalar};
     if (BN_bn2binpad(d, scalar, size) != size) return OsslError("encoding an EC private key");
     CP_ASSIGN_OR_RETURN(Bytes point, EcPoint(key));
     der::Writer w;  // its reserve holds the whole key, so no copy is left behind unwiped
@@ -197,7 +203,6 @@ Result<SecureString> Pkcs8Der(EVP_PKEY* key) {
     w.End(ecpk);
     w.End(wrapped);
     w.End(info);
-    OPENSSL_cleanse(scalar, sizeof scalar);
     Bytes out = w.Take();
     SecureString result(std::string(out.begin(), out.end()));
     OPENSSL_cleanse(out.data(), out.size());

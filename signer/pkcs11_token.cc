@@ -228,12 +228,8 @@ class Pkcs11Token final : public CryptoToken {
                              config_.label + "'");
             return CKR_OK;
           }
-          rv = SignOn(s, key, type, digest, &sig, &inner);
-          if (rv == CKR_KEY_HANDLE_INVALID || rv == CKR_OBJECT_HANDLE_INVALID) {
-            std::unique_lock lock(cache_mu_);
-            cache_.erase(std::string(label));
-          }
-          return rv;
+          // Invalid handles are WithSession's to handle (it forgets the cache and logs in).
+          return SignOn(s, key, type, digest, &sig, &inner);
         },
         "signing with", label);
     if (!st.ok()) return st;
@@ -450,7 +446,7 @@ class Pkcs11Token final : public CryptoToken {
   CK_RV CachedPrivateKey(CK_SESSION_HANDLE s, std::string_view label, CK_OBJECT_HANDLE* out) {
     {
       std::shared_lock lock(cache_mu_);
-      auto it = cache_.find(std::string(label));
+      auto it = cache_.find(label);
       if (it != cache_.end()) {
         *out = it->second;
         return CKR_OK;
