@@ -1,6 +1,8 @@
 // End-to-end batch issuance on the real stack: CSV import, approvals, run-batch (the TBB
 // pipeline with leases), concurrency and crash safety, CSRs, PKCS#12, checked with OpenSSL.
 #include <gtest/gtest.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -118,10 +120,7 @@ TEST_F(BatchIT, TenThousandRowsImportedApprovedIssuedAndChainWithOpenSsl) {
 
 TEST_F(BatchIT, TwoConcurrentRunBatchesIssueEveryRequestExactlyOnce) {
   ImportAndApprove(Employees(3000), 3000);
-  std::string cmd =
-      "env -u CERTPRESS_DB_SOCKET -u CERTPRESS_TOKEN_LABEL -u CERTPRESS_TOKEN_PIN_FILE "
-      "CERTPRESS_CONFIG=" +
-      Quote(cli_.config_path()) + " " CERTPRESS_BIN " run-batch --chunk 50 --threads 2";
+  const std::string cmd = cli_.CommandLine({"run-batch", "--chunk", "50", "--threads", "2"});
   auto r = Sh("(" + cmd + " > " + Quote(Path("a.out")) + " 2>&1 & " + cmd + " > " +
               Quote(Path("b.out")) + " 2>&1 & wait)");
   ASSERT_EQ(r.exit_code, 0);
@@ -138,10 +137,8 @@ TEST_F(BatchIT, TwoConcurrentRunBatchesIssueEveryRequestExactlyOnce) {
 
 TEST_F(BatchIT, SchedulerKilledMidBatchThenRunAgainIssuesExactlyOnce) {
   ImportAndApprove(Employees(6000), 6000);
-  std::string cmd =
-      "exec env -u CERTPRESS_DB_SOCKET -u CERTPRESS_TOKEN_LABEL "
-      "-u CERTPRESS_TOKEN_PIN_FILE CERTPRESS_CONFIG=" +
-      Quote(cli_.config_path()) + " " CERTPRESS_BIN " run-batch --chunk 100 --threads 1 --lease 2";
+  const std::string cmd =
+      "exec " + cli_.CommandLine({"run-batch", "--chunk", "100", "--threads", "1", "--lease", "2"});
   auto start = Sh("(" + cmd + " > " + Quote(Path("killed.out")) + " 2>&1 & echo $! > " +
                   Quote(Path("pid")) + ")");
   ASSERT_EQ(start.exit_code, 0);
@@ -301,6 +298,7 @@ TEST_F(BatchIT, Pkcs12OpensWithOpenSslAndItsKeyMatchesItsCertificate) {
         Sh("openssl pkcs12" + flag + " -in " + Quote(p12) + " -passin file:" + Quote(Path("pw")) +
            " -clcerts -nokeys | openssl x509 -pubkey -noout");
     ASSERT_EQ(key.exit_code, 0) << key.err;
+    ASSERT_EQ(cert.exit_code, 0) << cert.err;
     EXPECT_NE(key.out.find("BEGIN PUBLIC KEY"), std::string::npos);
     EXPECT_EQ(key.out, cert.out);
     // The chain travels with it.
@@ -313,7 +311,12 @@ TEST_F(BatchIT, Pkcs12OpensWithOpenSslAndItsKeyMatchesItsCertificate) {
   auto c = db_.Connect();
   auto rows = c->Query("SELECT ciphertext FROM private_keys LIMIT 1");
   ASSERT_FALSE(rows->empty());
-  EXPECT_EQ((*rows)[0].Str(0).find("\x30\x81"), std::string::npos);
+  const std::string& blob = (*rows)[0].Str(0);
+  const unsigned char* bp = reinterpret_cast<const unsigned char*>(blob.data());
+  PKCS8_PRIV_KEY_INFO* p8 = d2i_PKCS8_PRIV_KEY_INFO(nullptr, &bp, static_cast<long>(blob.size()));
+  EXPECT_EQ(p8, nullptr) << "a private key is stored as plain PKCS#8";
+  PKCS8_PRIV_KEY_INFO_free(p8);
+  ERR_clear_error();
   auto wrong = Sh("openssl pkcs12 -in " + Quote(Path("modern.p12")) + " -passin pass:wrong -noout");
   EXPECT_NE(wrong.exit_code, 0);
 }
@@ -343,6 +346,9 @@ TEST_F(BatchIT, CsrRequestsAreCheckedAndIssued) {
   // The certificate is for the requester's key.
   auto a = Sh("openssl x509 -in " + Quote(Path("tls.pem")) + " -pubkey -noout");
   auto b = Sh("openssl pkey -in " + Quote(Path("tls.key")) + " -pubout");
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_NE(a.out.find("BEGIN PUBLIC KEY"), std::string::npos) << a.out;
   EXPECT_EQ(a.out, b.out);
   auto chain = Run({"cert", "export", "--request", std::to_string(id), "--format", "chain", "--out",
                     Path("tls-chain.pem")});
@@ -434,11 +440,8 @@ TEST_F(BatchIT, SchedulerRunsOnScheduleAndStopsCleanlyOnSigterm) {
   EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE state = 'issued'"), 50);
 
   ImportAndApprove(Employees(4000, 1000), 4000);
-  std::string cmd =
-      "exec env -u CERTPRESS_DB_SOCKET -u CERTPRESS_TOKEN_LABEL "
-      "-u CERTPRESS_TOKEN_PIN_FILE CERTPRESS_CONFIG=" +
-      Quote(cli_.config_path()) +
-      " " CERTPRESS_BIN " scheduler --run-now --interval 3600 --chunk 50 --threads 1";
+  const std::string cmd = "exec " + cli_.CommandLine({"scheduler", "--run-now", "--interval",
+                                                      "3600", "--chunk", "50", "--threads", "1"});
   ASSERT_EQ(Sh("(" + cmd + " > " + Quote(Path("sched.out")) + " 2>&1 & echo $! > " +
                Quote(Path("spid")) + ")")
                 .exit_code,

@@ -210,6 +210,7 @@ TEST(TokenIT, MissingModuleIsUnavailable) {
   c.module = "/nonexistent/libpkcs11.so";
   auto token = OpenToken(c);
   ASSERT_FALSE(token.ok());
+  EXPECT_EQ(token.status().kind(), ErrorKind::kUnavailable);
   EXPECT_NE(token.status().message().find("cannot load PKCS#11 module"), std::string::npos);
 }
 

@@ -69,6 +69,8 @@ class Cli {
   Cli(const TestDb& db, const TestToken& token);
   ~Cli();
   RunResult Run(const std::vector<std::string>& args) const;
+  // CommandLine is the shell command Run runs, for tests that start it in the background.
+  std::string CommandLine(const std::vector<std::string>& args) const;
   const std::string& config_path() const { return config_; }
   const std::string& dir() const { return dir_; }
 
