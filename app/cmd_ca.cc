@@ -322,30 +322,6 @@ CommandResult List(Context& ctx) {
   return Ok();
 }
 
-// ChainOf returns the CA's certificate followed by its issuers up to the root.
-Result<std::vector<std::string>> ChainOf(store::Connection& db, const store::CaRecord& ca) {
-  std::vector<std::string> ders;
-  std::optional<store::CaRecord> cur = ca;
-  std::string extra_pem;
-  for (int depth = 0; cur && depth < 16; ++depth) {
-    if (cur->cert_der.empty()) {
-      return InvalidInput("CA '" + cur->label + "' has no certificate yet");
-    }
-    ders.push_back(cur->cert_der);
-    if (!cur->chain_pem.empty()) extra_pem = cur->chain_pem;
-    if (!cur->parent_id) break;
-    CP_ASSIGN_OR_RETURN(cur, store::FindCaById(db, *cur->parent_id));
-  }
-  if (!extra_pem.empty()) {
-    CP_ASSIGN_OR_RETURN(auto extra, ParsePemCertificates(extra_pem));
-    for (const auto& c : extra) {
-      std::string d(c.der.begin(), c.der.end());
-      if (std::find(ders.begin(), ders.end(), d) == ders.end()) ders.push_back(d);
-    }
-  }
-  return ders;
-}
-
 CommandResult Export(Context& ctx) {
   const std::string label = ctx.Get<std::string>("label");
   const std::string format = ctx.Get<std::string>("format");
@@ -358,7 +334,7 @@ CommandResult Export(Context& ctx) {
   auto ca = store::FindCa(**db, label);
   if (!ca.ok()) return Fail(ca.status());
   if (!*ca) return Fail(NotFound("no CA labelled '" + label + "'"));
-  auto ders = ChainOf(**db, **ca);
+  auto ders = CaChain(**db, (*ca)->id);
   if (!ders.ok()) return Fail(ders.status());
   std::string out;
   if (format == "der") {
@@ -431,6 +407,30 @@ void AddCaCommands(std::vector<Command>& out) {
                    p.add("label", 1);
                  },
                  Export});
+}
+
+Result<std::vector<std::string>> CaChain(store::Connection& db, int64_t ca_id) {
+  std::vector<std::string> ders;
+  CP_ASSIGN_OR_RETURN(std::optional<store::CaRecord> cur, store::FindCaById(db, ca_id));
+  if (!cur) return NotFound("no CA with id " + std::to_string(ca_id));
+  std::string extra_pem;
+  for (int depth = 0; cur && depth < 16; ++depth) {
+    if (cur->cert_der.empty()) {
+      return InvalidInput("CA '" + cur->label + "' has no certificate yet");
+    }
+    ders.push_back(cur->cert_der);
+    if (!cur->chain_pem.empty()) extra_pem = cur->chain_pem;
+    if (!cur->parent_id) break;
+    CP_ASSIGN_OR_RETURN(cur, store::FindCaById(db, *cur->parent_id));
+  }
+  if (!extra_pem.empty()) {
+    CP_ASSIGN_OR_RETURN(auto extra, ParsePemCertificates(extra_pem));
+    for (const auto& c : extra) {
+      std::string d(c.der.begin(), c.der.end());
+      if (std::find(ders.begin(), ders.end(), d) == ders.end()) ders.push_back(d);
+    }
+  }
+  return ders;
 }
 
 }  // namespace certpress::app

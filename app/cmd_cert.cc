@@ -13,25 +13,6 @@ namespace certpress::app {
 
 namespace {
 
-// ChainAbove returns the DER certificates of the issuing CA and its parents.
-Result<std::vector<Bytes>> ChainAbove(store::Connection& db, int64_t ca_id) {
-  std::vector<Bytes> out;
-  std::optional<int64_t> id = ca_id;
-  std::string extra;
-  for (int depth = 0; id && depth < 16; ++depth) {
-    CP_ASSIGN_OR_RETURN(auto ca, store::FindCaById(db, *id));
-    if (!ca) break;
-    out.emplace_back(ca->cert_der.begin(), ca->cert_der.end());
-    if (!ca->chain_pem.empty()) extra = ca->chain_pem;
-    id = ca->parent_id;
-  }
-  if (!extra.empty()) {
-    CP_ASSIGN_OR_RETURN(auto certs, ParsePemCertificates(extra));
-    for (auto& c : certs) out.push_back(c.der);
-  }
-  return out;
-}
-
 // FindOne locates the certificate named by --request or --serial (with --ca if serials could
 // be ambiguous across CAs).
 Result<store::CertRecord> FindOne(Context& ctx, store::Connection& db) {
@@ -103,9 +84,10 @@ CommandResult Export(Context& ctx) {
   } else {
     out = ToPem(AsBytes(cert->der));
     if (format == "chain") {
-      auto chain = ChainAbove(**db, cert->issuer_id);
+      // The issuing CA and those above it; the certificate itself is already in |out|.
+      auto chain = CaChain(**db, cert->issuer_id);
       if (!chain.ok()) return Fail(chain.status());
-      for (const auto& c : *chain) out += ToPem(c);
+      for (const auto& c : *chain) out += ToPem(AsBytes(c));
     }
   }
   const std::string file = ctx.Get<std::string>("out");
@@ -134,12 +116,14 @@ CommandResult Pkcs12(Context& ctx) {
   if (!token.ok()) return Fail(token.status());
   auto key = batch::LoadPrivateKey(**db, **token, request);
   if (!key.ok()) return Fail(key.status());
-  auto chain = ChainAbove(**db, cert.issuer_id);
-  if (!chain.ok()) return Fail(chain.status());
+  auto ca_chain = CaChain(**db, cert.issuer_id);
+  if (!ca_chain.ok()) return Fail(ca_chain.status());
+  std::vector<Bytes> chain;
+  for (const auto& c : *ca_chain) chain.emplace_back(c.begin(), c.end());
   batch::Pkcs12Options opt;
   opt.legacy = ctx.Flag("legacy");
   opt.friendly_name = cert.subject;
-  auto p12 = batch::BuildPkcs12(key->get(), AsBytes(cert.der), *chain, *password, opt);
+  auto p12 = batch::BuildPkcs12(key->get(), AsBytes(cert.der), chain, *password, opt);
   if (!p12.ok()) return Fail(p12.status());
   Status st = WriteFile(out, AsString(*p12), 0600);
   if (!st.ok()) return Fail(st);

@@ -27,4 +27,9 @@ void AddCertCommands(std::vector<Command>& out);
 // which is missing.
 Result<int64_t> ResolveCa(Context& ctx, const profiles::CardProfile& profile);
 
+// CaChain returns the DER certificate of CA |ca_id| followed by its issuers up to the root
+// (and the chain imported with an offline root, without repeats). A CA that has no
+// certificate yet is an error.
+Result<std::vector<std::string>> CaChain(store::Connection& db, int64_t ca_id);
+
 }  // namespace certpress::app
