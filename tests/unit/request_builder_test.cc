@@ -104,12 +104,23 @@ TEST_F(RequestBuilderTest, RefusesControlAndBidiCharactersWithTheirOffset) {
 }
 
 TEST_F(RequestBuilderTest, DnEncoderRefusalIsPinnedOnTheField) {
+  // The same profile without the country pattern, so that the value reaches the DN encoder,
+  // which refuses a countryName that is not two letters (RFC 5280 A.1, X.520).
+  std::string toml = kToml;
+  const std::string pattern = R"(country = { required = true, pattern = "[A-Z]{2}" })";
+  ASSERT_NE(toml.find(pattern), std::string::npos);
+  toml.replace(toml.find(pattern), pattern.size(), "country = { required = true }");
+  auto set = profiles::LoadProfilesFromString(toml, "test.toml");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  auto b = RequestBuilder::Create(**set->Card("emp"));
+  ASSERT_TRUE(b.ok());
   Fields f = Good();
-  f["country"] = "dk";  // passes no pattern check here if the pattern were absent
+  f["country"] = "Denmark";
+  EXPECT_TRUE(b->Check(f).empty());
   FieldProblem p;
-  auto problems = builder_->Check(f);
-  ASSERT_EQ(problems.size(), 1u);  // the pattern catches it first
-  EXPECT_EQ(problems[0].field, "country");
+  auto r = b->Build(f, &p);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(p.field, "country") << r.status().message();
 }
 
 TEST(DnsAndEmailTest, Syntax) {
