@@ -183,6 +183,37 @@ TEST(TokenIT, ManyThreadsSignConcurrentlyWithValidSignatures) {
   EXPECT_EQ(bad.load(), 0);
 }
 
+// Two schedulers that start together may each create the key encryption key: whichever
+// of the two sealed a data key, the token opens it.
+TEST(TokenIT, SecretDecryptFindsTheKeyAmongTwoWithTheSameLabel) {
+  TestToken t;
+  const std::string aad = "aad";
+  Bytes blob;
+  {
+    auto token = OpenToken(ConfigFor(t));
+    ASSERT_TRUE(token.ok()) << token.status().message();
+    ASSERT_TRUE((*token)->EnsureSecretKey("kek").ok());
+    auto sealed = (*token)->SecretEncrypt("kek", AsBytes("data key"), AsBytes(aad));
+    ASSERT_TRUE(sealed.ok()) << sealed.status().message();
+    blob = *sealed;
+  }
+  // A second AES key under the same label, made by another tool.
+  auto gen = Sh("pkcs11-tool --module " + Quote(t.module()) + " --token-label " + Quote(t.label()) +
+                " --login --pin " + Quote(t.pin()) +
+                " --keygen --key-type AES:32 --label kek --sensitive");
+  ASSERT_EQ(gen.exit_code, 0) << gen.out << gen.err;
+  auto token = OpenToken(ConfigFor(t));
+  ASSERT_TRUE(token.ok());
+  for (int i = 0; i < 2; ++i) {
+    auto opened = (*token)->SecretDecrypt("kek", blob, AsBytes(aad));
+    ASSERT_TRUE(opened.ok()) << opened.status().message();
+    EXPECT_EQ(opened->str(), "data key");
+  }
+  // A blob sealed by neither still fails.
+  blob.back() ^= 1;
+  EXPECT_FALSE((*token)->SecretDecrypt("kek", blob, AsBytes(aad)).ok());
+}
+
 TEST(TokenIT, WrongPinSaysSo) {
   TestToken t;
   auto c = ConfigFor(t);
