@@ -341,7 +341,9 @@ class Pkcs11Token final : public CryptoToken {
               plain.resize(len);
               return rv;
             }
-            if (rv != CKR_ENCRYPTED_DATA_INVALID) return rv;
+            // A failed tag is CKR_ENCRYPTED_DATA_INVALID in the standard and
+            // CKR_GENERAL_ERROR in SoftHSM2: either way, the next key. A lost session shows
+            // at the next C_DecryptInit and is returned from there.
           }
           return rv;
         },
