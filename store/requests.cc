@@ -155,7 +155,7 @@ Result<std::vector<int64_t>> PendingIds(Connection& conn, const std::string& pro
 Result<std::vector<ClaimedRequest>> ClaimRequests(Connection& conn,
                                                   const std::vector<std::string>& profiles,
                                                   int limit, const std::string& claimer,
-                                                  int lease_seconds) {
+                                                  int lease_seconds, ExpiredLeases expired) {
   std::vector<ClaimedRequest> out;
   if (profiles.empty() || limit <= 0) return out;
   Status st = RunTransaction(conn, [&](Connection& c) -> Status {
@@ -196,12 +196,15 @@ Result<std::vector<ClaimedRequest>> ClaimRequests(Connection& conn,
       }
       return Status::Ok();
     };
-    CP_RETURN_IF_ERROR(claimable("ix_requests_lease",
-                                 "state = 'issuing' AND lease_until < UTC_TIMESTAMP(6)", limit));
-    if (static_cast<int>(out.size()) < limit) {
-      CP_RETURN_IF_ERROR(claimable("ix_requests_state", "state = 'approved'",
-                                   limit - static_cast<int64_t>(out.size())));
-    }
+    auto room = [&] { return limit - static_cast<int64_t>(out.size()); };
+    auto claim_expired = [&] {
+      return claimable("ix_requests_lease", "state = 'issuing' AND lease_until < UTC_TIMESTAMP(6)",
+                       room());
+    };
+    if (expired == ExpiredLeases::kFirst) CP_RETURN_IF_ERROR(claim_expired());
+    if (room() > 0)
+      CP_RETURN_IF_ERROR(claimable("ix_requests_state", "state = 'approved'", room()));
+    if (expired == ExpiredLeases::kIfRoom && room() > 0) CP_RETURN_IF_ERROR(claim_expired());
     if (out.empty()) return Status::Ok();
     std::vector<Param> upd = {Param(std::string_view(claimer)), Param(int64_t{lease_seconds})};
     for (const auto& r : out) upd.emplace_back(r.id);

@@ -85,6 +85,12 @@ struct ClaimedRequest {
   int retries = 0;
 };
 
+// When ClaimRequests looks for requests whose claimer's lease ran out.
+enum class ExpiredLeases {
+  kFirst,   // before approved ones (a crashed scheduler's work goes first)
+  kIfRoom,  // only when the approved ones leave room in the claim (a backlog's end)
+};
+
 // ClaimRequests claims up to |limit| requests of |profiles| that are approved, or issuing
 // with an expired lease (a crashed scheduler's), with SELECT ... FOR UPDATE SKIP LOCKED so
 // that concurrent schedulers never claim the same row. Commits before returning: the claim
@@ -92,7 +98,8 @@ struct ClaimedRequest {
 Result<std::vector<ClaimedRequest>> ClaimRequests(Connection& conn,
                                                   const std::vector<std::string>& profiles,
                                                   int limit, const std::string& claimer,
-                                                  int lease_seconds);
+                                                  int lease_seconds,
+                                                  ExpiredLeases expired = ExpiredLeases::kFirst);
 
 // OwnedClaims returns, locked FOR UPDATE inside the caller's transaction, which of |claims|
 // (id, fence) this claimer still holds.

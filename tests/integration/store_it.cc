@@ -5,6 +5,7 @@
 
 #include "store/audit.h"
 #include "store/certificates.h"
+#include "store/requests.h"
 #include "store/schema.h"
 #include "tests/support/test_env.h"
 
@@ -159,6 +160,43 @@ TEST(StoreIT, CompleteCertificatesMatchesSerialIssuerAndTbs) {
   auto again = CompleteCertificates(*c, certs);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(*again, 0u);
+}
+
+// A crashed claimer's expired leases go first with kFirst; with kIfRoom approved requests go
+// first (in id order, though the expired ones have lower ids) and expired leases fill the rest.
+TEST(StoreIT, ClaimTakesExpiredLeasesFirstOrWhenThereIsRoom) {
+  TestDb db;
+  auto c = db.Connect();
+  std::vector<NewRequest> rows(6);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rows[i].profile = "p";
+    rows[i].approvals_needed = 0;
+    rows[i].subject = "CN=r" + std::to_string(i);
+  }
+  auto made = InsertRequests(*c, rows);
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  ASSERT_EQ(*made, 6u);
+  // The two lowest ids were claimed by a scheduler that died a minute ago.
+  ASSERT_TRUE(c->Exec("UPDATE requests SET state = 'issuing', claimed_by = 'dead:1', lease_until "
+                      "= UTC_TIMESTAMP(6) - INTERVAL 1 MINUTE ORDER BY id LIMIT 2")
+                  .ok());
+  auto ids = [&](const std::vector<ClaimedRequest>& v) {
+    std::string s;
+    for (const auto& r : v) s += r.subject + " ";
+    return s;
+  };
+  auto room = ClaimRequests(*c, {"p"}, 2, "a:1", 60, ExpiredLeases::kIfRoom);
+  ASSERT_TRUE(room.ok()) << room.status().message();
+  EXPECT_EQ(ids(*room), "CN=r2 CN=r3 ");
+  auto first = ClaimRequests(*c, {"p"}, 1, "b:1", 60, ExpiredLeases::kFirst);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(ids(*first), "CN=r0 ");
+  auto rest = ClaimRequests(*c, {"p"}, 10, "c:1", 60, ExpiredLeases::kIfRoom);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(ids(*rest), "CN=r1 CN=r4 CN=r5 ");  // sorted by id: the expired one fills the room
+  auto none = ClaimRequests(*c, {"p"}, 10, "d:1", 60, ExpiredLeases::kFirst);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());  // every lease is live
 }
 
 class AuditIT : public ::testing::Test {
