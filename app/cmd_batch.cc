@@ -417,11 +417,13 @@ CommandResult StatusCmd(Context& ctx) {
 }
 
 void BatchRunOptions(po::options_description& d) {
-  d.add_options()("threads", po::value<int>()->default_value(0),
-                  "worker threads (0: one per core)")("chunk", po::value<int>()->default_value(256),
-                                                      "requests per chunk")(
-      "tokens", po::value<int>()->default_value(0), "chunks in flight (0: 3 per thread)")(
-      "lease", po::value<int>()->default_value(300),
+  const batch::BatchOptions defaults;
+  d.add_options()("threads", po::value<int>()->default_value(defaults.threads),
+                  "worker threads (0: one per core)")(
+      "chunk", po::value<int>()->default_value(defaults.chunk_size), "requests per chunk")(
+      "tokens", po::value<int>()->default_value(defaults.tokens),
+      "chunks in flight (0: 3 per thread)")(
+      "lease", po::value<int>()->default_value(defaults.lease_seconds),
       "seconds a claim is held before another scheduler may take it over");
 }
 
