@@ -1,5 +1,9 @@
 // `certpress cert export` and `certpress cert pkcs12`.
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
 #include <filesystem>
+#include <optional>
 
 #include "app/commands.h"
 #include "batch/package.h"
@@ -99,6 +103,51 @@ CommandResult Export(Context& ctx) {
   return st.ok() ? Ok() : Fail(st);
 }
 
+// The certificate to package and its key. A soft profile may have several keys (say
+// authentication and signature), each with its own certificate, and a request re-issued after
+// a crash keeps certificates whose key was replaced; so a certificate goes with the stored key
+// whose public half it carries, never by position. Newest first; --serial or --key narrow it,
+// and one of them is needed when the request has several keys.
+struct KeyAndCert {
+  UniquePtr<EVP_PKEY> key;
+  store::CertRecord cert;
+};
+
+Result<KeyAndCert> PickKeyAndCert(Context& ctx, store::Connection& db, CryptoToken& token,
+                                  int64_t request) {
+  const std::string key_name = ctx.Get<std::string>("key");
+  std::optional<Serial> serial;
+  if (!ctx.Get<std::string>("serial").empty()) {
+    CP_ASSIGN_OR_RETURN(serial, SerialFromHex(ctx.Get<std::string>("serial")));
+  }
+  const std::string what = "request " + std::to_string(request);
+  CP_ASSIGN_OR_RETURN(auto certs, store::IssuedForRequest(db, request));
+  if (certs.empty()) return NotFound(what + " has no issued certificate");
+  CP_ASSIGN_OR_RETURN(auto keys, batch::LoadPrivateKeys(db, token, request));
+  if (keys.size() > 1 && key_name.empty() && !serial) {
+    std::string names;
+    for (const auto& k : keys) names += (names.empty() ? "" : ", ") + k.name;
+    return InvalidInput(what + " has " + std::to_string(keys.size()) + " keys (" + names +
+                        "): name one with --key NAME or --serial S");
+  }
+  for (auto c = certs.rbegin(); c != certs.rend(); ++c) {
+    if (serial && c->serial_hex != serial->Hex()) continue;
+    const unsigned char* p = reinterpret_cast<const unsigned char*>(c->der.data());
+    UniquePtr<X509> x(d2i_X509(nullptr, &p, static_cast<long>(c->der.size())));
+    if (!x) return OsslError("parsing certificate " + c->serial_hex);
+    for (auto& k : keys) {
+      if (!key_name.empty() && k.name != key_name) continue;
+      if (EVP_PKEY_eq(X509_get0_pubkey(x.get()), k.key.get()) == 1) {
+        return KeyAndCert{std::move(k.key), std::move(*c)};
+      }
+    }
+  }
+  ERR_clear_error();
+  std::string which = serial ? "certificate " + serial->Hex() : "issued certificate";
+  if (!key_name.empty()) which += " for key '" + key_name + "'";
+  return NotFound(what + " has no " + which + " whose private key is stored");
+}
+
 CommandResult Pkcs12(Context& ctx) {
   const int64_t request = ctx.Get<int64_t>("request");
   const std::string out = ctx.Get<std::string>("out");
@@ -106,16 +155,15 @@ CommandResult Pkcs12(Context& ctx) {
   if (!password.ok()) return Fail(password.status().Wrap("reading the PKCS#12 password"));
   auto db = ctx.Db();
   if (!db.ok()) return Fail(db.status());
-  auto certs = store::IssuedForRequest(**db, request);
-  if (!certs.ok()) return Fail(certs.status());
-  if (certs->empty()) {
-    return Fail(NotFound("request " + std::to_string(request) + " has no issued certificate"));
-  }
-  const store::CertRecord& cert = certs->back();
   auto token = ctx.Token();
   if (!token.ok()) return Fail(token.status());
-  auto key = batch::LoadPrivateKey(**db, **token, request);
-  if (!key.ok()) return Fail(key.status());
+  auto picked = PickKeyAndCert(ctx, **db, **token, request);
+  if (!picked.ok()) {
+    return picked.status().kind() == ErrorKind::kInvalidInput ? Usage(picked.status().message())
+                                                              : Fail(picked.status());
+  }
+  const store::CertRecord& cert = picked->cert;
+  EVP_PKEY* key = picked->key.get();
   auto ca_chain = CaChain(**db, cert.issuer_id);
   if (!ca_chain.ok()) return Fail(ca_chain.status());
   std::vector<Bytes> chain;
@@ -123,7 +171,7 @@ CommandResult Pkcs12(Context& ctx) {
   batch::Pkcs12Options opt;
   opt.legacy = ctx.Flag("legacy");
   opt.friendly_name = cert.subject;
-  auto p12 = batch::BuildPkcs12(key->get(), AsBytes(cert.der), chain, *password, opt);
+  auto p12 = batch::BuildPkcs12(key, AsBytes(cert.der), chain, *password, opt);
   if (!p12.ok()) return Fail(p12.status());
   Status st = WriteFile(out, AsString(*p12), 0600);
   if (!st.ok()) return Fail(st);
@@ -156,6 +204,10 @@ void AddCertCommands(std::vector<Command>& out) {
   out.push_back({"cert pkcs12", "package a server-generated key and its certificate (RFC 7292)", "",
                  [](po::options_description& d, po::positional_options_description&) {
                    d.add_options()("request", po::value<int64_t>()->required(), "request id")(
+                       "key", po::value<std::string>()->default_value(""),
+                       "the profile's key name, when the request has several keys")(
+                       "serial", po::value<std::string>()->default_value(""),
+                       "this certificate (hex) rather than the newest")(
                        "out", po::value<std::string>()->required(), "output .p12 file")(
                        "password-file", po::value<std::string>()->required(),
                        "file holding the PKCS#12 password")(

@@ -19,10 +19,16 @@ namespace certpress::batch {
 inline constexpr std::string_view kDataKeyAad = "certpress-dek-v1";
 std::string PrivateKeyAad(int64_t request_id, std::string_view key_name);
 
-// LoadPrivateKey opens the stored private key of |request_id|: the data key is unwrapped by
-// the key encryption key in the token, then the PKCS#8 is decrypted and its AAD checked.
-Result<UniquePtr<EVP_PKEY>> LoadPrivateKey(store::Connection& conn, CryptoToken& token,
-                                           int64_t request_id);
+struct StoredKey {
+  std::string name;  // the card profile's key name
+  UniquePtr<EVP_PKEY> key;
+};
+
+// LoadPrivateKeys opens the stored private keys of |request_id| (a soft profile may have
+// several, one certificate each): each data key is unwrapped by the key encryption key in the
+// token, then the PKCS#8 is decrypted and its AAD checked. None stored is not found.
+Result<std::vector<StoredKey>> LoadPrivateKeys(store::Connection& conn, CryptoToken& token,
+                                               int64_t request_id);
 
 struct Pkcs12Options {
   // Default: PBES2 with PBKDF2-HMAC-SHA256 and AES-256-CBC for key and certificates, a

@@ -152,14 +152,14 @@ Status StorePrivateKeys(Connection& conn, const std::vector<EncryptedKey>& keys)
   return conn.ExecV(sql, p).status();
 }
 
-Result<std::optional<EncryptedKey>> FindPrivateKey(Connection& conn, int64_t request_id) {
+Result<std::vector<EncryptedKey>> FindPrivateKeys(Connection& conn, int64_t request_id) {
   CP_ASSIGN_OR_RETURN(auto rows, conn.Query("SELECT request_id, key_name, data_key_id, "
                                             "ciphertext FROM private_keys WHERE request_id = ? "
-                                            "ORDER BY key_name LIMIT 1",
+                                            "ORDER BY key_name",
                                             {request_id}));
-  if (rows.empty()) return std::optional<EncryptedKey>();
-  return std::optional<EncryptedKey>(
-      EncryptedKey{rows[0].Int(0), rows[0].Str(1), rows[0].Int(2), rows[0].Str(3)});
+  std::vector<EncryptedKey> out;
+  for (const auto& r : rows) out.push_back({r.Int(0), r.Str(1), r.Int(2), r.Str(3)});
+  return out;
 }
 
 Result<std::vector<CertRecord>> IssuedForRequest(Connection& conn, int64_t request_id) {

@@ -58,7 +58,8 @@ struct EncryptedKey {
   std::string ciphertext;  // IV || AES-256-GCM(PKCS#8) || tag
 };
 [[nodiscard]] Status StorePrivateKeys(Connection& conn, const std::vector<EncryptedKey>& keys);
-Result<std::optional<EncryptedKey>> FindPrivateKey(Connection& conn, int64_t request_id);
+// The stored private keys of |request_id|, by key name.
+Result<std::vector<EncryptedKey>> FindPrivateKeys(Connection& conn, int64_t request_id);
 
 struct CertRecord {
   int64_t id = 0;

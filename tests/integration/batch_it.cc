@@ -5,7 +5,9 @@
 #include <openssl/x509.h>
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <thread>
 
 #include "common/bytes.h"
@@ -319,6 +321,92 @@ TEST_F(BatchIT, Pkcs12OpensWithOpenSslAndItsKeyMatchesItsCertificate) {
   ERR_clear_error();
   auto wrong = Sh("openssl pkcs12 -in " + Quote(Path("modern.p12")) + " -passin pass:wrong -noout");
   EXPECT_NE(wrong.exit_code, 0);
+}
+
+// A soft profile with two keys: each certificate is packaged with its own key, chosen by
+// --key or --serial; without either the command asks which one.
+TEST_F(BatchIT, Pkcs12OfATwoKeyProfilePairsEachCertificateWithItsKey) {
+  const std::string profiles = Path("profiles");
+  fs::copy(CERTPRESS_SOURCE_DIR "/profiles", profiles);
+  // employee-soft with a second server key for signatures (whose certificate profile allows
+  // email SANs only).
+  auto soft = ReadFile(profiles + "/employee-soft.toml");
+  ASSERT_TRUE(soft.ok());
+  std::string toml = std::regex_replace(*soft, std::regex("employee-soft"), "employee-dual");
+  toml = std::regex_replace(toml, std::regex(R"(, \["upn", "\{email\}"\])"), "");
+  toml +=
+      "\n[[card.employee-dual.keys]]\nname = \"sign\"\nalgorithm = \"ec-p256\"\n"
+      "source = \"server\"\ncertificate = \"employee-signature\"\n";
+  ASSERT_TRUE(WriteFile(profiles + "/employee-dual.toml", toml).ok());
+  auto imp = Run({"import", Employees(2), "--profile", "employee-dual", "--ca", "issuing",
+                  "--profiles.dir", profiles});
+  ASSERT_EQ(imp.exit_code, 0) << imp.err << imp.out;
+  ASSERT_EQ(Run({"approve", "--all", "--profile", "employee-dual", "--operator", "alice",
+                 "--profiles.dir", profiles})
+                .exit_code,
+            0);
+  auto run = Run({"run-batch", "--profiles.dir", profiles});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_NE(run.out.find("issued 2,"), std::string::npos) << run.out;
+  const int64_t id = Scalar("SELECT MIN(id) FROM requests");
+  ASSERT_EQ(Scalar("SELECT COUNT(*) FROM certificates WHERE status = 'issued' AND request_id = " +
+                   std::to_string(id)),
+            2);
+  ASSERT_EQ(Scalar("SELECT COUNT(*) FROM private_keys WHERE request_id = " + std::to_string(id)),
+            2);
+  ASSERT_TRUE(WriteFile(Path("pw"), "two keys\n", 0600).ok());
+  std::vector<std::string> base = {
+      "cert", "pkcs12", "--request", std::to_string(id), "--password-file", Path("pw")};
+  auto ask = Run([&] {
+    auto a = base;
+    a.insert(a.end(), {"--out", Path("none.p12")});
+    return a;
+  }());
+  EXPECT_EQ(ask.exit_code, 2);
+  EXPECT_NE(ask.err.find("2 keys (auth, sign): name one with --key NAME or --serial S"),
+            std::string::npos)
+      << ask.err;
+  // Package each key; the certificate inside carries that key and that key's profile.
+  std::map<std::string, std::string> serials;
+  for (const std::string name : {"auth", "sign"}) {
+    SCOPED_TRACE(name);
+    const std::string p12 = Path(name + ".p12");
+    auto a = base;
+    a.insert(a.end(), {"--key", name, "--out", p12});
+    auto r = Run(a);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string open =
+        "openssl pkcs12 -in " + Quote(p12) + " -passin file:" + Quote(Path("pw"));
+    auto key = Sh(open + " -nocerts -nodes | openssl pkey -pubout");
+    auto cert = Sh(open + " -clcerts -nokeys | openssl x509 -pubkey -noout");
+    ASSERT_EQ(key.exit_code, 0) << key.err;
+    ASSERT_EQ(cert.exit_code, 0) << cert.err;
+    EXPECT_NE(key.out.find("BEGIN PUBLIC KEY"), std::string::npos);
+    EXPECT_EQ(key.out, cert.out);
+    auto text = Sh(open + " -clcerts -nokeys | openssl x509 -noout -ext keyUsage -serial");
+    ASSERT_EQ(text.exit_code, 0) << text.err;
+    EXPECT_NE(text.out.find(name == "sign" ? "Non Repudiation" : "Key Encipherment"),
+              std::string::npos)
+        << text.out;
+    const size_t at = text.out.find("serial=");
+    ASSERT_NE(at, std::string::npos) << text.out;
+    serials[name] = text.out.substr(at + 7, text.out.find('\n', at) - at - 7);
+  }
+  EXPECT_NE(serials["auth"], serials["sign"]);
+  // --serial picks the certificate, and its key with it.
+  auto a = base;
+  a.insert(a.end(), {"--serial", serials["sign"], "--out", Path("by-serial.p12")});
+  auto r = Run(a);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto text = Sh("openssl pkcs12 -in " + Quote(Path("by-serial.p12")) + " -passin file:" +
+                 Quote(Path("pw")) + " -clcerts -nokeys | openssl x509 -noout -serial");
+  EXPECT_EQ(text.out, "serial=" + serials["sign"] + "\n");
+  // A key name the request does not have is not found, with the name in the message.
+  a = base;
+  a.insert(a.end(), {"--key", "encrypt", "--out", Path("x.p12")});
+  auto missing = Run(a);
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("for key 'encrypt'"), std::string::npos) << missing.err;
 }
 
 TEST_F(BatchIT, CsrRequestsAreCheckedAndIssued) {
