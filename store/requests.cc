@@ -140,12 +140,12 @@ Result<std::vector<int64_t>> PendingIds(Connection& conn, const std::string& pro
   Result<std::vector<Row>> rows =
       profile.empty()
           ? conn.Query(
-                "SELECT id FROM requests WHERE state = 'pending' AND id > ? ORDER BY id "
-                "LIMIT ?",
+                "SELECT id FROM requests WHERE state = 'pending' AND lease_until IS NULL AND "
+                "id > ? ORDER BY id LIMIT ?",
                 {after_id, int64_t{limit}})
           : conn.Query(
-                "SELECT id FROM requests WHERE state = 'pending' AND profile = ? AND id > "
-                "? ORDER BY id LIMIT ?",
+                "SELECT id FROM requests WHERE state = 'pending' AND lease_until IS NULL AND "
+                "profile = ? AND id > ? ORDER BY id LIMIT ?",
                 {profile, after_id, int64_t{limit}});
   if (!rows.ok()) return rows.status();
   for (const auto& r : *rows) out.push_back(r.Int(0));
@@ -160,9 +160,10 @@ Result<std::vector<ClaimedRequest>> ClaimRequests(Connection& conn,
   if (profiles.empty() || limit <= 0) return out;
   Status st = RunTransaction(conn, [&](Connection& c) -> Status {
     out.clear();
-    // Two queries, each an index range read that stops after |limit| rows: first requests
-    // whose claimer's lease ran out (it crashed or hung; ix_requests_lease), then approved ones
-    // in id order (ix_requests_state). One query with "approved OR expired issuing" made the
+    // Two queries, each a range read of ix_requests_queue (state, lease_until, id) that stops
+    // after |limit| rows: requests whose claimer's lease ran out (it crashed or hung), and
+    // approved ones, which have no lease, in id order. One query with "approved OR expired
+    // issuing" made the
     // optimizer read and sort every approved row on each claim: quadratic in the backlog.
     // The rows come back whole, so the claim is one read, one update and one commit.
     // The index is forced: with ORDER BY id LIMIT the optimizer, going by table statistics,
@@ -198,12 +199,13 @@ Result<std::vector<ClaimedRequest>> ClaimRequests(Connection& conn,
     };
     auto room = [&] { return limit - static_cast<int64_t>(out.size()); };
     auto claim_expired = [&] {
-      return claimable("ix_requests_lease", "state = 'issuing' AND lease_until < UTC_TIMESTAMP(6)",
+      return claimable("ix_requests_queue", "state = 'issuing' AND lease_until < UTC_TIMESTAMP(6)",
                        room());
     };
     if (expired == ExpiredLeases::kFirst) CP_RETURN_IF_ERROR(claim_expired());
     if (room() > 0)
-      CP_RETURN_IF_ERROR(claimable("ix_requests_state", "state = 'approved'", room()));
+      CP_RETURN_IF_ERROR(
+          claimable("ix_requests_queue", "state = 'approved' AND lease_until IS NULL", room()));
     if (expired == ExpiredLeases::kIfRoom && room() > 0) CP_RETURN_IF_ERROR(claim_expired());
     if (out.empty()) return Status::Ok();
     std::vector<Param> upd = {Param(std::string_view(claimer)), Param(int64_t{lease_seconds})};

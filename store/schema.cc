@@ -172,6 +172,21 @@ const std::vector<Migration>& Migrations() {
            R"(ALTER TABLE requests
                 ADD INDEX IF NOT EXISTS ix_requests_lease (state, lease_until))",
        }},
+      {4,
+       "claims: one index for the queue and the leases",
+       {
+           // Every claim and every issue changes a request's state and lease; each index on
+           // them costs a delete-mark and an insert per change, and purge later. One index
+           // serves both reads: approved (and pending) requests have no lease, so
+           // (state = 'approved', lease_until IS NULL) comes in id order, and expired leases
+           // are a range of (state = 'issuing', lease_until).
+           R"(UPDATE requests SET lease_until = NULL
+                WHERE state IN ('pending', 'approved') AND lease_until IS NOT NULL)",
+           R"(ALTER TABLE requests
+                ADD INDEX IF NOT EXISTS ix_requests_queue (state, lease_until, id),
+                DROP INDEX IF EXISTS ix_requests_state,
+                DROP INDEX IF EXISTS ix_requests_lease)",
+       }},
   };
   return kMigrations;
 }
