@@ -1,4 +1,12 @@
 // The certpress binary: everything happens in app::Main.
+//
+// The process allocates through TBB's scalable allocator: including this header makes the
+// binary load libtbbmalloc_proxy, which replaces malloc/free for every library in it, OpenSSL
+// and the PKCS#11 module included. Issuing allocates and frees small blocks on every worker
+// thread (BIGNUMs, DER buffers, the HSM module's per-call objects); with glibc's allocator
+// this cost about a tenth of the throughput (docs/BENCHMARKS.md).
+#include <oneapi/tbb/tbbmalloc_proxy.h>
+
 #include "app/cli.h"
 
 int main(int argc, char** argv) {

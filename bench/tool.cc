@@ -10,6 +10,7 @@
 //
 // Every subcommand prints one JSON object on stdout.
 #include <dlfcn.h>
+#include <oneapi/tbb/tbbmalloc_proxy.h>  // the product's allocator (app/main.cc)
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
