@@ -236,8 +236,22 @@ CommandResult Decide(Context& ctx, bool approve) {
       errors.clear();
       a = w = rj = 0;
       std::vector<store::AuditEvent> audit;
-      for (int64_t id : batch_ids) {
-        auto d = approve ? store::Approve(c, id, op) : store::Reject(c, id, op, reason);
+      std::vector<Result<store::Decision>> decisions;
+      if (approve) {
+        CP_ASSIGN_OR_RETURN(decisions, store::ApproveMany(c, batch_ids, op));
+      } else {
+        for (int64_t id : batch_ids) {
+          auto d = store::Reject(c, id, op, reason);
+          if (!d.ok() && d.status().kind() != ErrorKind::kConflict &&
+              d.status().kind() != ErrorKind::kNotFound) {
+            return d.status();
+          }
+          decisions.push_back(std::move(d));
+        }
+      }
+      for (size_t k = 0; k < batch_ids.size(); ++k) {
+        const int64_t id = batch_ids[k];
+        auto& d = decisions[k];
         if (!d.ok()) {
           if (d.status().kind() == ErrorKind::kConflict ||
               d.status().kind() == ErrorKind::kNotFound) {

@@ -1,6 +1,8 @@
 #include "store/requests.h"
 
 #include <algorithm>
+#include <map>
+#include <set>
 
 namespace certpress::store {
 
@@ -82,37 +84,83 @@ Status FinishImport(Connection& conn, int64_t id, int64_t total, int64_t created
       .status();
 }
 
-Result<Decision> Approve(Connection& conn, int64_t id, const std::string& op) {
-  CP_ASSIGN_OR_RETURN(auto rows, conn.Query("SELECT state, approvals_needed FROM requests "
-                                            "WHERE id = ? FOR UPDATE",
-                                            {id}));
-  const std::string what = "request " + std::to_string(id);
-  if (rows.empty()) return NotFound(what + " does not exist");
-  if (rows[0].Str(0) != kPending) return Conflict(what + " is " + rows[0].Str(0) + ", not pending");
-  auto ins = conn.Exec(
-      "INSERT INTO approvals (request_id, operator, decision) VALUES (?, ?, "
-      "'approve')",
-      {id, op});
-  if (!ins.ok()) {
-    if (ins.status().kind() == ErrorKind::kConflict) {
-      return Conflict(what + ": operator '" + op +
-                      "' already approved it; the next approval must come from a different "
-                      "operator");
+Result<std::vector<Result<Decision>>> ApproveMany(Connection& conn, std::span<const int64_t> ids,
+                                                  const std::string& op) {
+  std::vector<Result<Decision>> out;
+  if (ids.empty()) return out;
+  auto id_params = [](std::span<const int64_t> v) {
+    std::vector<Param> p;
+    for (int64_t id : v) p.emplace_back(id);
+    return p;
+  };
+  struct Row {
+    std::string state;
+    int64_t needed = 1;
+  };
+  std::map<int64_t, Row> requests;
+  CP_ASSIGN_OR_RETURN(auto rows,
+                      conn.QueryV("SELECT id, state, approvals_needed FROM requests WHERE id IN " +
+                                      InClause(ids.size()) + " FOR UPDATE",
+                                  id_params(ids)));
+  for (const auto& r : rows) requests[r.Int(0)] = {r.Str(1), r.Int(2)};
+  std::vector<Param> by_op = {Param(std::string_view(op))};
+  for (int64_t id : ids) by_op.emplace_back(id);
+  CP_ASSIGN_OR_RETURN(auto decided,
+                      conn.QueryV("SELECT request_id FROM approvals WHERE operator = ? AND "
+                                  "request_id IN " +
+                                      InClause(ids.size()),
+                                  by_op));
+  std::set<int64_t> already;
+  for (const auto& r : decided) already.insert(r.Int(0));
+  std::vector<int64_t> fresh;  // pending and not yet approved by |op|
+  for (int64_t id : ids) {
+    const std::string what = "request " + std::to_string(id);
+    auto it = requests.find(id);
+    if (it == requests.end()) {
+      out.emplace_back(NotFound(what + " does not exist"));
+    } else if (it->second.state != kPending) {
+      out.emplace_back(Conflict(what + " is " + it->second.state + ", not pending"));
+    } else if (!already.insert(id).second) {
+      out.emplace_back(Conflict(what + ": operator '" + op +
+                                "' already approved it; the next approval must come from a "
+                                "different operator"));
+    } else {
+      out.emplace_back(Decision{id, kPending, 0});
+      fresh.push_back(id);
     }
-    return ins.status();
   }
-  CP_ASSIGN_OR_RETURN(auto n, conn.Query("SELECT COUNT(*) FROM approvals WHERE request_id = ? "
-                                         "AND decision = 'approve'",
-                                         {id}));
-  Decision d{id, kPending, static_cast<int>(n[0].Int(0))};
-  if (d.approvals >= rows[0].Int(1)) {
-    CP_RETURN_IF_ERROR(conn.Exec("UPDATE requests SET state = 'approved', updated_at = "
-                                 "UTC_TIMESTAMP(6) WHERE id = ?",
-                                 {id})
+  if (fresh.empty()) return out;
+  std::string insert = "INSERT INTO approvals (request_id, operator, decision) VALUES ";
+  std::vector<Param> ins;
+  for (size_t k = 0; k < fresh.size(); ++k) {
+    insert += k ? ",(?, ?, 'approve')" : "(?, ?, 'approve')";
+    ins.insert(ins.end(), {Param(fresh[k]), Param(std::string_view(op))});
+  }
+  CP_RETURN_IF_ERROR(conn.ExecV(insert, ins).status());
+  CP_ASSIGN_OR_RETURN(auto counts,
+                      conn.QueryV("SELECT request_id, COUNT(*) FROM approvals WHERE decision = "
+                                  "'approve' AND request_id IN " +
+                                      InClause(fresh.size()) + " GROUP BY request_id",
+                                  id_params(fresh)));
+  std::map<int64_t, int> approvals;
+  for (const auto& r : counts) approvals[r.Int(0)] = static_cast<int>(r.Int(1));
+  std::vector<int64_t> done;
+  for (auto& d : out) {
+    if (!d.ok()) continue;
+    d->approvals = approvals[d->request_id];
+    if (d->approvals >= requests[d->request_id].needed) {
+      d->new_state = kApproved;
+      done.push_back(d->request_id);
+    }
+  }
+  if (!done.empty()) {
+    CP_RETURN_IF_ERROR(conn.ExecV("UPDATE requests SET state = 'approved', updated_at = "
+                                  "UTC_TIMESTAMP(6) WHERE id IN " +
+                                      InClause(done.size()),
+                                  id_params(done))
                            .status());
-    d.new_state = kApproved;
   }
-  return d;
+  return out;
 }
 
 Result<Decision> Reject(Connection& conn, int64_t id, const std::string& op,

@@ -199,6 +199,59 @@ TEST(StoreIT, ClaimTakesExpiredLeasesFirstOrWhenThereIsRoom) {
   EXPECT_TRUE(none->empty());  // every lease is live
 }
 
+// Approving many at once: each id gets its own answer, in order, and dual control holds.
+TEST(StoreIT, ApproveManyAnswersEachIdAndCountsDistinctOperators) {
+  TestDb db;
+  auto c = db.Connect();
+  std::vector<NewRequest> rows(4);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rows[i].profile = "p";
+    rows[i].subject = "CN=r" + std::to_string(i);
+    rows[i].approvals_needed = i < 2 ? 1 : 2;  // r2 and r3 need two operators
+  }
+  ASSERT_TRUE(InsertRequests(*c, rows).ok());
+  auto id = [&](int i) {
+    auto r = c->Query("SELECT id FROM requests WHERE subject = ?", {"CN=r" + std::to_string(i)});
+    return (*r)[0].Int(0);
+  };
+  ASSERT_TRUE(c->Exec("UPDATE requests SET state = 'rejected' WHERE id = ?", {id(1)}).ok());
+  const std::vector<int64_t> ids = {id(0), id(1), id(2), 999999, id(2), id(3)};
+  auto first = ApproveMany(*c, ids, "alice");
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  ASSERT_EQ(first->size(), ids.size());
+  const auto& d = *first;
+  ASSERT_TRUE(d[0].ok());
+  EXPECT_EQ(d[0]->new_state, kApproved);
+  EXPECT_EQ(d[0]->approvals, 1);
+  EXPECT_EQ(d[1].status().kind(), ErrorKind::kConflict);
+  EXPECT_NE(d[1].status().message().find("is rejected, not pending"), std::string::npos);
+  ASSERT_TRUE(d[2].ok());
+  EXPECT_EQ(d[2]->new_state, kPending);  // one of two
+  EXPECT_EQ(d[3].status().kind(), ErrorKind::kNotFound);
+  EXPECT_EQ(d[4].status().kind(), ErrorKind::kConflict);  // alice again, in the same call
+  EXPECT_NE(d[4].status().message().find("already approved it"), std::string::npos);
+  ASSERT_TRUE(d[5].ok());
+  // alice cannot be the second operator; bob can.
+  auto again = ApproveMany(*c, std::vector<int64_t>{id(2)}, "alice");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)[0].status().kind(), ErrorKind::kConflict);
+  auto bob = ApproveMany(*c, std::vector<int64_t>{id(2), id(3), id(0)}, "bob");
+  ASSERT_TRUE(bob.ok());
+  ASSERT_TRUE((*bob)[0].ok());
+  EXPECT_EQ((*bob)[0]->new_state, kApproved);
+  EXPECT_EQ((*bob)[0]->approvals, 2);
+  ASSERT_TRUE((*bob)[1].ok());
+  EXPECT_EQ((*bob)[1]->new_state, kApproved);
+  EXPECT_EQ((*bob)[2].status().kind(), ErrorKind::kConflict);  // r0 is approved already
+  auto states = c->Query("SELECT state, COUNT(*) FROM requests GROUP BY state ORDER BY state");
+  ASSERT_TRUE(states.ok());
+  ASSERT_EQ(states->size(), 2u);
+  EXPECT_EQ((*states)[0].Str(0), "approved");
+  EXPECT_EQ((*states)[0].Int(1), 3);
+  auto n = c->Query("SELECT COUNT(*) FROM approvals");
+  EXPECT_EQ((*n)[0].Int(0), 5);  // alice: r0 r2 r3; bob: r2 r3
+}
+
 class AuditIT : public ::testing::Test {
  protected:
   void SetUp() override {
