@@ -1,6 +1,7 @@
 // Integration tests of store/ against the private MariaDB of scripts/stack.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <thread>
 
 #include "store/audit.h"
@@ -162,18 +163,25 @@ TEST(StoreIT, CompleteCertificatesMatchesSerialIssuerAndTbs) {
   EXPECT_EQ(*again, 0u);
 }
 
+// |n| requests of profile "p" with subjects CN=r0, CN=r1, ...; |needed|(i) approvals each
+// (0: created approved).
+std::vector<NewRequest> Requests(int n, const std::function<int(int)>& needed) {
+  std::vector<NewRequest> rows(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    auto& r = rows[static_cast<size_t>(i)];
+    r.profile = "p";
+    r.subject = "CN=r" + std::to_string(i);
+    r.approvals_needed = needed(i);
+  }
+  return rows;
+}
+
 // A crashed claimer's expired leases go first with kFirst; with kIfRoom approved requests go
 // first (in id order, though the expired ones have lower ids) and expired leases fill the rest.
 TEST(StoreIT, ClaimTakesExpiredLeasesFirstOrWhenThereIsRoom) {
   TestDb db;
   auto c = db.Connect();
-  std::vector<NewRequest> rows(6);
-  for (size_t i = 0; i < rows.size(); ++i) {
-    rows[i].profile = "p";
-    rows[i].approvals_needed = 0;
-    rows[i].subject = "CN=r" + std::to_string(i);
-  }
-  auto made = InsertRequests(*c, rows);
+  auto made = InsertRequests(*c, Requests(6, [](int) { return 0; }));
   ASSERT_TRUE(made.ok()) << made.status().message();
   ASSERT_EQ(*made, 6u);
   // The two lowest ids were claimed by a scheduler that died a minute ago.
@@ -203,13 +211,8 @@ TEST(StoreIT, ClaimTakesExpiredLeasesFirstOrWhenThereIsRoom) {
 TEST(StoreIT, ApproveManyAnswersEachIdAndCountsDistinctOperators) {
   TestDb db;
   auto c = db.Connect();
-  std::vector<NewRequest> rows(4);
-  for (size_t i = 0; i < rows.size(); ++i) {
-    rows[i].profile = "p";
-    rows[i].subject = "CN=r" + std::to_string(i);
-    rows[i].approvals_needed = i < 2 ? 1 : 2;  // r2 and r3 need two operators
-  }
-  ASSERT_TRUE(InsertRequests(*c, rows).ok());
+  // r2 and r3 need two operators.
+  ASSERT_TRUE(InsertRequests(*c, Requests(4, [](int i) { return i < 2 ? 1 : 2; })).ok());
   auto id = [&](int i) {
     auto r = c->Query("SELECT id FROM requests WHERE subject = ?", {"CN=r" + std::to_string(i)});
     return (*r)[0].Int(0);
