@@ -27,13 +27,6 @@ extern "C" void OnSignal(int) {
   g_stop.store(true);
 }
 
-std::array<uint8_t, 32> HashBytes(const std::string& hex) {
-  std::array<uint8_t, 32> out{};
-  auto b = HexDecode(hex);
-  if (b.ok() && b->size() == 32) std::copy(b->begin(), b->end(), out.begin());
-  return out;
-}
-
 Result<std::vector<int64_t>> ParseIds(const std::string& text) {
   std::vector<int64_t> ids;
   std::stringstream ss(text);
@@ -171,7 +164,7 @@ CommandResult Submit(Context& ctx) {
   if (!ca.ok()) return Fail(ca.status());
   store::NewRequest r;
   r.profile = (*profile)->name;
-  r.profile_hash = HashBytes((*profile)->content_hash);
+  r.profile_hash = (*profile)->content_hash;
   r.approvals_needed = (*profile)->approvals;
   r.ca_id = *ca;
   r.subject = built->subject;

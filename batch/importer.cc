@@ -90,12 +90,7 @@ Result<ImportReport> ImportCsv(store::Connection& conn, const profiles::CardProf
     CP_ASSIGN_OR_RETURN(report.import_id,
                         store::BeginImport(conn, sha, path, profile.name, opt.operator_name));
   }
-  std::array<uint8_t, 32> profile_hash{};
-  {
-    auto h = HexDecode(profile.content_hash);
-    if (!h.ok() || h->size() != 32) return Internal("profile has no content hash");
-    std::copy(h->begin(), h->end(), profile_hash.begin());
-  }
+  const std::array<uint8_t, 32>& profile_hash = profile.content_hash;
   const std::string file_tag = HexEncode(ByteSpan(sha).subspan(0, 8));
 
   std::vector<store::NewRequest> chunk;

@@ -61,10 +61,6 @@ bool Fatal(const Status& s) {
          s.kind() == ErrorKind::kDatabase;
 }
 
-std::string Hex32(const std::string& raw) {
-  return HexEncode(AsBytes(raw));
-}
-
 // Shared state of one run. Serial stages own their connection; parallel stages touch only
 // their items and read-only shared data.
 class Run {
@@ -336,11 +332,13 @@ class Run {
     auto card = profiles_.Card(it.req.profile);
     if (!card.ok()) return InvalidInput("profile '" + it.req.profile + "' no longer exists");
     it.profile = *card;
-    if (Hex32(it.req.profile_hash) != it.profile->content_hash) {
+    const ByteSpan now(it.profile->content_hash);
+    if (!std::equal(now.begin(), now.end(), AsBytes(it.req.profile_hash).begin(),
+                    AsBytes(it.req.profile_hash).end())) {
       return InvalidInput("profile '" + it.req.profile +
                           "' changed since the request was made (pinned " +
-                          Hex32(it.req.profile_hash).substr(0, 12) + ", now " +
-                          it.profile->content_hash.substr(0, 12) + ")");
+                          HexEncode(AsBytes(it.req.profile_hash)).substr(0, 12) + ", now " +
+                          HexEncode(now).substr(0, 12) + ")");
     }
     auto sans = SansFromJson(it.req.sans_json);
     if (!sans.ok()) return sans.status();

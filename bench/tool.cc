@@ -122,9 +122,7 @@ int Seed(const po::variables_map& vm) {
   auto conn = Must(store::Connection::Open(DbFrom(vm)), "database");
   auto ca = Must(store::FindCa(*conn, profile->ca), "CA lookup");
   if (!ca) Die("no CA labelled '" + profile->ca + "'");
-  std::array<uint8_t, 32> hash{};
-  Bytes h = Must(HexDecode(profile->content_hash), "profile hash");
-  std::copy(h.begin(), h.end(), hash.begin());
+  const std::array<uint8_t, 32> hash = profile->content_hash;
 
   const int64_t n = vm["n"].as<int64_t>();
   const int64_t first = vm["first"].as<int64_t>();

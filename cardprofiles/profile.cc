@@ -430,11 +430,11 @@ class Parser {
   std::vector<std::pair<std::string, std::string>> cert_refs_;  // name, location
 };
 
-std::string Sha256Hex(const std::string& text) {
-  unsigned char md[32];
+std::array<uint8_t, 32> Sha256(const std::string& text) {
+  std::array<uint8_t, 32> md{};
   unsigned int len = 0;
-  EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr);
-  return HexEncode(ByteSpan(md, len));
+  EVP_Digest(text.data(), text.size(), md.data(), &len, EVP_sha256(), nullptr);
+  return md;
 }
 
 // Finish checks cross-references and computes the content hashes once every file is read.
@@ -451,7 +451,7 @@ Status Finish(ProfileSet* set, const std::map<std::string, std::string>& canonic
     std::set<std::string> certs;
     for (const auto& k : card.keys) certs.insert(k.cert_profile);
     for (const auto& c : certs) text += "certificate." + c + "\n" + canonical_certs.at(c);
-    card.content_hash = Sha256Hex(text);
+    card.content_hash = Sha256(text);
   }
   return Status::Ok();
 }

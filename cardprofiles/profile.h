@@ -7,6 +7,8 @@
 // delivery. A soft certificate is a card profile too, as Nexus CM models it.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
@@ -70,9 +72,9 @@ struct CardProfile {
   int approvals = 1;        // 0, 1 or 2 distinct operators
   Delivery delivery = Delivery::kNone;
   std::string ca;  // label of the issuing CA; may be empty (then given at import)
-  // SHA-256 (hex) over the canonical form of this card profile and every certificate
-  // profile it names: a request pins it, and a run refuses to issue if it changed.
-  std::string content_hash;
+  // SHA-256 over the canonical form of this card profile and every certificate profile it
+  // names: a request pins it (requests.profile_hash), and a run refuses to issue if it changed.
+  std::array<uint8_t, 32> content_hash{};
 
   const FieldSpec* Field(std::string_view name) const;
 };

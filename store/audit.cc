@@ -69,21 +69,7 @@ std::string NowUtc() {
 }
 
 Status AppendAudit(Connection& conn, const AuditEvent& e) {
-  CP_ASSIGN_OR_RETURN(auto head,
-                      conn.Query("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"));
-  if (head.empty()) return DatabaseError("audit_head is missing; run `certpress db migrate`");
-  int64_t seq = head[0].Int(0) + 1;
-  ByteSpan prev = head[0].Blob(1);
-  std::string at = NowUtc();
-  CP_ASSIGN_OR_RETURN(Hash h, EntryHash(prev, seq, at, e));
-  auto ins = conn.Exec(
-      "INSERT INTO audit_log (seq, at, actor, action, object, details, prev_hash, hash) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-      {seq, at, e.actor, e.action, e.object, e.details, AsString(prev), AsSv(h)});
-  if (!ins.ok()) return ins.status().Wrap("appending to the audit log");
-  auto upd = conn.Exec("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", {seq, AsSv(h)});
-  if (!upd.ok()) return upd.status().Wrap("advancing the audit head");
-  return Status::Ok();
+  return AppendAuditBatch(conn, {e});
 }
 
 Status AppendAuditBatch(Connection& conn, const std::vector<AuditEvent>& events) {
@@ -93,7 +79,9 @@ Status AppendAuditBatch(Connection& conn, const std::vector<AuditEvent>& events)
   if (head.empty()) return DatabaseError("audit_head is missing; run `certpress db migrate`");
   int64_t seq = head[0].Int(0);
   Hash prev{};
-  std::memcpy(prev.data(), head[0].Blob(1).data(), 32);
+  ByteSpan head_hash = head[0].Blob(1);
+  if (head_hash.size() != prev.size()) return DatabaseError("audit_head.hash is not 32 bytes");
+  std::memcpy(prev.data(), head_hash.data(), prev.size());
   const std::string at = NowUtc();
   constexpr size_t kRowsPerStatement = 200;
   std::vector<Hash> hashes(events.size()), prevs(events.size());
