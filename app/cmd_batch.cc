@@ -162,15 +162,7 @@ CommandResult Submit(Context& ctx) {
   if (!db.ok()) return Fail(db.status());
   auto ca = ResolveCa(ctx, **profile);
   if (!ca.ok()) return Fail(ca.status());
-  store::NewRequest r;
-  r.profile = (*profile)->name;
-  r.profile_hash = (*profile)->content_hash;
-  r.approvals_needed = (*profile)->approvals;
-  r.ca_id = *ca;
-  r.subject = built->subject;
-  r.subject_der = built->subject_der;
-  r.sans_json = built->sans_json;
-  r.fields_json = built->fields_json;
+  store::NewRequest r = batch::NewRequestRow(**profile, *ca, std::move(built).value());
   r.csr_der = csr->der;
   int64_t id = 0;
   Status st = store::RunTransaction(**db, [&](store::Connection& c) -> Status {

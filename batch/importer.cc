@@ -90,7 +90,6 @@ Result<ImportReport> ImportCsv(store::Connection& conn, const profiles::CardProf
     CP_ASSIGN_OR_RETURN(report.import_id,
                         store::BeginImport(conn, sha, path, profile.name, opt.operator_name));
   }
-  const std::array<uint8_t, 32>& profile_hash = profile.content_hash;
   const std::string file_tag = HexEncode(ByteSpan(sha).subspan(0, 8));
 
   std::vector<store::NewRequest> chunk;
@@ -176,16 +175,8 @@ Result<ImportReport> ImportCsv(store::Connection& conn, const profiles::CardProf
                    " (same " + (profile.natural_key.empty() ? "row" : profile.natural_key) + ")");
       continue;
     }
-    store::NewRequest r;
-    r.profile = profile.name;
-    r.profile_hash = profile_hash;
-    r.approvals_needed = profile.approvals;
-    r.ca_id = opt.ca_id;
-    r.subject = std::move(built->subject);
-    r.subject_der = std::move(built->subject_der);
-    r.sans_json = std::move(built->sans_json);
-    r.fields_json = std::move(built->fields_json);
-    r.natural_key = natural;
+    store::NewRequest r = NewRequestRow(profile, opt.ca_id, std::move(built).value());
+    r.natural_key = std::move(natural);
     if (!opt.dry_run) r.import_id = report.import_id;
     r.source_line = static_cast<int>(rec.line);
     if (chunk.empty()) chunk_first_line = rec.line;

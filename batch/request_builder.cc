@@ -73,6 +73,20 @@ std::string SansToJson(const std::vector<SubjectAltName>& sans) {
   return j.dump();
 }
 
+store::NewRequest NewRequestRow(const profiles::CardProfile& profile, int64_t ca_id,
+                                BuiltRequest built) {
+  store::NewRequest r;
+  r.profile = profile.name;
+  r.profile_hash = profile.content_hash;
+  r.approvals_needed = profile.approvals;
+  r.ca_id = ca_id;
+  r.subject = std::move(built.subject);
+  r.subject_der = std::move(built.subject_der);
+  r.sans_json = std::move(built.sans_json);
+  r.fields_json = std::move(built.fields_json);
+  return r;
+}
+
 Result<std::vector<SubjectAltName>> SansFromJson(std::string_view json) {
   std::vector<SubjectAltName> out;
   if (json.empty()) return out;

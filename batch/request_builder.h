@@ -12,6 +12,7 @@
 #include "common/bytes.h"
 #include "common/status.h"
 #include "signer/issuer.h"
+#include "store/requests.h"
 
 namespace certpress::batch {
 
@@ -52,6 +53,12 @@ class RequestBuilder {
   const profiles::CardProfile* profile_ = nullptr;
   std::map<std::string, std::regex> patterns_;
 };
+
+// NewRequestRow makes the request row for |built| under |profile| and CA |ca_id|: the profile
+// it pins (name, content hash, approvals needed) and what the certificate will say. Natural
+// key, CSR and import columns are the caller's.
+store::NewRequest NewRequestRow(const profiles::CardProfile& profile, int64_t ca_id,
+                                BuiltRequest built);
 
 // SansToJson / SansFromJson store SANs as [["email","a@example.org"], ...].
 std::string SansToJson(const std::vector<SubjectAltName>& sans);

@@ -122,7 +122,6 @@ int Seed(const po::variables_map& vm) {
   auto conn = Must(store::Connection::Open(DbFrom(vm)), "database");
   auto ca = Must(store::FindCa(*conn, profile->ca), "CA lookup");
   if (!ca) Die("no CA labelled '" + profile->ca + "'");
-  const std::array<uint8_t, 32> hash = profile->content_hash;
 
   const int64_t n = vm["n"].as<int64_t>();
   const int64_t first = vm["first"].as<int64_t>();
@@ -148,14 +147,8 @@ int Seed(const po::variables_map& vm) {
       auto built = builder.Build({{"cn", cn}}, &problem);
       if (!built.ok()) Die(std::string(cn) + ": " + built.status().message());
       store::NewRequest& r = rows[static_cast<size_t>(i)];
-      r.profile = profile->name;
-      r.profile_hash = hash;
-      r.approvals_needed = 0;
-      r.ca_id = ca->id;
-      r.subject = built->subject;
-      r.subject_der = built->subject_der;
-      r.sans_json = built->sans_json;
-      r.fields_json = built->fields_json;
+      r = batch::NewRequestRow(*profile, ca->id, *built);
+      r.approvals_needed = 0;  // seeded approved: the benchmark starts from approved requests
       r.natural_key = built->natural_key;
       if (csr) r.csr_der = MakeCsr(cn);
     });
