@@ -40,6 +40,7 @@ struct Work {
   UniquePtr<EVP_PKEY> private_key;  // server-generated keys only, until packaged
   Bytes spki;
   PreparedCert prepared;
+  std::string serial_hex;  // prepared.serial, spelled once in a parallel stage for the SQL
   std::string der;
   std::string key_blob;  // IV || AES-256-GCM(PKCS#8) || tag
 };
@@ -172,6 +173,10 @@ class Run {
     ParallelItems(
         c,
         [&](Item& it) {
+          // The SANs are read here rather than in the serial claim stage.
+          auto sans = SansFromJson(it.req.sans_json);
+          if (!sans.ok()) return sans.status();
+          it.sans = std::move(sans).value();
           for (Work& w : it.works) {
             if (w.key->source == profiles::KeySource::kServer) {
               auto kt = ParseKeyType(w.key->algorithm);
@@ -202,6 +207,7 @@ class Run {
             Bytes(it.req.subject_der.begin(), it.req.subject_der.end()), w.spki, it.sans, 0});
         if (!p.ok()) return p.status();
         w.prepared = std::move(p).value();
+        w.serial_hex = w.prepared.serial.Hex();
       }
       return Status::Ok();
     });
@@ -214,7 +220,7 @@ class Run {
       for (Item& it : c.items) {
         if (!it.status.ok()) continue;
         for (Work& w : it.works) {
-          intents.push_back({w.issuer_id, w.prepared.serial.Hex(), it.req.id, it.req.subject,
+          intents.push_back({w.issuer_id, w.serial_hex, it.req.id, it.req.subject,
                              w.prepared.not_before, w.prepared.not_after, w.prepared.tbs_sha256});
         }
       }
@@ -287,10 +293,10 @@ class Run {
         }
         std::string serials;
         for (const Work& w : it.works) {
-          certs.push_back({w.issuer_id, w.prepared.serial.Hex(), w.prepared.tbs_sha256, w.der});
+          certs.push_back({w.issuer_id, w.serial_hex, w.prepared.tbs_sha256, w.der});
           if (!w.key_blob.empty())
             keys.push_back({it.req.id, w.key->name, data_key_id_, w.key_blob});
-          serials += (serials.empty() ? "" : ",") + w.prepared.serial.Hex();
+          serials += (serials.empty() ? "" : ",") + w.serial_hex;
         }
         done.push_back(it.req.id);
         audit.push_back({opt_.actor, "request.issue", object,
@@ -340,9 +346,6 @@ class Run {
                           HexEncode(AsBytes(it.req.profile_hash)).substr(0, 12) + ", now " +
                           HexEncode(now).substr(0, 12) + ")");
     }
-    auto sans = SansFromJson(it.req.sans_json);
-    if (!sans.ok()) return sans.status();
-    it.sans = std::move(sans).value();
     for (const auto& key : it.profile->keys) {
       Work w;
       w.key = &key;
