@@ -309,8 +309,8 @@ CommandResult RunOnce(Context& ctx, batch::BatchOptions opt) {
   auto db = ctx.DbSettings();
   if (!db.ok()) return Fail(db.status());
   Progress progress("run-batch", "certs");
-  opt.on_progress = [&](int64_t claimed, int64_t issued, int64_t failed) {
-    progress.Update(issued + failed, opt.limit, "claimed " + std::to_string(claimed));
+  opt.on_progress = [&](const batch::BatchSummary& s) {
+    progress.Update(s.issued + s.failed, s.expected, "claimed " + std::to_string(s.claimed));
   };
   auto r = batch::RunBatch(**profiles, **token, *db, opt);
   progress.Finish();

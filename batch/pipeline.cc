@@ -100,6 +100,8 @@ class Run {
   }
 
   Status StartRun() {
+    CP_ASSIGN_OR_RETURN(summary_.expected, store::CountClaimable(*claim_db_, batch_profiles_));
+    if (opt_.limit > 0) summary_.expected = std::min(summary_.expected, opt_.limit);
     return store::RunTransaction(*persist_db_, [&](store::Connection& c) -> Status {
       CP_ASSIGN_OR_RETURN(auto r, c.Exec("INSERT INTO runs (claimed_by, started_at) VALUES (?, "
                                          "UTC_TIMESTAMP(6))",
@@ -318,7 +320,7 @@ class Run {
     }
     summary_.issued += issued;
     summary_.failed += failed;
-    if (opt_.on_progress) opt_.on_progress(summary_.claimed, summary_.issued, summary_.failed);
+    if (opt_.on_progress) opt_.on_progress(summary_);
   }
 
   void Release() {

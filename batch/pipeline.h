@@ -35,12 +35,15 @@ struct BatchOptions {
   int lease_seconds = 300;
   std::string kek_label = "certpress-kek";
   const std::atomic<bool>* stop = nullptr;  // finish in-flight chunks, claim no more
-  // After each persisted chunk: claimed, issued, failed so far.
-  std::function<void(int64_t, int64_t, int64_t)> on_progress;
+  // After each persisted chunk, with the counts so far.
+  std::function<void(const struct BatchSummary&)> on_progress;
 };
 
 struct BatchSummary {
   int64_t run_id = 0;
+  // What the run expects to claim: the claimable requests when it started, at most |limit|
+  // (other schedulers may take some of them). For progress and its ETA.
+  int64_t expected = 0;
   int64_t claimed = 0;
   int64_t issued = 0;
   int64_t failed = 0;

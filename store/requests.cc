@@ -208,10 +208,9 @@ Result<std::vector<ClaimedRequest>> ClaimRequests(Connection& conn,
   if (profiles.empty() || limit <= 0) return out;
   Status st = RunTransaction(conn, [&](Connection& c) -> Status {
     out.clear();
-    // Two queries, each a range read of ix_requests_queue (state, lease_until, id) that stops
-    // after |limit| rows: requests whose claimer's lease ran out (it crashed or hung), and
-    // approved ones, which have no lease, in id order. One query with "approved OR expired
-    // issuing" made the
+    // Two queries, each a range read of ix_requests_queue that stops after |limit| rows:
+    // requests whose claimer's lease ran out (it crashed or hung), and approved ones, which
+    // have no lease, in id order. One query with "approved OR expired issuing" made the
     // optimizer read and sort every approved row on each claim: quadratic in the backlog.
     // The rows come back whole, so the claim is one read, one update and one commit.
     // The index is forced: with ORDER BY id LIMIT the optimizer, going by table statistics,
@@ -271,6 +270,25 @@ Result<std::vector<ClaimedRequest>> ClaimRequests(Connection& conn,
   });
   if (!st.ok()) return st.Wrap("claiming requests");
   return out;
+}
+
+Result<int64_t> CountClaimable(Connection& conn, const std::vector<std::string>& profiles) {
+  if (profiles.empty()) return int64_t{0};
+  std::vector<Param> p;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const auto& pr : profiles) p.emplace_back(std::string_view(pr));
+  }
+  const std::string in = InClause(profiles.size());
+  CP_ASSIGN_OR_RETURN(
+      auto rows,
+      conn.QueryV("SELECT (SELECT COUNT(*) FROM requests FORCE INDEX (ix_requests_queue) WHERE "
+                  "state = 'approved' AND lease_until IS NULL AND profile IN " +
+                      in +
+                      ") + (SELECT COUNT(*) FROM requests FORCE INDEX (ix_requests_queue) WHERE "
+                      "state = 'issuing' AND lease_until < UTC_TIMESTAMP(6) AND profile IN " +
+                      in + ")",
+                  p));
+  return rows.at(0).Int(0);
 }
 
 Result<std::vector<int64_t>> OwnedClaims(Connection& conn,

@@ -179,11 +179,12 @@ const std::vector<Migration>& Migrations() {
            // them costs a delete-mark and an insert per change, and purge later. One index
            // serves both reads: approved (and pending) requests have no lease, so
            // (state = 'approved', lease_until IS NULL) comes in id order, and expired leases
-           // are a range of (state = 'issuing', lease_until).
+           // are a range of (state = 'issuing', lease_until). The profile, last, lets the
+           // claim filter by profile and a run count its backlog from the index alone.
            R"(UPDATE requests SET lease_until = NULL
                 WHERE state IN ('pending', 'approved') AND lease_until IS NOT NULL)",
            R"(ALTER TABLE requests
-                ADD INDEX IF NOT EXISTS ix_requests_queue (state, lease_until, id),
+                ADD INDEX IF NOT EXISTS ix_requests_queue (state, lease_until, id, profile),
                 DROP INDEX IF EXISTS ix_requests_state,
                 DROP INDEX IF EXISTS ix_requests_lease)",
        }},

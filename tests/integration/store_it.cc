@@ -188,6 +188,11 @@ TEST(StoreIT, ClaimTakesExpiredLeasesFirstOrWhenThereIsRoom) {
   ASSERT_TRUE(c->Exec("UPDATE requests SET state = 'issuing', claimed_by = 'dead:1', lease_until "
                       "= UTC_TIMESTAMP(6) - INTERVAL 1 MINUTE ORDER BY id LIMIT 2")
                   .ok());
+  // What a run expects: 4 approved and 2 expired, none for another profile.
+  auto backlog = CountClaimable(*c, {"p"});
+  ASSERT_TRUE(backlog.ok()) << backlog.status().message();
+  EXPECT_EQ(*backlog, 6);
+  EXPECT_EQ(*CountClaimable(*c, {"other"}), 0);
   auto ids = [&](const std::vector<ClaimedRequest>& v) {
     std::string s;
     for (const auto& r : v) s += r.subject + " ";
@@ -205,6 +210,7 @@ TEST(StoreIT, ClaimTakesExpiredLeasesFirstOrWhenThereIsRoom) {
   auto none = ClaimRequests(*c, {"p"}, 10, "d:1", 60, ExpiredLeases::kFirst);
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());  // every lease is live
+  EXPECT_EQ(*CountClaimable(*c, {"p"}), 0);
 }
 
 // Approving many at once: each id gets its own answer, in order, and dual control holds.
