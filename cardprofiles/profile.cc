@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -15,6 +16,52 @@
 namespace certpress::profiles {
 
 namespace {
+
+// Each enum's spelling in the TOML, one table per enum for parsing, naming and the error text.
+template <class E>
+struct Spelling {
+  E value;
+  std::string_view name;
+};
+constexpr Spelling<TokenKind> kTokenKinds[] = {
+    {TokenKind::kSoft, "soft"}, {TokenKind::kPiv, "piv"}, {TokenKind::kCsr, "csr"}};
+constexpr Spelling<Delivery> kDeliveries[] = {{Delivery::kActivationEmail, "activation-email"},
+                                              {Delivery::kStation, "station"},
+                                              {Delivery::kNone, "none"}};
+constexpr Spelling<FieldKind> kFieldKinds[] = {{FieldKind::kText, "text"},
+                                               {FieldKind::kEmail, "email"},
+                                               {FieldKind::kDns, "dns"},
+                                               {FieldKind::kDnsList, "dns-list"}};
+constexpr Spelling<KeySource> kKeySources[] = {{KeySource::kServer, "server"},
+                                               {KeySource::kCard, "card"},
+                                               {KeySource::kRequester, "requester"}};
+
+template <class E, size_t N>
+std::optional<E> FromName(const Spelling<E> (&table)[N], std::string_view name) {
+  for (const auto& sp : table) {
+    if (sp.name == name) return sp.value;
+  }
+  return std::nullopt;
+}
+
+template <class E, size_t N>
+std::string_view NameOf(const Spelling<E> (&table)[N], E value) {
+  for (const auto& sp : table) {
+    if (sp.value == value) return sp.name;
+  }
+  return "?";
+}
+
+// "must be a, b or c"
+template <class E, size_t N>
+std::string MustBeOneOf(const Spelling<E> (&table)[N]) {
+  std::string out = "must be ";
+  for (size_t i = 0; i < N; ++i) {
+    if (i > 0) out += i + 1 == N ? " or " : ", ";
+    out += table[i].name;
+  }
+  return out;
+}
 
 constexpr std::string_view kAttributes[] = {"CN",           "SN",       "GN",
                                             "serialNumber", "C",        "L",
@@ -213,29 +260,20 @@ class Parser {
     c.name = name;
     CP_ASSIGN_OR_RETURN(c.description, Str(t, "description", path, false));
     CP_ASSIGN_OR_RETURN(std::string token, Str(t, "token", path, true));
-    if (token == "soft")
-      c.token = TokenKind::kSoft;
-    else if (token == "piv")
-      c.token = TokenKind::kPiv;
-    else if (token == "csr")
-      c.token = TokenKind::kCsr;
-    else
-      return Error(*t.get("token"), path + ".token", "must be soft, piv or csr");
+    auto token_kind = FromName(kTokenKinds, token);
+    if (!token_kind) return Error(*t.get("token"), path + ".token", MustBeOneOf(kTokenKinds));
+    c.token = *token_kind;
     CP_ASSIGN_OR_RETURN(int64_t approvals, Int(t, "approvals", path, true, 1));
     if (approvals < 0 || approvals > 2) {
       return Error(*t.get("approvals"), path + ".approvals", "must be 0, 1 or 2");
     }
     c.approvals = static_cast<int>(approvals);
     CP_ASSIGN_OR_RETURN(std::string delivery, Str(t, "delivery", path, false, "none"));
-    if (delivery == "activation-email")
-      c.delivery = Delivery::kActivationEmail;
-    else if (delivery == "station")
-      c.delivery = Delivery::kStation;
-    else if (delivery == "none")
-      c.delivery = Delivery::kNone;
-    else
-      return Error(*t.get("delivery"), path + ".delivery",
-                   "must be activation-email, station or none");
+    auto delivery_kind = FromName(kDeliveries, delivery);
+    if (!delivery_kind) {
+      return Error(*t.get("delivery"), path + ".delivery", MustBeOneOf(kDeliveries));
+    }
+    c.delivery = *delivery_kind;
     CP_ASSIGN_OR_RETURN(c.natural_key, Str(t, "natural_key", path, false));
     CP_ASSIGN_OR_RETURN(c.ca, Str(t, "ca", path, false));
 
@@ -267,16 +305,9 @@ class Parser {
         }
       }
       CP_ASSIGN_OR_RETURN(std::string kind, Str(*spec, "kind", fpath, false, "text"));
-      if (kind == "text")
-        f.kind = FieldKind::kText;
-      else if (kind == "email")
-        f.kind = FieldKind::kEmail;
-      else if (kind == "dns")
-        f.kind = FieldKind::kDns;
-      else if (kind == "dns-list")
-        f.kind = FieldKind::kDnsList;
-      else
-        return Error(*spec->get("kind"), fpath + ".kind", "must be text, email, dns or dns-list");
+      auto field_kind = FromName(kFieldKinds, kind);
+      if (!field_kind) return Error(*spec->get("kind"), fpath + ".kind", MustBeOneOf(kFieldKinds));
+      f.kind = *field_kind;
       c.fields.push_back(std::move(f));
     }
     if (!c.natural_key.empty()) {
@@ -351,14 +382,11 @@ class Parser {
       if (!names.insert(k.name).second)
         return Error(kn, kpath + ".name", "'" + k.name + "' is used twice");
       CP_ASSIGN_OR_RETURN(std::string source, Str(*kt, "source", kpath, true));
-      if (source == "server")
-        k.source = KeySource::kServer;
-      else if (source == "card")
-        k.source = KeySource::kCard;
-      else if (source == "requester")
-        k.source = KeySource::kRequester;
-      else
-        return Error(*kt->get("source"), kpath + ".source", "must be server, card or requester");
+      auto key_source = FromName(kKeySources, source);
+      if (!key_source) {
+        return Error(*kt->get("source"), kpath + ".source", MustBeOneOf(kKeySources));
+      }
+      k.source = *key_source;
       const KeySource expected = c.token == TokenKind::kSoft  ? KeySource::kServer
                                  : c.token == TokenKind::kPiv ? KeySource::kCard
                                                               : KeySource::kRequester;
@@ -459,39 +487,15 @@ Status Finish(ProfileSet* set, const std::map<std::string, std::string>& canonic
 }  // namespace
 
 std::string_view TokenKindName(TokenKind k) {
-  switch (k) {
-    case TokenKind::kSoft:
-      return "soft";
-    case TokenKind::kPiv:
-      return "piv";
-    case TokenKind::kCsr:
-      return "csr";
-  }
-  return "?";
+  return NameOf(kTokenKinds, k);
 }
 
 std::string_view KeySourceName(KeySource k) {
-  switch (k) {
-    case KeySource::kServer:
-      return "server";
-    case KeySource::kCard:
-      return "card";
-    case KeySource::kRequester:
-      return "requester";
-  }
-  return "?";
+  return NameOf(kKeySources, k);
 }
 
 std::string_view DeliveryName(Delivery d) {
-  switch (d) {
-    case Delivery::kActivationEmail:
-      return "activation-email";
-    case Delivery::kStation:
-      return "station";
-    case Delivery::kNone:
-      return "none";
-  }
-  return "?";
+  return NameOf(kDeliveries, d);
 }
 
 const FieldSpec* CardProfile::Field(std::string_view name) const {

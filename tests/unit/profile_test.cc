@@ -100,6 +100,14 @@ TEST(ProfileTest, ErrorsSayFileLineColumnAndKey) {
        "unknown key type 'ec-p521'"},
       {Replace(kBase, "[\"CN\", \"{name}\"]", "[\"Country\", \"{name}\"]"),
        "unknown attribute 'Country'"},
+      {Replace(kBase, "token = \"soft\"", "token = \"smartcard\""),
+       "t.toml:6:9: card.k.token: must be soft, piv or csr"},
+      {Replace(kBase, "approvals = 1", "approvals = 1\ndelivery = \"post\""),
+       "t.toml:8:12: card.k.delivery: must be activation-email, station or none"},
+      {Replace(kBase, "name = { required = true }", "name = { required = true, kind = \"url\" }"),
+       "card.k.fields.name.kind: must be text, email, dns or dns-list"},
+      {Replace(kBase, "source = \"server\"", "source = \"hsm\""),
+       "t.toml:14:10: card.k.keys[0].source: must be server, card or requester"},
       {"[card.x\n", "t.toml:1:"},
   };
   for (const auto& c : cases) {
