@@ -107,38 +107,41 @@ CommandResult Export(Context& ctx) {
 // authentication and signature), each with its own certificate, and a request re-issued after
 // a crash keeps certificates whose key was replaced; so a certificate goes with the stored key
 // whose public half it carries, never by position. Newest first; --serial or --key narrow it,
-// and one of them is needed when the request has several keys.
+// and one of them is needed when the request has several keys. Only the keys that can match
+// are decrypted.
 struct KeyAndCert {
   UniquePtr<EVP_PKEY> key;
   store::CertRecord cert;
 };
 
-Result<KeyAndCert> PickKeyAndCert(Context& ctx, store::Connection& db, CryptoToken& token,
-                                  int64_t request) {
-  const std::string key_name = ctx.Get<std::string>("key");
-  std::optional<Serial> serial;
-  if (!ctx.Get<std::string>("serial").empty()) {
-    CP_ASSIGN_OR_RETURN(serial, SerialFromHex(ctx.Get<std::string>("serial")));
-  }
+Result<KeyAndCert> PickKeyAndCert(store::Connection& db, CryptoToken& token, int64_t request,
+                                  const std::string& key_name,
+                                  const std::optional<Serial>& serial) {
   const std::string what = "request " + std::to_string(request);
   CP_ASSIGN_OR_RETURN(auto certs, store::IssuedForRequest(db, request));
   if (certs.empty()) return NotFound(what + " has no issued certificate");
-  CP_ASSIGN_OR_RETURN(auto keys, batch::LoadPrivateKeys(db, token, request));
-  if (keys.size() > 1 && key_name.empty() && !serial) {
-    std::string names;
-    for (const auto& k : keys) names += (names.empty() ? "" : ", ") + k.name;
-    return InvalidInput(what + " has " + std::to_string(keys.size()) + " keys (" + names +
-                        "): name one with --key NAME or --serial S");
+  CP_ASSIGN_OR_RETURN(auto stored, store::FindPrivateKeys(db, request));
+  if (stored.empty()) return NotFound(what + " has no server-generated private key");
+  if (!key_name.empty()) {
+    std::erase_if(stored, [&](const store::EncryptedKey& k) { return k.key_name != key_name; });
+    if (stored.empty()) return NotFound(what + " has no key named '" + key_name + "'");
+  }
+  if (serial) {
+    std::erase_if(certs, [&](const store::CertRecord& c) { return c.serial_hex != serial->Hex(); });
+    if (certs.empty()) return NotFound(what + " has no issued certificate " + serial->Hex());
+  }
+  std::vector<UniquePtr<EVP_PKEY>> keys;
+  for (const auto& k : stored) {
+    CP_ASSIGN_OR_RETURN(auto key, batch::OpenPrivateKey(db, token, k));
+    keys.push_back(std::move(key));
   }
   for (auto c = certs.rbegin(); c != certs.rend(); ++c) {
-    if (serial && c->serial_hex != serial->Hex()) continue;
     const unsigned char* p = reinterpret_cast<const unsigned char*>(c->der.data());
     UniquePtr<X509> x(d2i_X509(nullptr, &p, static_cast<long>(c->der.size())));
     if (!x) return OsslError("parsing certificate " + c->serial_hex);
     for (auto& k : keys) {
-      if (!key_name.empty() && k.name != key_name) continue;
-      if (EVP_PKEY_eq(X509_get0_pubkey(x.get()), k.key.get()) == 1) {
-        return KeyAndCert{std::move(k.key), std::move(*c)};
+      if (EVP_PKEY_eq(X509_get0_pubkey(x.get()), k.get()) == 1) {
+        return KeyAndCert{std::move(k), std::move(*c)};
       }
     }
   }
@@ -155,13 +158,27 @@ CommandResult Pkcs12(Context& ctx) {
   if (!password.ok()) return Fail(password.status().Wrap("reading the PKCS#12 password"));
   auto db = ctx.Db();
   if (!db.ok()) return Fail(db.status());
+  std::optional<Serial> serial;
+  if (const std::string s = ctx.Get<std::string>("serial"); !s.empty()) {
+    auto parsed = SerialFromHex(s);
+    if (!parsed.ok()) return Usage(parsed.status().message());
+    serial = *parsed;
+  }
+  const std::string key_name = ctx.Get<std::string>("key");
+  if (key_name.empty() && !serial) {
+    auto stored = store::FindPrivateKeys(**db, request);
+    if (!stored.ok()) return Fail(stored.status());
+    if (stored->size() > 1) {
+      std::string names;
+      for (const auto& k : *stored) names += (names.empty() ? "" : ", ") + k.key_name;
+      return Usage("request " + std::to_string(request) + " has " + std::to_string(stored->size()) +
+                   " keys (" + names + "): name one with --key NAME or --serial S");
+    }
+  }
   auto token = ctx.Token();
   if (!token.ok()) return Fail(token.status());
-  auto picked = PickKeyAndCert(ctx, **db, **token, request);
-  if (!picked.ok()) {
-    return picked.status().kind() == ErrorKind::kInvalidInput ? Usage(picked.status().message())
-                                                              : Fail(picked.status());
-  }
+  auto picked = PickKeyAndCert(**db, **token, request, key_name, serial);
+  if (!picked.ok()) return Fail(picked.status());
   const store::CertRecord& cert = picked->cert;
   EVP_PKEY* key = picked->key.get();
   auto ca_chain = CaChain(**db, cert.issuer_id);

@@ -24,7 +24,8 @@ void Progress::Update(int64_t done, int64_t total, const std::string& note) {
   double rate = elapsed > 0 ? done / elapsed : 0;
   char eta[32] = "?";
   if (total > 0 && rate > 0) {
-    std::snprintf(eta, sizeof eta, "%.0fs", (total - done) / rate);
+    // Requests approved during a run can take |done| past the |total| counted at its start.
+    std::snprintf(eta, sizeof eta, "%.0fs", std::max<int64_t>(total - done, 0) / rate);
   }
   if (tty_) {
     int width = 30;

@@ -11,30 +11,22 @@ std::string PrivateKeyAad(int64_t request_id, std::string_view key_name) {
   return "certpress-key-v1:" + std::to_string(request_id) + ":" + std::string(key_name);
 }
 
-Result<std::vector<StoredKey>> LoadPrivateKeys(store::Connection& conn, CryptoToken& token,
-                                               int64_t request_id) {
-  CP_ASSIGN_OR_RETURN(auto stored, store::FindPrivateKeys(conn, request_id));
-  if (stored.empty()) {
-    return NotFound("request " + std::to_string(request_id) +
-                    " has no server-generated private key");
-  }
-  std::vector<StoredKey> out;
-  for (const auto& enc : stored) {
-    const std::string what = "private key '" + enc.key_name + "'";
-    std::string kek;
-    auto wrapped = store::WrappedDataKey(conn, enc.data_key_id, &kek);
-    if (!wrapped.ok()) return wrapped.status().Wrap(what);
-    auto dek = token.SecretDecrypt(kek, AsBytes(*wrapped), AsBytes(kDataKeyAad));
-    if (!dek.ok()) return dek.status().Wrap(what);
-    const std::string aad = PrivateKeyAad(request_id, enc.key_name);
-    auto pkcs8 = AesGcmOpen(AsBytes(dek->view()), AsBytes(enc.ciphertext), AsBytes(aad));
-    if (!pkcs8.ok()) return pkcs8.status().Wrap(what);
-    const unsigned char* p = reinterpret_cast<const unsigned char*>(pkcs8->str().data());
-    EVP_PKEY* key = d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(pkcs8->size()));
-    if (key == nullptr) return OsslError("decoding the stored " + what);
-    out.push_back({enc.key_name, UniquePtr<EVP_PKEY>(key)});
-  }
-  return out;
+Result<UniquePtr<EVP_PKEY>> OpenPrivateKey(store::Connection& conn, CryptoToken& token,
+                                           const store::EncryptedKey& stored) {
+  const std::string what =
+      "private key '" + stored.key_name + "' of request " + std::to_string(stored.request_id);
+  std::string kek;
+  auto wrapped = store::WrappedDataKey(conn, stored.data_key_id, &kek);
+  if (!wrapped.ok()) return wrapped.status().Wrap(what);
+  auto dek = token.SecretDecrypt(kek, AsBytes(*wrapped), AsBytes(kDataKeyAad));
+  if (!dek.ok()) return dek.status().Wrap(what);
+  const std::string aad = PrivateKeyAad(stored.request_id, stored.key_name);
+  auto pkcs8 = AesGcmOpen(AsBytes(dek->view()), AsBytes(stored.ciphertext), AsBytes(aad));
+  if (!pkcs8.ok()) return pkcs8.status().Wrap(what);
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(pkcs8->str().data());
+  EVP_PKEY* key = d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(pkcs8->size()));
+  if (key == nullptr) return OsslError("decoding the stored " + what);
+  return UniquePtr<EVP_PKEY>(key);
 }
 
 Result<Bytes> BuildPkcs12(EVP_PKEY* key, ByteSpan cert_der, const std::vector<Bytes>& chain,

@@ -10,6 +10,7 @@
 #include "common/ossl.h"
 #include "common/status.h"
 #include "signer/token.h"
+#include "store/certificates.h"
 #include "store/db.h"
 
 namespace certpress::batch {
@@ -19,16 +20,11 @@ namespace certpress::batch {
 inline constexpr std::string_view kDataKeyAad = "certpress-dek-v1";
 std::string PrivateKeyAad(int64_t request_id, std::string_view key_name);
 
-struct StoredKey {
-  std::string name;  // the card profile's key name
-  UniquePtr<EVP_PKEY> key;
-};
-
-// LoadPrivateKeys opens the stored private keys of |request_id| (a soft profile may have
-// several, one certificate each): each data key is unwrapped by the key encryption key in the
-// token, then the PKCS#8 is decrypted and its AAD checked. None stored is not found.
-Result<std::vector<StoredKey>> LoadPrivateKeys(store::Connection& conn, CryptoToken& token,
-                                               int64_t request_id);
+// OpenPrivateKey opens a stored private key (store::FindPrivateKeys): its data key is
+// unwrapped by the key encryption key in the token, then the PKCS#8 is decrypted and its AAD
+// (request and key name) checked.
+Result<UniquePtr<EVP_PKEY>> OpenPrivateKey(store::Connection& conn, CryptoToken& token,
+                                           const store::EncryptedKey& stored);
 
 struct Pkcs12Options {
   // Default: PBES2 with PBKDF2-HMAC-SHA256 and AES-256-CBC for key and certificates, a

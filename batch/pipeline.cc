@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -112,6 +113,7 @@ class Run {
   }
 
   void FinishRun() {
+    summary_.claimed = claimed_.load();
     const char* outcome = !summary_.fatal.ok() ? "failed" : stopped_ ? "stopped" : "done";
     double rate = summary_.seconds > 0 ? summary_.issued / summary_.seconds : 0;
     store::RunTransaction(*persist_db_, [&](store::Connection& c) -> Status {
@@ -129,8 +131,10 @@ class Run {
   // Expired leases are looked for first on the run's first claim and then every tenth of a
   // lease (1 to 30 s), not on every chunk: the look walks index entries of every request that
   // left 'issuing' and is not purged yet, and cost as much as a third of the claim. A lease
-  // runs out only lease_seconds after its holder stopped, so this delays its reclaim by at most
-  // a tenth; in between, expired leases are still taken when approved requests run out.
+  // runs out only lease_seconds after its holder stopped, so this delays the start of its
+  // reclaim by at most a tenth; a look that fills the whole chunk with expired leases (a dead
+  // scheduler held many chunks) is repeated on the next claim until they are all taken. In
+  // between, expired leases are still taken when approved requests run out.
   store::ExpiredLeases ExpiredLeasesNow() {
     auto now = std::chrono::steady_clock::now();
     auto every = std::chrono::seconds(std::clamp(opt_.lease_seconds / 10, 1, 30));
@@ -146,18 +150,23 @@ class Run {
     }
     int want = opt_.chunk_size;
     if (opt_.limit > 0) {
-      int64_t left = opt_.limit - summary_.claimed;
+      int64_t left = opt_.limit - claimed_.load();
       if (left <= 0) return nullptr;
       want = static_cast<int>(std::min<int64_t>(want, left));
     }
+    const store::ExpiredLeases expired = ExpiredLeasesNow();
     auto claimed = store::ClaimRequests(*claim_db_, batch_profiles_, want, opt_.claimer,
-                                        opt_.lease_seconds, ExpiredLeasesNow());
+                                        opt_.lease_seconds, expired);
     if (!claimed.ok()) {
       SetFatal(claimed.status());
       return nullptr;
     }
     if (claimed->empty()) return nullptr;
-    summary_.claimed += static_cast<int64_t>(claimed->size());
+    const auto reclaimed =
+        std::count_if(claimed->begin(), claimed->end(),
+                      [](const store::ClaimedRequest& r) { return r.reclaimed; });
+    if (expired == store::ExpiredLeases::kFirst && reclaimed == want) expired_checked_.reset();
+    claimed_ += static_cast<int64_t>(claimed->size());
     auto chunk = std::make_unique<Chunk>();
     chunk->items.resize(claimed->size());
     for (size_t i = 0; i < claimed->size(); ++i) {
@@ -320,7 +329,16 @@ class Run {
     }
     summary_.issued += issued;
     summary_.failed += failed;
-    if (opt_.on_progress) opt_.on_progress(summary_);
+    if (opt_.on_progress) {
+      // The claim stage counts on another thread: a snapshot, not summary_ itself.
+      BatchSummary now;
+      now.run_id = summary_.run_id;
+      now.expected = summary_.expected;
+      now.claimed = claimed_.load();
+      now.issued = summary_.issued;
+      now.failed = summary_.failed;
+      opt_.on_progress(now);
+    }
   }
 
   void Release() {
@@ -406,6 +424,7 @@ class Run {
   const BatchOptions& opt_;
   std::unique_ptr<store::Connection> claim_db_, intent_db_, persist_db_;
   std::optional<std::chrono::steady_clock::time_point> expired_checked_;
+  std::atomic<int64_t> claimed_{0};  // the claim stage's count; summary_.claimed at the end
   std::vector<std::string> batch_profiles_;
   bool needs_data_key_ = false;
   SecureString dek_;

@@ -216,7 +216,8 @@ Result<std::vector<ClaimedRequest>> ClaimRequests(Connection& conn,
     // The index is forced: with ORDER BY id LIMIT the optimizer, going by table statistics,
     // would sometimes walk the primary key from the start instead and examine every request
     // ever issued on each claim.
-    auto claimable = [&](const char* index, const char* condition, int64_t n) -> Status {
+    auto claimable = [&](const char* index, const char* condition, int64_t n,
+                         bool reclaimed) -> Status {
       std::vector<Param> p;
       for (const auto& pr : profiles) p.emplace_back(std::string_view(pr));
       p.emplace_back(n);
@@ -240,6 +241,7 @@ Result<std::vector<ClaimedRequest>> ClaimRequests(Connection& conn,
         cr.sans_json = r.Str(7);
         cr.csr_der = r.Str(8);
         cr.retries = static_cast<int>(r.Int(9));
+        cr.reclaimed = reclaimed;
         out.push_back(std::move(cr));
       }
       return Status::Ok();
@@ -247,12 +249,12 @@ Result<std::vector<ClaimedRequest>> ClaimRequests(Connection& conn,
     auto room = [&] { return limit - static_cast<int64_t>(out.size()); };
     auto claim_expired = [&] {
       return claimable("ix_requests_queue", "state = 'issuing' AND lease_until < UTC_TIMESTAMP(6)",
-                       room());
+                       room(), true);
     };
     if (expired == ExpiredLeases::kFirst) CP_RETURN_IF_ERROR(claim_expired());
     if (room() > 0)
-      CP_RETURN_IF_ERROR(
-          claimable("ix_requests_queue", "state = 'approved' AND lease_until IS NULL", room()));
+      CP_RETURN_IF_ERROR(claimable("ix_requests_queue",
+                                   "state = 'approved' AND lease_until IS NULL", room(), false));
     if (expired == ExpiredLeases::kIfRoom && room() > 0) CP_RETURN_IF_ERROR(claim_expired());
     if (out.empty()) return Status::Ok();
     std::vector<Param> upd = {Param(std::string_view(claimer)), Param(int64_t{lease_seconds})};

@@ -87,6 +87,7 @@ struct ClaimedRequest {
   std::string sans_json;
   std::string csr_der;
   int retries = 0;
+  bool reclaimed = false;  // taken over from a claimer whose lease ran out
 };
 
 // When ClaimRequests looks for requests whose claimer's lease ran out.

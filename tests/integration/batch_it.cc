@@ -406,7 +406,40 @@ TEST_F(BatchIT, Pkcs12OfATwoKeyProfilePairsEachCertificateWithItsKey) {
   a.insert(a.end(), {"--key", "encrypt", "--out", Path("x.p12")});
   auto missing = Run(a);
   EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_NE(missing.err.find("for key 'encrypt'"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("has no key named 'encrypt'"), std::string::npos) << missing.err;
+}
+
+// A request issued again (as after a crash) got a new key; its first certificate's key is
+// gone, so that certificate cannot be packaged and the newest one is, with the new key.
+TEST_F(BatchIT, Pkcs12OfAReissuedRequestTakesTheCertificateOfTheStoredKey) {
+  ImportAndApprove(Employees(1), 1);
+  ASSERT_EQ(Run({"run-batch"}).exit_code, 0);
+  const std::string id = std::to_string(Scalar("SELECT MIN(id) FROM requests"));
+  auto c = db_.Connect();
+  auto first = c->Query("SELECT serial FROM certificates WHERE request_id = " + id);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->size(), 1u);
+  const std::string old_serial = (*first)[0].Str(0);
+  ASSERT_TRUE(c->Exec("UPDATE requests SET state = 'approved' WHERE id = " + id).ok());
+  ASSERT_EQ(Run({"run-batch"}).exit_code, 0);
+  ASSERT_EQ(
+      Scalar("SELECT COUNT(*) FROM certificates WHERE status = 'issued' AND request_id = " + id),
+      2);
+  ASSERT_TRUE(WriteFile(Path("pw"), "again\n", 0600).ok());
+  auto r = Run(
+      {"cert", "pkcs12", "--request", id, "--password-file", Path("pw"), "--out", Path("new.p12")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto serial =
+      Sh("openssl pkcs12 -in " + Quote(Path("new.p12")) + " -passin file:" + Quote(Path("pw")) +
+         " -clcerts -nokeys | openssl x509 -noout -serial");
+  ASSERT_EQ(serial.exit_code, 0) << serial.err;
+  EXPECT_EQ(serial.out.find("serial=" + old_serial), std::string::npos) << serial.out;
+  auto old = Run({"cert", "pkcs12", "--request", id, "--serial", old_serial, "--password-file",
+                  Path("pw"), "--out", Path("old.p12")});
+  EXPECT_EQ(old.exit_code, 1);
+  EXPECT_NE(old.err.find("has no certificate " + old_serial + " whose private key is stored"),
+            std::string::npos)
+      << old.err;
 }
 
 TEST_F(BatchIT, CsrRequestsAreCheckedAndIssued) {

@@ -1,6 +1,7 @@
 // Integration tests of store/ against the private MariaDB of scripts/stack.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <functional>
 #include <thread>
 
@@ -192,10 +193,12 @@ TEST(StoreIT, ClaimTakesExpiredLeasesFirstOrWhenThereIsRoom) {
   auto backlog = CountClaimable(*c, {"p"});
   ASSERT_TRUE(backlog.ok()) << backlog.status().message();
   EXPECT_EQ(*backlog, 6);
-  EXPECT_EQ(*CountClaimable(*c, {"other"}), 0);
+  auto other = CountClaimable(*c, {"other"});
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(*other, 0);
   auto ids = [&](const std::vector<ClaimedRequest>& v) {
     std::string s;
-    for (const auto& r : v) s += r.subject + " ";
+    for (const auto& r : v) s += r.subject + (r.reclaimed ? "* " : " ");  // *: expired lease
     return s;
   };
   auto room = ClaimRequests(*c, {"p"}, 2, "a:1", 60, ExpiredLeases::kIfRoom);
@@ -203,14 +206,16 @@ TEST(StoreIT, ClaimTakesExpiredLeasesFirstOrWhenThereIsRoom) {
   EXPECT_EQ(ids(*room), "CN=r2 CN=r3 ");
   auto first = ClaimRequests(*c, {"p"}, 1, "b:1", 60, ExpiredLeases::kFirst);
   ASSERT_TRUE(first.ok());
-  EXPECT_EQ(ids(*first), "CN=r0 ");
+  EXPECT_EQ(ids(*first), "CN=r0* ");
   auto rest = ClaimRequests(*c, {"p"}, 10, "c:1", 60, ExpiredLeases::kIfRoom);
   ASSERT_TRUE(rest.ok());
-  EXPECT_EQ(ids(*rest), "CN=r1 CN=r4 CN=r5 ");  // sorted by id: the expired one fills the room
+  EXPECT_EQ(ids(*rest), "CN=r1* CN=r4 CN=r5 ");  // sorted by id: the expired one fills the room
   auto none = ClaimRequests(*c, {"p"}, 10, "d:1", 60, ExpiredLeases::kFirst);
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());  // every lease is live
-  EXPECT_EQ(*CountClaimable(*c, {"p"}), 0);
+  auto after = CountClaimable(*c, {"p"});
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(*after, 0);
 }
 
 // Approving many at once: each id gets its own answer, in order, and dual control holds.
@@ -259,6 +264,44 @@ TEST(StoreIT, ApproveManyAnswersEachIdAndCountsDistinctOperators) {
   EXPECT_EQ((*states)[0].Int(1), 3);
   auto n = c->Query("SELECT COUNT(*) FROM approvals");
   EXPECT_EQ((*n)[0].Int(0), 5);  // alice: r0 r2 r3; bob: r2 r3
+}
+
+// Two sessions of the same operator approving the same dual-control requests at once: the
+// request rows' locks serialise them, so each request gets alice's approval once and stays
+// pending for a second operator.
+TEST(StoreIT, ConcurrentApprovalsBySameOperatorCountOnce) {
+  TestDb db;
+  auto setup = db.Connect();
+  ASSERT_TRUE(InsertRequests(*setup, Requests(200, [](int) { return 2; })).ok());
+  auto rows = setup->Query("SELECT id FROM requests ORDER BY id");
+  ASSERT_TRUE(rows.ok());
+  std::vector<int64_t> ids;
+  for (const auto& r : *rows) ids.push_back(r.Int(0));
+  std::atomic<int> ok{0}, refused{0}, failed{0};
+  auto approve = [&] {
+    auto c = db.Connect();
+    Status st = RunTransaction(*c, [&](Connection& conn) -> Status {
+      CP_ASSIGN_OR_RETURN(auto d, ApproveMany(conn, ids, "alice"));
+      int o = 0, r = 0;
+      for (const auto& x : d) (x.ok() ? o : r)++;
+      ok += o;
+      refused += r;
+      return Status::Ok();
+    });
+    if (!st.ok()) ++failed;
+  };
+  std::thread a(approve), b(approve);
+  a.join();
+  b.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(ok.load(), 200);
+  EXPECT_EQ(refused.load(), 200);
+  auto n = setup->Query("SELECT COUNT(*), COUNT(DISTINCT request_id) FROM approvals");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ((*n)[0].Int(0), 200);
+  EXPECT_EQ((*n)[0].Int(1), 200);
+  auto pending = setup->Query("SELECT COUNT(*) FROM requests WHERE state = 'pending'");
+  EXPECT_EQ((*pending)[0].Int(0), 200);
 }
 
 class AuditIT : public ::testing::Test {
