@@ -221,6 +221,8 @@ CommandResult Decide(Context& ctx, bool approve) {
       errors.clear();
       a = w = rj = 0;
       std::vector<store::AuditEvent> audit;
+      // One answer per id: a decision, or a refusal (not found, not pending, already decided)
+      // that is reported while the rest go on. Anything else ends the page.
       std::vector<Result<store::Decision>> decisions;
       if (approve) {
         CP_ASSIGN_OR_RETURN(decisions, store::ApproveMany(c, batch_ids, op));
@@ -238,12 +240,8 @@ CommandResult Decide(Context& ctx, bool approve) {
         const int64_t id = batch_ids[k];
         auto& d = decisions[k];
         if (!d.ok()) {
-          if (d.status().kind() == ErrorKind::kConflict ||
-              d.status().kind() == ErrorKind::kNotFound) {
-            errors.push_back(d.status().message());
-            continue;
-          }
-          return d.status();
+          errors.push_back(d.status().message());
+          continue;
         }
         std::string object = "request:" + std::to_string(id);
         if (approve) {

@@ -107,20 +107,21 @@ CommandResult Export(Context& ctx) {
 // authentication and signature), each with its own certificate, and a request re-issued after
 // a crash keeps certificates whose key was replaced; so a certificate goes with the stored key
 // whose public half it carries, never by position. Newest first; --serial or --key narrow it,
-// and one of them is needed when the request has several keys. Only the keys that can match
+// (the caller asks for one when the request has several keys). Only the keys that can match
 // are decrypted.
 struct KeyAndCert {
   UniquePtr<EVP_PKEY> key;
   store::CertRecord cert;
 };
 
+// |stored| is the request's keys (store::FindPrivateKeys).
 Result<KeyAndCert> PickKeyAndCert(store::Connection& db, CryptoToken& token, int64_t request,
+                                  std::vector<store::EncryptedKey> stored,
                                   const std::string& key_name,
                                   const std::optional<Serial>& serial) {
   const std::string what = "request " + std::to_string(request);
   CP_ASSIGN_OR_RETURN(auto certs, store::IssuedForRequest(db, request));
   if (certs.empty()) return NotFound(what + " has no issued certificate");
-  CP_ASSIGN_OR_RETURN(auto stored, store::FindPrivateKeys(db, request));
   if (stored.empty()) return NotFound(what + " has no server-generated private key");
   if (!key_name.empty()) {
     std::erase_if(stored, [&](const store::EncryptedKey& k) { return k.key_name != key_name; });
@@ -165,30 +166,26 @@ CommandResult Pkcs12(Context& ctx) {
     serial = *parsed;
   }
   const std::string key_name = ctx.Get<std::string>("key");
-  if (key_name.empty() && !serial) {
-    auto stored = store::FindPrivateKeys(**db, request);
-    if (!stored.ok()) return Fail(stored.status());
-    if (stored->size() > 1) {
-      std::string names;
-      for (const auto& k : *stored) names += (names.empty() ? "" : ", ") + k.key_name;
-      return Usage("request " + std::to_string(request) + " has " + std::to_string(stored->size()) +
-                   " keys (" + names + "): name one with --key NAME or --serial S");
-    }
+  auto stored = store::FindPrivateKeys(**db, request);
+  if (!stored.ok()) return Fail(stored.status());
+  if (key_name.empty() && !serial && stored->size() > 1) {
+    std::string names;
+    for (const auto& k : *stored) names += (names.empty() ? "" : ", ") + k.key_name;
+    return Usage("request " + std::to_string(request) + " has " + std::to_string(stored->size()) +
+                 " keys (" + names + "): name one with --key NAME or --serial S");
   }
   auto token = ctx.Token();
   if (!token.ok()) return Fail(token.status());
-  auto picked = PickKeyAndCert(**db, **token, request, key_name, serial);
+  auto picked = PickKeyAndCert(**db, **token, request, std::move(stored).value(), key_name, serial);
   if (!picked.ok()) return Fail(picked.status());
   const store::CertRecord& cert = picked->cert;
   EVP_PKEY* key = picked->key.get();
-  auto ca_chain = CaChain(**db, cert.issuer_id);
-  if (!ca_chain.ok()) return Fail(ca_chain.status());
-  std::vector<Bytes> chain;
-  for (const auto& c : *ca_chain) chain.emplace_back(c.begin(), c.end());
+  auto chain = CaChain(**db, cert.issuer_id);
+  if (!chain.ok()) return Fail(chain.status());
   batch::Pkcs12Options opt;
   opt.legacy = ctx.Flag("legacy");
   opt.friendly_name = cert.subject;
-  auto p12 = batch::BuildPkcs12(key, AsBytes(cert.der), chain, *password, opt);
+  auto p12 = batch::BuildPkcs12(key, AsBytes(cert.der), *chain, *password, opt);
   if (!p12.ok()) return Fail(p12.status());
   Status st = WriteFile(out, AsString(*p12), 0600);
   if (!st.ok()) return Fail(st);

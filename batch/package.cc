@@ -29,7 +29,7 @@ Result<UniquePtr<EVP_PKEY>> OpenPrivateKey(store::Connection& conn, CryptoToken&
   return UniquePtr<EVP_PKEY>(key);
 }
 
-Result<Bytes> BuildPkcs12(EVP_PKEY* key, ByteSpan cert_der, const std::vector<Bytes>& chain,
+Result<Bytes> BuildPkcs12(EVP_PKEY* key, ByteSpan cert_der, const std::vector<std::string>& chain,
                           const SecureString& password, const Pkcs12Options& opt) {
   const unsigned char* p = cert_der.data();
   UniquePtr<X509> cert(d2i_X509(nullptr, &p, static_cast<long>(cert_der.size())));
@@ -40,7 +40,7 @@ Result<Bytes> BuildPkcs12(EVP_PKEY* key, ByteSpan cert_der, const std::vector<By
   UniquePtr<STACK_OF(X509)> ca(sk_X509_new_null());
   std::vector<UniquePtr<X509>> keep;  // the stack is shallow; these own the certificates
   for (const auto& c : chain) {
-    const unsigned char* q = c.data();
+    const unsigned char* q = reinterpret_cast<const unsigned char*>(c.data());
     UniquePtr<X509> x(d2i_X509(nullptr, &q, static_cast<long>(c.size())));
     if (!x) return OsslError("parsing a chain certificate");
     sk_X509_push(ca.get(), x.get());

@@ -35,8 +35,9 @@ struct Pkcs12Options {
   std::string friendly_name;
 };
 
-// BuildPkcs12 packs |key|, its certificate and the chain above it.
-Result<Bytes> BuildPkcs12(EVP_PKEY* key, ByteSpan cert_der, const std::vector<Bytes>& chain,
+// BuildPkcs12 packs |key|, its certificate and the chain above it (DER certificates, as
+// app's CaChain and the store hold them).
+Result<Bytes> BuildPkcs12(EVP_PKEY* key, ByteSpan cert_der, const std::vector<std::string>& chain,
                           const SecureString& password, const Pkcs12Options& options);
 
 }  // namespace certpress::batch

@@ -359,8 +359,7 @@ class Run {
     if (!card.ok()) return InvalidInput("profile '" + it.req.profile + "' no longer exists");
     it.profile = *card;
     const ByteSpan now(it.profile->content_hash);
-    if (!std::equal(now.begin(), now.end(), AsBytes(it.req.profile_hash).begin(),
-                    AsBytes(it.req.profile_hash).end())) {
+    if (AsString(now) != it.req.profile_hash) {
       return InvalidInput("profile '" + it.req.profile +
                           "' changed since the request was made (pinned " +
                           HexEncode(AsBytes(it.req.profile_hash)).substr(0, 12) + ", now " +

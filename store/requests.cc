@@ -26,6 +26,17 @@ void AppendRow(std::vector<Param>& p, const NewRequest& r) {
             r.natural_key ? Param(std::string_view(*r.natural_key)) : Param(nullptr),
             r.import_id ? Param(*r.import_id) : Param(nullptr), Param(int64_t{r.source_line})});
 }
+
+// |head| followed by |ids|: the parameters of a statement ending in "id IN (?, ...)".
+std::vector<Param> WithIds(std::vector<Param> head, std::span<const int64_t> ids) {
+  for (int64_t id : ids) head.emplace_back(id);
+  return head;
+}
+
+// What a claim takes, as ix_requests_queue (schema 4) reads it: approved requests carry no
+// lease; an issuing request whose lease ran out belongs to a claimer that crashed or hung.
+constexpr const char* kApprovedQueued = "state = 'approved' AND lease_until IS NULL";
+constexpr const char* kLeaseExpired = "state = 'issuing' AND lease_until < UTC_TIMESTAMP(6)";
 }  // namespace
 
 std::string InClause(size_t n) {
@@ -88,11 +99,6 @@ Result<std::vector<Result<Decision>>> ApproveMany(Connection& conn, std::span<co
                                                   const std::string& op) {
   std::vector<Result<Decision>> out;
   if (ids.empty()) return out;
-  auto id_params = [](std::span<const int64_t> v) {
-    std::vector<Param> p;
-    for (int64_t id : v) p.emplace_back(id);
-    return p;
-  };
   struct Row {
     std::string state;
     int64_t needed = 1;
@@ -101,15 +107,13 @@ Result<std::vector<Result<Decision>>> ApproveMany(Connection& conn, std::span<co
   CP_ASSIGN_OR_RETURN(auto rows,
                       conn.QueryV("SELECT id, state, approvals_needed FROM requests WHERE id IN " +
                                       InClause(ids.size()) + " FOR UPDATE",
-                                  id_params(ids)));
+                                  WithIds({}, ids)));
   for (const auto& r : rows) requests[r.Int(0)] = {r.Str(1), r.Int(2)};
-  std::vector<Param> by_op = {Param(std::string_view(op))};
-  for (int64_t id : ids) by_op.emplace_back(id);
   CP_ASSIGN_OR_RETURN(auto decided,
                       conn.QueryV("SELECT request_id FROM approvals WHERE operator = ? AND "
                                   "request_id IN " +
                                       InClause(ids.size()),
-                                  by_op));
+                                  WithIds({Param(std::string_view(op))}, ids)));
   std::set<int64_t> already;
   for (const auto& r : decided) already.insert(r.Int(0));
   std::vector<int64_t> fresh;  // pending and not yet approved by |op|
@@ -141,7 +145,7 @@ Result<std::vector<Result<Decision>>> ApproveMany(Connection& conn, std::span<co
                       conn.QueryV("SELECT request_id, COUNT(*) FROM approvals WHERE decision = "
                                   "'approve' AND request_id IN " +
                                       InClause(fresh.size()) + " GROUP BY request_id",
-                                  id_params(fresh)));
+                                  WithIds({}, fresh)));
   std::map<int64_t, int> approvals;
   for (const auto& r : counts) approvals[r.Int(0)] = static_cast<int>(r.Int(1));
   std::vector<int64_t> done;
@@ -157,7 +161,7 @@ Result<std::vector<Result<Decision>>> ApproveMany(Connection& conn, std::span<co
     CP_RETURN_IF_ERROR(conn.ExecV("UPDATE requests SET state = 'approved', updated_at = "
                                   "UTC_TIMESTAMP(6) WHERE id IN " +
                                       InClause(done.size()),
-                                  id_params(done))
+                                  WithIds({}, done))
                            .status());
   }
   return out;
@@ -216,19 +220,18 @@ Result<std::vector<ClaimedRequest>> ClaimRequests(Connection& conn,
     // The index is forced: with ORDER BY id LIMIT the optimizer, going by table statistics,
     // would sometimes walk the primary key from the start instead and examine every request
     // ever issued on each claim.
-    auto claimable = [&](const char* index, const char* condition, int64_t n,
-                         bool reclaimed) -> Status {
+    auto claimable = [&](const char* condition, int64_t n, bool reclaimed) -> Status {
       std::vector<Param> p;
       for (const auto& pr : profiles) p.emplace_back(std::string_view(pr));
       p.emplace_back(n);
       CP_ASSIGN_OR_RETURN(
           auto rows,
-          c.QueryV(
-              std::string("SELECT id, fence, profile, profile_hash, ca_id, subject, "
-                          "subject_der, sans_json, csr_der, retries FROM requests FORCE INDEX (") +
-                  index + ") WHERE " + condition + " AND profile IN " + InClause(profiles.size()) +
-                  " ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
-              p));
+          c.QueryV(std::string("SELECT id, fence, profile, profile_hash, ca_id, subject, "
+                               "subject_der, sans_json, csr_der, retries FROM requests "
+                               "FORCE INDEX (ix_requests_queue) WHERE ") +
+                       condition + " AND profile IN " + InClause(profiles.size()) +
+                       " ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
+                   p));
       for (const auto& r : rows) {
         ClaimedRequest cr;
         cr.id = r.Int(0);
@@ -247,14 +250,9 @@ Result<std::vector<ClaimedRequest>> ClaimRequests(Connection& conn,
       return Status::Ok();
     };
     auto room = [&] { return limit - static_cast<int64_t>(out.size()); };
-    auto claim_expired = [&] {
-      return claimable("ix_requests_queue", "state = 'issuing' AND lease_until < UTC_TIMESTAMP(6)",
-                       room(), true);
-    };
+    auto claim_expired = [&] { return claimable(kLeaseExpired, room(), true); };
     if (expired == ExpiredLeases::kFirst) CP_RETURN_IF_ERROR(claim_expired());
-    if (room() > 0)
-      CP_RETURN_IF_ERROR(claimable("ix_requests_queue",
-                                   "state = 'approved' AND lease_until IS NULL", room(), false));
+    if (room() > 0) CP_RETURN_IF_ERROR(claimable(kApprovedQueued, room(), false));
     if (expired == ExpiredLeases::kIfRoom && room() > 0) CP_RETURN_IF_ERROR(claim_expired());
     if (out.empty()) return Status::Ok();
     std::vector<Param> upd = {Param(std::string_view(claimer)), Param(int64_t{lease_seconds})};
@@ -280,16 +278,12 @@ Result<int64_t> CountClaimable(Connection& conn, const std::vector<std::string>&
   for (int pass = 0; pass < 2; ++pass) {
     for (const auto& pr : profiles) p.emplace_back(std::string_view(pr));
   }
-  const std::string in = InClause(profiles.size());
+  const std::string count =
+      "SELECT COUNT(*) FROM requests FORCE INDEX (ix_requests_queue) WHERE profile IN " +
+      InClause(profiles.size()) + " AND ";
   CP_ASSIGN_OR_RETURN(
       auto rows,
-      conn.QueryV("SELECT (SELECT COUNT(*) FROM requests FORCE INDEX (ix_requests_queue) WHERE "
-                  "state = 'approved' AND lease_until IS NULL AND profile IN " +
-                      in +
-                      ") + (SELECT COUNT(*) FROM requests FORCE INDEX (ix_requests_queue) WHERE "
-                      "state = 'issuing' AND lease_until < UTC_TIMESTAMP(6) AND profile IN " +
-                      in + ")",
-                  p));
+      conn.QueryV("SELECT (" + count + kApprovedQueued + ") + (" + count + kLeaseExpired + ")", p));
   return rows.at(0).Int(0);
 }
 
@@ -315,14 +309,12 @@ Result<std::vector<int64_t>> OwnedClaims(Connection& conn,
 
 Status MarkIssued(Connection& conn, const std::vector<int64_t>& ids) {
   if (ids.empty()) return Status::Ok();
-  std::vector<Param> p;
-  for (int64_t id : ids) p.emplace_back(id);
   return conn
       .ExecV(
           "UPDATE requests SET state = 'issued', claimed_by = NULL, lease_until = NULL, "
           "reason = NULL, updated_at = UTC_TIMESTAMP(6) WHERE id IN " +
               InClause(ids.size()),
-          p)
+          WithIds({}, ids))
       .status();
 }
 
