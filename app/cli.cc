@@ -30,8 +30,11 @@ po::options_description CommonOptions() {
       "token.pin-file", po::value<std::string>()->default_value(""),
       "file holding the token user PIN (or soft token password)")(
       "token.dir", po::value<std::string>()->default_value(""), "soft token key directory")(
-      "profiles.dir", po::value<std::string>()->default_value(CERTPRESS_PROFILES_DIR),
-      "directory of card and certificate profiles (*.toml)")(
+      "token.session-copies", po::value<bool>()->default_value(true),
+      "sign with session-object copies of CA keys inside the token (false where HSM policy "
+      "forbids copies)")("profiles.dir",
+                         po::value<std::string>()->default_value(CERTPRESS_PROFILES_DIR),
+                         "directory of card and certificate profiles (*.toml)")(
       "operator", po::value<std::string>()->default_value(""),
       "operator name recorded in the audit log (default: cli:<login>)");
   return d;

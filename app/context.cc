@@ -70,6 +70,7 @@ Result<CryptoToken*> Context::Token() {
   c.module = Get<std::string>("token.module");
   c.label = Get<std::string>("token.label");
   c.dir = Get<std::string>("token.dir");
+  c.session_copies = Get<bool>("token.session-copies");
   const std::string pin_file = Get<std::string>("token.pin-file");
   if (pin_file.empty()) {
     return InvalidInput("no token PIN configured: set token.pin-file or CERTPRESS_TOKEN_PIN_FILE");

@@ -213,42 +213,51 @@ struct StackToken {
   std::string error;
 };
 
-StackToken& TheStackToken() {
-  static StackToken* t = [] {
-    auto* s = new StackToken;
-    const char* label = std::getenv("CERTPRESS_TOKEN_LABEL");
-    const char* pin = std::getenv("CERTPRESS_TOKEN_PIN_FILE");
-    if (label == nullptr || pin == nullptr || std::getenv("SOFTHSM2_CONF") == nullptr) {
-      s->error = "the private stack is not up (source .certpress/env)";
-      return s;
-    }
-    TokenConfig c;
-    c.kind = "pkcs11";
-    c.module = "/usr/lib/softhsm/libsofthsm2.so";
-    c.label = label;
-    auto p = ReadSecretFile(pin);
-    if (!p.ok()) {
-      s->error = p.status().message();
-      return s;
-    }
-    c.pin = std::move(p).value();
-    auto token = OpenToken(c);
-    if (!token.ok()) {
-      s->error = token.status().message();
-      return s;
-    }
-    s->token = std::move(token).value();
-    for (KeyType kt : {KeyType::kEcP256, KeyType::kRsa2048}) {
-      std::string l = std::string("bench-micro-") + std::string(KeyTypeName(kt));
-      if (!s->token->PublicKey(l).ok()) Must(s->token->GenerateKey(l, kt));
-    }
+StackToken* OpenStackToken(bool session_copies) {
+  auto* s = new StackToken;
+  const char* label = std::getenv("CERTPRESS_TOKEN_LABEL");
+  const char* pin = std::getenv("CERTPRESS_TOKEN_PIN_FILE");
+  if (label == nullptr || pin == nullptr || std::getenv("SOFTHSM2_CONF") == nullptr) {
+    s->error = "the private stack is not up (source .certpress/env)";
     return s;
-  }();
-  return *t;
+  }
+  TokenConfig c;
+  c.kind = "pkcs11";
+  c.module = "/usr/lib/softhsm/libsofthsm2.so";
+  c.label = label;
+  c.session_copies = session_copies;
+  auto p = ReadSecretFile(pin);
+  if (!p.ok()) {
+    s->error = p.status().message();
+    return s;
+  }
+  c.pin = std::move(p).value();
+  auto token = OpenToken(c);
+  if (!token.ok()) {
+    s->error = token.status().message();
+    return s;
+  }
+  s->token = std::move(token).value();
+  for (KeyType kt : {KeyType::kEcP256, KeyType::kRsa2048}) {
+    std::string l = std::string("bench-micro-") + std::string(KeyTypeName(kt));
+    if (!s->token->PublicKey(l).ok()) Must(s->token->GenerateKey(l, kt));
+  }
+  return s;
+}
+
+// TheStackToken opens the stack's token once per setting of session copies (a copy of the key
+// as a session object, or the token object itself: see Pkcs11Token::SessionCopy).
+StackToken& TheStackToken(bool session_copies = true) {
+  if (session_copies) {
+    static StackToken* with_copies = OpenStackToken(true);
+    return *with_copies;
+  }
+  static StackToken* without = OpenStackToken(false);
+  return *without;
 }
 
 void BM_SignHsm(benchmark::State& state) {
-  StackToken& t = TheStackToken();
+  StackToken& t = TheStackToken(state.range(1) != 0);
   if (!t.token) {
     state.SkipWithError(t.error.c_str());
     return;
@@ -257,11 +266,14 @@ void BM_SignHsm(benchmark::State& state) {
   const std::string label = std::string("bench-micro-") + std::string(KeyTypeName(kt));
   unsigned char digest[32] = {1};
   for (auto _ : state) benchmark::DoNotOptimize(Must(t.token->SignDigest(label, kt, digest)));
-  state.SetLabel(std::string(KeyLabel(state.range(0))) + ", SoftHSM2 via the session pool");
+  state.SetLabel(std::string(KeyLabel(state.range(0))) + ", SoftHSM2 via the session pool, " +
+                 (state.range(1) ? "session copy" : "token object"));
 }
 BENCHMARK(BM_SignHsm)
-    ->Arg(0)
-    ->Arg(1)
+    ->Args({0, 1})
+    ->Args({0, 0})
+    ->Args({1, 1})
+    ->Args({1, 0})
     ->ThreadRange(1, 4)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);

@@ -291,53 +291,63 @@ int Limit(const po::variables_map& vm) {
   P11 p11 = LoadP11(vm["module"].as<std::string>(), vm["token-label"].as<std::string>());
   SecureString pin = Must(ReadSecretFile(vm["pin-file"].as<std::string>()), "PIN");
   const std::string key_label = vm["key-label"].as<std::string>();
-  {
-    CK_SESSION_HANDLE s;
-    p11.f->C_OpenSession(p11.slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s);
-    CK_RV rv = p11.f->C_Login(
-        s, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(pin.str().data())),
-        pin.size());
-    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) Die("C_Login failed");
-    // The login stays for the application as long as one session is open.
-    static CK_SESSION_HANDLE keep = s;
-    (void)keep;
-  }
-  const double sign = Measure(threads, seconds, [&] {
-    CK_SESSION_HANDLE s;
-    if (p11.f->C_OpenSession(p11.slot, CKF_SERIAL_SESSION, nullptr, nullptr, &s) != CKR_OK) {
-      Die("C_OpenSession failed");
-    }
-    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls},
-                           {CKA_LABEL, const_cast<char*>(key_label.data()), key_label.size()}};
-    CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
-    CK_ULONG found = 0;
-    p11.f->C_FindObjectsInit(s, tmpl, 2);
-    p11.f->C_FindObjects(s, &key, 1, &found);
-    p11.f->C_FindObjectsFinal(s);
-    if (found != 1) Die("no private key labelled '" + key_label + "'");
-    CK_FUNCTION_LIST_PTR f = p11.f;
-    return [f, s, key] {
-      CK_MECHANISM mech = {CKM_ECDSA, nullptr, 0};
-      unsigned char digest[32] = {7};
-      unsigned char sig[132];
-      CK_ULONG len = sizeof sig;
-      CK_RV rv = f->C_SignInit(s, &mech, key);
-      if (rv == CKR_OK) rv = f->C_Sign(s, digest, 32, sig, &len);
-      if (rv != CKR_OK)
-        Die("C_SignInit/C_Sign failed: CKR 0x" +
-            HexEncode(ByteSpan(reinterpret_cast<const uint8_t*>(&rv), sizeof rv)));
-    };
-  });
+  CK_SESSION_HANDLE login;
+  p11.f->C_OpenSession(p11.slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &login);
+  CK_RV rv = p11.f->C_Login(login, CKU_USER,
+                            reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(pin.str().data())),
+                            pin.size());
+  if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) Die("C_Login failed");
+  // The login lasts while |login| is open (PKCS#11 v2.40 5.6); so does the session copy.
+  CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+  CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls},
+                         {CKA_LABEL, const_cast<char*>(key_label.data()), key_label.size()}};
+  CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
+  CK_ULONG found = 0;
+  p11.f->C_FindObjectsInit(login, tmpl, 2);
+  p11.f->C_FindObjects(login, &key, 1, &found);
+  p11.f->C_FindObjectsFinal(login);
+  if (found != 1) Die("no private key labelled '" + key_label + "'");
+  CK_BBOOL no = CK_FALSE;
+  CK_ATTRIBUTE session_only[] = {{CKA_TOKEN, &no, sizeof no}};
+  CK_OBJECT_HANDLE copy = CK_INVALID_HANDLE;
+  if (p11.f->C_CopyObject(login, key, session_only, 1, &copy) != CKR_OK) Die("C_CopyObject failed");
+
+  auto sign_with = [&](CK_OBJECT_HANDLE k) {
+    return Measure(threads, seconds, [&, k] {
+      CK_SESSION_HANDLE s;
+      if (p11.f->C_OpenSession(p11.slot, CKF_SERIAL_SESSION, nullptr, nullptr, &s) != CKR_OK) {
+        Die("C_OpenSession failed");
+      }
+      CK_FUNCTION_LIST_PTR f = p11.f;
+      return [f, s, k] {
+        CK_MECHANISM mech = {CKM_ECDSA, nullptr, 0};
+        unsigned char digest[32] = {7};
+        unsigned char sig[132];
+        CK_ULONG len = sizeof sig;
+        CK_RV r = f->C_SignInit(s, &mech, k);
+        if (r == CKR_OK) r = f->C_Sign(s, digest, 32, sig, &len);
+        if (r != CKR_OK)
+          Die("C_SignInit/C_Sign failed: CKR 0x" +
+              HexEncode(ByteSpan(reinterpret_cast<const uint8_t*>(&r), sizeof r)));
+      };
+    });
+  };
+  // The limit signs with the token object itself. CertPress signs with a copy held as
+  // a session object (Pkcs11Token::SessionCopy), which SoftHSM2 signs with for less CPU; the
+  // second figure prices that, so the fraction can also be read against the cheaper signature.
+  const double sign = sign_with(key);
+  const double sign_copy = sign_with(copy);
   const double per_cert = crypto + sign;
   json out{{"kind", kind},
            {"threads", threads},
            {"cores", cores},
            {"crypto_op", crypto_op},
            {"crypto_core_us", crypto * 1e6},
-           {"sign_op", "C_SignInit + C_Sign, CKM_ECDSA P-256, bare session"},
+           {"sign_op", "C_SignInit + C_Sign, CKM_ECDSA P-256, bare session, token object"},
            {"sign_core_us", sign * 1e6},
-           {"limit_per_s", static_cast<double>(cores) / per_cert}};
+           {"sign_session_copy_core_us", sign_copy * 1e6},
+           {"limit_per_s", static_cast<double>(cores) / per_cert},
+           {"limit_session_copy_per_s", static_cast<double>(cores) / (crypto + sign_copy)}};
   std::cout << out.dump() << "\n";
   return 0;
 }

@@ -22,8 +22,10 @@ struct TokenConfig {
   std::string dir;
   // The user PIN (pkcs11) or the key file password (soft).
   SecureString pin;
-  // Sessions to keep open at most (pkcs11); 0 = unbounded.
-  int max_sessions = 0;
+  // pkcs11: sign with a copy of each private key held as a session object in the token
+  // (faster on SoftHSM2; see Pkcs11Token::SessionCopy). Turn off where HSM policy forbids
+  // copies of CA keys; a token that refuses to copy is signed with directly either way.
+  bool session_copies = true;
 };
 
 class CryptoToken {

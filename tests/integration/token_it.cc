@@ -17,6 +17,78 @@ using certpress::testing::Quote;
 using certpress::testing::Sh;
 using certpress::testing::TestToken;
 
+// InProcess reaches the module our token loaded, from inside this process: session objects
+// are visible only to the application that made them (PKCS#11 v2.40 4.4), so no other
+// process (pkcs11-tool, libp11 in a child) can see them.
+struct InProcess {
+  explicit InProcess(const TestToken& t) {
+    void* lib = dlopen(t.module().c_str(), RTLD_NOW | RTLD_NOLOAD);
+    if (lib == nullptr) return;
+    auto get = reinterpret_cast<CK_C_GetFunctionList>(dlsym(lib, "C_GetFunctionList"));
+    dlclose(lib);  // the token still holds its own reference
+    CK_FUNCTION_LIST_PTR f = nullptr;
+    if (get == nullptr || get(&f) != CKR_OK) return;
+    CK_ULONG n = 0;
+    f->C_GetSlotList(CK_TRUE, nullptr, &n);
+    std::vector<CK_SLOT_ID> slots(n);
+    f->C_GetSlotList(CK_TRUE, slots.data(), &n);
+    for (CK_SLOT_ID s : slots) {
+      CK_TOKEN_INFO info;
+      if (f->C_GetTokenInfo(s, &info) != CKR_OK) continue;
+      std::string label(reinterpret_cast<char*>(info.label), sizeof info.label);
+      label.erase(label.find_last_not_of(' ') + 1);
+      if (label == t.label()) {
+        fl = f;
+        slot = s;
+      }
+    }
+  }
+
+  // PrivateKeys lists the private keys labelled |label| that this application sees, each
+  // with CKA_TOKEN, CKA_SENSITIVE and CKA_EXTRACTABLE.
+  struct Key {
+    bool token, sensitive, extractable;
+    CK_RV read_value;  // what C_GetAttributeValue(CKA_VALUE) answers
+  };
+  std::vector<Key> PrivateKeys(const std::string& label) {
+    std::vector<Key> out;
+    CK_SESSION_HANDLE s;
+    if (fl->C_OpenSession(slot, CKF_SERIAL_SESSION, nullptr, nullptr, &s) != CKR_OK) return out;
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls},
+                           {CKA_LABEL, const_cast<char*>(label.data()), label.size()}};
+    CK_OBJECT_HANDLE found[8];
+    CK_ULONG n = 0;
+    fl->C_FindObjectsInit(s, tmpl, 2);
+    fl->C_FindObjects(s, found, 8, &n);
+    fl->C_FindObjectsFinal(s);
+    for (CK_ULONG i = 0; i < n; ++i) {
+      CK_BBOOL token = 0, sensitive = 0, extractable = 1;
+      CK_ATTRIBUTE a[] = {{CKA_TOKEN, &token, sizeof token},
+                          {CKA_SENSITIVE, &sensitive, sizeof sensitive},
+                          {CKA_EXTRACTABLE, &extractable, sizeof extractable}};
+      fl->C_GetAttributeValue(s, found[i], a, 3);
+      uint8_t value[128];
+      CK_ATTRIBUTE v = {CKA_VALUE, value, sizeof value};
+      out.push_back({token == CK_TRUE, sensitive == CK_TRUE, extractable == CK_TRUE,
+                     fl->C_GetAttributeValue(s, found[i], &v, 1)});
+    }
+    fl->C_CloseSession(s);
+    return out;
+  }
+
+  CK_FUNCTION_LIST_PTR fl = nullptr;
+  CK_SLOT_ID slot = 0;
+};
+
+// Verifies checks |sig| over |msg| with OpenSSL and the public key |pub|.
+bool Verifies(EVP_PKEY* pub, const Bytes& sig, const std::string& msg) {
+  UniquePtr<EVP_MD_CTX> md(EVP_MD_CTX_new());
+  return EVP_DigestVerifyInit(md.get(), nullptr, EVP_sha256(), nullptr, pub) == 1 &&
+         EVP_DigestVerify(md.get(), sig.data(), sig.size(),
+                          reinterpret_cast<const uint8_t*>(msg.data()), msg.size()) == 1;
+}
+
 TokenConfig ConfigFor(const TestToken& t) {
   TokenConfig c;
   c.kind = "pkcs11";
@@ -110,40 +182,88 @@ TEST(TokenIT, PoolRecoversFromClosedSessionsAndLostLogin) {
   ASSERT_TRUE(spki.ok());
   ASSERT_TRUE(SignData(**token, "k", KeyType::kEcP256, AsBytes("warm up")).ok());
 
-  void* lib = dlopen(t.module().c_str(), RTLD_NOW | RTLD_NOLOAD);
-  ASSERT_NE(lib, nullptr);
-  auto get = reinterpret_cast<CK_C_GetFunctionList>(dlsym(lib, "C_GetFunctionList"));
-  CK_FUNCTION_LIST_PTR fl = nullptr;
-  ASSERT_EQ(get(&fl), CKR_OK);
-  CK_ULONG n = 0;
-  ASSERT_EQ(fl->C_GetSlotList(CK_TRUE, nullptr, &n), CKR_OK);
-  std::vector<CK_SLOT_ID> slots(n);
-  ASSERT_EQ(fl->C_GetSlotList(CK_TRUE, slots.data(), &n), CKR_OK);
-  bool closed = false;
-  for (CK_SLOT_ID s : slots) {
-    CK_TOKEN_INFO info;
-    if (fl->C_GetTokenInfo(s, &info) != CKR_OK) continue;
-    std::string label(reinterpret_cast<char*>(info.label), sizeof info.label);
-    if (label.substr(0, t.label().size()) == t.label() &&
-        label.find_first_not_of(' ', t.label().size()) == std::string::npos) {
-      ASSERT_EQ(fl->C_CloseAllSessions(s), CKR_OK);
-      closed = true;
-    }
-  }
-  ASSERT_TRUE(closed);
-  dlclose(lib);
+  InProcess p11(t);
+  ASSERT_NE(p11.fl, nullptr);
+  ASSERT_EQ(p11.fl->C_CloseAllSessions(p11.slot), CKR_OK);
 
   auto pub = ParseSpki(*spki);
   for (int i = 0; i < 3; ++i) {
     const std::string msg = "after the sessions died " + std::to_string(i);
     auto sig = SignData(**token, "k", KeyType::kEcP256, AsBytes(msg));
     ASSERT_TRUE(sig.ok()) << sig.status().message();
-    UniquePtr<EVP_MD_CTX> md(EVP_MD_CTX_new());
-    ASSERT_EQ(EVP_DigestVerifyInit(md.get(), nullptr, EVP_sha256(), nullptr, pub->get()), 1);
-    EXPECT_EQ(EVP_DigestVerify(md.get(), sig->data(), sig->size(),
-                               reinterpret_cast<const uint8_t*>(msg.data()), msg.size()),
-              1);
+    EXPECT_TRUE(Verifies(pub->get(), *sig, msg));
   }
+}
+
+// Signing uses a copy of the key held as a session object: it stays in the token with the
+// original's protections, and it is gone once the token is closed. Nothing is written to the
+// token: another process still sees the one key.
+TEST(TokenIT, SignsWithASessionCopyThatStaysProtectedAndDiesWithTheToken) {
+  TestToken t;
+  // A second user of the module keeps it loaded and logged in after the first is closed.
+  auto bystander = OpenToken(ConfigFor(t));
+  ASSERT_TRUE(bystander.ok()) << bystander.status().message();
+  auto token = OpenToken(ConfigFor(t));
+  ASSERT_TRUE(token.ok()) << token.status().message();
+  auto spki = (*token)->GenerateKey("k", KeyType::kEcP256);
+  ASSERT_TRUE(spki.ok());
+  InProcess p11(t);
+  ASSERT_NE(p11.fl, nullptr);
+  ASSERT_EQ(p11.PrivateKeys("k").size(), 1u);
+
+  auto pub = ParseSpki(*spki);
+  for (int i = 0; i < 2; ++i) {  // the second signature reuses the copy
+    const std::string msg = "signed with the copy " + std::to_string(i);
+    auto sig = SignData(**token, "k", KeyType::kEcP256, AsBytes(msg));
+    ASSERT_TRUE(sig.ok()) << sig.status().message();
+    EXPECT_TRUE(Verifies(pub->get(), *sig, msg));
+  }
+  auto keys = p11.PrivateKeys("k");
+  ASSERT_EQ(keys.size(), 2u);
+  int copies = 0;
+  for (const auto& k : keys) {
+    copies += k.token ? 0 : 1;
+    EXPECT_TRUE(k.sensitive);
+    EXPECT_FALSE(k.extractable);
+    EXPECT_EQ(k.read_value, CKR_ATTRIBUTE_SENSITIVE);
+  }
+  EXPECT_EQ(copies, 1);
+  // OpenSC's pkcs11-tool, another process, sees the token's own key only.
+  auto listed =
+      Sh("pkcs11-tool --module " + Quote(t.module()) + " --token-label " + Quote(t.label()) +
+         " --login --pin " + Quote(t.pin()) + " --list-objects --type privkey");
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  size_t n = 0;
+  for (size_t at = listed.out.find("Private Key Object"); at != std::string::npos;
+       at = listed.out.find("Private Key Object", at + 1)) {
+    ++n;
+  }
+  EXPECT_EQ(n, 1u) << listed.out;
+
+  token->reset();  // closes its sessions, the copy's among them
+  auto left = p11.PrivateKeys("k");
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_TRUE(left[0].token);
+}
+
+TEST(TokenIT, SessionCopiesCanBeTurnedOff) {
+  TestToken t;
+  TokenConfig c = ConfigFor(t);
+  c.session_copies = false;
+  auto token = OpenToken(c);
+  ASSERT_TRUE(token.ok()) << token.status().message();
+  auto spki = (*token)->GenerateKey("k", KeyType::kEcP256);
+  ASSERT_TRUE(spki.ok());
+  const std::string msg = "signed with the token object";
+  auto sig = SignData(**token, "k", KeyType::kEcP256, AsBytes(msg));
+  ASSERT_TRUE(sig.ok()) << sig.status().message();
+  auto pub = ParseSpki(*spki);
+  EXPECT_TRUE(Verifies(pub->get(), *sig, msg));
+  InProcess p11(t);
+  ASSERT_NE(p11.fl, nullptr);
+  auto keys = p11.PrivateKeys("k");
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_TRUE(keys[0].token);
 }
 
 TEST(TokenIT, DuplicateLabelIsAConflict) {
@@ -169,11 +289,7 @@ TEST(TokenIT, ManyThreadsSignConcurrentlyWithValidSignatures) {
       for (int j = 0; j < 100; ++j) {
         std::string msg = "message " + std::to_string(i) + "/" + std::to_string(j);
         auto sig = SignData(**token, "k", KeyType::kEcP256, AsBytes(msg));
-        UniquePtr<EVP_MD_CTX> md(EVP_MD_CTX_new());
-        bool ok = sig.ok() &&
-                  EVP_DigestVerifyInit(md.get(), nullptr, EVP_sha256(), nullptr, pub->get()) == 1 &&
-                  EVP_DigestVerify(md.get(), sig->data(), sig->size(),
-                                   reinterpret_cast<const uint8_t*>(msg.data()), msg.size()) == 1;
+        bool ok = sig.ok() && Verifies(pub->get(), *sig, msg);
         (ok ? good : bad)++;
       }
     });
