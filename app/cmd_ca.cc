@@ -64,23 +64,20 @@ Result<Bytes> IssueCaCertificate(store::Connection& db, const Issuer& issuer, in
                                  const TbsInput& in, int64_t subject_ca_id,
                                  const std::string& subject_text, const store::AuditEvent& audit) {
   PreparedCert prepared;
-  int64_t cert_id = 0;
+  store::CertIntent intent;
   // A serial collision (vanishingly rare with 128 random bits) draws a new serial.
   for (int attempt = 0;; ++attempt) {
     CP_ASSIGN_OR_RETURN(prepared, issuer.Prepare(in));
-    store::CertIntent intent{issuer_id,          prepared.serial.Hex(), std::nullopt,
-                             subject_text,       prepared.not_before,   prepared.not_after,
-                             prepared.tbs_sha256};
-    Status st = store::RunTransaction(db, [&](store::Connection& c) -> Status {
-      CP_ASSIGN_OR_RETURN(cert_id, store::RecordIntent(c, intent));
-      return Status::Ok();
-    });
+    intent = {issuer_id,           prepared.serial.Hex(), std::nullopt,       subject_text,
+              prepared.not_before, prepared.not_after,    prepared.tbs_sha256};
+    Status st = store::RunTransaction(
+        db, [&](store::Connection& c) { return store::RecordIntents(c, {intent}); });
     if (st.ok()) break;
     if (st.kind() != ErrorKind::kConflict || attempt >= 3) return st;
   }
   CP_ASSIGN_OR_RETURN(Bytes der, issuer.Sign(prepared));
   Status st = store::RunTransaction(db, [&](store::Connection& c) -> Status {
-    CP_RETURN_IF_ERROR(store::CompleteCertificate(c, cert_id, prepared.tbs_sha256, der));
+    CP_RETURN_IF_ERROR(store::StoreCertificates(c, {{intent, std::string(AsString(der))}}));
     CP_RETURN_IF_ERROR(
         store::SetCaCertificate(c, subject_ca_id, der, "", store::FormatUtc(prepared.not_after)));
     store::AuditEvent e = audit;

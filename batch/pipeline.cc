@@ -224,6 +224,12 @@ class Run {
     });
   }
 
+  static store::CertIntent IntentOf(const Item& it, const Work& w) {
+    return {w.issuer_id,          w.serial_hex,          it.req.id,
+            it.req.subject,       w.prepared.not_before, w.prepared.not_after,
+            w.prepared.tbs_sha256};
+  }
+
   void RecordIntent(Chunk& c) {
     if (HasFatal()) return;
     for (int attempt = 0;; ++attempt) {
@@ -231,8 +237,7 @@ class Run {
       for (Item& it : c.items) {
         if (!it.status.ok()) continue;
         for (Work& w : it.works) {
-          intents.push_back({w.issuer_id, w.serial_hex, it.req.id, it.req.subject,
-                             w.prepared.not_before, w.prepared.not_after, w.prepared.tbs_sha256});
+          intents.push_back(IntentOf(it, w));
         }
       }
       Status st = store::RunTransaction(*intent_db_, [&](store::Connection& conn) {
@@ -304,7 +309,7 @@ class Run {
         }
         std::string serials;
         for (const Work& w : it.works) {
-          certs.push_back({w.issuer_id, w.serial_hex, w.prepared.tbs_sha256, w.der});
+          certs.push_back({IntentOf(it, w), w.der});
           if (!w.key_blob.empty())
             keys.push_back({it.req.id, w.key->name, data_key_id_, w.key_blob});
           serials += (serials.empty() ? "" : ",") + w.serial_hex;
@@ -314,11 +319,7 @@ class Run {
                          "profile=" + it.req.profile + " serial=" + serials});
         ++issued;
       }
-      CP_ASSIGN_OR_RETURN(size_t completed, store::CompleteCertificates(conn, certs));
-      if (completed != certs.size()) {
-        return Internal("completed " + std::to_string(completed) + " of " +
-                        std::to_string(certs.size()) + " certificate intents");
-      }
+      CP_RETURN_IF_ERROR(store::StoreCertificates(conn, certs));
       CP_RETURN_IF_ERROR(store::StorePrivateKeys(conn, keys));
       CP_RETURN_IF_ERROR(store::MarkIssued(conn, done));
       return store::AppendAuditBatch(conn, audit);

@@ -1,6 +1,7 @@
-// certificates.h: the certificate repository. A certificate is first recorded as an intent
-// (serial and the hash of the TBSCertificate, before anything is signed) and then completed
-// with its DER; a crash in between leaves a known serial, never an unknown certificate.
+// certificates.h: the certificate repository. A certificate's intent (issuer, serial and the
+// hash of the TBSCertificate) is committed to serials before anything is signed, and the
+// signed certificate is stored afterwards; a crash in between leaves a known serial, never an
+// unknown certificate.
 #pragma once
 
 #include <array>
@@ -25,27 +26,18 @@ struct CertIntent {
   std::array<uint8_t, 32> tbs_sha256{};
 };
 
-// RecordIntent inserts the intent row. A serial already used by this issuer is a conflict
-// (the caller draws a new serial and prepares again).
-Result<int64_t> RecordIntent(Connection& conn, const CertIntent& intent);
-
-// CompleteCertificate stores the signed certificate for an intent whose TBS hash matches.
-[[nodiscard]] Status CompleteCertificate(Connection& conn, int64_t cert_id,
-                                         const std::array<uint8_t, 32>& tbs_sha256, ByteSpan der);
-
-// RecordIntents inserts many intents with one statement (a chunk of the pipeline). A serial
-// already used by its issuer fails the whole statement as a conflict.
+// RecordIntents records the intents of a chunk in serials with one statement, committed
+// before anything is signed. A serial already used by its issuer fails the whole statement
+// as a conflict (the caller draws new serials and prepares again).
 [[nodiscard]] Status RecordIntents(Connection& conn, const std::vector<CertIntent>& intents);
 
 struct SignedCert {
-  int64_t issuer_id = 0;
-  std::string serial_hex;
-  std::array<uint8_t, 32> tbs_sha256{};
+  CertIntent intent;  // as recorded before signing
   std::string der;
 };
-// CompleteCertificates stores the DER of many recorded intents (matched by issuer and serial,
-// and only while the TBS hash is the recorded one). Returns how many were completed.
-Result<size_t> CompleteCertificates(Connection& conn, const std::vector<SignedCert>& certs);
+// StoreCertificates inserts signed certificates. Each needs its recorded intent (the foreign
+// key to serials): a certificate without one fails the statement.
+[[nodiscard]] Status StoreCertificates(Connection& conn, const std::vector<SignedCert>& certs);
 
 // StoreDataKey records a data key wrapped by the token key |kek_label|; returns its id.
 Result<int64_t> StoreDataKey(Connection& conn, const std::string& kek_label, ByteSpan wrapped);

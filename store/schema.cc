@@ -54,6 +54,7 @@ const std::vector<Migration>& Migrations() {
               ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin)",
            // status: 'intent' (serial and TBS recorded, not yet signed) or 'issued'. The
            // UNIQUE (issuer_id, serial) is the last word on serial uniqueness per issuer.
+           // (Schema 5 moved intents to serials: certificates holds signed ones only.)
            R"(CREATE TABLE IF NOT EXISTS certificates (
                 id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
                 issuer_id BIGINT NOT NULL,
@@ -187,6 +188,32 @@ const std::vector<Migration>& Migrations() {
                 ADD INDEX IF NOT EXISTS ix_requests_queue (state, lease_until, id, profile),
                 DROP INDEX IF EXISTS ix_requests_state,
                 DROP INDEX IF EXISTS ix_requests_lease)",
+       }},
+      {5,
+       "serials: certificate intents in a table of their own",
+       {
+           // An intent (a serial and the TBS hash, committed before the HSM signs) used to be
+           // a certificates row that the signed DER then grew in place; storing certificates
+           // whole, as new rows, costs the server about a third less. serials keeps every
+           // serial ever drawn, delivered or not (a crash between intent and storage leaves a
+           // serial without a certificate), and its key is the last word on serial uniqueness
+           // per issuer.
+           R"(CREATE TABLE IF NOT EXISTS serials (
+                issuer_id BIGINT NOT NULL,
+                serial VARCHAR(40) NOT NULL,
+                request_id BIGINT NULL,
+                tbs_sha256 BINARY(32) NOT NULL,
+                created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+                PRIMARY KEY (issuer_id, serial),
+                CONSTRAINT fk_serials_issuer FOREIGN KEY (issuer_id) REFERENCES cas (id)
+              ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin)",
+           R"(INSERT IGNORE INTO serials (issuer_id, serial, request_id, tbs_sha256, created_at)
+                SELECT issuer_id, serial, request_id, tbs_sha256, created_at FROM certificates)",
+           R"(DELETE FROM certificates WHERE status = 'intent')",
+           // No certificate without its intent.
+           R"(ALTER TABLE certificates
+                ADD CONSTRAINT fk_certificates_serial FOREIGN KEY IF NOT EXISTS (issuer_id, serial)
+                REFERENCES serials (issuer_id, serial))",
        }},
   };
   return kMigrations;

@@ -102,66 +102,130 @@ TEST(StoreIT, DeadlockIsRetried) {
   EXPECT_EQ(sum, 22);
 }
 
+// AddCas inserts CAs with ids 1..n.
+void AddCas(Connection& c, int n) {
+  for (int i = 0; i < n; ++i) {
+    const std::string label = "ca" + std::to_string(i);
+    ASSERT_TRUE(c.Exec("INSERT INTO cas (label, subject, key_uri, key_type, status) "
+                       "VALUES (?, 'CN=x', 'pkcs11:object=x', 'ec-p256', 'active')",
+                       {std::string_view(label)})
+                    .ok());
+  }
+}
+
 TEST(StoreIT, UniqueSerialPerIssuer) {
   TestDb db;
   auto c = db.Connect();
-  ASSERT_TRUE(c->Exec("INSERT INTO cas (label, subject, key_uri, key_type, status) "
-                      "VALUES ('x', 'CN=x', 'pkcs11:object=x', 'ec-p256', 'active')")
-                  .ok());
+  AddCas(*c, 2);
   CertIntent in{1, "0A0B", std::nullopt, "CN=a", 1700000000, 1800000000, {}};
-  ASSERT_TRUE(RecordIntent(*c, in).ok());
-  auto dup = RecordIntent(*c, in);
+  ASSERT_TRUE(RecordIntents(*c, {in}).ok());
+  auto dup = RecordIntents(*c, {in});
   ASSERT_FALSE(dup.ok());
-  EXPECT_EQ(dup.status().kind(), ErrorKind::kConflict);
+  EXPECT_EQ(dup.kind(), ErrorKind::kConflict);
+  in.issuer_id = 2;  // the same serial under another issuer is another certificate
+  EXPECT_TRUE(RecordIntents(*c, {in}).ok());
 }
 
-// Completing intents: each certificate's DER lands on its own row, two issuers in one call,
-// and only an open intent with the recorded TBS hash is completed.
-TEST(StoreIT, CompleteCertificatesMatchesSerialIssuerAndTbs) {
+// Storing signed certificates: each row gets its own DER and intent fields, two issuers in one
+// call; a certificate whose intent was not recorded (or was recorded under the other issuer)
+// fails the statement, and a certificate cannot be stored twice.
+TEST(StoreIT, StoreCertificatesNeedsTheRecordedIntent) {
   TestDb db;
   auto c = db.Connect();
-  for (const char* label : {"x", "y"}) {
-    ASSERT_TRUE(c->Exec("INSERT INTO cas (label, subject, key_uri, key_type, status) "
-                        "VALUES (?, 'CN=x', 'pkcs11:object=x', 'ec-p256', 'active')",
-                        {std::string_view(label)})
-                    .ok());
-  }
+  AddCas(*c, 2);
   std::vector<CertIntent> intents;
   std::vector<SignedCert> certs;
-  for (int i = 0; i < 300; ++i) {
-    CertIntent in{
-        1 + i % 2, "0A" + std::to_string(1000 + i), std::nullopt, "CN=a", 1700000000, 1800000000,
-        {}};
+  for (int i = 0; i < 600; ++i) {  // more than one statement's worth
+    CertIntent in{1 + i % 2,  "0A" + std::to_string(1000 + i),
+                  int64_t{i}, "CN=r" + std::to_string(i),
+                  1700000000, 1800000000 + i,
+                  {}};
     in.tbs_sha256[0] = static_cast<uint8_t>(i);
     in.tbs_sha256[31] = 0xff;  // not valid UTF-8, as real hashes are not
     intents.push_back(in);
-    certs.push_back({in.issuer_id, in.serial_hex, in.tbs_sha256, "der-" + std::to_string(i)});
+    certs.push_back({in, "der-" + std::to_string(i)});
   }
   ASSERT_TRUE(RecordIntents(*c, intents).ok());
-  certs[7].tbs_sha256[5] ^= 1;                  // prepared differently: must stay an intent
-  certs[8].issuer_id = 3 - certs[8].issuer_id;  // the same serial under the other issuer
-  auto done = CompleteCertificates(*c, certs);
-  ASSERT_TRUE(done.ok()) << done.status().message();
-  EXPECT_EQ(*done, 298u);
+  Status st = RunTransaction(*c, [&](Connection& t) { return StoreCertificates(t, certs); });
+  ASSERT_TRUE(st.ok()) << st.message();
   auto rows = c->Query(
-      "SELECT serial, issuer_id, status, der FROM certificates ORDER BY issuer_id, serial");
+      "SELECT serial, issuer_id, request_id, status, subject, not_after, tbs_sha256, der "
+      "FROM certificates ORDER BY id");
   ASSERT_TRUE(rows.ok());
-  ASSERT_EQ(rows->size(), 300u);
+  ASSERT_EQ(rows->size(), 600u);
   for (const auto& r : *rows) {
     const int i = std::stoi(r.Str(0).substr(2)) - 1000;
-    if (i == 7 || i == 8) {
-      EXPECT_EQ(r.Str(2), "intent") << i;
-      EXPECT_TRUE(r.IsNull(3)) << i;
-    } else {
-      EXPECT_EQ(r.Str(2), "issued") << i;
-      EXPECT_EQ(r.Str(3), "der-" + std::to_string(i));
-      EXPECT_EQ(r.Int(1), 1 + i % 2);
-    }
+    EXPECT_EQ(r.Int(1), 1 + i % 2);
+    EXPECT_EQ(r.Int(2), i);
+    EXPECT_EQ(r.Str(3), "issued");
+    EXPECT_EQ(r.Str(4), "CN=r" + std::to_string(i));
+    EXPECT_EQ(r.Str(5), FormatUtc(1800000000 + i));
+    EXPECT_EQ(r.Str(6),
+              std::string(reinterpret_cast<const char*>(intents[i].tbs_sha256.data()), 32));
+    EXPECT_EQ(r.Str(7), "der-" + std::to_string(i));
   }
-  // Completing again changes nothing: the intents are closed.
-  auto again = CompleteCertificates(*c, certs);
-  ASSERT_TRUE(again.ok());
-  EXPECT_EQ(*again, 0u);
+
+  SignedCert unrecorded{{1, "0BFF", std::nullopt, "CN=u", 1700000000, 1800000000, {}}, "der-u"};
+  SignedCert other_issuer = certs[0];
+  other_issuer.intent.issuer_id = 3 - other_issuer.intent.issuer_id;
+  other_issuer.intent.serial_hex = "0B" + other_issuer.intent.serial_hex;
+  ASSERT_TRUE(RecordIntents(*c, {{certs[0].intent.issuer_id,
+                                  other_issuer.intent.serial_hex,
+                                  std::nullopt,
+                                  "CN=o",
+                                  1700000000,
+                                  1800000000,
+                                  {}}})
+                  .ok());
+  for (const SignedCert& bad : {unrecorded, other_issuer, certs[5]}) {
+    Status s = RunTransaction(*c, [&](Connection& t) { return StoreCertificates(t, {bad}); });
+    EXPECT_FALSE(s.ok()) << bad.intent.serial_hex;
+  }
+  auto n = c->Query("SELECT COUNT(*) FROM certificates");
+  EXPECT_EQ((*n)[0].Int(0), 600);
+}
+
+// Schema 5 moves intents out of certificates: a schema-4 database keeps its issued
+// certificates, every serial lands in serials, and the result is the fresh schema.
+TEST(StoreIT, MigrationToSerialsKeepsCertificatesAndMovesIntents) {
+  TestDb fresh;
+  auto f = fresh.Connect();
+  const std::string latest = SchemaFingerprint(*f, fresh.name());
+  TestDb db;
+  auto c = db.Connect();
+  AddCas(*c, 1);
+  // Back to schema 4, with one open intent and one issued certificate as schema 4 kept them.
+  ASSERT_TRUE(
+      c->ExecScript("ALTER TABLE certificates DROP FOREIGN KEY fk_certificates_serial").ok());
+  ASSERT_TRUE(c->ExecScript("DROP TABLE serials").ok());
+  ASSERT_TRUE(c->Exec("DELETE FROM schema_migrations WHERE version = 5").ok());
+  for (const char* row :
+       {"(1, '0A01', 7, 'intent', 'CN=i', NOW(), NOW(), REPEAT('a', 32), NULL)",
+        "(1, '0A02', 8, 'issued', 'CN=d', NOW(), NOW(), REPEAT('b', 32), 'der')"}) {
+    ASSERT_TRUE(c->ExecScript(std::string("INSERT INTO certificates (issuer_id, serial, "
+                                          "request_id, status, subject, not_before, not_after, "
+                                          "tbs_sha256, der) VALUES ") +
+                              row)
+                    .ok());
+  }
+  auto m = Migrate(*c);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_EQ(m->applied, 1);
+  EXPECT_EQ(SchemaFingerprint(*c, db.name()), latest);
+  auto serials = c->Query("SELECT serial, request_id, tbs_sha256 FROM serials ORDER BY serial");
+  ASSERT_TRUE(serials.ok());
+  ASSERT_EQ(serials->size(), 2u);
+  EXPECT_EQ((*serials)[0].Str(0), "0A01");
+  EXPECT_EQ((*serials)[0].Int(1), 7);
+  EXPECT_EQ((*serials)[1].Str(2), std::string(32, 'b'));
+  auto certs = c->Query("SELECT serial, status, der FROM certificates");
+  ASSERT_TRUE(certs.ok());
+  ASSERT_EQ(certs->size(), 1u);
+  EXPECT_EQ((*certs)[0].Str(0), "0A02");
+  EXPECT_EQ((*certs)[0].Str(2), "der");
+  // The foreign key is in place: a certificate without an intent is refused.
+  SignedCert orphan{{1, "0C01", std::nullopt, "CN=o", 1700000000, 1800000000, {}}, "der"};
+  EXPECT_FALSE(StoreCertificates(*c, {orphan}).ok());
 }
 
 // |n| requests of profile "p" with subjects CN=r0, CN=r1, ...; |needed|(i) approvals each
