@@ -81,6 +81,7 @@ int Main(int argc, char** argv) {
   AddAuditCommands(cmds);
   AddBatchCommands(cmds);
   AddCertCommands(cmds);
+  AddTokenCommands(cmds);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {

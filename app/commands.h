@@ -22,6 +22,7 @@ void AddCaCommands(std::vector<Command>& out);
 void AddAuditCommands(std::vector<Command>& out);
 void AddBatchCommands(std::vector<Command>& out);
 void AddCertCommands(std::vector<Command>& out);
+void AddTokenCommands(std::vector<Command>& out);
 
 // ResolveCa returns the id of the active CA named by --ca, else by the profile; errors say
 // which is missing.

@@ -63,8 +63,7 @@ Result<store::DbConfig> Context::DbSettings() const {
   return c;
 }
 
-Result<CryptoToken*> Context::Token() {
-  if (token_) return token_.get();
+Result<TokenConfig> Context::TokenSettings() const {
   TokenConfig c;
   c.kind = Get<std::string>("token.kind");
   c.module = Get<std::string>("token.module");
@@ -78,6 +77,12 @@ Result<CryptoToken*> Context::Token() {
   auto pin = ReadSecretFile(pin_file);
   if (!pin.ok()) return pin.status().Wrap("reading the token PIN");
   c.pin = std::move(pin).value();
+  return c;
+}
+
+Result<CryptoToken*> Context::Token() {
+  if (token_) return token_.get();
+  CP_ASSIGN_OR_RETURN(TokenConfig c, TokenSettings());
   auto t = OpenToken(c);
   if (!t.ok()) return t.status();
   token_ = std::move(t).value();

@@ -49,6 +49,8 @@ class Context {
   Result<store::Connection*> Db(bool any_schema = false);
   // Token opens the configured crypto token on first use.
   Result<CryptoToken*> Token();
+  // TokenSettings returns the token settings, the user PIN read from token.pin-file.
+  Result<TokenConfig> TokenSettings() const;
   // Profiles loads the card and certificate profiles (profiles.dir) on first use.
   Result<const profiles::ProfileSet*> Profiles();
   // DbConfig returns the database settings (for modules that open their own connections).

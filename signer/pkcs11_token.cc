@@ -11,6 +11,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <thread>
 #include <vector>
@@ -143,8 +144,8 @@ class Module {
     }
   }
 
- private:
-  Result<CK_SLOT_ID> ScanForToken(const std::string& label, const std::string& path) {
+  // Slots lists the slots that hold a token.
+  Result<std::vector<CK_SLOT_ID>> Slots() {
     CK_ULONG n = 0;
     CK_RV rv = fl_->C_GetSlotList(CK_TRUE, nullptr, &n);
     if (rv != CKR_OK) return CkError("C_GetSlotList", rv);
@@ -152,6 +153,12 @@ class Module {
     rv = fl_->C_GetSlotList(CK_TRUE, slots.data(), &n);
     if (rv != CKR_OK) return CkError("C_GetSlotList", rv);
     slots.resize(n);
+    return slots;
+  }
+
+  // ScanForToken looks the token up once (FindToken retries a miss).
+  Result<CK_SLOT_ID> ScanForToken(const std::string& label, const std::string& path) {
+    CP_ASSIGN_OR_RETURN(std::vector<CK_SLOT_ID> slots, Slots());
     std::string seen;
     for (CK_SLOT_ID s : slots) {
       CK_TOKEN_INFO info;
@@ -170,6 +177,7 @@ class Module {
                     (seen.empty() ? " (it has no tokens)" : " (tokens: " + seen + ")"));
   }
 
+ private:
   Module(void* h, CK_FUNCTION_LIST_PTR fl, bool owns) : handle_(h), fl_(fl), owns_init_(owns) {}
   void* handle_;
   CK_FUNCTION_LIST_PTR fl_;
@@ -723,6 +731,53 @@ TokenConfig CloneConfig(const TokenConfig& c) {
   out.pin = c.pin.Clone();
   out.session_copies = c.session_copies;
   return out;
+}
+
+Status InitToken(const TokenConfig& config, const SecureString& so_pin) {
+  if (config.module.empty()) return InvalidInput("no PKCS#11 module configured (token.module)");
+  if (config.label.empty() || config.label.size() > 32) {
+    return InvalidInput("a token label has 1 to 32 bytes (CK_TOKEN_INFO.label)");
+  }
+  if (so_pin.empty()) return InvalidInput("no security officer PIN");
+  if (config.pin.empty()) return InvalidInput("no user PIN for token '" + config.label + "'");
+  CP_ASSIGN_OR_RETURN(auto module, Module::Load(config.module));
+  CK_FUNCTION_LIST_PTR fl = module->fl();
+  auto existing = module->ScanForToken(config.label, config.module);
+  if (existing.ok() || existing.status().kind() != ErrorKind::kNotFound) {
+    return Conflict("token '" + config.label + "' already exists in " + config.module);
+  }
+  CP_ASSIGN_OR_RETURN(std::vector<CK_SLOT_ID> slots, module->Slots());
+  std::optional<CK_SLOT_ID> free;
+  for (CK_SLOT_ID s : slots) {
+    CK_TOKEN_INFO info;
+    if (fl->C_GetTokenInfo(s, &info) == CKR_OK && !(info.flags & CKF_TOKEN_INITIALIZED)) {
+      free = s;
+      break;
+    }
+  }
+  if (!free) return Unavailable("no uninitialised token in " + config.module);
+  // The label is 32 bytes, blank padded, not NUL terminated (PKCS#11 v2.40 5.5 C_InitToken).
+  CK_UTF8CHAR label[32];
+  std::memset(label, ' ', sizeof label);
+  std::memcpy(label, config.label.data(), config.label.size());
+  auto pin_of = [](const SecureString& p) {
+    return reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(p.str().data()));
+  };
+  CK_RV rv = fl->C_InitToken(*free, pin_of(so_pin), so_pin.size(), label);
+  if (rv != CKR_OK) return CkError("initialising token '" + config.label + "'", rv);
+  // SoftHSM2 renumbers the slot of a token it initialises: look it up again by label.
+  CP_ASSIGN_OR_RETURN(CK_SLOT_ID slot, module->FindToken(config.label, config.module));
+  CK_SESSION_HANDLE s;
+  rv = fl->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s);
+  if (rv != CKR_OK) return CkError("C_OpenSession on token '" + config.label + "'", rv);
+  rv = fl->C_Login(s, CKU_SO, pin_of(so_pin), so_pin.size());
+  if (rv == CKR_OK) {
+    rv = fl->C_InitPIN(s, pin_of(config.pin), config.pin.size());
+    fl->C_Logout(s);
+  }
+  fl->C_CloseSession(s);
+  if (rv != CKR_OK) return CkError("setting the user PIN of token '" + config.label + "'", rv);
+  return Status::Ok();
 }
 
 Result<std::unique_ptr<CryptoToken>> OpenPkcs11Token(const TokenConfig& config) {

@@ -65,6 +65,13 @@ class CryptoToken {
 // token by label and logs in once.
 Result<std::unique_ptr<CryptoToken>> OpenToken(const TokenConfig& config);
 
+// InitToken initialises the PKCS#11 module's first free (uninitialised) token as a token
+// labelled |config.label| with the security officer PIN |so_pin|, then sets its user PIN to
+// |config.pin| (C_InitToken, then C_InitPIN in an SO session: PKCS#11 v2.40 5.5, 5.6). The
+// PINs go from memory to the module, never through a command line. A token already labelled
+// so is a conflict.
+[[nodiscard]] Status InitToken(const TokenConfig& config, const SecureString& so_pin);
+
 // SignData hashes |data| with the digest of |type| and signs it with |token|.
 Result<Bytes> SignData(CryptoToken& token, std::string_view label, KeyType type, ByteSpan data);
 

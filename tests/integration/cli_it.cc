@@ -263,5 +263,46 @@ TEST_F(CliIT, EveryCommandHasHelp) {
   }
 }
 
+// `token init` sets up a token from PIN files in a SoftHSM2 store that has none; OpenSC's
+// pkcs11-tool then logs in with each PIN. A second init of the same label is refused.
+TEST_F(CliIT, TokenInitTakesBothPinsFromFiles) {
+  const std::string store = Path("hsm");
+  std::filesystem::create_directories(store + "/tokens");
+  ASSERT_TRUE(WriteFile(store + "/softhsm2.conf",
+                        "directories.tokendir = " + store + "/tokens\nobjectstore.backend = file\n",
+                        0600)
+                  .ok());
+  ASSERT_TRUE(WriteFile(Path("user-pin"), "483920\n", 0600).ok());
+  ASSERT_TRUE(WriteFile(Path("so-pin"), "77120459\n", 0600).ok());
+  const std::string module = token_.module();
+  const std::string env =
+      "env -u CERTPRESS_CONFIG SOFTHSM2_CONF=" + Quote(store + "/softhsm2.conf");
+  const std::string init = env + " " CERTPRESS_BIN " token init --token.module " + Quote(module) +
+                           " --token.label fresh --token.pin-file " + Quote(Path("user-pin")) +
+                           " --so-pin-file " + Quote(Path("so-pin"));
+  auto r = Sh(init);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("token 'fresh' initialised"), std::string::npos) << r.out;
+
+  const std::string tool = env + " pkcs11-tool --module " + Quote(module) + " --token-label fresh";
+  auto user = Sh(tool + " --login --pin 483920 --list-objects");
+  EXPECT_EQ(user.exit_code, 0) << user.err;
+  auto wrong = Sh(tool + " --login --pin 000000 --list-objects");
+  EXPECT_NE(wrong.exit_code, 0);
+  // The security officer PIN works: with it, pkcs11-tool sets a new user PIN.
+  auto so = Sh(tool + " --login --login-type so --so-pin 77120459 --init-pin --new-pin 555111");
+  EXPECT_EQ(so.exit_code, 0) << so.err;
+  auto renewed = Sh(tool + " --login --pin 555111 --list-objects");
+  EXPECT_EQ(renewed.exit_code, 0) << renewed.err;
+
+  auto again = Sh(init);
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("token 'fresh' already exists"), std::string::npos) << again.err;
+  auto no_so = Sh(env + " " CERTPRESS_BIN " token init --token.module " + Quote(module) +
+                  " --token.label other --token.pin-file " + Quote(Path("user-pin")));
+  EXPECT_EQ(no_so.exit_code, 2);
+  EXPECT_NE(no_so.err.find("--so-pin-file"), std::string::npos) << no_so.err;
+}
+
 }  // namespace
 }  // namespace certpress

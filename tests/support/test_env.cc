@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/bytes.h"
+#include "signer/token.h"
 #include "store/schema.h"
 
 namespace certpress::testing {
@@ -97,7 +98,7 @@ std::unique_ptr<store::Connection> TestDb::Connect() const {
 
 TestToken::TestToken() : label_("cp-t-" + RandomSuffix()) {
   // Each token lives in its own SoftHSM store: ctest runs tests in parallel, and SoftHSM's
-  // slot scan (softhsm2-util --init-token --free, C_GetSlotList) fails when another process
+  // slot scan (C_GetSlotList) fails when another process
   // deletes a token in the same directory between listing the slots and reading one.
   dir_ = (fs::temp_directory_path() / label_).string();
   fs::create_directories(dir_ + "/tokens");
@@ -114,9 +115,13 @@ TestToken::TestToken() : label_("cp-t-" + RandomSuffix()) {
   // the token object finalises the module when it goes, so tokens one after another work.
   if (const char* prev = std::getenv("SOFTHSM2_CONF")) prev_conf_ = prev;
   setenv("SOFTHSM2_CONF", conf_.c_str(), 1);
-  RunResult r = Sh("softhsm2-util --init-token --free --label " + Quote(label_) + " --so-pin " +
-                   Quote(pin + "so") + " --pin " + Quote(pin));
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  // certpress's own InitToken, so that no PIN goes through a command line.
+  TokenConfig c;
+  c.module = module();
+  c.label = label_;
+  c.pin = SecureString(pin);
+  Status st = InitToken(c, SecureString(pin + "so"));
+  EXPECT_TRUE(st.ok()) << st.message();
 }
 
 TestToken::~TestToken() {

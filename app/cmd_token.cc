@@ -1,0 +1,42 @@
+// `certpress token init`: initialise a PKCS#11 token and set its user PIN from PIN files, so
+// that no PIN appears on a command line (softhsm2-util and pkcs11-tool take them as arguments
+// or from a terminal only).
+#include "app/commands.h"
+
+namespace certpress::app {
+
+namespace {
+
+CommandResult TokenInit(Context& ctx) {
+  auto config = ctx.TokenSettings();
+  if (!config.ok()) return Fail(config.status());
+  if (config->kind != "pkcs11") {
+    return Usage(
+        "token init is for PKCS#11 tokens (token.kind = pkcs11); a soft token is a "
+        "directory of key files and needs none");
+  }
+  const std::string so_file = ctx.Get<std::string>("so-pin-file");
+  if (so_file.empty()) return Usage("--so-pin-file is required");
+  auto so_pin = ReadSecretFile(so_file);
+  if (!so_pin.ok()) return Fail(so_pin.status().Wrap("reading the security officer PIN"));
+  Status st = InitToken(*config, *so_pin);
+  if (!st.ok()) return Fail(st);
+  ctx.out << "token '" << config->label << "' initialised, user PIN set from "
+          << ctx.Get<std::string>("token.pin-file") << "\n";
+  return Ok();
+}
+
+}  // namespace
+
+void AddTokenCommands(std::vector<Command>& out) {
+  out.push_back({"token init",
+                 "initialise the first free PKCS#11 token as token.label, with PINs from files", "",
+                 [](po::options_description& d, po::positional_options_description&) {
+                   d.add_options()("so-pin-file", po::value<std::string>()->default_value(""),
+                                   "file holding the security officer PIN to set; the user PIN "
+                                   "comes from token.pin-file");
+                 },
+                 TokenInit});
+}
+
+}  // namespace certpress::app
