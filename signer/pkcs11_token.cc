@@ -430,10 +430,7 @@ class Pkcs11Token final : public CryptoToken {
       // cached: log in again, forget the handles, retry.
       if (rv == CKR_USER_NOT_LOGGED_IN || rv == CKR_KEY_HANDLE_INVALID ||
           rv == CKR_OBJECT_HANDLE_INVALID) {
-        {
-          std::unique_lock lock(cache_mu_);
-          cache_.clear();
-        }
+        ForgetKeys();
         Status st = LoginOn(*s);
         Release(*s, !st.ok());
         if (!st.ok()) return st.Wrap(what());
@@ -449,13 +446,26 @@ class Pkcs11Token final : public CryptoToken {
     return HsmError(what() + ": the token kept failing after re-login and a new session");
   }
 
+  // ForgetKeys drops the cached key handles. Session copies among them are not destroyed:
+  // another thread may still be signing with one, and destroying it would fail that thread,
+  // which would then forget the copies made since. The usual causes (a lost login, the holder
+  // session closed) have destroyed them already; any other copy stays until the holder
+  // session closes with the token.
+  void ForgetKeys() {
+    std::unique_lock lock(cache_mu_);
+    cache_.clear();
+  }
+
+  // FindObjects finds token objects only: our session copies carry the same labels.
   CK_RV FindObjects(CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls, std::string_view label,
                     std::vector<CK_OBJECT_HANDLE>* out) {
+    CK_BBOOL on_token = CK_TRUE;
     CK_ATTRIBUTE tmpl[] = {
         {CKA_CLASS, &cls, sizeof cls},
         {CKA_LABEL, const_cast<char*>(label.data()), label.size()},
+        {CKA_TOKEN, &on_token, sizeof on_token},
     };
-    CK_RV rv = fl_->C_FindObjectsInit(s, tmpl, 2);
+    CK_RV rv = fl_->C_FindObjectsInit(s, tmpl, 3);
     if (rv != CKR_OK) return rv;
     CK_OBJECT_HANDLE found[4];
     CK_ULONG n = 0;
@@ -743,9 +753,10 @@ Status InitToken(const TokenConfig& config, const SecureString& so_pin) {
   CP_ASSIGN_OR_RETURN(auto module, Module::Load(config.module));
   CK_FUNCTION_LIST_PTR fl = module->fl();
   auto existing = module->ScanForToken(config.label, config.module);
-  if (existing.ok() || existing.status().kind() != ErrorKind::kNotFound) {
+  if (existing.ok()) {
     return Conflict("token '" + config.label + "' already exists in " + config.module);
   }
+  if (existing.status().kind() != ErrorKind::kNotFound) return existing.status();
   CP_ASSIGN_OR_RETURN(std::vector<CK_SLOT_ID> slots, module->Slots());
   std::optional<CK_SLOT_ID> free;
   for (CK_SLOT_ID s : slots) {
@@ -776,7 +787,13 @@ Status InitToken(const TokenConfig& config, const SecureString& so_pin) {
     fl->C_Logout(s);
   }
   fl->C_CloseSession(s);
-  if (rv != CKR_OK) return CkError("setting the user PIN of token '" + config.label + "'", rv);
+  if (rv != CKR_OK) {
+    return CkError("setting the user PIN of token '" + config.label +
+                       "' (the token is initialised without one: set it as the security officer, "
+                       "e.g. pkcs11-tool --login --login-type so --init-pin, or delete the token "
+                       "and run token init again)",
+                   rv);
+  }
   return Status::Ok();
 }
 

@@ -207,13 +207,21 @@ const std::vector<Migration>& Migrations() {
                 PRIMARY KEY (issuer_id, serial),
                 CONSTRAINT fk_serials_issuer FOREIGN KEY (issuer_id) REFERENCES cas (id)
               ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin)",
-           R"(INSERT IGNORE INTO serials (issuer_id, serial, request_id, tbs_sha256, created_at)
-                SELECT issuer_id, serial, request_id, tbs_sha256, created_at FROM certificates)",
+           // NOT EXISTS rather than IGNORE: a rerun after a failure copies what is missing,
+           // and real errors stay errors.
+           R"(INSERT INTO serials (issuer_id, serial, request_id, tbs_sha256, created_at)
+                SELECT c.issuer_id, c.serial, c.request_id, c.tbs_sha256, c.created_at
+                FROM certificates c WHERE NOT EXISTS (SELECT 1 FROM serials s
+                  WHERE s.issuer_id = c.issuer_id AND s.serial = c.serial))",
            R"(DELETE FROM certificates WHERE status = 'intent')",
-           // No certificate without its intent.
+           // No certificate without its intent. Every row was just given one, so the key is
+           // added without checking (with checks on, MariaDB copies the whole table, DER and
+           // all, blocking writes meanwhile).
+           "SET SESSION foreign_key_checks = 0",
            R"(ALTER TABLE certificates
                 ADD CONSTRAINT fk_certificates_serial FOREIGN KEY IF NOT EXISTS (issuer_id, serial)
                 REFERENCES serials (issuer_id, serial))",
+           "SET SESSION foreign_key_checks = 1",
        }},
   };
   return kMigrations;

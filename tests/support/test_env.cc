@@ -1,5 +1,6 @@
 #include "tests/support/test_env.h"
 
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <openssl/rand.h>
 #include <sys/wait.h>
@@ -115,7 +116,14 @@ TestToken::TestToken() : label_("cp-t-" + RandomSuffix()) {
   // the token object finalises the module when it goes, so tokens one after another work.
   if (const char* prev = std::getenv("SOFTHSM2_CONF")) prev_conf_ = prev;
   setenv("SOFTHSM2_CONF", conf_.c_str(), 1);
-  // certpress's own InitToken, so that no PIN goes through a command line.
+  // certpress's own InitToken, so that no PIN goes through a command line. It runs in this
+  // process, and SoftHSM2 reads SOFTHSM2_CONF only when it is first initialised: the module
+  // must not be loaded yet (an earlier token still open), or the token would land in that
+  // token's store.
+  if (void* loaded = dlopen(module().c_str(), RTLD_NOW | RTLD_NOLOAD)) {
+    dlclose(loaded);
+    ADD_FAILURE() << "a TestToken was made while another token still holds the PKCS#11 module";
+  }
   TokenConfig c;
   c.module = module();
   c.label = label_;
