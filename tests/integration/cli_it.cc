@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "common/bytes.h"
@@ -302,6 +303,19 @@ TEST_F(CliIT, TokenInitTakesBothPinsFromFiles) {
                   " --token.label other --token.pin-file " + Quote(Path("user-pin")));
   EXPECT_EQ(no_so.exit_code, 2);
   EXPECT_NE(no_so.err.find("--so-pin-file"), std::string::npos) << no_so.err;
+}
+
+// token.session-copies = false in the config file: CA certificates are still signed (with the
+// token object) and verify; a value that is not a boolean is a usage error.
+TEST_F(CliIT, SessionCopiesOffInTheConfigStillSigns) {
+  std::ofstream(cli_.config_path(), std::ios::app) << "session-copies = false\n";  // [token]
+  MakeHierarchy();
+  auto v = Sh("openssl verify -x509_strict -CAfile " + Quote(Path("root.pem")) + " " +
+              Quote(Path("sub.pem")));
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  auto bad = Run({"ca", "list", "--token.session-copies", "maybe"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("session-copies"), std::string::npos) << bad.err;
 }
 
 }  // namespace
