@@ -71,13 +71,13 @@ Result<Bytes> IssueCaCertificate(store::Connection& db, const Issuer& issuer, in
     intent = {issuer_id,           prepared.serial.Hex(), std::nullopt,       subject_text,
               prepared.not_before, prepared.not_after,    prepared.tbs_sha256};
     Status st = store::RunTransaction(
-        db, [&](store::Connection& c) { return store::RecordIntents(c, {intent}); });
+        db, [&](store::Connection& c) { return store::RecordIntents(c, {&intent}); });
     if (st.ok()) break;
     if (st.kind() != ErrorKind::kConflict || attempt >= 3) return st;
   }
   CP_ASSIGN_OR_RETURN(Bytes der, issuer.Sign(prepared));
   Status st = store::RunTransaction(db, [&](store::Connection& c) -> Status {
-    CP_RETURN_IF_ERROR(store::StoreCertificates(c, {{intent, std::string(AsString(der))}}));
+    CP_RETURN_IF_ERROR(store::StoreCertificates(c, {{&intent, AsString(der)}}));
     CP_RETURN_IF_ERROR(
         store::SetCaCertificate(c, subject_ca_id, der, "", store::FormatUtc(prepared.not_after)));
     store::AuditEvent e = audit;

@@ -41,7 +41,8 @@ struct Work {
   UniquePtr<EVP_PKEY> private_key;  // server-generated keys only, until packaged
   Bytes spki;
   PreparedCert prepared;
-  std::string serial_hex;  // prepared.serial, spelled once in a parallel stage for the SQL
+  // Written once, in the parallel encode stage: recorded before signing, stored with the DER.
+  store::CertIntent intent;
   std::string der;
   std::string key_blob;  // IV || AES-256-GCM(PKCS#8) || tag
 };
@@ -218,27 +219,21 @@ class Run {
             Bytes(it.req.subject_der.begin(), it.req.subject_der.end()), w.spki, it.sans, 0});
         if (!p.ok()) return p.status();
         w.prepared = std::move(p).value();
-        w.serial_hex = w.prepared.serial.Hex();
+        w.intent = {w.issuer_id,          w.prepared.serial.Hex(), it.req.id,
+                    it.req.subject,       w.prepared.not_before,   w.prepared.not_after,
+                    w.prepared.tbs_sha256};
       }
       return Status::Ok();
     });
   }
 
-  static store::CertIntent IntentOf(const Item& it, const Work& w) {
-    return {w.issuer_id,          w.serial_hex,          it.req.id,
-            it.req.subject,       w.prepared.not_before, w.prepared.not_after,
-            w.prepared.tbs_sha256};
-  }
-
   void RecordIntent(Chunk& c) {
     if (HasFatal()) return;
     for (int attempt = 0;; ++attempt) {
-      std::vector<store::CertIntent> intents;
-      for (Item& it : c.items) {
+      std::vector<const store::CertIntent*> intents;
+      for (const Item& it : c.items) {
         if (!it.status.ok()) continue;
-        for (Work& w : it.works) {
-          intents.push_back(IntentOf(it, w));
-        }
+        for (const Work& w : it.works) intents.push_back(&w.intent);
       }
       Status st = store::RunTransaction(*intent_db_, [&](store::Connection& conn) {
         return store::RecordIntents(conn, intents);
@@ -309,10 +304,10 @@ class Run {
         }
         std::string serials;
         for (const Work& w : it.works) {
-          certs.push_back({IntentOf(it, w), w.der});
+          certs.push_back({&w.intent, w.der});
           if (!w.key_blob.empty())
             keys.push_back({it.req.id, w.key->name, data_key_id_, w.key_blob});
-          serials += (serials.empty() ? "" : ",") + w.serial_hex;
+          serials += (serials.empty() ? "" : ",") + w.intent.serial_hex;
         }
         done.push_back(it.req.id);
         audit.push_back({opt_.actor, "request.issue", object,

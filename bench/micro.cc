@@ -368,6 +368,7 @@ void BM_PersistChunk(benchmark::State& state) {
   int64_t rows = 0;
   for (auto _ : state) {
     std::vector<store::CertIntent> intents(chunk);
+    std::vector<const store::CertIntent*> recorded(chunk);
     std::vector<store::SignedCert> certs(chunk);
     for (size_t i = 0; i < chunk; ++i) {
       unsigned char rnd[16];
@@ -379,10 +380,11 @@ void BM_PersistChunk(benchmark::State& state) {
       intents[i].not_before = 1800000000;
       intents[i].not_after = 1830000000;
       RAND_bytes(intents[i].tbs_sha256.data(), 32);
-      certs[i] = {intents[i], der};
+      recorded[i] = &intents[i];
+      certs[i] = {&intents[i], der};
     }
     Status st = store::RunTransaction(
-        *conn, [&](store::Connection& cn) { return store::RecordIntents(cn, intents); });
+        *conn, [&](store::Connection& cn) { return store::RecordIntents(cn, recorded); });
     if (st.ok()) {
       st = store::RunTransaction(
           *conn, [&](store::Connection& cn) { return store::StoreCertificates(cn, certs); });

@@ -82,6 +82,11 @@ Status CkError(std::string_view what, CK_RV rv) {
   return HsmError(std::move(m));
 }
 
+// PinBytes hands a PIN to the module (C_Login, C_InitToken, C_InitPIN take it non-const).
+CK_UTF8CHAR_PTR PinBytes(const SecureString& pin) {
+  return reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(pin.str().data()));
+}
+
 // A session that can no longer be used: open a new one and try again.
 bool IsSessionLost(CK_RV rv) {
   return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED || rv == CKR_DEVICE_ERROR ||
@@ -376,9 +381,7 @@ class Pkcs11Token final : public CryptoToken {
   }
 
   Status LoginOn(CK_SESSION_HANDLE s) {
-    CK_RV rv = fl_->C_Login(
-        s, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(config_.pin.str().data())),
-        config_.pin.size());
+    CK_RV rv = fl_->C_Login(s, CKU_USER, PinBytes(config_.pin), config_.pin.size());
     // One login serves every session of the application (PKCS#11 v2.40 section 5.6).
     if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
       return CkError("logging in to token '" + config_.label + "'", rv);
@@ -771,19 +774,16 @@ Status InitToken(const TokenConfig& config, const SecureString& so_pin) {
   CK_UTF8CHAR label[32];
   std::memset(label, ' ', sizeof label);
   std::memcpy(label, config.label.data(), config.label.size());
-  auto pin_of = [](const SecureString& p) {
-    return reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(p.str().data()));
-  };
-  CK_RV rv = fl->C_InitToken(*free, pin_of(so_pin), so_pin.size(), label);
+  CK_RV rv = fl->C_InitToken(*free, PinBytes(so_pin), so_pin.size(), label);
   if (rv != CKR_OK) return CkError("initialising token '" + config.label + "'", rv);
   // SoftHSM2 renumbers the slot of a token it initialises: look it up again by label.
   CP_ASSIGN_OR_RETURN(CK_SLOT_ID slot, module->FindToken(config.label, config.module));
   CK_SESSION_HANDLE s;
   rv = fl->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s);
   if (rv != CKR_OK) return CkError("C_OpenSession on token '" + config.label + "'", rv);
-  rv = fl->C_Login(s, CKU_SO, pin_of(so_pin), so_pin.size());
+  rv = fl->C_Login(s, CKU_SO, PinBytes(so_pin), so_pin.size());
   if (rv == CKR_OK) {
-    rv = fl->C_InitPIN(s, pin_of(config.pin), config.pin.size());
+    rv = fl->C_InitPIN(s, PinBytes(config.pin), config.pin.size());
     fl->C_Logout(s);
   }
   fl->C_CloseSession(s);

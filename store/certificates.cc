@@ -12,13 +12,13 @@ std::string_view Sv(const std::array<uint8_t, 32>& h) {
 }
 }  // namespace
 
-Status RecordIntents(Connection& conn, const std::vector<CertIntent>& intents) {
+Status RecordIntents(Connection& conn, const std::vector<const CertIntent*>& intents) {
   if (intents.empty()) return Status::Ok();
   std::string sql = "INSERT INTO serials (issuer_id, serial, request_id, tbs_sha256) VALUES ";
   std::vector<Param> p;
   p.reserve(intents.size() * 4);
   for (size_t i = 0; i < intents.size(); ++i) {
-    const auto& in = intents[i];
+    const CertIntent& in = *intents[i];
     sql += i ? ",(?,?,?,?)" : "(?,?,?,?)";
     p.insert(p.end(),
              {Param(in.issuer_id), Param(std::string_view(in.serial_hex)),
@@ -47,13 +47,13 @@ Status StoreCertificates(Connection& conn, const std::vector<SignedCert>& certs)
     std::vector<std::string> times;
     times.reserve((end - start) * 2);
     for (size_t i = start; i < end; ++i) {
-      times.push_back(FormatUtc(certs[i].intent.not_before));
-      times.push_back(FormatUtc(certs[i].intent.not_after));
+      times.push_back(FormatUtc(certs[i].intent->not_before));
+      times.push_back(FormatUtc(certs[i].intent->not_after));
     }
     std::vector<Param> p;
     p.reserve((end - start) * 8);
     for (size_t i = start; i < end; ++i) {
-      const CertIntent& in = certs[i].intent;
+      const CertIntent& in = *certs[i].intent;
       const size_t t = 2 * (i - start);
       sql += i > start ? ",(?,?,?,'issued',?,?,?,?,?,UTC_TIMESTAMP(6))"
                        : "(?,?,?,'issued',?,?,?,?,?,UTC_TIMESTAMP(6))";
@@ -61,7 +61,7 @@ Status StoreCertificates(Connection& conn, const std::vector<SignedCert>& certs)
                          in.request_id ? Param(*in.request_id) : Param(nullptr),
                          Param(std::string_view(in.subject)), Param(std::string_view(times[t])),
                          Param(std::string_view(times[t + 1])), Param(Sv(in.tbs_sha256)),
-                         Param(Blob{std::string_view(certs[i].der)})});
+                         Param(Blob{certs[i].der})});
     }
     auto r = conn.ExecV(sql, p);
     if (!r.ok()) return r.status().Wrap("storing signed certificates");

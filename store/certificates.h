@@ -28,12 +28,15 @@ struct CertIntent {
 
 // RecordIntents records the intents of a chunk in serials with one statement, committed
 // before anything is signed. A serial already used by its issuer fails the whole statement
-// as a conflict (the caller draws new serials and prepares again).
-[[nodiscard]] Status RecordIntents(Connection& conn, const std::vector<CertIntent>& intents);
+// as a conflict (the caller draws new serials and prepares again). The intents are the
+// caller's, read during the call only.
+[[nodiscard]] Status RecordIntents(Connection& conn, const std::vector<const CertIntent*>& intents);
 
+// A signed certificate: views of the caller's intent (as recorded before signing) and DER,
+// read during StoreCertificates only.
 struct SignedCert {
-  CertIntent intent;  // as recorded before signing
-  std::string der;
+  const CertIntent* intent = nullptr;
+  std::string_view der;
 };
 // StoreCertificates inserts signed certificates. Each needs its recorded intent (the foreign
 // key to serials): a certificate without one fails the statement.

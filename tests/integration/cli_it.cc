@@ -14,6 +14,8 @@ namespace certpress {
 namespace {
 
 using certpress::testing::Cli;
+using certpress::testing::ListPrivateKeys;
+using certpress::testing::Occurrences;
 using certpress::testing::Quote;
 using certpress::testing::RunResult;
 using certpress::testing::Sh;
@@ -65,16 +67,9 @@ TEST_F(CliIT, HierarchyPassesOpenSslStrictAndCerttool) {
 
 TEST_F(CliIT, CaPrivateKeysReportNeverExtractable) {
   MakeHierarchy();
-  auto r = Sh("pkcs11-tool --module " + Quote(token_.module()) + " --token-label " +
-              Quote(token_.label()) + " --login --pin " + Quote(token_.pin()) +
-              " --list-objects --type privkey");
+  auto r = ListPrivateKeys(token_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  size_t n = 0;
-  for (size_t at = r.out.find("never extractable"); at != std::string::npos;
-       at = r.out.find("never extractable", at + 1)) {
-    ++n;
-  }
-  EXPECT_EQ(n, 2u) << r.out;
+  EXPECT_EQ(Occurrences(r.out, "never extractable"), 2u) << r.out;
 }
 
 TEST_F(CliIT, ListJsonAndAuditTrail) {

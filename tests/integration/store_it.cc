@@ -118,12 +118,12 @@ TEST(StoreIT, UniqueSerialPerIssuer) {
   auto c = db.Connect();
   AddCas(*c, 2);
   CertIntent in{1, "0A0B", std::nullopt, "CN=a", 1700000000, 1800000000, {}};
-  ASSERT_TRUE(RecordIntents(*c, {in}).ok());
-  auto dup = RecordIntents(*c, {in});
+  ASSERT_TRUE(RecordIntents(*c, {&in}).ok());
+  auto dup = RecordIntents(*c, {&in});
   ASSERT_FALSE(dup.ok());
   EXPECT_EQ(dup.kind(), ErrorKind::kConflict);
   in.issuer_id = 2;  // the same serial under another issuer is another certificate
-  EXPECT_TRUE(RecordIntents(*c, {in}).ok());
+  EXPECT_TRUE(RecordIntents(*c, {&in}).ok());
 }
 
 // Storing signed certificates: each row gets its own DER and intent fields, two issuers in one
@@ -134,7 +134,7 @@ TEST(StoreIT, StoreCertificatesNeedsTheRecordedIntent) {
   auto c = db.Connect();
   AddCas(*c, 2);
   std::vector<CertIntent> intents;
-  std::vector<SignedCert> certs;
+  std::vector<std::string> ders;
   for (int i = 0; i < 600; ++i) {  // more than one statement's worth
     CertIntent in{1 + i % 2,  "0A" + std::to_string(1000 + i),
                   int64_t{i}, "CN=r" + std::to_string(i),
@@ -143,9 +143,15 @@ TEST(StoreIT, StoreCertificatesNeedsTheRecordedIntent) {
     in.tbs_sha256[0] = static_cast<uint8_t>(i);
     in.tbs_sha256[31] = 0xff;  // not valid UTF-8, as real hashes are not
     intents.push_back(in);
-    certs.push_back({in, "der-" + std::to_string(i)});
+    ders.push_back("der-" + std::to_string(i));
   }
-  ASSERT_TRUE(RecordIntents(*c, intents).ok());
+  std::vector<const CertIntent*> recorded;
+  std::vector<SignedCert> certs;
+  for (int i = 0; i < 600; ++i) {
+    recorded.push_back(&intents[i]);
+    certs.push_back({&intents[i], ders[i]});
+  }
+  ASSERT_TRUE(RecordIntents(*c, recorded).ok());
   Status st = RunTransaction(*c, [&](Connection& t) { return StoreCertificates(t, certs); });
   ASSERT_TRUE(st.ok()) << st.message();
   auto rows = c->Query(
@@ -165,21 +171,22 @@ TEST(StoreIT, StoreCertificatesNeedsTheRecordedIntent) {
     EXPECT_EQ(r.Str(7), "der-" + std::to_string(i));
   }
 
-  SignedCert unrecorded{{1, "0BFF", std::nullopt, "CN=u", 1700000000, 1800000000, {}}, "der-u"};
-  SignedCert other_issuer = certs[0];
-  other_issuer.intent.issuer_id = 3 - other_issuer.intent.issuer_id;
-  other_issuer.intent.serial_hex = "0B" + other_issuer.intent.serial_hex;
-  ASSERT_TRUE(RecordIntents(*c, {{certs[0].intent.issuer_id,
-                                  other_issuer.intent.serial_hex,
-                                  std::nullopt,
-                                  "CN=o",
-                                  1700000000,
-                                  1800000000,
-                                  {}}})
-                  .ok());
-  for (const SignedCert& bad : {unrecorded, other_issuer, certs[5]}) {
+  const CertIntent unrecorded{1, "0BFF", std::nullopt, "CN=u", 1700000000, 1800000000, {}};
+  CertIntent other_issuer = intents[0];
+  other_issuer.issuer_id = 3 - other_issuer.issuer_id;
+  other_issuer.serial_hex = "0B" + other_issuer.serial_hex;
+  const CertIntent recorded_elsewhere{intents[0].issuer_id,
+                                      other_issuer.serial_hex,
+                                      std::nullopt,
+                                      "CN=o",
+                                      1700000000,
+                                      1800000000,
+                                      {}};
+  ASSERT_TRUE(RecordIntents(*c, {&recorded_elsewhere}).ok());
+  for (const SignedCert& bad :
+       {SignedCert{&unrecorded, "der-u"}, SignedCert{&other_issuer, ders[0]}, certs[5]}) {
     Status s = RunTransaction(*c, [&](Connection& t) { return StoreCertificates(t, {bad}); });
-    EXPECT_FALSE(s.ok()) << bad.intent.serial_hex;
+    EXPECT_FALSE(s.ok()) << bad.intent->serial_hex;
   }
   auto n = c->Query("SELECT COUNT(*) FROM certificates");
   EXPECT_EQ((*n)[0].Int(0), 600);
@@ -224,8 +231,8 @@ TEST(StoreIT, MigrationToSerialsKeepsCertificatesAndMovesIntents) {
   EXPECT_EQ((*certs)[0].Str(0), "0A02");
   EXPECT_EQ((*certs)[0].Str(2), "der");
   // The foreign key is in place: a certificate without an intent is refused.
-  SignedCert orphan{{1, "0C01", std::nullopt, "CN=o", 1700000000, 1800000000, {}}, "der"};
-  EXPECT_FALSE(StoreCertificates(*c, {orphan}).ok());
+  const CertIntent orphan{1, "0C01", std::nullopt, "CN=o", 1700000000, 1800000000, {}};
+  EXPECT_FALSE(StoreCertificates(*c, {{&orphan, "der"}}).ok());
 }
 
 // |n| requests of profile "p" with subjects CN=r0, CN=r1, ...; |needed|(i) approvals each

@@ -13,6 +13,8 @@
 namespace certpress {
 namespace {
 
+using certpress::testing::ListPrivateKeys;
+using certpress::testing::Occurrences;
 using certpress::testing::Quote;
 using certpress::testing::Sh;
 using certpress::testing::TestToken;
@@ -105,8 +107,7 @@ TEST(TokenIT, CaKeysAreSensitiveAndNeverExtractable) {
   ASSERT_TRUE((*token)->GenerateKey("ca-ec", KeyType::kEcP256).ok());
   ASSERT_TRUE((*token)->GenerateKey("ca-rsa", KeyType::kRsa2048).ok());
   // OpenSC's pkcs11-tool, not our code, reads the attributes back.
-  auto r = Sh("pkcs11-tool --module " + Quote(t.module()) + " --token-label " + Quote(t.label()) +
-              " --login --pin " + Quote(t.pin()) + " --list-objects --type privkey");
+  auto r = ListPrivateKeys(t);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* label : {"ca-ec", "ca-rsa"}) {
     size_t at = r.out.find(std::string("label:      ") + label);
@@ -229,16 +230,9 @@ TEST(TokenIT, SignsWithASessionCopyThatStaysProtectedAndDiesWithTheToken) {
   }
   EXPECT_EQ(copies, 1);
   // OpenSC's pkcs11-tool, another process, sees the token's own key only.
-  auto listed =
-      Sh("pkcs11-tool --module " + Quote(t.module()) + " --token-label " + Quote(t.label()) +
-         " --login --pin " + Quote(t.pin()) + " --list-objects --type privkey");
+  auto listed = ListPrivateKeys(t);
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
-  size_t n = 0;
-  for (size_t at = listed.out.find("Private Key Object"); at != std::string::npos;
-       at = listed.out.find("Private Key Object", at + 1)) {
-    ++n;
-  }
-  EXPECT_EQ(n, 1u) << listed.out;
+  EXPECT_EQ(Occurrences(listed.out, "Private Key Object"), 1u) << listed.out;
 
   token->reset();  // closes its sessions, the copy's among them
   auto left = p11.PrivateKeys("k");

@@ -34,6 +34,18 @@ std::string RandomSuffix() {
   return HexEncode(ByteSpan(b, sizeof b));
 }
 
+size_t Occurrences(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+RunResult ListPrivateKeys(const TestToken& token) {
+  return Sh("pkcs11-tool --module " + Quote(token.module()) + " --token-label " +
+            Quote(token.label()) + " --login --pin " + Quote(token.pin()) +
+            " --list-objects --type privkey");
+}
+
 std::string Quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) {

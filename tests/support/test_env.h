@@ -62,6 +62,13 @@ struct RunResult {
 RunResult Sh(const std::string& command);
 // Quote single-quotes a shell word.
 std::string Quote(const std::string& s);
+// Occurrences counts the places |what| appears in |text|.
+size_t Occurrences(const std::string& text, const std::string& what);
+
+class TestToken;
+// ListPrivateKeys lists |token|'s private keys with OpenSC's pkcs11-tool, an independent
+// reader in a process of its own (it sees token objects, never our session objects).
+RunResult ListPrivateKeys(const TestToken& token);
 
 // Cli runs build/certpress with a config file for |db| and |token| plus |args|.
 class Cli {
