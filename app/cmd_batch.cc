@@ -10,13 +10,11 @@
 #include "app/progress.h"
 #include "batch/importer.h"
 #include "batch/pipeline.h"
-#include "batch/request_builder.h"
+#include "batch/report.h"
+#include "ra/decisions.h"
+#include "ra/submit.h"
 #include "scheduler/cron.h"
 #include "scheduler/daemon.h"
-#include "signer/csr.h"
-#include "store/audit.h"
-#include "store/cas.h"
-#include "store/requests.h"
 
 namespace certpress::app {
 
@@ -27,29 +25,10 @@ extern "C" void OnSignal(int) {
   g_stop.store(true);
 }
 
-Result<std::vector<int64_t>> ParseIds(const std::string& text) {
-  std::vector<int64_t> ids;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (item.empty()) continue;
-    size_t dash = item.find('-');
-    try {
-      if (dash != std::string::npos) {
-        int64_t a = std::stoll(item.substr(0, dash)), b = std::stoll(item.substr(dash + 1));
-        if (b < a || b - a > 1000000) return InvalidInput("bad id range '" + item + "'");
-        for (int64_t i = a; i <= b; ++i) ids.push_back(i);
-      } else {
-        size_t used = 0;
-        ids.push_back(std::stoll(item, &used));
-        if (used != item.size()) return InvalidInput("bad request id '" + item + "'");
-      }
-    } catch (const std::exception&) {
-      return InvalidInput("bad request id '" + item + "'");
-    }
-  }
-  if (ids.empty()) return InvalidInput("--ids lists no request ids");
-  return ids;
+// CaOption resolves --ca (or the profile's CA) to an active CA's id.
+Result<int64_t> CaOption(Context& ctx, const profiles::CardProfile& profile) {
+  CP_ASSIGN_OR_RETURN(store::Connection * db, ctx.Db());
+  return ra::ResolveCa(*db, profile, ctx.vm().count("ca") ? ctx.Get<std::string>("ca") : "");
 }
 
 CommandResult Import(Context& ctx) {
@@ -60,7 +39,7 @@ CommandResult Import(Context& ctx) {
   if (!profile.ok()) return Usage(profile.status().message());
   auto db = ctx.Db();
   if (!db.ok()) return Fail(db.status());
-  auto ca = ResolveCa(ctx, **profile);
+  auto ca = CaOption(ctx, **profile);
   if (!ca.ok()) return Fail(ca.status());
   batch::ImportOptions opt;
   opt.ca_id = *ca;
@@ -93,187 +72,76 @@ CommandResult Submit(Context& ctx) {
   if (!profiles.ok()) return Fail(profiles.status());
   auto profile = (*profiles)->Card(ctx.Get<std::string>("profile"));
   if (!profile.ok()) return Usage(profile.status().message());
-  if ((*profile)->token != profiles::TokenKind::kCsr) {
-    return Usage("profile '" + (*profile)->name + "' does not take CSRs (its keys are made by " +
-                 std::string(profiles::KeySourceName((*profile)->keys[0].source)) + ")");
-  }
-  const std::string file = ctx.Get<std::string>("csr");
-  auto data = ReadFile(file);
-  if (!data.ok()) return Fail(data.status());
-  const auto& key = (*profile)->keys[0];
-  // One parse: proof of possession and the profile's key policy together.
-  auto csr = ParseCsr(AsBytes(*data), key.allowed_algorithms);
-  if (!csr.ok()) return Fail(csr.status().Wrap(file));
-  // Requested extensions the profile does not allow are refused, never copied.
-  if (!csr->other_extensions.empty()) {
-    std::string list;
-    for (const auto& e : csr->other_extensions) list += (list.empty() ? "" : ", ") + e;
-    return Fail(InvalidInput(file + ": the request asks for extensions the profile '" +
-                             (*profile)->name + "' does not allow: " + list));
-  }
-  batch::Fields fields;
+  ra::CsrSubmission sub;
+  sub.source = ctx.Get<std::string>("csr");
   for (const auto& kv : ctx.vm().count("field") ? ctx.Get<std::vector<std::string>>("field")
                                                 : std::vector<std::string>{}) {
     size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0)
       return Usage("--field takes key=value, not '" + kv + "'");
-    fields[kv.substr(0, eq)] = kv.substr(eq + 1);
+    sub.fields[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
-  // What the CSR itself says fills fields the operator left open: its CN and DNS names.
-  if (!fields.count("cn") && (*profile)->Field("cn") && !csr->common_name.empty()) {
-    fields["cn"] = csr->common_name;
-  }
-  std::vector<std::string> dns;
-  for (const auto& san : csr->sans) {
-    auto& p = **profile;
-    bool allowed = false;
-    for (const auto& k : p.keys) {
-      auto cp = (*profiles)->Certificate(k.cert_profile);
-      if (cp.ok() && (*cp)->AllowsSan(san.type)) allowed = true;
-    }
-    if (!allowed) {
-      return Fail(InvalidInput(file + ": the request asks for a " +
-                               std::string(profiles::SanTypeName(san.type)) +
-                               " subjectAltName, which profile '" + p.name + "' does not allow"));
-    }
-    // find, not operator[]: an empty "cn" entry would fail profiles without that field.
-    auto cn = fields.find("cn");
-    if (san.type == profiles::SanType::kDns && (cn == fields.end() || san.value != cn->second)) {
-      dns.push_back(san.value);
-    }
-  }
-  if (!fields.count("dns") && !dns.empty() && (*profile)->Field("dns")) {
-    std::string joined;
-    for (const auto& d : dns) joined += (joined.empty() ? "" : ",") + d;
-    fields["dns"] = joined;
-  }
-  auto builder = batch::RequestBuilder::Create(**profile);
-  if (!builder.ok()) return Fail(builder.status());
-  auto problems = builder->Check(fields);
-  if (!problems.empty()) {
-    std::string m;
-    for (const auto& p : problems) m += (m.empty() ? "" : "; ") + p.message;
-    return Fail(InvalidInput(m));
-  }
-  batch::FieldProblem problem;
-  auto built = builder->Build(fields, &problem);
-  if (!built.ok()) return Fail(built.status());
+  auto data = ReadFile(sub.source);
+  if (!data.ok()) return Fail(data.status());
+  sub.csr = std::move(data).value();
   auto db = ctx.Db();
   if (!db.ok()) return Fail(db.status());
-  auto ca = ResolveCa(ctx, **profile);
+  auto ca = CaOption(ctx, **profile);
   if (!ca.ok()) return Fail(ca.status());
-  store::NewRequest r = batch::NewRequestRow(**profile, *ca, std::move(built).value());
-  r.csr_der = csr->der;
-  int64_t id = 0;
-  Status st = store::RunTransaction(**db, [&](store::Connection& c) -> Status {
-    CP_ASSIGN_OR_RETURN(id, store::InsertRequest(c, r));
-    return store::AppendAudit(c, {ctx.Actor(), "request.submit", "request:" + std::to_string(id),
-                                  "profile=" + r.profile + " subject=" + r.subject +
-                                      " key=" + std::string(KeyTypeName(csr->key_type))});
-  });
-  if (!st.ok()) return Fail(st);
-  ctx.out << "request " << id << " " << ((*profile)->approvals == 0 ? "approved" : "pending")
-          << ": " << r.subject << "\n";
+  sub.ca_id = *ca;
+  sub.actor = ctx.Actor();
+  auto r = ra::SubmitCsr(**db, **profiles, **profile, sub);
+  if (!r.ok()) return Fail(r.status());
+  ctx.out << "request " << r->id << " " << r->state << ": " << r->subject << "\n";
   return Ok();
 }
 
 // Decide applies approve or reject to --ids, or to every pending request of --profile with
-// --all, in transactions of a few hundred, each decision audited.
+// --all (ra/decisions.h).
 CommandResult Decide(Context& ctx, bool approve) {
-  const std::string op = ctx.Get<std::string>("operator");
-  if (op.empty()) return Usage("--operator NAME is required: every decision names its operator");
+  ra::DecisionRequest req;
+  req.approve = approve;
+  req.op = ctx.Get<std::string>("operator");
+  if (req.op.empty())
+    return Usage("--operator NAME is required: every decision names its operator");
   const bool all = ctx.Flag("all");
   const std::string ids_text = ctx.Get<std::string>("ids");
   const std::string profile = ctx.Get<std::string>("profile");
   if (all == !ids_text.empty()) return Usage("give either --ids or --all --profile P");
   if (all && profile.empty()) return Usage("--all needs --profile P");
-  std::string reason;
   if (!approve) {
-    reason = ctx.Get<std::string>("reason");
-    if (reason.empty()) return Usage("--reason is required");
+    req.reason = ctx.Get<std::string>("reason");
+    if (req.reason.empty()) return Usage("--reason is required");
+  }
+  if (all) {
+    req.all_of_profile = profile;
+  } else {
+    auto parsed = ra::ParseIds(ids_text);
+    if (!parsed.ok()) return Usage(parsed.status().message());
+    req.ids = std::move(parsed).value();
   }
   auto db = ctx.Db();
   if (!db.ok()) return Fail(db.status());
-  std::vector<int64_t> ids;
-  if (!all) {
-    auto parsed = ParseIds(ids_text);
-    if (!parsed.ok()) return Usage(parsed.status().message());
-    ids = *parsed;
-  }
-  int64_t approved = 0, waiting = 0, rejected = 0, refused = 0, after = 0;
   Progress progress(approve ? "approve" : "reject", "requests");
-  for (size_t pos = 0;;) {
-    std::vector<int64_t> batch_ids;
-    if (all) {
-      auto page = store::PendingIds(**db, profile, after, 500);
-      if (!page.ok()) return Fail(page.status());
-      batch_ids = *page;
-      if (!batch_ids.empty()) after = batch_ids.back();
-    } else {
-      size_t end = std::min(ids.size(), pos + 500);
-      batch_ids.assign(ids.begin() + static_cast<long>(pos), ids.begin() + static_cast<long>(end));
-      pos = end;
-    }
-    if (batch_ids.empty()) break;
-    std::vector<std::string> errors;
-    int64_t a = 0, w = 0, rj = 0;
-    Status st = store::RunTransaction(**db, [&](store::Connection& c) -> Status {
-      errors.clear();
-      a = w = rj = 0;
-      std::vector<store::AuditEvent> audit;
-      // One answer per id: a decision, or a refusal (not found, not pending, already decided)
-      // that is reported while the rest go on. Anything else ends the page.
-      std::vector<Result<store::Decision>> decisions;
-      if (approve) {
-        CP_ASSIGN_OR_RETURN(decisions, store::ApproveMany(c, batch_ids, op));
-      } else {
-        for (int64_t id : batch_ids) {
-          auto d = store::Reject(c, id, op, reason);
-          if (!d.ok() && d.status().kind() != ErrorKind::kConflict &&
-              d.status().kind() != ErrorKind::kNotFound) {
-            return d.status();
-          }
-          decisions.push_back(std::move(d));
-        }
-      }
-      for (size_t k = 0; k < batch_ids.size(); ++k) {
-        const int64_t id = batch_ids[k];
-        auto& d = decisions[k];
-        if (!d.ok()) {
-          errors.push_back(d.status().message());
-          continue;
-        }
-        std::string object = "request:" + std::to_string(id);
-        if (approve) {
-          audit.push_back({op, "request.approve", object,
-                           "approvals=" + std::to_string(d->approvals) + " state=" + d->new_state});
-          (d->new_state == store::kApproved ? a : w)++;
-        } else {
-          audit.push_back({op, "request.reject", object, "reason=" + reason});
-          ++rj;
-        }
-      }
-      return store::AppendAuditBatch(c, audit);
-    });
-    if (!st.ok()) return Fail(st);
-    for (const auto& e : errors) std::cerr << e << "\n";
-    approved += a;
-    waiting += w;
-    rejected += rj;
-    refused += static_cast<int64_t>(errors.size());
-    progress.Update(approved + waiting + rejected + refused,
-                    all ? 0 : static_cast<int64_t>(ids.size()));
-    if (!all && pos >= ids.size()) break;
-  }
+  size_t shown = 0;
+  auto tally = ra::Decide(**db, req, [&](const ra::DecisionTally& t) {
+    for (; shown < t.refused.size(); ++shown) std::cerr << t.refused[shown] << "\n";
+    progress.Update(t.approved + t.waiting + t.rejected + static_cast<int64_t>(t.refused.size()),
+                    all ? 0 : static_cast<int64_t>(req.ids.size()));
+  });
   progress.Finish();
+  if (!tally.ok()) return Fail(tally.status());
   if (approve) {
-    ctx.out << approved << " approved, " << waiting << " waiting for another operator";
+    ctx.out << tally->approved << " approved, " << tally->waiting
+            << " waiting for another operator";
   } else {
-    ctx.out << rejected << " rejected";
+    ctx.out << tally->rejected << " rejected";
   }
-  ctx.out << ", " << refused << " refused\n";
-  if (refused > 0)
-    return Fail(Conflict(std::to_string(refused) + " decision(s) refused (listed above)"));
+  ctx.out << ", " << tally->refused.size() << " refused\n";
+  if (!tally->refused.empty()) {
+    return Fail(
+        Conflict(std::to_string(tally->refused.size()) + " decision(s) refused (listed above)"));
+  }
   return Ok();
 }
 
@@ -313,13 +181,7 @@ CommandResult RunOnce(Context& ctx, batch::BatchOptions opt) {
   auto r = batch::RunBatch(**profiles, **token, *db, opt);
   progress.Finish();
   if (!r.ok()) return Fail(r.status());
-  char timing[96];
-  std::snprintf(timing, sizeof timing, " in %.2f s (%.0f certificates/s)", r->seconds,
-                r->seconds > 0 ? r->issued / r->seconds : 0.0);
-  ctx.out << "run " << r->run_id << ": issued " << r->issued << ", failed " << r->failed
-          << ", claimed " << r->claimed << timing;
-  if (r->released) ctx.out << ", released " << r->released;
-  ctx.out << "\n";
+  ctx.out << batch::SummaryLine(*r) << "\n";
   if (!r->fatal.ok()) return Fail(r->fatal.Wrap("run stopped"));
   return Ok();
 }
@@ -359,55 +221,41 @@ CommandResult Scheduler(Context& ctx) {
 CommandResult StatusCmd(Context& ctx) {
   auto db = ctx.Db();
   if (!db.ok()) return Fail(db.status());
-  auto counts = store::CountRequests(**db);
-  if (!counts.ok()) return Fail(counts.status());
-  auto runs = (*db)->Query(
-      "SELECT id, claimed_by, DATE_FORMAT(started_at, '%Y-%m-%d %H:%i:%s'), "
-      "outcome, claimed, issued, failed, CAST(ROUND(certs_per_s) AS INTEGER), "
-      "COALESCE(message, '') "
-      "FROM runs ORDER BY id DESC LIMIT 5");
-  if (!runs.ok()) return Fail(runs.status());
-  static const char* kStates[] = {"pending", "approved", "issuing",  "issued",
-                                  "failed",  "rejected", "delivered"};
-  std::map<std::string, int64_t> by_state;
-  for (const char* s : kStates) by_state[s] = 0;
-  std::map<std::string, std::map<std::string, int64_t>> by_profile;
-  for (const auto& c : *counts) {
-    by_state[c.state] += c.count;
-    by_profile[c.profile][c.state] += c.count;
-  }
+  auto report = batch::LoadStatus(**db);
+  if (!report.ok()) return Fail(report.status());
   if (ctx.Flag("json")) {
     nlohmann::json j;
-    j["requests"] = by_state;
-    j["profiles"] = by_profile;
+    j["requests"] = report->by_state;
+    j["profiles"] = report->by_profile;
     j["runs"] = nlohmann::json::array();
-    for (const auto& r : *runs) {
-      j["runs"].push_back({{"id", r.Int(0)},
-                           {"claimed_by", r.Str(1)},
-                           {"started_at", r.Str(2)},
-                           {"outcome", r.Str(3)},
-                           {"claimed", r.Int(4)},
-                           {"issued", r.Int(5)},
-                           {"failed", r.Int(6)},
-                           {"certs_per_s", r.Int(7)},
-                           {"message", r.Str(8)}});
+    for (const auto& r : report->runs) {
+      j["runs"].push_back({{"id", r.id},
+                           {"claimed_by", r.claimed_by},
+                           {"started_at", r.started_at},
+                           {"outcome", r.result.outcome},
+                           {"claimed", r.result.claimed},
+                           {"issued", r.result.issued},
+                           {"failed", r.result.failed},
+                           {"certs_per_s", r.result.certs_per_s},
+                           {"message", r.result.message}});
     }
     ctx.out << j.dump(2) << "\n";
     return Ok();
   }
   ctx.out << "Requests:";
-  for (const auto& [s, n] : by_state) ctx.out << "  " << s << " " << n;
+  for (const auto& [s, n] : report->by_state) ctx.out << "  " << s << " " << n;
   ctx.out << "\n";
-  for (const auto& [p, states] : by_profile) {
+  for (const auto& [p, states] : report->by_profile) {
     ctx.out << "  " << p << ":";
     for (const auto& [s, n] : states) ctx.out << " " << s << "=" << n;
     ctx.out << "\n";
   }
   ctx.out << "Last runs:\n";
-  for (const auto& r : *runs) {
-    ctx.out << "  #" << r.Int(0) << " " << r.Str(2) << " " << r.Str(3) << ": issued " << r.Int(5)
-            << ", failed " << r.Int(6) << ", " << r.Int(7) << "/s";
-    if (!r.Str(8).empty()) ctx.out << " (" << r.Str(8) << ")";
+  for (const auto& r : report->runs) {
+    ctx.out << "  #" << r.id << " " << r.started_at << " " << r.result.outcome << ": issued "
+            << r.result.issued << ", failed " << r.result.failed << ", " << r.result.certs_per_s
+            << "/s";
+    if (!r.result.message.empty()) ctx.out << " (" << r.result.message << ")";
     ctx.out << "\n";
   }
   return Ok();
@@ -431,19 +279,6 @@ void DecisionOptions(po::options_description& d) {
 }
 
 }  // namespace
-
-Result<int64_t> ResolveCa(Context& ctx, const profiles::CardProfile& profile) {
-  std::string label = ctx.vm().count("ca") ? ctx.Get<std::string>("ca") : "";
-  if (label.empty()) label = profile.ca;
-  if (label.empty()) {
-    return InvalidInput("profile '" + profile.name + "' names no issuing CA; give --ca LABEL");
-  }
-  CP_ASSIGN_OR_RETURN(store::Connection * db, ctx.Db());
-  CP_ASSIGN_OR_RETURN(auto ca, store::FindCa(*db, label));
-  if (!ca) return NotFound("no CA labelled '" + label + "'");
-  if (ca->status != "active") return InvalidInput("CA '" + label + "' is not active");
-  return ca->id;
-}
 
 void AddBatchCommands(std::vector<Command>& out) {
   out.push_back({"import", "import a CSV of requests against a card profile", "FILE",

@@ -1,16 +1,14 @@
 // `certpress cert export` and `certpress cert pkcs12`.
-#include <openssl/err.h>
-#include <openssl/x509.h>
-
 #include <filesystem>
 #include <optional>
 
 #include "app/commands.h"
-#include "batch/package.h"
+#include "ca/authorities.h"
+#include "kgs/sealed_keys.h"
 #include "signer/cert_info.h"
+#include "signer/pkcs12.h"
 #include "signer/serial.h"
 #include "store/audit.h"
-#include "store/cas.h"
 #include "store/certificates.h"
 
 namespace certpress::app {
@@ -33,15 +31,7 @@ Result<store::CertRecord> FindOne(Context& ctx, store::Connection& db) {
     return certs.back();
   }
   CP_ASSIGN_OR_RETURN(Serial s, SerialFromHex(serial));
-  CP_ASSIGN_OR_RETURN(auto rows, db.Query("SELECT issuer_id FROM certificates WHERE serial = ? "
-                                          "AND status = 'issued'",
-                                          {s.Hex()}));
-  if (rows.empty()) return NotFound("no issued certificate with serial " + s.Hex());
-  if (rows.size() > 1) {
-    return InvalidInput("serial " + s.Hex() + " was issued by several CAs; use --request");
-  }
-  CP_ASSIGN_OR_RETURN(auto rec, store::FindCertificate(db, rows[0].Int(0), s.Hex()));
-  return *rec;
+  return store::FindIssuedBySerial(db, s.Hex());
 }
 
 CommandResult Export(Context& ctx) {
@@ -60,17 +50,14 @@ CommandResult Export(Context& ctx) {
     const std::string profile = ctx.Get<std::string>("profile");
     int64_t after = 0, written = 0;
     for (;;) {
-      auto rows = (*db)->Query(
-          "SELECT c.id, c.serial, c.request_id, c.der FROM certificates c LEFT JOIN requests r "
-          "ON r.id = c.request_id WHERE c.status = 'issued' AND c.request_id IS NOT NULL AND "
-          "c.id > ? AND (? = '' OR r.profile = ?) ORDER BY c.id LIMIT 1000",
-          {after, profile, profile});
-      if (!rows.ok()) return Fail(rows.status());
-      if (rows->empty()) break;
-      for (const auto& r : *rows) {
-        after = r.Int(0);
-        std::string name = dir + "/" + std::to_string(r.Int(2)) + "-" + r.Str(1) + ".pem";
-        Status st = WriteFile(name, ToPem(r.Blob(3)), 0644);
+      auto page = store::ListIssued(**db, after, profile, 1000);
+      if (!page.ok()) return Fail(page.status());
+      if (page->empty()) break;
+      for (const auto& c : *page) {
+        after = c.id;
+        std::string name =
+            dir + "/" + std::to_string(c.request_id.value_or(0)) + "-" + c.serial_hex + ".pem";
+        Status st = WriteFile(name, ToPem(AsBytes(c.der)), 0644);
         if (!st.ok()) return Fail(st);
         ++written;
       }
@@ -89,7 +76,7 @@ CommandResult Export(Context& ctx) {
     out = ToPem(AsBytes(cert->der));
     if (format == "chain") {
       // The issuing CA and those above it; the certificate itself is already in |out|.
-      auto chain = CaChain(**db, cert->issuer_id);
+      auto chain = ca::CaChain(**db, cert->issuer_id);
       if (!chain.ok()) return Fail(chain.status());
       for (const auto& c : *chain) out += ToPem(AsBytes(c));
     }
@@ -101,55 +88,6 @@ CommandResult Export(Context& ctx) {
   }
   Status st = WriteFile(file, out, 0644);
   return st.ok() ? Ok() : Fail(st);
-}
-
-// The certificate to package and its key. A soft profile may have several keys (say
-// authentication and signature), each with its own certificate, and a request re-issued after
-// a crash keeps certificates whose key was replaced; so a certificate goes with the stored key
-// whose public half it carries, never by position. Newest first; --serial or --key narrow it,
-// (the caller asks for one when the request has several keys). Only the keys that can match
-// are decrypted.
-struct KeyAndCert {
-  UniquePtr<EVP_PKEY> key;
-  store::CertRecord cert;
-};
-
-// |stored| is the request's keys (store::FindPrivateKeys).
-Result<KeyAndCert> PickKeyAndCert(store::Connection& db, CryptoToken& token, int64_t request,
-                                  std::vector<store::EncryptedKey> stored,
-                                  const std::string& key_name,
-                                  const std::optional<Serial>& serial) {
-  const std::string what = "request " + std::to_string(request);
-  CP_ASSIGN_OR_RETURN(auto certs, store::IssuedForRequest(db, request));
-  if (certs.empty()) return NotFound(what + " has no issued certificate");
-  if (stored.empty()) return NotFound(what + " has no server-generated private key");
-  if (!key_name.empty()) {
-    std::erase_if(stored, [&](const store::EncryptedKey& k) { return k.key_name != key_name; });
-    if (stored.empty()) return NotFound(what + " has no key named '" + key_name + "'");
-  }
-  if (serial) {
-    std::erase_if(certs, [&](const store::CertRecord& c) { return c.serial_hex != serial->Hex(); });
-    if (certs.empty()) return NotFound(what + " has no issued certificate " + serial->Hex());
-  }
-  std::vector<UniquePtr<EVP_PKEY>> keys;
-  for (const auto& k : stored) {
-    CP_ASSIGN_OR_RETURN(auto key, batch::OpenPrivateKey(db, token, k));
-    keys.push_back(std::move(key));
-  }
-  for (auto c = certs.rbegin(); c != certs.rend(); ++c) {
-    const unsigned char* p = reinterpret_cast<const unsigned char*>(c->der.data());
-    UniquePtr<X509> x(d2i_X509(nullptr, &p, static_cast<long>(c->der.size())));
-    if (!x) return OsslError("parsing certificate " + c->serial_hex);
-    for (auto& k : keys) {
-      if (EVP_PKEY_eq(X509_get0_pubkey(x.get()), k.get()) == 1) {
-        return KeyAndCert{std::move(k), std::move(*c)};
-      }
-    }
-  }
-  ERR_clear_error();
-  std::string which = serial ? "certificate " + serial->Hex() : "issued certificate";
-  if (!key_name.empty()) which += " for key '" + key_name + "'";
-  return NotFound(what + " has no " + which + " whose private key is stored");
 }
 
 CommandResult Pkcs12(Context& ctx) {
@@ -165,27 +103,23 @@ CommandResult Pkcs12(Context& ctx) {
     if (!parsed.ok()) return Usage(parsed.status().message());
     serial = *parsed;
   }
-  const std::string key_name = ctx.Get<std::string>("key");
+  const kgs::KeyChoice choice{ctx.Get<std::string>("key"), serial};
   auto stored = store::FindPrivateKeys(**db, request);
   if (!stored.ok()) return Fail(stored.status());
-  if (key_name.empty() && !serial && stored->size() > 1) {
-    std::string names;
-    for (const auto& k : *stored) names += (names.empty() ? "" : ", ") + k.key_name;
-    return Usage("request " + std::to_string(request) + " has " + std::to_string(stored->size()) +
-                 " keys (" + names + "): name one with --key NAME or --serial S");
+  if (Status st = kgs::CheckKeyChoice(request, *stored, choice); !st.ok()) {
+    return Usage(st.message());
   }
   auto token = ctx.Token();
   if (!token.ok()) return Fail(token.status());
-  auto picked = PickKeyAndCert(**db, **token, request, std::move(stored).value(), key_name, serial);
+  auto picked = kgs::PickKeyAndCert(**db, **token, request, std::move(stored).value(), choice);
   if (!picked.ok()) return Fail(picked.status());
   const store::CertRecord& cert = picked->cert;
-  EVP_PKEY* key = picked->key.get();
-  auto chain = CaChain(**db, cert.issuer_id);
+  auto chain = ca::CaChain(**db, cert.issuer_id);
   if (!chain.ok()) return Fail(chain.status());
-  batch::Pkcs12Options opt;
+  Pkcs12Options opt;
   opt.legacy = ctx.Flag("legacy");
   opt.friendly_name = cert.subject;
-  auto p12 = batch::BuildPkcs12(key, AsBytes(cert.der), *chain, *password, opt);
+  auto p12 = BuildPkcs12(picked->key.get(), AsBytes(cert.der), *chain, *password, opt);
   if (!p12.ok()) return Fail(p12.status());
   Status st = WriteFile(out, AsString(*p12), 0600);
   if (!st.ok()) return Fail(st);

@@ -24,13 +24,4 @@ void AddBatchCommands(std::vector<Command>& out);
 void AddCertCommands(std::vector<Command>& out);
 void AddTokenCommands(std::vector<Command>& out);
 
-// ResolveCa returns the id of the active CA named by --ca, else by the profile; errors say
-// which is missing.
-Result<int64_t> ResolveCa(Context& ctx, const profiles::CardProfile& profile);
-
-// CaChain returns the DER certificate of CA |ca_id| followed by its issuers up to the root
-// (and the chain imported with an offline root, without repeats). A CA that has no
-// certificate yet is an error.
-Result<std::vector<std::string>> CaChain(store::Connection& db, int64_t ca_id);
-
 }  // namespace certpress::app

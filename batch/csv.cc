@@ -172,35 +172,5 @@ bool CsvReader::Next(CsvRecord* record, CsvError* error) {
   }
 }
 
-Status CheckFieldText(std::string_view value, size_t* offset) {
-  size_t pos = 0;
-  size_t index = 0;
-  while (pos < value.size()) {
-    long cp = DecodeUtf8(value, &pos);
-    if (cp < 0) {
-      *offset = index;
-      return InvalidInput("invalid UTF-8");
-    }
-    if (cp >= 0x20 && cp < 0x7f) {  // the common case: printable ASCII
-      ++index;
-      continue;
-    }
-    char hex[24];
-    std::snprintf(hex, sizeof hex, "U+%04lX", cp);
-    if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f)) {
-      *offset = index;
-      return InvalidInput(std::string("control character ") + hex);
-    }
-    // Bidirectional formatting characters make text display differently from what it is
-    // (CVE-2021-42574, "Trojan Source"); names in certificates must not carry them.
-    if (cp == 0x061c || cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
-        (cp >= 0x2066 && cp <= 0x2069)) {
-      *offset = index;
-      return InvalidInput(std::string("bidirectional formatting character ") + hex);
-    }
-    ++index;
-  }
-  return Status::Ok();
-}
 
 }  // namespace certpress::batch

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/utf8.h"
 
 namespace certpress::batch {
 
@@ -71,10 +72,5 @@ class CsvReader {
   bool eof_ = false;
 };
 
-// CheckFieldText validates one field value of a request: valid UTF-8, no control characters
-// (C0, DEL, C1), no bidirectional formatting characters (U+061C, U+200E, U+200F,
-// U+202A-U+202E, U+2066-U+2069: they make a name display differently from what it is). On
-// failure *offset is the character offset (0-based) of the bad character within the value.
-Status CheckFieldText(std::string_view value, size_t* offset);
 
 }  // namespace certpress::batch

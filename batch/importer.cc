@@ -7,8 +7,8 @@
 #include <unordered_map>
 
 #include "batch/csv.h"
-#include "batch/request_builder.h"
 #include "common/ossl.h"
+#include "ra/request_builder.h"
 #include "store/audit.h"
 #include "store/requests.h"
 
@@ -45,7 +45,7 @@ Result<ImportReport> ImportCsv(store::Connection& conn, const profiles::CardProf
   size_t file_size = ::stat(path.c_str(), &st_buf) == 0 ? static_cast<size_t>(st_buf.st_size) : 0;
   std::ifstream in(path, std::ios::binary);
   if (!in) return NotFound("cannot open " + path);
-  CP_ASSIGN_OR_RETURN(RequestBuilder builder, RequestBuilder::Create(profile));
+  CP_ASSIGN_OR_RETURN(ra::RequestBuilder builder, ra::RequestBuilder::Create(profile));
   CsvOptions csv_opt;
   csv_opt.max_field_bytes = opt.max_field_bytes;
   CsvReader reader(in, csv_opt);
@@ -139,7 +139,7 @@ Result<ImportReport> ImportCsv(store::Connection& conn, const profiles::CardProf
                    " fields, found " + std::to_string(rec.fields.size()));
       continue;
     }
-    Fields fields;
+    ra::Fields fields;
     for (size_t i = 0; i < columns.size(); ++i) fields[columns[i]] = rec.fields[i].value;
     auto column_of = [&](const std::string& field, size_t offset) -> std::pair<size_t, size_t> {
       for (size_t i = 0; i < columns.size(); ++i) {
@@ -147,7 +147,7 @@ Result<ImportReport> ImportCsv(store::Connection& conn, const profiles::CardProf
       }
       return {rec.line, 1};
     };
-    std::vector<FieldProblem> problems = builder.Check(fields);
+    std::vector<ra::FieldProblem> problems = builder.Check(fields);
     if (!problems.empty()) {
       ++report.bad;
       for (const auto& p : problems) {
@@ -156,7 +156,7 @@ Result<ImportReport> ImportCsv(store::Connection& conn, const profiles::CardProf
       }
       continue;
     }
-    FieldProblem problem;
+    ra::FieldProblem problem;
     auto built = builder.Build(fields, &problem);
     if (!built.ok()) {
       ++report.bad;
@@ -175,7 +175,7 @@ Result<ImportReport> ImportCsv(store::Connection& conn, const profiles::CardProf
                    " (same " + (profile.natural_key.empty() ? "row" : profile.natural_key) + ")");
       continue;
     }
-    store::NewRequest r = NewRequestRow(profile, opt.ca_id, std::move(built).value());
+    store::NewRequest r = ra::NewRequestRow(profile, opt.ca_id, std::move(built).value());
     r.natural_key = std::move(natural);
     if (!opt.dry_run) r.import_id = report.import_id;
     r.source_line = static_cast<int>(rec.line);

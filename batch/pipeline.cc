@@ -18,16 +18,18 @@
 #include <set>
 #include <thread>
 
-#include "batch/ca_keys.h"
-#include "batch/package.h"
-#include "batch/request_builder.h"
+#include "ca/authorities.h"
+#include "ca/issuance.h"
+#include "ca/ledger.h"
 #include "common/ossl.h"
-#include "signer/aead.h"
+#include "kgs/sealed_keys.h"
+#include "ra/request_builder.h"
 #include "signer/csr.h"
 #include "signer/issuer.h"
 #include "store/audit.h"
 #include "store/certificates.h"
 #include "store/requests.h"
+#include "store/runs.h"
 
 namespace certpress::batch {
 
@@ -36,14 +38,9 @@ namespace {
 // One certificate to make for a request (a soft profile may name several keys).
 struct Work {
   const profiles::KeySpec* key = nullptr;
-  const Issuer* issuer = nullptr;
-  int64_t issuer_id = 0;
   UniquePtr<EVP_PKEY> private_key;  // server-generated keys only, until packaged
-  Bytes spki;
-  PreparedCert prepared;
-  // Written once, in the parallel encode stage: recorded before signing, stored with the DER.
-  store::CertIntent intent;
-  std::string der;
+  // Through the issuance core: prepared in the encode stage, recorded, signed, persisted.
+  ca::Issuance cert;
   std::string key_blob;  // IV || AES-256-GCM(PKCS#8) || tag
 };
 
@@ -75,6 +72,7 @@ class Run {
     CP_ASSIGN_OR_RETURN(claim_db_, store::Connection::Open(db));
     CP_ASSIGN_OR_RETURN(intent_db_, store::Connection::Open(db));
     CP_ASSIGN_OR_RETURN(persist_db_, store::Connection::Open(db));
+    ledger_ = std::make_unique<ca::StoreLedger>(*intent_db_);
     for (const auto& [name, card] : profiles_.cards) {
       // PIV cards are issued at personalization stations, not by batch runs.
       if (card.token != profiles::TokenKind::kPiv) batch_profiles_.push_back(name);
@@ -85,47 +83,33 @@ class Run {
 
   Status SetUpDataKey() {
     if (!needs_data_key_) return Status::Ok();
-    // One data key per run: one HSM operation, then private keys are sealed in software.
-    std::string dek(32, '\0');
-    if (RAND_bytes(reinterpret_cast<uint8_t*>(dek.data()), 32) != 1) {
-      return OsslError("drawing a data key");
-    }
-    dek_ = SecureString(std::move(dek));
-    CP_RETURN_IF_ERROR(token_.EnsureSecretKey(opt_.kek_label).Wrap("key encryption key"));
-    CP_ASSIGN_OR_RETURN(Bytes wrapped, token_.SecretEncrypt(opt_.kek_label, AsBytes(dek_.view()),
-                                                            AsBytes(kDataKeyAad)));
-    Status st = store::RunTransaction(*persist_db_, [&](store::Connection& c) -> Status {
-      CP_ASSIGN_OR_RETURN(data_key_id_, store::StoreDataKey(c, opt_.kek_label, wrapped));
-      return Status::Ok();
-    });
-    return st.Wrap("storing the run's data key");
+    auto dk = kgs::DataKey::Create(*persist_db_, token_, opt_.kek_label);
+    if (!dk.ok()) return dk.status().Wrap("the run's data key");
+    data_key_.emplace(std::move(dk).value());
+    return Status::Ok();
   }
 
   Status StartRun() {
     CP_ASSIGN_OR_RETURN(summary_.expected, store::CountClaimable(*claim_db_, batch_profiles_));
     if (opt_.limit > 0) summary_.expected = std::min(summary_.expected, opt_.limit);
     return store::RunTransaction(*persist_db_, [&](store::Connection& c) -> Status {
-      CP_ASSIGN_OR_RETURN(auto r, c.Exec("INSERT INTO runs (claimed_by, started_at) VALUES (?, "
-                                         "UTC_TIMESTAMP(6))",
-                                         {opt_.claimer}));
-      summary_.run_id = static_cast<int64_t>(r.insert_id);
+      CP_ASSIGN_OR_RETURN(summary_.run_id, store::StartRun(c, opt_.claimer));
       return Status::Ok();
     });
   }
 
   void FinishRun() {
     summary_.claimed = claimed_.load();
-    const char* outcome = !summary_.fatal.ok() ? "failed" : stopped_ ? "stopped" : "done";
-    double rate = summary_.seconds > 0 ? summary_.issued / summary_.seconds : 0;
-    store::RunTransaction(*persist_db_, [&](store::Connection& c) -> Status {
-      return c
-          .Exec(
-              "UPDATE runs SET finished_at = UTC_TIMESTAMP(6), claimed = ?, issued = ?, "
-              "failed = ?, certs_per_s = ?, outcome = ?, message = ? WHERE id = ?",
-              {summary_.claimed, summary_.issued, summary_.failed, static_cast<int64_t>(rate),
-               std::string_view(outcome), std::string_view(summary_.fatal.message()),
-               summary_.run_id})
-          .status();
+    store::RunOutcome o;
+    o.claimed = summary_.claimed;
+    o.issued = summary_.issued;
+    o.failed = summary_.failed;
+    o.certs_per_s =
+        static_cast<int64_t>(summary_.seconds > 0 ? summary_.issued / summary_.seconds : 0);
+    o.outcome = !summary_.fatal.ok() ? "failed" : stopped_ ? "stopped" : "done";
+    o.message = summary_.fatal.message();
+    store::RunTransaction(*persist_db_, [&](store::Connection& c) {
+      return store::FinishRun(c, summary_.run_id, o);
     }).IgnoreError();
   }
 
@@ -186,7 +170,7 @@ class Run {
         c,
         [&](Item& it) {
           // The SANs are read here rather than in the serial claim stage.
-          auto sans = SansFromJson(it.req.sans_json);
+          auto sans = ra::SansFromJson(it.req.sans_json);
           if (!sans.ok()) return sans.status();
           it.sans = std::move(sans).value();
           for (Work& w : it.works) {
@@ -198,13 +182,13 @@ class Run {
               auto spki = SpkiDer(key->get());
               if (!spki.ok()) return spki.status();
               w.private_key = std::move(key).value();
-              w.spki = std::move(spki).value();
+              w.cert.tbs.spki = std::move(spki).value();
             } else {
               // Check the CSR again at issuance: proof of possession and the key policy as the
               // profile stands now.
               auto csr = CheckCsr(AsBytes(it.req.csr_der), w.key->allowed_algorithms);
               if (!csr.ok()) return csr.status().Wrap("CSR");
-              w.spki = std::move(csr->spki);
+              w.cert.tbs.spki = std::move(csr->spki);
             }
           }
           return Status::Ok();
@@ -215,13 +199,11 @@ class Run {
   void Encode(Chunk& c) {
     ParallelItems(c, [&](Item& it) {
       for (Work& w : it.works) {
-        auto p = w.issuer->Prepare(TbsInput{
-            Bytes(it.req.subject_der.begin(), it.req.subject_der.end()), w.spki, it.sans, 0});
-        if (!p.ok()) return p.status();
-        w.prepared = std::move(p).value();
-        w.intent = {w.issuer_id,          w.prepared.serial.Hex(), it.req.id,
-                    it.req.subject,       w.prepared.not_before,   w.prepared.not_after,
-                    w.prepared.tbs_sha256};
+        w.cert.request_id = it.req.id;
+        w.cert.subject = it.req.subject;
+        w.cert.tbs.subject_der.assign(it.req.subject_der.begin(), it.req.subject_der.end());
+        w.cert.tbs.sans = it.sans;
+        CP_RETURN_IF_ERROR(ca::Prepare(w.cert));
       }
       return Status::Ok();
     });
@@ -229,33 +211,18 @@ class Run {
 
   void RecordIntent(Chunk& c) {
     if (HasFatal()) return;
-    for (int attempt = 0;; ++attempt) {
-      std::vector<const store::CertIntent*> intents;
-      for (const Item& it : c.items) {
-        if (!it.status.ok()) continue;
-        for (const Work& w : it.works) intents.push_back(&w.intent);
-      }
-      Status st = store::RunTransaction(*intent_db_, [&](store::Connection& conn) {
-        return store::RecordIntents(conn, intents);
-      });
-      if (st.ok()) return;
-      // A serial collision (2^-128 per pair) fails the statement: draw new serials.
-      if (st.kind() == ErrorKind::kConflict && attempt < 3) {
-        Encode(c);
-        continue;
-      }
-      SetFatal(st.Wrap("recording certificate intents"));
-      return;
+    std::vector<ca::Issuance*> certs;
+    for (Item& it : c.items) {
+      if (!it.status.ok()) continue;
+      for (Work& w : it.works) certs.push_back(&w.cert);
     }
+    Status st = ca::Record(*ledger_, certs);
+    if (!st.ok()) SetFatal(std::move(st));
   }
 
   void Sign(Chunk& c) {
     ParallelItems(c, [&](Item& it) {
-      for (Work& w : it.works) {
-        auto der = w.issuer->Sign(w.prepared);
-        if (!der.ok()) return der.status();
-        w.der.assign(der->begin(), der->end());
-      }
+      for (Work& w : it.works) CP_RETURN_IF_ERROR(ca::Sign(w.cert));
       return Status::Ok();
     });
   }
@@ -264,14 +231,11 @@ class Run {
     ParallelItems(c, [&](Item& it) {
       for (Work& w : it.works) {
         if (!w.private_key) continue;
-        // PKCS#8, sealed under the run's data key; the AAD binds it to its request and key.
-        auto pkcs8 = Pkcs8Der(w.private_key.get());
-        if (!pkcs8.ok()) return pkcs8.status();
-        const std::string aad = PrivateKeyAad(it.req.id, w.key->name);
-        auto sealed = AesGcmSeal(AsBytes(dek_.view()), AsBytes(pkcs8->view()), AsBytes(aad));
+        // Sealed under the run's data key, bound to its request and key name.
+        auto sealed = data_key_->Seal(w.private_key.get(), it.req.id, w.key->name);
         w.private_key.reset();
         if (!sealed.ok()) return sealed.status();
-        w.key_blob.assign(sealed->begin(), sealed->end());
+        w.key_blob = std::move(sealed).value();
       }
       return Status::Ok();
     });
@@ -304,10 +268,10 @@ class Run {
         }
         std::string serials;
         for (const Work& w : it.works) {
-          certs.push_back({&w.intent, w.der});
+          certs.push_back(ca::SignedCertOf(w.cert));
           if (!w.key_blob.empty())
-            keys.push_back({it.req.id, w.key->name, data_key_id_, w.key_blob});
-          serials += (serials.empty() ? "" : ",") + w.intent.serial_hex;
+            keys.push_back({it.req.id, w.key->name, data_key_->id(), w.key_blob});
+          serials += (serials.empty() ? "" : ",") + w.cert.intent.serial_hex;
         }
         done.push_back(it.req.id);
         audit.push_back({opt_.actor, "request.issue", object,
@@ -364,10 +328,10 @@ class Run {
     for (const auto& key : it.profile->keys) {
       Work w;
       w.key = &key;
-      w.issuer_id = it.req.ca_id;
+      w.cert.issuer_id = it.req.ca_id;
       auto issuer = IssuerFor(it.req.ca_id, key.cert_profile);
       if (!issuer.ok()) return issuer.status();
-      w.issuer = *issuer;
+      w.cert.issuer = *issuer;
       it.works.push_back(std::move(w));
     }
     return Status::Ok();
@@ -383,7 +347,7 @@ class Run {
     }
     auto made = [&]() -> Result<Issuer> {
       CP_ASSIGN_OR_RETURN(const profiles::CertProfile* cp, profiles_.Certificate(cert_profile));
-      CP_ASSIGN_OR_RETURN(CaKey ca, LoadCaKey(*claim_db_, token_, ca_id));
+      CP_ASSIGN_OR_RETURN(CaKey ca, ca::LoadCaKey(*claim_db_, token_, ca_id));
       return Issuer::Create(*cp, std::move(ca));
     }();
     auto [pos, ok] = issuers_.emplace(key, std::move(made));
@@ -418,12 +382,12 @@ class Run {
   CryptoToken& token_;
   const BatchOptions& opt_;
   std::unique_ptr<store::Connection> claim_db_, intent_db_, persist_db_;
+  std::unique_ptr<ca::StoreLedger> ledger_;  // records intents on intent_db_
   std::optional<std::chrono::steady_clock::time_point> expired_checked_;
   std::atomic<int64_t> claimed_{0};  // the claim stage's count; summary_.claimed at the end
   std::vector<std::string> batch_profiles_;
   bool needs_data_key_ = false;
-  SecureString dek_;
-  int64_t data_key_id_ = 0;
+  std::optional<kgs::DataKey> data_key_;  // soft profiles' private keys are sealed under it
   std::map<std::pair<int64_t, std::string>, Result<Issuer>> issuers_;
   std::mutex fatal_mu_;
   bool stopped_ = false;
@@ -436,7 +400,12 @@ std::string DefaultClaimer() {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   uint8_t r[4];
-  RAND_bytes(r, sizeof r);
+  if (RAND_bytes(r, sizeof r) != 1) {
+    // The suffix only tells two processes of one pid apart (a restart); any varying value
+    // serves, so a CSPRNG failure falls back to the clock rather than failing the run.
+    const auto t = std::chrono::steady_clock::now().time_since_epoch().count();
+    std::memcpy(r, &t, sizeof r);
+  }
   return std::string(host) + ":" + std::to_string(getpid()) + ":" + HexEncode(ByteSpan(r, 4));
 }
 

@@ -32,9 +32,9 @@
 #include <thread>
 #include <vector>
 
-#include "batch/request_builder.h"
 #include "cardprofiles/profile.h"
 #include "common/bytes.h"
+#include "ra/request_builder.h"
 #include "signer/der.h"
 #include "signer/key_type.h"
 #include "signer/name.h"
@@ -119,7 +119,7 @@ store::DbConfig DbFrom(const po::variables_map& vm) {
 int Seed(const po::variables_map& vm) {
   const auto set = Must(profiles::LoadProfiles(vm["profiles"].as<std::string>()), "profiles");
   const auto* profile = Must(set.Card(vm["profile"].as<std::string>()), "profile");
-  const auto builder = Must(batch::RequestBuilder::Create(*profile), "profile");
+  const auto builder = Must(ra::RequestBuilder::Create(*profile), "profile");
   auto conn = Must(store::Connection::Open(DbFrom(vm)), "database");
   auto ca = Must(store::FindCa(*conn, profile->ca), "CA lookup");
   if (!ca) Die("no CA labelled '" + profile->ca + "'");
@@ -144,11 +144,11 @@ int Seed(const po::variables_map& vm) {
       char cn[64];
       std::snprintf(cn, sizeof cn, "dev-%08lld.bench.example",
                     static_cast<long long>(first + b + i));
-      batch::FieldProblem problem;
+      ra::FieldProblem problem;
       auto built = builder.Build({{"cn", cn}}, &problem);
       if (!built.ok()) Die(std::string(cn) + ": " + built.status().message());
       store::NewRequest& r = rows[static_cast<size_t>(i)];
-      r = batch::NewRequestRow(*profile, ca->id, *built);
+      r = ra::NewRequestRow(*profile, ca->id, *built);
       r.approvals_needed = 0;  // seeded approved: the benchmark starts from approved requests
       r.natural_key = built->natural_key;
       if (csr) r.csr_der = MakeCsr(cn);

@@ -7,6 +7,7 @@
 
 #include "signer/der.h"
 #include "signer/ec_verify.h"
+#include "signer/lint.h"
 
 namespace certpress {
 
@@ -272,18 +273,56 @@ Result<PreparedCert> Issuer::PrepareWithSerial(const TbsInput& in, const Serial&
   return out;
 }
 
-Result<Bytes> Issuer::Sign(const PreparedCert& cert) const {
-  // The TBS is hashed once: Prepare's SHA-256 serves every CA but P-384 (RFC 5758 3.2,
-  // RFC 4055 5), for the token's signature and for checking it.
+namespace {
+
+// Sha256Of hashes |data| with SHA-256.
+std::array<uint8_t, 32> Sha256Of(ByteSpan data) {
+  std::array<uint8_t, 32> out;
+  SHA256(data.data(), data.size(), out.data());
+  return out;
+}
+
+// SignedTbs returns the TBSCertificate element of a DER Certificate (RFC 5280 4.1.1.1).
+Result<ByteSpan> SignedTbs(ByteSpan cert) {
+  der::Reader r(cert);
+  ByteSpan body, tbs_el;
+  if (!r.Read(der::kSequence, &body)) return Internal("assembled certificate does not parse");
+  der::Reader b(body);
+  if (!b.Read(der::kSequence, nullptr, &tbs_el)) {
+    return Internal("assembled certificate has no TBSCertificate");
+  }
+  return tbs_el;
+}
+
+}  // namespace
+
+Result<Bytes> Issuer::Sign(const PreparedCert& cert, const RecordedIntent& recorded) const {
+  // Nothing is signed that differs from what was recorded: the serial, and the TBS hashed
+  // afresh (not PreparedCert::tbs_sha256, which travels with the bytes it describes).
+  if (cert.serial.len != recorded.serial().len ||
+      std::memcmp(cert.serial.bytes, recorded.serial().bytes, cert.serial.len) != 0) {
+    return Internal("serial " + cert.serial.Hex() + " is not the recorded serial " +
+                    recorded.serial().Hex());
+  }
+  if (Sha256Of(cert.tbs) != recorded.tbs_sha256()) {
+    return Internal("the TBSCertificate of serial " + cert.serial.Hex() +
+                    " differs from the one recorded before signing; not signed");
+  }
+  // SHA-256 serves every CA but P-384 (RFC 5758 3.2, RFC 4055 5), for the token's signature
+  // and for checking it.
   const EVP_MD* md = SignatureDigest(ca_.key_type);
-  uint8_t sha384[48];
-  ByteSpan digest = cert.tbs_sha256;
-  if (EVP_MD_get_type(md) != NID_sha256) {
+  const bool sha256 = EVP_MD_get_type(md) == NID_sha256;
+  auto digest_of = [&](ByteSpan tbs, uint8_t* buf) -> Result<ByteSpan> {
     unsigned int len = 0;
-    if (!EVP_Digest(cert.tbs.data(), cert.tbs.size(), sha384, &len, md, nullptr)) {
+    if (!EVP_Digest(tbs.data(), tbs.size(), buf, &len, md, nullptr)) {
       return OsslError("hashing the TBSCertificate");
     }
-    digest = ByteSpan(sha384, len);
+    return ByteSpan(buf, len);
+  };
+  uint8_t sign_buf[EVP_MAX_MD_SIZE];
+  ByteSpan digest = recorded.tbs_sha256();
+  if (!sha256) {
+    CP_ASSIGN_OR_RETURN(digest, digest_of(cert.tbs, sign_buf));
   }
   CP_ASSIGN_OR_RETURN(Bytes sig, ca_.token->SignDigest(ca_.key_label, ca_.key_type, digest));
   der::Writer w;
@@ -294,30 +333,33 @@ Result<Bytes> Issuer::Sign(const PreparedCert& cert) const {
   w.End(c);
   Bytes out = w.Take();
 
-  // Verify with the CA's public key: a token that returns garbage (or a wrong key under the
-  // label) must not produce a certificate.
+  // What the certificate carries is checked, not what was meant to go in: its TBS is read
+  // back from the assembled DER and hashed, and must be the recorded one.
+  CP_ASSIGN_OR_RETURN(ByteSpan signed_tbs, SignedTbs(out));
+  const std::array<uint8_t, 32> signed_sha256 = Sha256Of(signed_tbs);
+  if (signed_sha256 != recorded.tbs_sha256()) {
+    return Internal("the signed TBSCertificate of serial " + cert.serial.Hex() +
+                    " differs from the recorded one");
+  }
+  // Verify with the CA's public key over that TBS: a token that returns garbage (or a wrong
+  // key under the label) must not produce a certificate.
+  uint8_t check_buf[EVP_MAX_MD_SIZE];
+  ByteSpan check = signed_sha256;
+  if (!sha256) {
+    CP_ASSIGN_OR_RETURN(check, digest_of(signed_tbs, check_buf));
+  }
   bool verified = false;
   if (ca_ec_) {
-    verified = ca_ec_->VerifyDigest(digest, sig);
+    verified = ca_ec_->VerifyDigest(check, sig);
   } else {
     UniquePtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, ca_pub_.get(), nullptr));
-    verified =
-        ctx && EVP_PKEY_verify_init(ctx.get()) == 1 &&
-        EVP_PKEY_CTX_set_signature_md(ctx.get(), md) == 1 &&
-        EVP_PKEY_verify(ctx.get(), sig.data(), sig.size(), digest.data(), digest.size()) == 1;
+    verified = ctx && EVP_PKEY_verify_init(ctx.get()) == 1 &&
+               EVP_PKEY_CTX_set_signature_md(ctx.get(), md) == 1 &&
+               EVP_PKEY_verify(ctx.get(), sig.data(), sig.size(), check.data(), check.size()) == 1;
   }
   if (!verified) {
     return OsslError("the token's signature does not verify with the CA public key",
                      ErrorKind::kHsm);
-  }
-  // Check that what was signed is the TBS that was prepared (and recorded).
-  der::Reader r(out);
-  ByteSpan body, tbs_el;
-  if (!r.Read(der::kSequence, &body)) return Internal("assembled certificate does not parse");
-  der::Reader b(body);
-  if (!b.Read(der::kSequence, nullptr, &tbs_el) || tbs_el.size() != cert.tbs.size() ||
-      std::memcmp(tbs_el.data(), cert.tbs.data(), tbs_el.size()) != 0) {
-    return Internal("signed TBSCertificate differs from the prepared one");
   }
   return out;
 }

@@ -1,8 +1,9 @@
 // issuer.h: the X.509 issuer. A certificate profile plus a CA (its name, key identifier and a
 // key in a crypto token) turn a subject and a public key into a certificate, in the order
-// Boulder uses: Prepare (serial, TBSCertificate, lint) -> the caller records the intent ->
+// Boulder uses: Prepare (serial, TBSCertificate, lint) -> the intent is recorded durably ->
 // Sign (sign in the token, assemble, verify the signature and that the signed TBS is the
-// prepared one).
+// recorded one). The order is a property of the types: Sign takes a RecordedIntent, which
+// only an intent ledger (ca/ledger.h: the store's, or a test's) hands out.
 #pragma once
 
 #include <array>
@@ -46,12 +47,33 @@ struct TbsInput {
   time_t now = 0;  // 0: the current time
 };
 
+namespace ca {
+class IntentLedger;
+}  // namespace ca
+
 struct PreparedCert {
   Serial serial;
   time_t not_before = 0;
   time_t not_after = 0;
   Bytes tbs;  // the DER TBSCertificate that will be signed
   std::array<uint8_t, 32> tbs_sha256{};
+};
+
+// RecordedIntent is the proof that a certificate's intent (its serial and the SHA-256 of the
+// TBSCertificate to be signed) was durably recorded. Only ca::IntentLedger can make one, after
+// its record committed; Issuer::Sign requires it and signs nothing that does not match it.
+class RecordedIntent {
+ public:
+  const Serial& serial() const { return serial_; }
+  const std::array<uint8_t, 32>& tbs_sha256() const { return tbs_sha256_; }
+
+ private:
+  friend class ca::IntentLedger;
+  RecordedIntent(const Serial& serial, const std::array<uint8_t, 32>& tbs_sha256)
+      : serial_(serial), tbs_sha256_(tbs_sha256) {}
+
+  Serial serial_;
+  std::array<uint8_t, 32> tbs_sha256_;
 };
 
 // SubjectKeyId computes the key identifier of RFC 5280 4.2.1.2 method (1): the SHA-1 of the
@@ -73,9 +95,12 @@ class Issuer {
   // new one; tests use fixed ones).
   Result<PreparedCert> PrepareWithSerial(const TbsInput& in, const Serial& serial) const;
 
-  // Sign signs |cert.tbs| with the CA key, assembles the Certificate, verifies the signature
-  // with the CA's public key and checks the signed TBS is |cert.tbs|. Thread-safe.
-  Result<Bytes> Sign(const PreparedCert& cert) const;
+  // Sign signs |cert.tbs| with the CA key and assembles the Certificate, if and only if
+  // |cert|'s serial and TBS hash are the ones |recorded|: a TBS altered after its intent was
+  // recorded is refused before the token sees it. After signing, the TBS inside the assembled
+  // certificate is hashed again and compared with the recorded hash, and the signature is
+  // verified with the CA's public key over that TBS. Thread-safe.
+  Result<Bytes> Sign(const PreparedCert& cert, const RecordedIntent& recorded) const;
 
   const profiles::CertProfile& profile() const { return profile_; }
   const CaKey& ca() const { return ca_; }
@@ -93,20 +118,6 @@ class Issuer {
   // For EC CAs, the same key for the cheaper prehashed self-verification (ec_verify.h).
   std::shared_ptr<const internal::EcPublicKey> ca_ec_;
 };
-
-struct LintOptions {
-  ByteSpan expected_sig_alg;
-  bool expect_aki = true;
-};
-
-// LintTbs checks an encoded TBSCertificate against our rules: v3; serial positive, non-zero,
-// at most 20 octets, minimally encoded (RFC 5280 4.1.2.2); signature algorithm as expected;
-// names use PrintableString only within its alphabet, C/serialNumber PrintableString,
-// emailAddress/DC IA5String, lengths within RFC 5280 Appendix A bounds; validity ordered and
-// encoded per 4.1.2.5; no duplicate extensions (4.2); basicConstraints critical in CA
-// certificates (4.2.1.9); keyUsage present and critical; keyCertSign iff cA (4.2.1.3); SAN
-// critical when the subject is empty (4.2.1.6); subject key identifier present (4.2.1.2).
-[[nodiscard]] Status LintTbs(ByteSpan tbs, const LintOptions& options);
 
 // BuildCsr makes a PKCS#10 request (RFC 2986) for the key |label| in |token|, signed by it.
 Result<Bytes> BuildCsr(CryptoToken& token, std::string_view label, KeyType type,

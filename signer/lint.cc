@@ -1,10 +1,11 @@
 // lint.cc: our own rules over an encoded TBSCertificate, run before anything is signed.
+#include "signer/lint.h"
+
 #include <cstring>
 #include <set>
 
 #include "common/utf8.h"
 #include "signer/der.h"
-#include "signer/issuer.h"
 #include "signer/name.h"
 
 namespace certpress {

@@ -73,4 +73,15 @@ Status SetCaCertificate(Connection& conn, int64_t id, ByteSpan cert_der, std::st
   return Status::Ok();
 }
 
+Status SetImportedCaCertificate(Connection& conn, int64_t id, std::optional<int64_t> parent_id,
+                                std::string_view subject, ByteSpan cert_der,
+                                std::string_view chain_pem, std::string_view not_after) {
+  if (parent_id) {
+    CP_RETURN_IF_ERROR(
+        conn.Exec("UPDATE cas SET parent_id = ? WHERE id = ?", {*parent_id, id}).status());
+  }
+  CP_RETURN_IF_ERROR(conn.Exec("UPDATE cas SET subject = ? WHERE id = ?", {subject, id}).status());
+  return SetCaCertificate(conn, id, cert_der, chain_pem, not_after);
+}
+
 }  // namespace certpress::store

@@ -34,4 +34,13 @@ Result<int64_t> InsertCa(Connection& conn, const CaRecord& ca);
 [[nodiscard]] Status SetCaCertificate(Connection& conn, int64_t id, ByteSpan cert_der,
                                       std::string_view chain_pem, std::string_view not_after);
 
+// SetImportedCaCertificate activates an awaiting sub-CA with the certificate an offline CA
+// signed: its subject as the certificate spells it, its parent (a CA of ours, if one issued
+// it) and the chain above it that is not ours.
+[[nodiscard]] Status SetImportedCaCertificate(Connection& conn, int64_t id,
+                                              std::optional<int64_t> parent_id,
+                                              std::string_view subject, ByteSpan cert_der,
+                                              std::string_view chain_pem,
+                                              std::string_view not_after);
+
 }  // namespace certpress::store

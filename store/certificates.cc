@@ -126,14 +126,9 @@ Result<std::vector<CertRecord>> IssuedForRequest(Connection& conn, int64_t reque
   return out;
 }
 
-Result<std::optional<CertRecord>> FindCertificate(Connection& conn, int64_t issuer_id,
-                                                  std::string_view serial_hex) {
-  CP_ASSIGN_OR_RETURN(auto rows,
-                      conn.Query("SELECT id, issuer_id, serial, request_id, status, subject, der "
-                                 "FROM certificates WHERE issuer_id = ? AND serial = ?",
-                                 {issuer_id, serial_hex}));
-  if (rows.empty()) return std::optional<CertRecord>();
-  const Row& r = rows[0];
+namespace {
+
+CertRecord CertFromRow(const Row& r) {
   CertRecord c;
   c.id = r.Int(0);
   c.issuer_id = r.Int(1);
@@ -142,7 +137,47 @@ Result<std::optional<CertRecord>> FindCertificate(Connection& conn, int64_t issu
   c.status = r.Str(4);
   c.subject = r.Str(5);
   c.der = r.Str(6);
-  return std::optional<CertRecord>(std::move(c));
+  return c;
+}
+
+}  // namespace
+
+Result<std::optional<CertRecord>> FindCertificate(Connection& conn, int64_t issuer_id,
+                                                  std::string_view serial_hex) {
+  CP_ASSIGN_OR_RETURN(auto rows,
+                      conn.Query("SELECT id, issuer_id, serial, request_id, status, subject, der "
+                                 "FROM certificates WHERE issuer_id = ? AND serial = ?",
+                                 {issuer_id, serial_hex}));
+  if (rows.empty()) return std::optional<CertRecord>();
+  return std::optional<CertRecord>(CertFromRow(rows[0]));
+}
+
+Result<CertRecord> FindIssuedBySerial(Connection& conn, std::string_view serial_hex) {
+  CP_ASSIGN_OR_RETURN(auto rows,
+                      conn.Query("SELECT id, issuer_id, serial, request_id, status, subject, der "
+                                 "FROM certificates WHERE serial = ? AND status = 'issued'",
+                                 {serial_hex}));
+  const std::string serial(serial_hex);
+  if (rows.empty()) return NotFound("no issued certificate with serial " + serial);
+  if (rows.size() > 1) {
+    return InvalidInput("serial " + serial + " was issued by several CAs; use --request");
+  }
+  return CertFromRow(rows[0]);
+}
+
+Result<std::vector<CertRecord>> ListIssued(Connection& conn, int64_t after_id,
+                                           std::string_view profile, int limit) {
+  CP_ASSIGN_OR_RETURN(
+      auto rows,
+      conn.Query("SELECT c.id, c.issuer_id, c.serial, c.request_id, c.status, c.subject, c.der "
+                 "FROM certificates c LEFT JOIN requests r ON r.id = c.request_id "
+                 "WHERE c.status = 'issued' AND c.request_id IS NOT NULL AND c.id > ? "
+                 "AND (? = '' OR r.profile = ?) ORDER BY c.id LIMIT ?",
+                 {after_id, profile, profile, static_cast<int64_t>(limit)}));
+  std::vector<CertRecord> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back(CertFromRow(r));
+  return out;
 }
 
 }  // namespace certpress::store

@@ -72,4 +72,13 @@ Result<std::vector<CertRecord>> IssuedForRequest(Connection& conn, int64_t reque
 Result<std::optional<CertRecord>> FindCertificate(Connection& conn, int64_t issuer_id,
                                                   std::string_view serial_hex);
 
+// FindIssuedBySerial finds the issued certificate with |serial_hex| whatever its issuer; a
+// serial that several CAs issued is invalid input (the caller must say which).
+Result<CertRecord> FindIssuedBySerial(Connection& conn, std::string_view serial_hex);
+
+// ListIssued returns up to |limit| issued certificates of requests (of card profile |profile|,
+// or of any if empty) with ids above |after_id|, in id order: a page of an export.
+Result<std::vector<CertRecord>> ListIssued(Connection& conn, int64_t after_id,
+                                           std::string_view profile, int limit);
+
 }  // namespace certpress::store

@@ -99,16 +99,16 @@ TEST(CsvTest, FieldsCrossingReadBlocksStayWhole) {
 
 TEST(CsvTest, FieldTextRefusesControlAndBidiCharacters) {
   size_t off = 99;
-  EXPECT_TRUE(batch::CheckFieldText("Olúwaseun 王", &off).ok());
-  auto bad = batch::CheckFieldText("ab\xC3\x28", &off);
+  EXPECT_TRUE(CheckFieldText("Olúwaseun 王", &off).ok());
+  auto bad = CheckFieldText("ab\xC3\x28", &off);
   EXPECT_NE(bad.message().find("invalid UTF-8"), std::string::npos);
   EXPECT_EQ(off, 2u);
-  auto tab = batch::CheckFieldText("a\tb", &off);
+  auto tab = CheckFieldText("a\tb", &off);
   EXPECT_NE(tab.message().find("control character U+0009"), std::string::npos);
-  auto rlo = batch::CheckFieldText("ø\xE2\x80\xAEx", &off);
+  auto rlo = CheckFieldText("ø\xE2\x80\xAEx", &off);
   EXPECT_NE(rlo.message().find("bidirectional formatting character U+202E"), std::string::npos);
   EXPECT_EQ(off, 1u);
-  auto c1 = batch::CheckFieldText("\xC2\x85", &off);
+  auto c1 = CheckFieldText("\xC2\x85", &off);
   EXPECT_FALSE(c1.ok());
 }
 

@@ -10,6 +10,7 @@
 #include "signer/cert_info.h"
 #include "signer/der.h"
 #include "signer/name.h"
+#include "tests/support/memory_ledger.h"
 
 namespace certpress {
 namespace {
@@ -43,7 +44,7 @@ class IssuerTest : public ::testing::Test {
     EXPECT_TRUE(is.ok()) << is.status().message();
     auto p = is->Prepare({*subject, *spki, {}, 0});
     EXPECT_TRUE(p.ok()) << p.status().message();
-    auto der = is->Sign(*p);
+    auto der = testing::SignRecorded(*is, *p);
     EXPECT_TRUE(der.ok()) << der.status().message();
     *root_der = *der;
     auto info = ParseCertificate(*der);
@@ -91,7 +92,7 @@ TEST_F(IssuerTest, TbsReEncodesByteIdenticallyThroughOpenSsl) {
                 0};
     auto p = is->Prepare(in);
     ASSERT_TRUE(p.ok()) << p.status().message();
-    auto der = is->Sign(*p);
+    auto der = testing::SignRecorded(*is, *p);
     ASSERT_TRUE(der.ok()) << der.status().message();
 
     const unsigned char* ptr = der->data();
@@ -145,7 +146,7 @@ TEST_F(IssuerTest, ValidityPast2049UsesGeneralizedTime) {
   auto key = GenerateSoftKey(KeyType::kEcP256);
   auto p = is->Prepare({*EncodeName(*ParseName("CN=x")), *SpkiDer(key->get()), {}, 0});
   ASSERT_TRUE(p.ok()) << p.status().message();
-  auto der = is->Sign(*p);
+  auto der = testing::SignRecorded(*is, *p);
   ASSERT_TRUE(der.ok());
   const unsigned char* ptr = der->data();
   UniquePtr<X509> x(d2i_X509(nullptr, &ptr, static_cast<long>(der->size())));
@@ -177,7 +178,7 @@ TEST_F(IssuerTest, EmptySubjectMakesSanCritical) {
   auto p = is->Prepare(
       {empty_name, *SpkiDer(key->get()), {{profiles::SanType::kDns, "host.example.org"}}, 0});
   ASSERT_TRUE(p.ok()) << p.status().message();
-  auto der = is->Sign(*p);
+  auto der = testing::SignRecorded(*is, *p);
   const unsigned char* ptr = der->data();
   UniquePtr<X509> x(d2i_X509(nullptr, &ptr, static_cast<long>(der->size())));
   int idx = X509_get_ext_by_NID(x.get(), NID_subject_alt_name, -1);
@@ -222,7 +223,7 @@ TEST_F(IssuerTest, SignatureFromTheWrongKeyIsCaught) {
   auto key = GenerateSoftKey(KeyType::kEcP256);
   auto p = is->Prepare({*EncodeName(*ParseName("CN=x")), *SpkiDer(key->get()), {}, 0});
   ASSERT_TRUE(p.ok());
-  auto der = is->Sign(*p);
+  auto der = testing::SignRecorded(*is, *p);
   ASSERT_FALSE(der.ok());
   EXPECT_EQ(der.status().kind(), ErrorKind::kHsm);
 }

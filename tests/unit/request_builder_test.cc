@@ -1,5 +1,5 @@
-// Field checks and subject/SAN rendering of batch/request_builder.h.
-#include "batch/request_builder.h"
+// Field checks and subject/SAN rendering of ra/request_builder.h.
+#include "ra/request_builder.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 
 #include "signer/name.h"
 
-namespace certpress::batch {
+namespace certpress::ra {
 namespace {
 
 constexpr const char* kToml = R"(
@@ -138,4 +138,4 @@ TEST(DnsAndEmailTest, Syntax) {
 }
 
 }  // namespace
-}  // namespace certpress::batch
+}  // namespace certpress::ra

@@ -1,33 +1,9 @@
-#include "batch/package.h"
+#include "signer/pkcs12.h"
 
 #include <openssl/pkcs12.h>
+#include <openssl/x509.h>
 
-#include "signer/aead.h"
-#include "store/certificates.h"
-
-namespace certpress::batch {
-
-std::string PrivateKeyAad(int64_t request_id, std::string_view key_name) {
-  return "certpress-key-v1:" + std::to_string(request_id) + ":" + std::string(key_name);
-}
-
-Result<UniquePtr<EVP_PKEY>> OpenPrivateKey(store::Connection& conn, CryptoToken& token,
-                                           const store::EncryptedKey& stored) {
-  const std::string what =
-      "private key '" + stored.key_name + "' of request " + std::to_string(stored.request_id);
-  std::string kek;
-  auto wrapped = store::WrappedDataKey(conn, stored.data_key_id, &kek);
-  if (!wrapped.ok()) return wrapped.status().Wrap(what);
-  auto dek = token.SecretDecrypt(kek, AsBytes(*wrapped), AsBytes(kDataKeyAad));
-  if (!dek.ok()) return dek.status().Wrap(what);
-  const std::string aad = PrivateKeyAad(stored.request_id, stored.key_name);
-  auto pkcs8 = AesGcmOpen(AsBytes(dek->view()), AsBytes(stored.ciphertext), AsBytes(aad));
-  if (!pkcs8.ok()) return pkcs8.status().Wrap(what);
-  const unsigned char* p = reinterpret_cast<const unsigned char*>(pkcs8->str().data());
-  EVP_PKEY* key = d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(pkcs8->size()));
-  if (key == nullptr) return OsslError("decoding the stored " + what);
-  return UniquePtr<EVP_PKEY>(key);
-}
+namespace certpress {
 
 Result<Bytes> BuildPkcs12(EVP_PKEY* key, ByteSpan cert_der, const std::vector<std::string>& chain,
                           const SecureString& password, const Pkcs12Options& opt) {
@@ -66,4 +42,4 @@ Result<Bytes> BuildPkcs12(EVP_PKEY* key, ByteSpan cert_der, const std::vector<st
   return out;
 }
 
-}  // namespace certpress::batch
+}  // namespace certpress

@@ -14,7 +14,7 @@
 #include "signer/issuer.h"
 #include "store/requests.h"
 
-namespace certpress::batch {
+namespace certpress::ra {
 
 using Fields = std::map<std::string, std::string>;
 
@@ -69,4 +69,4 @@ bool IsDnsName(std::string_view s);
 // IsEmailAddress checks an addr-spec good enough for rfc822Name (ASCII local@domain).
 bool IsEmailAddress(std::string_view s);
 
-}  // namespace certpress::batch
+}  // namespace certpress::ra

@@ -1,4 +1,4 @@
-#include "batch/request_builder.h"
+#include "ra/request_builder.h"
 
 #include <nlohmann/json.hpp>
 
@@ -6,7 +6,7 @@
 #include "common/utf8.h"
 #include "signer/name.h"
 
-namespace certpress::batch {
+namespace certpress::ra {
 
 namespace {
 
@@ -236,4 +236,4 @@ Result<BuiltRequest> RequestBuilder::Build(const Fields& fields, FieldProblem* p
   return out;
 }
 
-}  // namespace certpress::batch
+}  // namespace certpress::ra

@@ -1,0 +1,32 @@
+// report.h: what a run and the system say to an operator: a run's one-line summary, and the
+// status report (requests per state and profile, the last runs) that `certpress status`
+// prints and the web console will show.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "batch/pipeline.h"
+#include "common/status.h"
+#include "store/db.h"
+#include "store/runs.h"
+
+namespace certpress::batch {
+
+// SummaryLine: "run 7: issued 500, failed 0, claimed 500 in 0.21 s (2381 certificates/s)",
+// with ", released N" when claims were given back.
+std::string SummaryLine(const BatchSummary& summary);
+
+struct StatusReport {
+  // Every state, zero when no request is in it.
+  std::map<std::string, int64_t> by_state;
+  std::map<std::string, std::map<std::string, int64_t>> by_profile;  // profile -> state -> n
+  std::vector<store::RunRecord> runs;                                // newest first
+};
+
+// LoadStatus reads the status report, with the |last_runs| newest runs.
+Result<StatusReport> LoadStatus(store::Connection& db, int last_runs = 5);
+
+}  // namespace certpress::batch

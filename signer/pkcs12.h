@@ -1,0 +1,28 @@
+// pkcs12.h: the PKCS#12 (RFC 7292) that carries a server-generated key, its certificate and
+// the chain above it to its holder.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/ossl.h"
+#include "common/status.h"
+
+namespace certpress {
+
+struct Pkcs12Options {
+  // Default: PBES2 with PBKDF2-HMAC-SHA256 and AES-256-CBC for key and certificates, a
+  // SHA-256 MAC, |iterations| rounds. Legacy: pbeWithSHA1And3-KeyTripleDES-CBC and a SHA-1
+  // MAC with 2048 rounds, for old Windows and Java importers.
+  bool legacy = false;
+  int iterations = 600000;
+  std::string friendly_name;
+};
+
+// BuildPkcs12 packs |key|, its certificate and the chain above it (DER certificates, as
+// ca::CaChain returns them). A key that does not match the certificate is refused.
+Result<Bytes> BuildPkcs12(EVP_PKEY* key, ByteSpan cert_der, const std::vector<std::string>& chain,
+                          const SecureString& password, const Pkcs12Options& options);
+
+}  // namespace certpress
