@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "common/ossl.h"
-#include "signer/der.h"
+#include "signer/der_keys.h"
 #include "signer/p11_uri.h"
 #include "signer/pkcs11_internal.h"
 #include "signer/token.h"
@@ -579,51 +579,26 @@ class Pkcs11Token final : public CryptoToken {
     return fl_->C_GetAttributeValue(s, o, &a, 1);
   }
 
-  // ReadSpki builds the SubjectPublicKeyInfo (RFC 5280 4.1.2.7) from the public key object.
+  // ReadSpki builds the SubjectPublicKeyInfo (RFC 5280 4.1.2.7) from the public key object's
+  // attributes (der_keys.h).
   CK_RV ReadSpki(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub, Bytes* spki, Status* inner) {
     CK_KEY_TYPE kt;
     CK_ATTRIBUTE a = {CKA_KEY_TYPE, &kt, sizeof kt};
     CK_RV rv = fl_->C_GetAttributeValue(s, pub, &a, 1);
     if (rv != CKR_OK) return rv;
-    der::Writer w;
-    size_t seq = w.Begin(der::kSequence);
-    size_t alg = w.Begin(der::kSequence);
     if (kt == CKK_EC) {
       Bytes params, point;
       if ((rv = GetAttr(s, pub, CKA_EC_PARAMS, &params)) != CKR_OK) return rv;
       if ((rv = GetAttr(s, pub, CKA_EC_POINT, &point)) != CKR_OK) return rv;
-      static constexpr uint8_t kEcPublicKey[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
-      w.OidContent(kEcPublicKey);
-      w.Raw(params);
-      w.End(alg);
-      // CKA_EC_POINT is the DER OCTET STRING wrapping the X9.62 point (PKCS#11 v2.40 2.3.3);
-      // some modules give the raw point. Accept both.
-      ByteSpan raw = point;
-      der::Reader r(point);
-      ByteSpan inner_point;
-      if (r.Read(der::kOctetString, &inner_point) && r.empty()) raw = inner_point;
-      w.BitString(raw);
+      *spki = der::EcSpki(params, point);
     } else if (kt == CKK_RSA) {
       Bytes n, e;
       if ((rv = GetAttr(s, pub, CKA_MODULUS, &n)) != CKR_OK) return rv;
       if ((rv = GetAttr(s, pub, CKA_PUBLIC_EXPONENT, &e)) != CKR_OK) return rv;
-      static constexpr uint8_t kRsaEncryption[] = {0x2a, 0x86, 0x48, 0x86, 0xf7,
-                                                   0x0d, 0x01, 0x01, 0x01};
-      w.OidContent(kRsaEncryption);
-      w.Null();
-      w.End(alg);
-      der::Writer k;
-      size_t ks = k.Begin(der::kSequence);
-      k.Integer(n);
-      k.Integer(e);
-      k.End(ks);
-      w.BitString(k.bytes());
+      *spki = der::RsaSpki(n, e);
     } else {
       *inner = HsmError("key has unsupported CKA_KEY_TYPE " + std::to_string(kt));
-      return CKR_OK;
     }
-    w.End(seq);
-    *spki = w.Take();
     return CKR_OK;
   }
 
@@ -689,17 +664,12 @@ class Pkcs11Token final : public CryptoToken {
       if ((rv = fl_->C_SignInit(s, &mech, key)) != CKR_OK) return rv;
       rv = fl_->C_Sign(s, const_cast<uint8_t*>(digest.data()), digest.size(), buf, &len);
       if (rv != CKR_OK) return rv;
-      if (len % 2 != 0 || len == 0) {
+      auto der_sig = der::EcdsaSigFromRaw(ByteSpan(buf, len));
+      if (!der_sig.ok()) {
         *inner = HsmError("CKM_ECDSA returned a signature of odd length " + std::to_string(len));
         return CKR_OK;
       }
-      size_t half = len / 2;
-      der::Writer w;
-      size_t seq = w.Begin(der::kSequence);
-      w.Integer(ByteSpan(buf, half));
-      w.Integer(ByteSpan(buf + half, half));
-      w.End(seq);
-      *sig = w.Take();
+      *sig = std::move(der_sig).value();
       return CKR_OK;
     }
     // CKM_RSA_PKCS over a DigestInfo (RFC 8017 9.2 step 2) for the hash we computed.
