@@ -613,8 +613,13 @@ class Pkcs11Token final : public CryptoToken {
       return CKR_OK;
     }
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    // CKA_ID ties the two halves of the pair together (PKCS#11 v2.40 4.7); drawn at random,
+    // so that it is no other key's.
     unsigned char id[16];
-    RAND_bytes(id, sizeof id);
+    if (RAND_bytes(id, sizeof id) != 1) {
+      *inner = OsslError("drawing a CKA_ID for key '" + std::string(label) + "'");
+      return CKR_OK;
+    }
     CK_ULONG bits = static_cast<CK_ULONG>(RsaBits(type));
     static constexpr uint8_t kF4[] = {0x01, 0x00, 0x01};
     ByteSpan curve = CurveOidDer(type);
