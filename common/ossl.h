@@ -6,6 +6,8 @@
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/params.h>
 #include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -26,13 +28,20 @@ struct OsslDeleter;
     void operator()(type* p) const { fn(p); } \
   }
 
+// Memory OpenSSL allocates for us (PEM names and data, ASN1_STRING_to_UTF8's output).
+CP_OSSL_DELETER(char, OPENSSL_free);
+CP_OSSL_DELETER(unsigned char, OPENSSL_free);
 CP_OSSL_DELETER(BIO, BIO_free_all);
 CP_OSSL_DELETER(BIGNUM, BN_free);
+CP_OSSL_DELETER(EC_GROUP, EC_GROUP_free);
 CP_OSSL_DELETER(ECDSA_SIG, ECDSA_SIG_free);
 CP_OSSL_DELETER(EVP_CIPHER_CTX, EVP_CIPHER_CTX_free);
 CP_OSSL_DELETER(EVP_MD_CTX, EVP_MD_CTX_free);
 CP_OSSL_DELETER(EVP_PKEY, EVP_PKEY_free);
 CP_OSSL_DELETER(EVP_PKEY_CTX, EVP_PKEY_CTX_free);
+CP_OSSL_DELETER(GENERAL_NAMES, GENERAL_NAMES_free);
+CP_OSSL_DELETER(OSSL_PARAM, OSSL_PARAM_free);
+CP_OSSL_DELETER(OSSL_PARAM_BLD, OSSL_PARAM_BLD_free);
 CP_OSSL_DELETER(PKCS8_PRIV_KEY_INFO, PKCS8_PRIV_KEY_INFO_free);
 CP_OSSL_DELETER(PKCS12, PKCS12_free);
 CP_OSSL_DELETER(X509, X509_free);

@@ -1,3 +1,5 @@
+// csr.cc: PKCS#10 requests read with our DER reader; the key policy and proof of possession
+// are checked before anything else is taken from them (see csr.h).
 #include "signer/csr.h"
 
 #include <arpa/inet.h>
@@ -7,6 +9,7 @@
 
 #include <algorithm>
 
+#include "common/ossl.h"
 #include "signer/der.h"
 #include "signer/ec_verify.h"
 #include "signer/name.h"
@@ -152,15 +155,16 @@ Result<Bytes> RequestDer(ByteSpan in) {
   unsigned char* data = nullptr;
   long len = 0;
   // PEM_read_bio only un-base64s; the request itself is parsed below.
-  if (PEM_read_bio(bio.get(), &name, &header, &data, &len) != 1) {
+  const int read = PEM_read_bio(bio.get(), &name, &header, &data, &len);
+  UniquePtr<char> owned_name(name);
+  UniquePtr<char> owned_header(header);
+  UniquePtr<unsigned char> owned_data(data);
+  if (read != 1) {
     OpenSslErrors();
     return InvalidInput("not a PKCS#10 request (PEM or DER)");
   }
   const std::string label = name;
   Bytes der(data, data + len);
-  OPENSSL_free(name);
-  OPENSSL_free(header);
-  OPENSSL_free(data);
   if (label != "CERTIFICATE REQUEST" && label != "NEW CERTIFICATE REQUEST") {
     return InvalidInput("not a PKCS#10 request (PEM label '" + label + "')");
   }
@@ -281,8 +285,8 @@ Result<ParsedCsr> ParseCsr(ByteSpan in, const std::vector<std::string>& allowed)
     ASN1_STRING* cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name.get(), idx));
     unsigned char* utf8 = nullptr;
     int len = ASN1_STRING_to_UTF8(&utf8, cn);
+    UniquePtr<unsigned char> owned_utf8(utf8);
     if (len >= 0) out.common_name.assign(reinterpret_cast<char*>(utf8), static_cast<size_t>(len));
-    OPENSSL_free(utf8);
   }
   CP_ASSIGN_OR_RETURN(auto exts, ExtensionRequests(attributes));
   Status st;
@@ -290,12 +294,11 @@ Result<ParsedCsr> ParseCsr(ByteSpan in, const std::vector<std::string>& allowed)
     X509_EXTENSION* ext = exts[i].get();
     const ASN1_OBJECT* obj = X509_EXTENSION_get_object(ext);
     if (OBJ_obj2nid(obj) == NID_subject_alt_name) {
-      GENERAL_NAMES* names = static_cast<GENERAL_NAMES*>(X509V3_EXT_d2i(ext));
-      if (names == nullptr) {
+      UniquePtr<GENERAL_NAMES> names(static_cast<GENERAL_NAMES*>(X509V3_EXT_d2i(ext)));
+      if (!names) {
         st = InvalidInput("the requested subjectAltName is malformed");
       } else {
-        st = ReadSans(names, &out.sans);
-        GENERAL_NAMES_free(names);
+        st = ReadSans(names.get(), &out.sans);
       }
     } else {
       char buf[128];

@@ -14,12 +14,20 @@
 #include "common/ossl.h"
 #include "signer/der.h"
 
-namespace certpress::internal {
+namespace certpress {
+
+// EC_KEY's deleter lives here, not in common/ossl.h: EC_KEY_free is deprecated in OpenSSL 3 and
+// this is the one file that may use it (see the top).
+template <>
+struct OsslDeleter<EC_KEY> {
+  void operator()(EC_KEY* p) const { EC_KEY_free(p); }
+};
+
+namespace internal {
 
 struct EcPublicKey::Impl {
-  EC_KEY* key = nullptr;
+  UniquePtr<EC_KEY> key;
   KeyType type = KeyType::kEcP256;
-  ~Impl() { EC_KEY_free(key); }
 };
 
 namespace {
@@ -47,17 +55,17 @@ Result<EcPublicKey> EcPublicKey::FromPoint(const char* curve, ByteSpan point) {
   if (group == nullptr) return InvalidInput(std::string("unsupported curve ") + curve);
   auto impl = std::make_unique<Impl>();
   impl->type = nid == NID_secp384r1 ? KeyType::kEcP384 : KeyType::kEcP256;
-  impl->key = EC_KEY_new();
-  if (impl->key == nullptr || EC_KEY_set_group(impl->key, group) != 1) {
+  impl->key.reset(EC_KEY_new());
+  if (!impl->key || EC_KEY_set_group(impl->key.get(), group) != 1) {
     return OsslError("preparing an EC key");
   }
   const std::string bad =
       std::string("public key is not a valid point on ") + curve + " (SP 800-56A rev3 5.6.2.3.4)";
-  if (EC_KEY_oct2key(impl->key, point.data(), point.size(), nullptr) != 1) {
+  if (EC_KEY_oct2key(impl->key.get(), point.data(), point.size(), nullptr) != 1) {
     OpenSslErrors();
     return InvalidInput(bad);
   }
-  const EC_POINT* q = EC_KEY_get0_public_key(impl->key);
+  const EC_POINT* q = EC_KEY_get0_public_key(impl->key.get());
   if (q == nullptr || EC_POINT_is_at_infinity(group, q) ||
       EC_POINT_is_on_curve(group, q, nullptr) != 1) {
     OpenSslErrors();
@@ -95,9 +103,10 @@ KeyType EcPublicKey::key_type() const {
 
 bool EcPublicKey::VerifyDigest(ByteSpan digest, ByteSpan der_signature) const {
   int ok = ECDSA_verify(0, digest.data(), static_cast<int>(digest.size()), der_signature.data(),
-                        static_cast<int>(der_signature.size()), impl_->key);
+                        static_cast<int>(der_signature.size()), impl_->key.get());
   if (ok != 1) OpenSslErrors();
   return ok == 1;
 }
 
-}  // namespace certpress::internal
+}  // namespace internal
+}  // namespace certpress

@@ -1,193 +1,27 @@
-// pkcs11_token.cc: the PKCS#11 crypto token. We talk to the module's function list directly
-// (dlopen + C_GetFunctionList) rather than through libp11's object layer because the hot path
-// needs what libp11 hides: one session per worker with its own recovery, the CK_RV of every
-// failure, and a key-generation template we control attribute by attribute
-// (CKA_EXTRACTABLE false, CKA_SENSITIVE true). See docs/ARCHITECTURE.md, "Signer".
-#include <dlfcn.h>
+// pkcs11_token.cc: the PKCS#11 CryptoToken: key generation with our own templates, public
+// keys, signing (with session copies of CA keys) and the secret keys of envelope encryption.
+// The module and its slots are in pkcs11_module.h, sessions and login in pkcs11_session.h, the
+// DER of keys and signatures in der_keys.h. See docs/ARCHITECTURE.md, "Signer".
 #include <openssl/rand.h>
 #include <p11-kit/pkcs11.h>
 
-#include <chrono>
 #include <cstring>
 #include <map>
-#include <mutex>
-#include <optional>
+#include <memory>
 #include <shared_mutex>
-#include <thread>
 #include <vector>
 
 #include "common/ossl.h"
-#include "signer/der.h"
+#include "signer/der_keys.h"
 #include "signer/p11_uri.h"
 #include "signer/pkcs11_internal.h"
+#include "signer/pkcs11_module.h"
+#include "signer/pkcs11_session.h"
 #include "signer/token.h"
 
 namespace certpress {
 
-std::string CkrName(unsigned long rv) {
-  switch (rv) {
-#define CKR_CASE(x) \
-  case x:           \
-    return #x
-    CKR_CASE(CKR_OK);
-    CKR_CASE(CKR_CANCEL);
-    CKR_CASE(CKR_HOST_MEMORY);
-    CKR_CASE(CKR_SLOT_ID_INVALID);
-    CKR_CASE(CKR_GENERAL_ERROR);
-    CKR_CASE(CKR_FUNCTION_FAILED);
-    CKR_CASE(CKR_ARGUMENTS_BAD);
-    CKR_CASE(CKR_ATTRIBUTE_TYPE_INVALID);
-    CKR_CASE(CKR_ATTRIBUTE_VALUE_INVALID);
-    CKR_CASE(CKR_DATA_LEN_RANGE);
-    CKR_CASE(CKR_DEVICE_ERROR);
-    CKR_CASE(CKR_DEVICE_MEMORY);
-    CKR_CASE(CKR_DEVICE_REMOVED);
-    CKR_CASE(CKR_KEY_HANDLE_INVALID);
-    CKR_CASE(CKR_MECHANISM_INVALID);
-    CKR_CASE(CKR_MECHANISM_PARAM_INVALID);
-    CKR_CASE(CKR_OBJECT_HANDLE_INVALID);
-    CKR_CASE(CKR_OPERATION_ACTIVE);
-    CKR_CASE(CKR_OPERATION_NOT_INITIALIZED);
-    CKR_CASE(CKR_PIN_INCORRECT);
-    CKR_CASE(CKR_PIN_LOCKED);
-    CKR_CASE(CKR_SESSION_CLOSED);
-    CKR_CASE(CKR_SESSION_COUNT);
-    CKR_CASE(CKR_SESSION_HANDLE_INVALID);
-    CKR_CASE(CKR_SESSION_READ_ONLY);
-    CKR_CASE(CKR_TEMPLATE_INCOMPLETE);
-    CKR_CASE(CKR_TEMPLATE_INCONSISTENT);
-    CKR_CASE(CKR_TOKEN_NOT_PRESENT);
-    CKR_CASE(CKR_TOKEN_NOT_RECOGNIZED);
-    CKR_CASE(CKR_USER_ALREADY_LOGGED_IN);
-    CKR_CASE(CKR_USER_NOT_LOGGED_IN);
-    CKR_CASE(CKR_USER_PIN_NOT_INITIALIZED);
-    CKR_CASE(CKR_BUFFER_TOO_SMALL);
-    CKR_CASE(CKR_CRYPTOKI_NOT_INITIALIZED);
-    CKR_CASE(CKR_CRYPTOKI_ALREADY_INITIALIZED);
-#undef CKR_CASE
-    default: {
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "CKR_0x%08lx", rv);
-      return buf;
-    }
-  }
-}
-
 namespace {
-
-Status CkError(std::string_view what, CK_RV rv) {
-  std::string m = std::string(what) + ": " + CkrName(rv);
-  if (rv == CKR_PIN_INCORRECT) m += " (wrong PIN)";
-  if (rv == CKR_PIN_LOCKED) m += " (the user PIN is locked)";
-  return HsmError(std::move(m));
-}
-
-// PinBytes hands a PIN to the module (C_Login, C_InitToken, C_InitPIN take it non-const).
-CK_UTF8CHAR_PTR PinBytes(const SecureString& pin) {
-  return reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(pin.str().data()));
-}
-
-// A session that can no longer be used: open a new one and try again.
-bool IsSessionLost(CK_RV rv) {
-  return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED || rv == CKR_DEVICE_ERROR ||
-         rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT;
-}
-
-std::string PaddedLabel(const unsigned char* label, size_t n) {
-  std::string s(reinterpret_cast<const char*>(label), n);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();
-  return s;
-}
-
-// Module is one loaded PKCS#11 library, initialised once per process (C_Initialize may be
-// called only once per library, PKCS#11 v2.40 section 5.4).
-class Module {
- public:
-  static Result<std::shared_ptr<Module>> Load(const std::string& path) {
-    static std::mutex mu;
-    static std::map<std::string, std::weak_ptr<Module>> loaded;
-    std::lock_guard<std::mutex> lock(mu);
-    if (auto m = loaded[path].lock()) return m;
-    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (handle == nullptr) {
-      return Unavailable("cannot load PKCS#11 module " + path + ": " + dlerror());
-    }
-    auto get = reinterpret_cast<CK_C_GetFunctionList>(dlsym(handle, "C_GetFunctionList"));
-    CK_FUNCTION_LIST_PTR fl = nullptr;
-    if (get == nullptr || get(&fl) != CKR_OK || fl == nullptr) {
-      dlclose(handle);
-      return HsmError(path + " is not a PKCS#11 module (no C_GetFunctionList)");
-    }
-    CK_C_INITIALIZE_ARGS args = {};
-    args.flags = CKF_OS_LOCKING_OK;  // we call it from many threads
-    CK_RV rv = fl->C_Initialize(&args);
-    if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-      dlclose(handle);
-      return CkError("C_Initialize of " + path, rv);
-    }
-    auto m = std::shared_ptr<Module>(new Module(handle, fl, rv == CKR_OK));
-    loaded[path] = m;
-    return m;
-  }
-
-  ~Module() {
-    if (owns_init_) fl_->C_Finalize(nullptr);
-    dlclose(handle_);
-  }
-
-  CK_FUNCTION_LIST_PTR fl() const { return fl_; }
-
-  // FindToken looks the token up by label. A token can be briefly missing: SoftHSM2 reads
-  // its token files again when another process changes them (a key generated by a second
-  // scheduler), and a slot read meanwhile shows no label. So a miss is retried for up to
-  // two seconds before it is reported.
-  Result<CK_SLOT_ID> FindToken(const std::string& label, const std::string& path) {
-    for (int attempt = 0;; ++attempt) {
-      auto slot = ScanForToken(label, path);
-      if (slot.ok() || slot.status().kind() != ErrorKind::kNotFound || attempt == 20) return slot;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
-
-  // Slots lists the slots that hold a token.
-  Result<std::vector<CK_SLOT_ID>> Slots() {
-    CK_ULONG n = 0;
-    CK_RV rv = fl_->C_GetSlotList(CK_TRUE, nullptr, &n);
-    if (rv != CKR_OK) return CkError("C_GetSlotList", rv);
-    std::vector<CK_SLOT_ID> slots(n);
-    rv = fl_->C_GetSlotList(CK_TRUE, slots.data(), &n);
-    if (rv != CKR_OK) return CkError("C_GetSlotList", rv);
-    slots.resize(n);
-    return slots;
-  }
-
-  // ScanForToken looks the token up once (FindToken retries a miss).
-  Result<CK_SLOT_ID> ScanForToken(const std::string& label, const std::string& path) {
-    CP_ASSIGN_OR_RETURN(std::vector<CK_SLOT_ID> slots, Slots());
-    std::string seen;
-    for (CK_SLOT_ID s : slots) {
-      CK_TOKEN_INFO info;
-      if (fl_->C_GetTokenInfo(s, &info) != CKR_OK) continue;
-      std::string l = PaddedLabel(info.label, sizeof info.label);
-      if (l == label) {
-        if (!(info.flags & CKF_TOKEN_INITIALIZED)) {
-          return HsmError("token '" + label + "' is not initialised");
-        }
-        return s;
-      }
-      if (!seen.empty()) seen += ", ";
-      seen += "'" + l + "'";
-    }
-    return NotFound("no token labelled '" + label + "' in PKCS#11 module " + path +
-                    (seen.empty() ? " (it has no tokens)" : " (tokens: " + seen + ")"));
-  }
-
- private:
-  Module(void* h, CK_FUNCTION_LIST_PTR fl, bool owns) : handle_(h), fl_(fl), owns_init_(owns) {}
-  void* handle_;
-  CK_FUNCTION_LIST_PTR fl_;
-  bool owns_init_;
-};
 
 struct KeyHandles {
   CK_OBJECT_HANDLE priv = CK_INVALID_HANDLE;
@@ -196,20 +30,15 @@ struct KeyHandles {
 
 class Pkcs11Token final : public CryptoToken {
  public:
-  Pkcs11Token(std::shared_ptr<Module> module, CK_SLOT_ID slot, TokenConfig config)
-      : module_(std::move(module)), fl_(module_->fl()), slot_(slot), config_(std::move(config)) {}
+  // The PIN moves from |config| into the pool, which alone logs in.
+  Pkcs11Token(std::shared_ptr<pkcs11::Module> module, CK_SLOT_ID slot, TokenConfig config)
+      : module_(std::move(module)),
+        fl_(module_->fl()),
+        config_(std::move(config)),
+        pool_(fl_, slot, config_.label, std::move(config_.pin)) {}
 
-  ~Pkcs11Token() override {
-    for (CK_SESSION_HANDLE s : free_) fl_->C_CloseSession(s);
-    if (holder_ != CK_INVALID_HANDLE) fl_->C_CloseSession(holder_);
-  }
-
-  Status Login() {
-    CP_ASSIGN_OR_RETURN(CK_SESSION_HANDLE s, OpenSession());
-    Status st = LoginOn(s);
-    Release(s, !st.ok());
-    return st;
-  }
+  // Login logs the application in once (OpenPkcs11Token calls it).
+  [[nodiscard]] Status Login() { return pool_.Login(); }
 
   Result<Bytes> GenerateKey(std::string_view label, KeyType type) override {
     Bytes spki;
@@ -373,45 +202,6 @@ class Pkcs11Token final : public CryptoToken {
   }
 
  private:
-  Result<CK_SESSION_HANDLE> OpenSession() {
-    CK_SESSION_HANDLE s;
-    CK_RV rv = fl_->C_OpenSession(slot_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s);
-    if (rv != CKR_OK) return CkError("C_OpenSession on token '" + config_.label + "'", rv);
-    return s;
-  }
-
-  Status LoginOn(CK_SESSION_HANDLE s) {
-    CK_RV rv = fl_->C_Login(s, CKU_USER, PinBytes(config_.pin), config_.pin.size());
-    // One login serves every session of the application (PKCS#11 v2.40 section 5.6).
-    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
-      return CkError("logging in to token '" + config_.label + "'", rv);
-    }
-    return Status::Ok();
-  }
-
-  // Acquire hands out a free session or opens a new one; sessions are never shared between
-  // threads at the same time (PKCS#11 v2.40 section 6.7.7 leaves that to the application).
-  Result<CK_SESSION_HANDLE> Acquire() {
-    {
-      std::lock_guard<std::mutex> lock(pool_mu_);
-      if (!free_.empty()) {
-        CK_SESSION_HANDLE s = free_.back();
-        free_.pop_back();
-        return s;
-      }
-    }
-    return OpenSession();
-  }
-
-  void Release(CK_SESSION_HANDLE s, bool broken) {
-    if (broken) {
-      fl_->C_CloseSession(s);
-      return;
-    }
-    std::lock_guard<std::mutex> lock(pool_mu_);
-    free_.push_back(s);
-  }
-
   // WithSession runs |op| on a pooled session. CKR_USER_NOT_LOGGED_IN logs in again and
   // retries; a lost session (handle invalid, device error) is closed and the operation
   // retried once on a fresh session.
@@ -421,11 +211,12 @@ class Pkcs11Token final : public CryptoToken {
   Status WithSession(Op op, std::string_view action, std::string_view label) {
     auto what = [&] { return std::string(action) + " '" + std::string(label) + "'"; };
     for (int attempt = 0; attempt < 3; ++attempt) {
-      auto s = Acquire();
+      // A session that is not given back to the pool is closed at the end of the iteration.
+      auto s = pool_.Acquire();
       if (!s.ok()) return s.status().Wrap(what());
-      CK_RV rv = op(*s);
+      CK_RV rv = op(s->handle());
       if (rv == CKR_OK) {
-        Release(*s, false);
+        pool_.Release(std::move(*s));
         return Status::Ok();
       }
       // A lost login (another part of the application closed every session, or logged out)
@@ -434,17 +225,14 @@ class Pkcs11Token final : public CryptoToken {
       if (rv == CKR_USER_NOT_LOGGED_IN || rv == CKR_KEY_HANDLE_INVALID ||
           rv == CKR_OBJECT_HANDLE_INVALID) {
         ForgetKeys();
-        Status st = LoginOn(*s);
-        Release(*s, !st.ok());
+        Status st = pool_.LoginOn(*s);
         if (!st.ok()) return st.Wrap(what());
+        pool_.Release(std::move(*s));
         continue;
       }
-      if (IsSessionLost(rv)) {
-        Release(*s, true);
-        continue;
-      }
-      Release(*s, false);
-      return CkError(what(), rv);
+      if (pkcs11::IsSessionLost(rv)) continue;
+      pool_.Release(std::move(*s));
+      return pkcs11::CkError(what(), rv);
     }
     return HsmError(what() + ": the token kept failing after re-login and a new session");
   }
@@ -534,20 +322,19 @@ class Pkcs11Token final : public CryptoToken {
   CK_OBJECT_HANDLE SessionCopy(CK_OBJECT_HANDLE key) {
     if (!config_.session_copies) return key;
     for (int attempt = 0; attempt < 2; ++attempt) {
-      if (holder_ == CK_INVALID_HANDLE) {
-        auto s = OpenSession();
+      if (!holder_) {
+        auto s = pool_.Open();
         if (!s.ok()) return key;
-        holder_ = *s;
+        holder_ = std::move(*s);
       }
       CK_BBOOL no = CK_FALSE;
       CK_ATTRIBUTE tmpl[] = {{CKA_TOKEN, &no, sizeof no}};
       CK_OBJECT_HANDLE copy = CK_INVALID_HANDLE;
-      CK_RV rv = fl_->C_CopyObject(holder_, key, tmpl, 1, &copy);
+      CK_RV rv = fl_->C_CopyObject(holder_.handle(), key, tmpl, 1, &copy);
       if (rv == CKR_OK) return copy;
-      if (!IsSessionLost(rv)) return key;
-      // Someone closed every session of the slot: the holder went with them.
-      fl_->C_CloseSession(holder_);
-      holder_ = CK_INVALID_HANDLE;
+      if (!pkcs11::IsSessionLost(rv)) return key;
+      // Someone closed every session of the slot: the holder went with them. Close our end.
+      holder_ = pkcs11::Session();
     }
     return key;
   }
@@ -579,51 +366,26 @@ class Pkcs11Token final : public CryptoToken {
     return fl_->C_GetAttributeValue(s, o, &a, 1);
   }
 
-  // ReadSpki builds the SubjectPublicKeyInfo (RFC 5280 4.1.2.7) from the public key object.
+  // ReadSpki builds the SubjectPublicKeyInfo (RFC 5280 4.1.2.7) from the public key object's
+  // attributes (der_keys.h).
   CK_RV ReadSpki(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub, Bytes* spki, Status* inner) {
     CK_KEY_TYPE kt;
     CK_ATTRIBUTE a = {CKA_KEY_TYPE, &kt, sizeof kt};
     CK_RV rv = fl_->C_GetAttributeValue(s, pub, &a, 1);
     if (rv != CKR_OK) return rv;
-    der::Writer w;
-    size_t seq = w.Begin(der::kSequence);
-    size_t alg = w.Begin(der::kSequence);
     if (kt == CKK_EC) {
       Bytes params, point;
       if ((rv = GetAttr(s, pub, CKA_EC_PARAMS, &params)) != CKR_OK) return rv;
       if ((rv = GetAttr(s, pub, CKA_EC_POINT, &point)) != CKR_OK) return rv;
-      static constexpr uint8_t kEcPublicKey[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
-      w.OidContent(kEcPublicKey);
-      w.Raw(params);
-      w.End(alg);
-      // CKA_EC_POINT is the DER OCTET STRING wrapping the X9.62 point (PKCS#11 v2.40 2.3.3);
-      // some modules give the raw point. Accept both.
-      ByteSpan raw = point;
-      der::Reader r(point);
-      ByteSpan inner_point;
-      if (r.Read(der::kOctetString, &inner_point) && r.empty()) raw = inner_point;
-      w.BitString(raw);
+      *spki = der::EcSpki(params, point);
     } else if (kt == CKK_RSA) {
       Bytes n, e;
       if ((rv = GetAttr(s, pub, CKA_MODULUS, &n)) != CKR_OK) return rv;
       if ((rv = GetAttr(s, pub, CKA_PUBLIC_EXPONENT, &e)) != CKR_OK) return rv;
-      static constexpr uint8_t kRsaEncryption[] = {0x2a, 0x86, 0x48, 0x86, 0xf7,
-                                                   0x0d, 0x01, 0x01, 0x01};
-      w.OidContent(kRsaEncryption);
-      w.Null();
-      w.End(alg);
-      der::Writer k;
-      size_t ks = k.Begin(der::kSequence);
-      k.Integer(n);
-      k.Integer(e);
-      k.End(ks);
-      w.BitString(k.bytes());
+      *spki = der::RsaSpki(n, e);
     } else {
       *inner = HsmError("key has unsupported CKA_KEY_TYPE " + std::to_string(kt));
-      return CKR_OK;
     }
-    w.End(seq);
-    *spki = w.Take();
     return CKR_OK;
   }
 
@@ -638,8 +400,13 @@ class Pkcs11Token final : public CryptoToken {
       return CKR_OK;
     }
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    // CKA_ID ties the two halves of the pair together (PKCS#11 v2.40 4.7); drawn at random,
+    // so that it is no other key's.
     unsigned char id[16];
-    RAND_bytes(id, sizeof id);
+    if (RAND_bytes(id, sizeof id) != 1) {
+      *inner = OsslError("drawing a CKA_ID for key '" + std::string(label) + "'");
+      return CKR_OK;
+    }
     CK_ULONG bits = static_cast<CK_ULONG>(RsaBits(type));
     static constexpr uint8_t kF4[] = {0x01, 0x00, 0x01};
     ByteSpan curve = CurveOidDer(type);
@@ -689,17 +456,12 @@ class Pkcs11Token final : public CryptoToken {
       if ((rv = fl_->C_SignInit(s, &mech, key)) != CKR_OK) return rv;
       rv = fl_->C_Sign(s, const_cast<uint8_t*>(digest.data()), digest.size(), buf, &len);
       if (rv != CKR_OK) return rv;
-      if (len % 2 != 0 || len == 0) {
+      auto der_sig = der::EcdsaSigFromRaw(ByteSpan(buf, len));
+      if (!der_sig.ok()) {
         *inner = HsmError("CKM_ECDSA returned a signature of odd length " + std::to_string(len));
         return CKR_OK;
       }
-      size_t half = len / 2;
-      der::Writer w;
-      size_t seq = w.Begin(der::kSequence);
-      w.Integer(ByteSpan(buf, half));
-      w.Integer(ByteSpan(buf + half, half));
-      w.End(seq);
-      *sig = w.Take();
+      *sig = std::move(der_sig).value();
       return CKR_OK;
     }
     // CKM_RSA_PKCS over a DigestInfo (RFC 8017 9.2 step 2) for the hash we computed.
@@ -722,15 +484,15 @@ class Pkcs11Token final : public CryptoToken {
   }
 
  private:
-  std::shared_ptr<Module> module_;
+  // Members are destroyed in reverse order: the pool's free sessions are closed first, then
+  // the holder, and the module is finalised and unloaded last.
+  std::shared_ptr<pkcs11::Module> module_;
   CK_FUNCTION_LIST_PTR fl_;
-  CK_SLOT_ID slot_;
-  TokenConfig config_;
-  std::mutex pool_mu_;
-  std::vector<CK_SESSION_HANDLE> free_;
+  TokenConfig config_;  // its PIN has moved to pool_
   std::shared_mutex cache_mu_;
-  std::map<std::string, CK_OBJECT_HANDLE, std::less<>> cache_;
-  CK_SESSION_HANDLE holder_ = CK_INVALID_HANDLE;  // holds the session copies; see SessionCopy
+  std::map<std::string, CK_OBJECT_HANDLE, std::less<>> cache_;  // guarded by cache_mu_
+  pkcs11::Session holder_;  // holds the session copies; see SessionCopy. Guarded by cache_mu_
+  pkcs11::SessionPool pool_;
 };
 
 }  // namespace
@@ -746,63 +508,12 @@ TokenConfig CloneConfig(const TokenConfig& c) {
   return out;
 }
 
-Status InitToken(const TokenConfig& config, const SecureString& so_pin) {
-  if (config.module.empty()) return InvalidInput("no PKCS#11 module configured (token.module)");
-  if (config.label.empty() || config.label.size() > 32) {
-    return InvalidInput("a token label has 1 to 32 bytes (CK_TOKEN_INFO.label)");
-  }
-  if (so_pin.empty()) return InvalidInput("no security officer PIN");
-  if (config.pin.empty()) return InvalidInput("no user PIN for token '" + config.label + "'");
-  CP_ASSIGN_OR_RETURN(auto module, Module::Load(config.module));
-  CK_FUNCTION_LIST_PTR fl = module->fl();
-  auto existing = module->ScanForToken(config.label, config.module);
-  if (existing.ok()) {
-    return Conflict("token '" + config.label + "' already exists in " + config.module);
-  }
-  if (existing.status().kind() != ErrorKind::kNotFound) return existing.status();
-  CP_ASSIGN_OR_RETURN(std::vector<CK_SLOT_ID> slots, module->Slots());
-  std::optional<CK_SLOT_ID> free;
-  for (CK_SLOT_ID s : slots) {
-    CK_TOKEN_INFO info;
-    if (fl->C_GetTokenInfo(s, &info) == CKR_OK && !(info.flags & CKF_TOKEN_INITIALIZED)) {
-      free = s;
-      break;
-    }
-  }
-  if (!free) return Unavailable("no uninitialised token in " + config.module);
-  // The label is 32 bytes, blank padded, not NUL terminated (PKCS#11 v2.40 5.5 C_InitToken).
-  CK_UTF8CHAR label[32];
-  std::memset(label, ' ', sizeof label);
-  std::memcpy(label, config.label.data(), config.label.size());
-  CK_RV rv = fl->C_InitToken(*free, PinBytes(so_pin), so_pin.size(), label);
-  if (rv != CKR_OK) return CkError("initialising token '" + config.label + "'", rv);
-  // SoftHSM2 renumbers the slot of a token it initialises: look it up again by label.
-  CP_ASSIGN_OR_RETURN(CK_SLOT_ID slot, module->FindToken(config.label, config.module));
-  CK_SESSION_HANDLE s;
-  rv = fl->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s);
-  if (rv != CKR_OK) return CkError("C_OpenSession on token '" + config.label + "'", rv);
-  rv = fl->C_Login(s, CKU_SO, PinBytes(so_pin), so_pin.size());
-  if (rv == CKR_OK) {
-    rv = fl->C_InitPIN(s, PinBytes(config.pin), config.pin.size());
-    fl->C_Logout(s);
-  }
-  fl->C_CloseSession(s);
-  if (rv != CKR_OK) {
-    return CkError("setting the user PIN of token '" + config.label +
-                       "' (the token is initialised without one: set it as the security officer, "
-                       "e.g. pkcs11-tool --login --login-type so --init-pin, or delete the token "
-                       "and run token init again)",
-                   rv);
-  }
-  return Status::Ok();
-}
-
 Result<std::unique_ptr<CryptoToken>> OpenPkcs11Token(const TokenConfig& config) {
   if (config.module.empty()) return InvalidInput("no PKCS#11 module configured (token.module)");
   if (config.label.empty()) return InvalidInput("no token label configured (token.label)");
   if (config.pin.empty()) return InvalidInput("no PIN for token '" + config.label + "'");
-  CP_ASSIGN_OR_RETURN(auto module, Module::Load(config.module));
-  CP_ASSIGN_OR_RETURN(CK_SLOT_ID slot, module->FindToken(config.label, config.module));
+  CP_ASSIGN_OR_RETURN(auto module, pkcs11::Module::Load(config.module));
+  CP_ASSIGN_OR_RETURN(CK_SLOT_ID slot, module->FindToken(config.label));
   auto token = std::make_unique<Pkcs11Token>(module, slot, CloneConfig(config));
   CP_RETURN_IF_ERROR(token->Login());
   return std::unique_ptr<CryptoToken>(std::move(token));
