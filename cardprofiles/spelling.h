@@ -10,6 +10,13 @@
 
 namespace certpress {
 
+// Spelling is the row of a table that holds nothing but the spelling.
+template <class E>
+struct Spelling {
+  E value;
+  std::string_view name;
+};
+
 // FromName returns the value whose row is spelled |name|, or nothing.
 template <class Row, size_t N>
 constexpr std::optional<decltype(Row::value)> FromName(const Row (&table)[N],
