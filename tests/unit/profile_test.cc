@@ -123,6 +123,33 @@ TEST(ProfileTest, ErrorsSayFileLineColumnAndKey) {
   }
 }
 
+// The messages that list key types and PIV slots come from cardprofiles/key_types.h; they
+// read exactly as they did when profile.cc spelled the names itself.
+TEST(ProfileTest, KeyTypeAndSlotErrorsListTheNames) {
+  const std::string piv = Replace(Replace(kBase, "token = \"soft\"", "token = \"piv\""),
+                                  "source = \"server\"", "source = \"card\"\npiv_slot = \"9a\"");
+  const std::string csr =
+      Replace(Replace(Replace(kBase, "token = \"soft\"", "token = \"csr\""), "source = \"server\"",
+                      "source = \"requester\""),
+              "algorithm = \"ec-p256\"", "allowed_algorithms = [\"ec-p256\", \"ec-p521\"]");
+  const std::vector<Bad> cases = {
+      {Replace(kBase, "algorithm = \"ec-p256\"", "algorithm = \"ec-p521\""),
+       "t.toml:13:13: card.k.keys[0].algorithm: unknown key type 'ec-p521' (expected ec-p256, "
+       "ec-p384, rsa-2048, rsa-3072 or rsa-4096)"},
+      {csr, "t.toml:13:34: card.k.keys[0].allowed_algorithms: unknown key type 'ec-p521'"},
+      {Replace(piv, "piv_slot = \"9a\"", "piv_slot = \"9b\""),
+       "t.toml:15:12: card.k.keys[0].piv_slot: must be 9a, 9c, 9d or 9e"},
+      {piv + "[[card.k.keys]]\nname = \"sig\"\nalgorithm = \"ec-p256\"\nsource = \"card\"\n"
+             "certificate = \"c\"\npiv_slot = \"9a\"\n",
+       "t.toml:22:12: card.k.keys[1].piv_slot: slot 9a is used twice"},
+  };
+  for (const auto& c : cases) {
+    auto set = LoadProfilesFromString(c.toml, "t.toml");
+    ASSERT_FALSE(set.ok()) << c.expect;
+    EXPECT_EQ(set.status().message(), c.expect);
+  }
+}
+
 TEST(ProfileTest, ContentHashIgnoresFormattingAndFollowsTheCertificateProfile) {
   auto a = LoadProfilesFromString(kBase, "a.toml");
   ASSERT_TRUE(a.ok()) << a.status().message();
