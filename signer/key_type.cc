@@ -7,6 +7,7 @@
 #include <openssl/x509.h>
 
 #include <cstring>
+#include <iterator>
 #include <optional>
 
 #include "signer/der.h"
@@ -57,49 +58,6 @@ Result<Bytes> EcPoint(const EVP_PKEY* key) {
 }
 }  // namespace
 
-Result<KeyType> ParseKeyType(std::string_view name) {
-  if (name == "ec-p256") return KeyType::kEcP256;
-  if (name == "ec-p384") return KeyType::kEcP384;
-  if (name == "rsa-2048") return KeyType::kRsa2048;
-  if (name == "rsa-3072") return KeyType::kRsa3072;
-  if (name == "rsa-4096") return KeyType::kRsa4096;
-  return InvalidInput("unknown key type '" + std::string(name) +
-                      "' (expected ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096)");
-}
-
-std::string_view KeyTypeName(KeyType type) {
-  switch (type) {
-    case KeyType::kEcP256:
-      return "ec-p256";
-    case KeyType::kEcP384:
-      return "ec-p384";
-    case KeyType::kRsa2048:
-      return "rsa-2048";
-    case KeyType::kRsa3072:
-      return "rsa-3072";
-    case KeyType::kRsa4096:
-      return "rsa-4096";
-  }
-  return "?";
-}
-
-bool IsEc(KeyType type) {
-  return type == KeyType::kEcP256 || type == KeyType::kEcP384;
-}
-
-int RsaBits(KeyType type) {
-  switch (type) {
-    case KeyType::kRsa2048:
-      return 2048;
-    case KeyType::kRsa3072:
-      return 3072;
-    case KeyType::kRsa4096:
-      return 4096;
-    default:
-      return 0;
-  }
-}
-
 const EVP_MD* SignatureDigest(KeyType type) {
   return type == KeyType::kEcP384 ? EVP_sha384() : EVP_sha256();
 }
@@ -123,7 +81,7 @@ Result<UniquePtr<EVP_PKEY>> GenerateSoftKey(KeyType type) {
   // One initialised generation context per thread and key type: EVP_PKEY_Q_keygen would build a
   // context and the curve's group (its precomputed tables included) again for every key, which
   // measured a third of the cost of a P-256 key. Contexts are not shared between threads.
-  thread_local UniquePtr<EVP_PKEY_CTX> contexts[5];
+  thread_local UniquePtr<EVP_PKEY_CTX> contexts[std::size(kKeyTypes)];
   UniquePtr<EVP_PKEY_CTX>& ctx = contexts[static_cast<int>(type)];
   if (!ctx) {
     UniquePtr<EVP_PKEY_CTX> fresh(
@@ -221,12 +179,11 @@ Result<SecureString> Pkcs8Der(EVP_PKEY* key) {
 
 Result<UniquePtr<EVP_PKEY>> ParseSpki(ByteSpan spki) {
   const unsigned char* p = spki.data();
-  EVP_PKEY* key = d2i_PUBKEY(nullptr, &p, static_cast<long>(spki.size()));
-  if (key == nullptr || p != spki.data() + spki.size()) {
-    EVP_PKEY_free(key);
+  UniquePtr<EVP_PKEY> key(d2i_PUBKEY(nullptr, &p, static_cast<long>(spki.size())));
+  if (!key || p != spki.data() + spki.size()) {
     return OsslError("parsing a SubjectPublicKeyInfo", ErrorKind::kInvalidInput);
   }
-  return UniquePtr<EVP_PKEY>(key);
+  return key;
 }
 
 Result<KeyType> KeyTypeOf(const EVP_PKEY* key) {

@@ -1,24 +1,16 @@
-// key_type.h: the key types CertPress names everywhere ("ec-p256", "ec-p384", "rsa-2048",
-// "rsa-3072", "rsa-4096"), their signature algorithms and software key helpers.
+// key_type.h: the crypto of each key type: its signature algorithm, curve and software key
+// helpers. The key types themselves (KeyType, ParseKeyType, KeyTypeName, IsEc, RsaBits) and
+// their names are in cardprofiles/key_types.h, which profiles need too.
 #pragma once
 
 #include <openssl/evp.h>
 
-#include <string_view>
-
+#include "cardprofiles/key_types.h"
 #include "common/bytes.h"
 #include "common/ossl.h"
 #include "common/status.h"
 
 namespace certpress {
-
-enum class KeyType { kEcP256, kEcP384, kRsa2048, kRsa3072, kRsa4096 };
-
-// ParseKeyType accepts exactly the spelled names; the error lists them.
-Result<KeyType> ParseKeyType(std::string_view name);
-std::string_view KeyTypeName(KeyType type);
-bool IsEc(KeyType type);
-int RsaBits(KeyType type);
 
 // SignatureDigest is the hash used with |type|: SHA-384 for P-384, SHA-256 otherwise.
 const EVP_MD* SignatureDigest(KeyType type);

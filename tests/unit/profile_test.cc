@@ -1,11 +1,16 @@
-// Card and certificate profiles from TOML (cardprofiles/profile.h).
+// Card and certificate profiles from TOML (cardprofiles/profile.h) and the key type and PIV
+// slot tables (cardprofiles/key_types.h).
 #include "cardprofiles/profile.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <iterator>
+#include <optional>
+#include <utility>
 
+#include "cardprofiles/key_types.h"
 #include "common/bytes.h"
 
 namespace certpress::profiles {
@@ -118,6 +123,33 @@ TEST(ProfileTest, ErrorsSayFileLineColumnAndKey) {
   }
 }
 
+// The messages that list key types and PIV slots come from cardprofiles/key_types.h; they
+// read exactly as they did when profile.cc spelled the names itself.
+TEST(ProfileTest, KeyTypeAndSlotErrorsListTheNames) {
+  const std::string piv = Replace(Replace(kBase, "token = \"soft\"", "token = \"piv\""),
+                                  "source = \"server\"", "source = \"card\"\npiv_slot = \"9a\"");
+  const std::string csr =
+      Replace(Replace(Replace(kBase, "token = \"soft\"", "token = \"csr\""), "source = \"server\"",
+                      "source = \"requester\""),
+              "algorithm = \"ec-p256\"", "allowed_algorithms = [\"ec-p256\", \"ec-p521\"]");
+  const std::vector<Bad> cases = {
+      {Replace(kBase, "algorithm = \"ec-p256\"", "algorithm = \"ec-p521\""),
+       "t.toml:13:13: card.k.keys[0].algorithm: unknown key type 'ec-p521' (expected ec-p256, "
+       "ec-p384, rsa-2048, rsa-3072 or rsa-4096)"},
+      {csr, "t.toml:13:34: card.k.keys[0].allowed_algorithms: unknown key type 'ec-p521'"},
+      {Replace(piv, "piv_slot = \"9a\"", "piv_slot = \"9b\""),
+       "t.toml:15:12: card.k.keys[0].piv_slot: must be 9a, 9c, 9d or 9e"},
+      {piv + "[[card.k.keys]]\nname = \"sig\"\nalgorithm = \"ec-p256\"\nsource = \"card\"\n"
+             "certificate = \"c\"\npiv_slot = \"9a\"\n",
+       "t.toml:22:12: card.k.keys[1].piv_slot: slot 9a is used twice"},
+  };
+  for (const auto& c : cases) {
+    auto set = LoadProfilesFromString(c.toml, "t.toml");
+    ASSERT_FALSE(set.ok()) << c.expect;
+    EXPECT_EQ(set.status().message(), c.expect);
+  }
+}
+
 TEST(ProfileTest, ContentHashIgnoresFormattingAndFollowsTheCertificateProfile) {
   auto a = LoadProfilesFromString(kBase, "a.toml");
   ASSERT_TRUE(a.ok()) << a.status().message();
@@ -146,6 +178,61 @@ TEST(ProfileTest, DuplicateNamesAcrossFilesNameBothFiles) {
             std::string::npos)
       << set.status().message();
   EXPECT_NE(set.status().message().find("a.toml"), std::string::npos);
+}
+
+TEST(KeyTypesTest, EveryNameRoundTrips) {
+  // The names profiles, the CLI and the cas table use, written out here, not read from the table.
+  const std::pair<const char*, int> want[] = {
+      {"ec-p256", 0}, {"ec-p384", 0}, {"rsa-2048", 2048}, {"rsa-3072", 3072}, {"rsa-4096", 4096}};
+  ASSERT_EQ(std::size(kKeyTypes), std::size(want));
+  for (const auto& [name, bits] : want) {
+    SCOPED_TRACE(name);
+    auto type = ParseKeyType(name);
+    ASSERT_TRUE(type.ok());
+    EXPECT_EQ(FindKeyType(name), *type);
+    EXPECT_EQ(KeyTypeName(*type), name);
+    EXPECT_EQ(RsaBits(*type), bits);
+    EXPECT_EQ(IsEc(*type), bits == 0);
+  }
+  EXPECT_EQ(KeyTypeNames(), "ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096");
+}
+
+TEST(KeyTypesTest, UnknownNameErrorListsTheNames) {
+  for (const char* name : {"ec-p521", "EC-P256", "rsa-1024", ""}) {
+    EXPECT_EQ(FindKeyType(name), std::nullopt) << name;
+    auto bad = ParseKeyType(name);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.status().kind(), ErrorKind::kInvalidInput);
+    EXPECT_EQ(bad.status().message(),
+              "unknown key type '" + std::string(name) +
+                  "' (expected ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096)");
+  }
+}
+
+TEST(PivSlotsTest, NamesKeyReferencesAndCertificateTags) {
+  // SP 800-73-4 Part 1: the key reference of each slot and the tag of the data object that
+  // holds its certificate.
+  struct Want {
+    PivSlot slot;
+    const char* name;
+    uint8_t key_reference;
+    uint32_t certificate_tag;
+  };
+  const Want want[] = {{PivSlot::kAuthentication, "9a", 0x9a, 0x5fc105},
+                       {PivSlot::kSignature, "9c", 0x9c, 0x5fc10a},
+                       {PivSlot::kKeyManagement, "9d", 0x9d, 0x5fc10b},
+                       {PivSlot::kCardAuthentication, "9e", 0x9e, 0x5fc101}};
+  ASSERT_EQ(std::size(kPivSlots), std::size(want));
+  for (const auto& w : want) {
+    SCOPED_TRACE(w.name);
+    EXPECT_EQ(FindPivSlot(w.name), w.slot);
+    EXPECT_EQ(PivSlotName(w.slot), w.name);
+    EXPECT_EQ(PivKeyReference(w.slot), w.key_reference);
+    EXPECT_EQ(PivCertificateTag(w.slot), w.certificate_tag);
+  }
+  // 9B is the card management key, not a slot a profile fills.
+  for (const char* name : {"9b", "9A", "82", ""}) EXPECT_EQ(FindPivSlot(name), std::nullopt);
+  EXPECT_EQ(PivSlotNames(), "9a, 9c, 9d or 9e");
 }
 
 TEST(ProfileTest, RenderTemplate) {

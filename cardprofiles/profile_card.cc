@@ -1,0 +1,315 @@
+// profile_card.cc: the [card.NAME] tables of a profile document. ParseCard checks the table's
+// keys and reads it one key or sub-table at a time, each in a function of its own. A new part
+// of a card profile (its PIN policy, PIN letters, activation mail) is one more such function
+// (declared in profile_parser.h), its call in ParseCard and its key in ParseCard's list.
+#include <algorithm>
+#include <map>
+#include <regex>
+
+#include "cardprofiles/key_types.h"
+#include "cardprofiles/profile_parser.h"
+#include "cardprofiles/spelling.h"
+
+namespace certpress::profiles {
+
+namespace {
+
+// Each enum's spelling in the TOML, one table per enum for parsing, naming and the error text.
+constexpr Spelling<TokenKind> kTokenKinds[] = {
+    {TokenKind::kSoft, "soft"}, {TokenKind::kPiv, "piv"}, {TokenKind::kCsr, "csr"}};
+constexpr Spelling<Delivery> kDeliveries[] = {{Delivery::kActivationEmail, "activation-email"},
+                                              {Delivery::kStation, "station"},
+                                              {Delivery::kNone, "none"}};
+constexpr Spelling<FieldKind> kFieldKinds[] = {{FieldKind::kText, "text"},
+                                               {FieldKind::kEmail, "email"},
+                                               {FieldKind::kDns, "dns"},
+                                               {FieldKind::kDnsList, "dns-list"}};
+constexpr Spelling<KeySource> kKeySources[] = {{KeySource::kServer, "server"},
+                                               {KeySource::kCard, "card"},
+                                               {KeySource::kRequester, "requester"}};
+
+// "must be a, b or c"
+template <class Row, size_t N>
+std::string MustBeOneOf(const Row (&table)[N]) {
+  return "must be " + NameList(table);
+}
+
+// The subject attributes a template may fill.
+constexpr std::string_view kAttributes[] = {"CN",           "SN",       "GN",
+                                            "serialNumber", "C",        "L",
+                                            "ST",           "street",   "O",
+                                            "OU",           "title",    "postalCode",
+                                            "UID",          "DC",       "emailAddress",
+                                            "pseudonym",    "initials", "organizationIdentifier"};
+
+bool IsAttribute(std::string_view name) {
+  return std::find(std::begin(kAttributes), std::end(kAttributes), name) != std::end(kAttributes);
+}
+
+// Probe maps every declared field to a value, so that rendering a template finds the
+// references to undeclared ones.
+std::map<std::string, std::string> Probe(const CardProfile& c) {
+  std::map<std::string, std::string> probe;
+  for (const auto& f : c.fields) probe[f.name] = "x";
+  return probe;
+}
+
+}  // namespace
+
+std::string_view TokenKindName(TokenKind k) {
+  return NameOf(kTokenKinds, k);
+}
+
+std::string_view KeySourceName(KeySource k) {
+  return NameOf(kKeySources, k);
+}
+
+std::string_view DeliveryName(Delivery d) {
+  return NameOf(kDeliveries, d);
+}
+
+Status Parser::ParseCard(const std::string& name, const toml::table& t, const std::string& path) {
+  CP_RETURN_IF_ERROR(toml_.KnownKeys(t, path,
+                                     {"description", "token", "approvals", "delivery",
+                                      "natural_key", "ca", "subject", "sans", "fields", "keys"}));
+  CardProfile c;
+  c.name = name;
+  CP_ASSIGN_OR_RETURN(c.description, toml_.Str(t, "description", path, false));
+  CP_RETURN_IF_ERROR(ParseToken(t, path, &c));
+  CP_RETURN_IF_ERROR(ParseApprovals(t, path, &c));
+  CP_RETURN_IF_ERROR(ParseDelivery(t, path, &c));
+  CP_ASSIGN_OR_RETURN(c.natural_key, toml_.Str(t, "natural_key", path, false));
+  CP_ASSIGN_OR_RETURN(c.ca, toml_.Str(t, "ca", path, false));
+  CP_RETURN_IF_ERROR(ParseFields(t, path, &c));
+  CP_RETURN_IF_ERROR(CheckNaturalKey(t, path, c));
+  CP_RETURN_IF_ERROR(ParseSubject(t, path, &c));  // templates name fields: after ParseFields
+  CP_RETURN_IF_ERROR(ParseSans(t, path, &c));
+  CP_RETURN_IF_ERROR(ParseKeys(t, path, &c));  // a key's source depends on the token
+  canonical_cards_[name] = TomlReader::Canonical(t);
+  if (!out_->cards.emplace(name, std::move(c)).second) {
+    return InvalidInput(toml_.Where(t) + path + ": defined twice");
+  }
+  return Status::Ok();
+}
+
+// token = "soft" | "piv" | "csr", required.
+Status Parser::ParseToken(const toml::table& t, const std::string& path, CardProfile* c) const {
+  CP_ASSIGN_OR_RETURN(std::string token, toml_.Str(t, "token", path, true));
+  auto token_kind = FromName(kTokenKinds, token);
+  if (!token_kind) return toml_.Error(*t.get("token"), path + ".token", MustBeOneOf(kTokenKinds));
+  c->token = *token_kind;
+  return Status::Ok();
+}
+
+// approvals = 0 | 1 | 2, required: how many distinct operators approve a request.
+Status Parser::ParseApprovals(const toml::table& t, const std::string& path, CardProfile* c) const {
+  CP_ASSIGN_OR_RETURN(int64_t approvals, toml_.Int(t, "approvals", path, true, 1));
+  if (approvals < 0 || approvals > 2) {
+    return toml_.Error(*t.get("approvals"), path + ".approvals", "must be 0, 1 or 2");
+  }
+  c->approvals = static_cast<int>(approvals);
+  return Status::Ok();
+}
+
+// delivery = "activation-email" | "station" | "none" (the default).
+Status Parser::ParseDelivery(const toml::table& t, const std::string& path, CardProfile* c) const {
+  CP_ASSIGN_OR_RETURN(std::string delivery, toml_.Str(t, "delivery", path, false, "none"));
+  auto delivery_kind = FromName(kDeliveries, delivery);
+  if (!delivery_kind) {
+    return toml_.Error(*t.get("delivery"), path + ".delivery", MustBeOneOf(kDeliveries));
+  }
+  c->delivery = *delivery_kind;
+  return Status::Ok();
+}
+
+// [card.NAME.fields], required: NAME = { required, max_length, pattern, kind } per field.
+Status Parser::ParseFields(const toml::table& t, const std::string& path, CardProfile* c) const {
+  const toml::node* fnode = t.get("fields");
+  if (fnode == nullptr) return InvalidInput(toml_.Where(t) + path + ".fields: is required");
+  const toml::table* ft = fnode->as_table();
+  if (ft == nullptr) return toml_.Error(*fnode, path + ".fields", "must be a table");
+  for (auto&& [fname, fv] : *ft) {
+    const std::string fpath = path + ".fields." + std::string(fname.str());
+    const toml::table* spec = fv.as_table();
+    if (spec == nullptr) return toml_.Error(fv, fpath, "must be an inline table");
+    CP_RETURN_IF_ERROR(
+        toml_.KnownKeys(*spec, fpath, {"required", "max_length", "pattern", "kind"}));
+    FieldSpec f;
+    f.name = std::string(fname.str());
+    CP_ASSIGN_OR_RETURN(f.required, toml_.Bool(*spec, "required", fpath, false));
+    CP_ASSIGN_OR_RETURN(int64_t ml, toml_.Int(*spec, "max_length", fpath, false, 128));
+    if (ml < 1 || ml > 4096) {
+      return toml_.Error(*spec->get("max_length"), fpath + ".max_length", "must be 1 to 4096");
+    }
+    f.max_length = static_cast<size_t>(ml);
+    CP_ASSIGN_OR_RETURN(f.pattern, toml_.Str(*spec, "pattern", fpath, false));
+    if (!f.pattern.empty()) {
+      // std::regex reports a bad pattern only by throwing; keep it inside this function.
+      try {
+        std::regex re(f.pattern, std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        return toml_.Error(*spec->get("pattern"), fpath + ".pattern",
+                           std::string("is not a valid regular expression: ") + e.what());
+      }
+    }
+    CP_ASSIGN_OR_RETURN(std::string kind, toml_.Str(*spec, "kind", fpath, false, "text"));
+    auto field_kind = FromName(kFieldKinds, kind);
+    if (!field_kind) {
+      return toml_.Error(*spec->get("kind"), fpath + ".kind", MustBeOneOf(kFieldKinds));
+    }
+    f.kind = *field_kind;
+    c->fields.push_back(std::move(f));
+  }
+  return Status::Ok();
+}
+
+// natural_key, if given, must name a required field.
+Status Parser::CheckNaturalKey(const toml::table& t, const std::string& path,
+                               const CardProfile& c) const {
+  if (c.natural_key.empty()) return Status::Ok();
+  const FieldSpec* nk = c.Field(c.natural_key);
+  if (nk == nullptr || !nk->required) {
+    return toml_.Error(*t.get("natural_key"), path + ".natural_key", "must name a required field");
+  }
+  return Status::Ok();
+}
+
+// subject = [["CN", "{given_name} {surname}"], ...], required: known attributes, templates
+// that name declared fields.
+Status Parser::ParseSubject(const toml::table& t, const std::string& path, CardProfile* c) const {
+  const std::map<std::string, std::string> probe = Probe(*c);
+  CP_ASSIGN_OR_RETURN(auto subject, toml_.Pairs(t, "subject", path, true));
+  for (auto& [attr, tmpl, node] : subject) {
+    if (!IsAttribute(attr)) {
+      return toml_.Error(*node, path + ".subject", "unknown attribute '" + attr + "'");
+    }
+    auto r = RenderTemplate(tmpl, probe);
+    if (!r.ok()) return toml_.Error(*node, path + ".subject", r.status().message());
+    c->subject.push_back({attr, tmpl});
+  }
+  return Status::Ok();
+}
+
+// sans = [["email", "{email}"], ...]: known SAN types, templates that name declared fields.
+Status Parser::ParseSans(const toml::table& t, const std::string& path, CardProfile* c) const {
+  const std::map<std::string, std::string> probe = Probe(*c);
+  CP_ASSIGN_OR_RETURN(auto sans, toml_.Pairs(t, "sans", path, false));
+  for (auto& [type, tmpl, node] : sans) {
+    auto st = ParseSanType(type);
+    if (!st.ok()) return toml_.Error(*node, path + ".sans", st.status().message());
+    auto r = RenderTemplate(tmpl, probe);
+    if (!r.ok()) return toml_.Error(*node, path + ".sans", r.status().message());
+    c->sans.push_back({*st, tmpl});
+  }
+  return Status::Ok();
+}
+
+// [[card.NAME.keys]], at least one: names and PIV slots unique within the card.
+Status Parser::ParseKeys(const toml::table& t, const std::string& path, CardProfile* c) {
+  const toml::node* knode = t.get("keys");
+  if (knode == nullptr) {
+    return InvalidInput(toml_.Where(t) + path + ".keys: at least one key is required");
+  }
+  const toml::array* keys = knode->as_array();
+  if (keys == nullptr || keys->empty()) {
+    return toml_.Error(*knode, path + ".keys", "must be a non-empty array of tables ([[...keys]])");
+  }
+  std::set<std::string> slots, names;
+  for (size_t i = 0; i < keys->size(); ++i) {
+    const toml::node& kn = *keys->get(i);
+    const std::string kpath = path + ".keys[" + std::to_string(i) + "]";
+    const toml::table* kt = kn.as_table();
+    if (kt == nullptr) return toml_.Error(kn, kpath, "must be a table");
+    CP_RETURN_IF_ERROR(toml_.KnownKeys(
+        *kt, kpath,
+        {"name", "algorithm", "allowed_algorithms", "source", "certificate", "piv_slot"}));
+    KeySpec k;
+    CP_ASSIGN_OR_RETURN(k.name, toml_.Str(*kt, "name", kpath, true));
+    if (!names.insert(k.name).second) {
+      return toml_.Error(kn, kpath + ".name", "'" + k.name + "' is used twice");
+    }
+    CP_RETURN_IF_ERROR(ParseKeySource(*kt, kpath, c->token, &k));
+    CP_RETURN_IF_ERROR(ParseKeyAlgorithm(kn, *kt, kpath, &k));
+    CP_ASSIGN_OR_RETURN(k.cert_profile, toml_.Str(*kt, "certificate", kpath, true));
+    cert_refs_.push_back(
+        {k.cert_profile, toml_.Where(*kt->get("certificate")) + kpath + ".certificate"});
+    CP_RETURN_IF_ERROR(ParseKeySlot(kn, *kt, kpath, c->token, &slots, &k));
+    c->keys.push_back(std::move(k));
+  }
+  return Status::Ok();
+}
+
+// source = "server" | "card" | "requester", required, and the one the token implies.
+Status Parser::ParseKeySource(const toml::table& kt, const std::string& kpath, TokenKind token,
+                              KeySpec* k) const {
+  CP_ASSIGN_OR_RETURN(std::string source, toml_.Str(kt, "source", kpath, true));
+  auto key_source = FromName(kKeySources, source);
+  if (!key_source) {
+    return toml_.Error(*kt.get("source"), kpath + ".source", MustBeOneOf(kKeySources));
+  }
+  k->source = *key_source;
+  const KeySource expected = token == TokenKind::kSoft  ? KeySource::kServer
+                             : token == TokenKind::kPiv ? KeySource::kCard
+                                                        : KeySource::kRequester;
+  if (k->source != expected) {
+    return toml_.Error(*kt.get("source"), kpath + ".source",
+                       "a " + std::string(TokenKindName(token)) + " profile's keys come from the " +
+                           std::string(KeySourceName(expected)) + ", not the " + source);
+  }
+  return Status::Ok();
+}
+
+// algorithm = a key type (cardprofiles/key_types.h) for keys made by the server or the card;
+// allowed_algorithms = [key types] instead for keys the requester holds.
+Status Parser::ParseKeyAlgorithm(const toml::node& kn, const toml::table& kt,
+                                 const std::string& kpath, KeySpec* k) const {
+  if (k->source == KeySource::kRequester) {
+    if (kt.contains("algorithm")) {
+      return toml_.Error(*kt.get("algorithm"), kpath + ".algorithm",
+                         "requester keys take allowed_algorithms instead");
+    }
+    CP_ASSIGN_OR_RETURN(auto algs, toml_.Strings(kt, "allowed_algorithms", kpath, true));
+    if (algs.empty()) return toml_.Error(kn, kpath + ".allowed_algorithms", "must not be empty");
+    for (auto& [a, node] : algs) {
+      if (!FindKeyType(a)) {
+        return toml_.Error(*node, kpath + ".allowed_algorithms", "unknown key type '" + a + "'");
+      }
+      k->allowed_algorithms.push_back(a);
+    }
+    return Status::Ok();
+  }
+  CP_ASSIGN_OR_RETURN(k->algorithm, toml_.Str(kt, "algorithm", kpath, true));
+  if (auto type = ParseKeyType(k->algorithm); !type.ok()) {
+    return toml_.Error(*kt.get("algorithm"), kpath + ".algorithm", type.status().message());
+  }
+  if (kt.contains("allowed_algorithms")) {
+    return toml_.Error(*kt.get("allowed_algorithms"), kpath + ".allowed_algorithms",
+                       "only requester keys take allowed_algorithms");
+  }
+  return Status::Ok();
+}
+
+// piv_slot = a PIV slot (cardprofiles/key_types.h), required for piv cards, each slot once;
+// other tokens have no slots.
+Status Parser::ParseKeySlot(const toml::node& kn, const toml::table& kt, const std::string& kpath,
+                            TokenKind token, std::set<std::string>* slots, KeySpec* k) const {
+  CP_ASSIGN_OR_RETURN(k->piv_slot, toml_.Str(kt, "piv_slot", kpath, false));
+  if (token != TokenKind::kPiv) {
+    if (!k->piv_slot.empty()) {
+      return toml_.Error(*kt.get("piv_slot"), kpath + ".piv_slot", "only piv profiles have slots");
+    }
+    return Status::Ok();
+  }
+  if (k->piv_slot.empty())
+    return toml_.Error(kn, kpath + ".piv_slot", "is required for piv profiles");
+  if (!FindPivSlot(k->piv_slot)) {
+    return toml_.Error(*kt.get("piv_slot"), kpath + ".piv_slot", "must be " + PivSlotNames());
+  }
+  if (!slots->insert(k->piv_slot).second) {
+    return toml_.Error(*kt.get("piv_slot"), kpath + ".piv_slot",
+                       "slot " + k->piv_slot + " is used twice");
+  }
+  return Status::Ok();
+}
+
+}  // namespace certpress::profiles
