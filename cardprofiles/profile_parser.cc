@@ -6,26 +6,27 @@ Status Parser::Parse(std::string_view text) {
   toml::table root;
   CP_RETURN_IF_ERROR(toml_.Parse(text, &root));
   CP_RETURN_IF_ERROR(toml_.KnownKeys(root, "", {"certificate", "card"}));
-  if (auto* certs = root["certificate"].as_table()) {
-    for (auto&& [name, node] : *certs) {
-      const std::string path = "certificate." + std::string(name.str());
+  // Each top-level table holds named sub-tables: [certificate.NAME] and [card.NAME].
+  auto each = [&](const char* kind, auto parse) -> Status {
+    const toml::node* top = root.get(kind);
+    if (top == nullptr) return Status::Ok();
+    const toml::table* tables = top->as_table();
+    if (tables == nullptr) return toml_.Error(*top, kind, "must be a table");
+    for (auto&& [name, node] : *tables) {
+      const std::string path = std::string(kind) + "." + std::string(name.str());
       auto* t = node.as_table();
       if (t == nullptr) return toml_.Error(node, path, "must be a table");
-      CP_RETURN_IF_ERROR(ParseCertificate(std::string(name.str()), *t, path));
+      CP_RETURN_IF_ERROR(parse(std::string(name.str()), *t, path));
     }
-  } else if (root.contains("certificate")) {
-    return toml_.Error(*root.get("certificate"), "certificate", "must be a table");
-  }
-  if (auto* cards = root["card"].as_table()) {
-    for (auto&& [name, node] : *cards) {
-      const std::string path = "card." + std::string(name.str());
-      auto* t = node.as_table();
-      if (t == nullptr) return toml_.Error(node, path, "must be a table");
-      CP_RETURN_IF_ERROR(ParseCard(std::string(name.str()), *t, path));
-    }
-  } else if (root.contains("card")) {
-    return toml_.Error(*root.get("card"), "card", "must be a table");
-  }
+    return Status::Ok();
+  };
+  CP_RETURN_IF_ERROR(
+      each("certificate", [&](std::string n, const toml::table& t, const std::string& p) {
+        return ParseCertificate(std::move(n), t, p);
+      }));
+  CP_RETURN_IF_ERROR(each("card", [&](std::string n, const toml::table& t, const std::string& p) {
+    return ParseCard(std::move(n), t, p);
+  }));
   return Status::Ok();
 }
 

@@ -78,18 +78,26 @@ Result<bool> TomlReader::Bool(const toml::table& t, std::string_view key, const 
   return n->as_boolean()->get();
 }
 
+Result<const toml::array*> TomlReader::ArrayAt(const toml::table& t, std::string_view key,
+                                               const std::string& p, bool required,
+                                               const char* what) const {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) {
+    if (required) return InvalidInput(Where(t) + p + ": is required");
+    return static_cast<const toml::array*>(nullptr);
+  }
+  const toml::array* a = n->as_array();
+  if (a == nullptr) return Error(*n, p, std::string("must be ") + what);
+  return a;
+}
+
 Result<std::vector<LocatedString>> TomlReader::Strings(const toml::table& t, std::string_view key,
                                                        const std::string& path,
                                                        bool required) const {
   std::vector<LocatedString> out;
-  const toml::node* n = t.get(key);
   const std::string p = path + "." + std::string(key);
-  if (n == nullptr) {
-    if (required) return InvalidInput(Where(t) + p + ": is required");
-    return out;
-  }
-  const toml::array* a = n->as_array();
-  if (a == nullptr) return Error(*n, p, "must be an array of strings");
+  CP_ASSIGN_OR_RETURN(const toml::array* a, ArrayAt(t, key, p, required, "an array of strings"));
+  if (a == nullptr) return out;
   for (const auto& el : *a) {
     if (!el.is_string()) return Error(el, p, "must be an array of strings");
     out.emplace_back(std::string(el.as_string()->get()), &el);
@@ -100,14 +108,10 @@ Result<std::vector<LocatedString>> TomlReader::Strings(const toml::table& t, std
 Result<std::vector<LocatedPair>> TomlReader::Pairs(const toml::table& t, std::string_view key,
                                                    const std::string& path, bool required) const {
   std::vector<LocatedPair> out;
-  const toml::node* n = t.get(key);
   const std::string p = path + "." + std::string(key);
-  if (n == nullptr) {
-    if (required) return InvalidInput(Where(t) + p + ": is required");
-    return out;
-  }
-  const toml::array* a = n->as_array();
-  if (a == nullptr) return Error(*n, p, "must be an array of [name, template] pairs");
+  CP_ASSIGN_OR_RETURN(const toml::array* a,
+                      ArrayAt(t, key, p, required, "an array of [name, template] pairs"));
+  if (a == nullptr) return out;
   for (const auto& el : *a) {
     const toml::array* pr = el.as_array();
     if (pr == nullptr || pr->size() != 2 || !pr->get(0)->is_string() || !pr->get(1)->is_string()) {

@@ -52,6 +52,10 @@ class TomlReader {
                       bool required, int64_t fallback) const;
   Result<bool> Bool(const toml::table& t, std::string_view key, const std::string& path,
                     bool fallback) const;
+  // ArrayAt finds the array |key| of |t| (|p| is its path for messages, |what| what it must
+  // be): null when absent and not |required|.
+  Result<const toml::array*> ArrayAt(const toml::table& t, std::string_view key,
+                                     const std::string& p, bool required, const char* what) const;
   // Strings reads an array of strings; empty when absent and not |required|.
   Result<std::vector<LocatedString>> Strings(const toml::table& t, std::string_view key,
                                              const std::string& path, bool required) const;

@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "batch/csv.h"
+#include "common/utf8.h"
 #include "common/utf8.h"
 #include "signer/name.h"
 

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "common/ossl.h"
+#include "store/sql.h"
 
 namespace certpress::store {
 
@@ -75,7 +76,7 @@ Status AppendAudit(Connection& conn, const AuditEvent& e) {
 Status AppendAuditBatch(Connection& conn, const std::vector<AuditEvent>& events) {
   if (events.empty()) return Status::Ok();
   CP_ASSIGN_OR_RETURN(auto head,
-                      conn.Query("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"));
+                      Sql(conn).Query("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"));
   if (head.empty()) return DatabaseError("audit_head is missing; run `certpress db migrate`");
   int64_t seq = head[0].Int(0);
   Hash prev{};
@@ -106,11 +107,11 @@ Status AppendAuditBatch(Connection& conn, const std::vector<AuditEvent>& events)
            Param(std::string_view(events[i].object)), Param(std::string_view(events[i].details)),
            Param(AsSv(prevs[i])), Param(AsSv(hashes[i]))});
     }
-    auto ins = conn.ExecV(sql, params);
+    auto ins = Sql(conn).ExecV(sql, params);
     if (!ins.ok()) return ins.status().Wrap("appending to the audit log");
   }
-  auto upd = conn.Exec("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1",
-                       {seq + static_cast<int64_t>(events.size()), AsSv(prev)});
+  auto upd = Sql(conn).Exec("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1",
+                            {seq + static_cast<int64_t>(events.size()), AsSv(prev)});
   if (!upd.ok()) return upd.status().Wrap("advancing the audit head");
   return Status::Ok();
 }
@@ -123,9 +124,10 @@ Result<AuditReport> VerifyAudit(Connection& conn) {
   for (;;) {
     CP_ASSIGN_OR_RETURN(
         auto rows,
-        conn.Query("SELECT seq, DATE_FORMAT(at, '%Y-%m-%d %H:%i:%s.%f'), actor, action, object, "
-                   "details, prev_hash, hash FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT 5000",
-                   {expected}));
+        Sql(conn).Query(
+            "SELECT seq, DATE_FORMAT(at, '%Y-%m-%d %H:%i:%s.%f'), actor, action, object, "
+            "details, prev_hash, hash FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT 5000",
+            {expected}));
     if (rows.empty()) break;
     for (const auto& r : rows) {
       int64_t seq = r.Int(0);
@@ -157,7 +159,7 @@ Result<AuditReport> VerifyAudit(Connection& conn) {
       ++expected;
     }
   }
-  CP_ASSIGN_OR_RETURN(auto head, conn.Query("SELECT seq, hash FROM audit_head WHERE id = 1"));
+  CP_ASSIGN_OR_RETURN(auto head, Sql(conn).Query("SELECT seq, hash FROM audit_head WHERE id = 1"));
   if (head.empty()) return DatabaseError("audit_head is missing");
   if (head[0].Int(0) != report.entries ||
       std::memcmp(head[0].Blob(1).data(), prev.data(), 32) != 0) {

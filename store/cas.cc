@@ -1,5 +1,7 @@
 #include "store/cas.h"
 
+#include "store/sql.h"
+
 namespace certpress::store {
 
 namespace {
@@ -26,7 +28,8 @@ CaRecord FromRow(const Row& r) {
 
 Result<std::optional<CaRecord>> FindOne(Connection& conn, const std::string& where, Param p) {
   CP_ASSIGN_OR_RETURN(
-      auto rows, conn.QueryV(std::string("SELECT ") + kColumns + " FROM cas WHERE " + where, {p}));
+      auto rows,
+      Sql(conn).QueryV(std::string("SELECT ") + kColumns + " FROM cas WHERE " + where, {p}));
   if (rows.empty()) return std::optional<CaRecord>();
   return std::optional<CaRecord>(FromRow(rows[0]));
 }
@@ -42,8 +45,8 @@ Result<std::optional<CaRecord>> FindCaById(Connection& conn, int64_t id) {
 }
 
 Result<std::vector<CaRecord>> ListCas(Connection& conn) {
-  CP_ASSIGN_OR_RETURN(auto rows,
-                      conn.QueryV(std::string("SELECT ") + kColumns + " FROM cas ORDER BY id", {}));
+  CP_ASSIGN_OR_RETURN(
+      auto rows, Sql(conn).QueryV(std::string("SELECT ") + kColumns + " FROM cas ORDER BY id", {}));
   std::vector<CaRecord> out;
   for (const auto& r : rows) out.push_back(FromRow(r));
   return out;
@@ -51,7 +54,7 @@ Result<std::vector<CaRecord>> ListCas(Connection& conn) {
 
 Result<int64_t> InsertCa(Connection& conn, const CaRecord& ca) {
   Param parent = ca.parent_id ? Param(*ca.parent_id) : Param(nullptr);
-  auto r = conn.Exec(
+  auto r = Sql(conn).Exec(
       "INSERT INTO cas (label, parent_id, subject, key_uri, key_type, status) "
       "VALUES (?, ?, ?, ?, ?, ?)",
       {ca.label, parent, ca.subject, ca.key_uri, ca.key_type, ca.status});
@@ -66,7 +69,7 @@ Result<int64_t> InsertCa(Connection& conn, const CaRecord& ca) {
 
 Status SetCaCertificate(Connection& conn, int64_t id, ByteSpan cert_der, std::string_view chain_pem,
                         std::string_view not_after) {
-  auto r = conn.Exec(
+  auto r = Sql(conn).Exec(
       "UPDATE cas SET cert_der = ?, chain_pem = ?, not_after = ?, status = 'active' WHERE id = ?",
       {AsString(cert_der), chain_pem, not_after, id});
   if (!r.ok()) return r.status();
@@ -78,9 +81,10 @@ Status SetImportedCaCertificate(Connection& conn, int64_t id, std::optional<int6
                                 std::string_view chain_pem, std::string_view not_after) {
   if (parent_id) {
     CP_RETURN_IF_ERROR(
-        conn.Exec("UPDATE cas SET parent_id = ? WHERE id = ?", {*parent_id, id}).status());
+        Sql(conn).Exec("UPDATE cas SET parent_id = ? WHERE id = ?", {*parent_id, id}).status());
   }
-  CP_RETURN_IF_ERROR(conn.Exec("UPDATE cas SET subject = ? WHERE id = ?", {subject, id}).status());
+  CP_RETURN_IF_ERROR(
+      Sql(conn).Exec("UPDATE cas SET subject = ? WHERE id = ?", {subject, id}).status());
   return SetCaCertificate(conn, id, cert_der, chain_pem, not_after);
 }
 

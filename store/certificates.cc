@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "store/audit.h"
+#include "store/sql.h"
 
 namespace certpress::store {
 
@@ -24,7 +25,7 @@ Status RecordIntents(Connection& conn, const std::vector<const CertIntent*>& int
              {Param(in.issuer_id), Param(std::string_view(in.serial_hex)),
               in.request_id ? Param(*in.request_id) : Param(nullptr), Param(Sv(in.tbs_sha256))});
   }
-  auto r = conn.ExecV(sql, p);
+  auto r = Sql(conn).ExecV(sql, p);
   if (!r.ok()) {
     if (r.status().kind() == ErrorKind::kConflict) {
       return Conflict("serial already used by its issuer: " + r.status().message());
@@ -63,22 +64,23 @@ Status StoreCertificates(Connection& conn, const std::vector<SignedCert>& certs)
                          Param(std::string_view(times[t + 1])), Param(Sv(in.tbs_sha256)),
                          Param(Blob{certs[i].der})});
     }
-    auto r = conn.ExecV(sql, p);
+    auto r = Sql(conn).ExecV(sql, p);
     if (!r.ok()) return r.status().Wrap("storing signed certificates");
   }
   return Status::Ok();
 }
 
 Result<int64_t> StoreDataKey(Connection& conn, const std::string& kek_label, ByteSpan wrapped) {
-  CP_ASSIGN_OR_RETURN(ExecResult r, conn.Exec("INSERT INTO data_keys (kek_label, wrapped) VALUES "
-                                              "(?, ?)",
-                                              {kek_label, AsString(wrapped)}));
+  CP_ASSIGN_OR_RETURN(ExecResult r,
+                      Sql(conn).Exec("INSERT INTO data_keys (kek_label, wrapped) VALUES "
+                                     "(?, ?)",
+                                     {kek_label, AsString(wrapped)}));
   return static_cast<int64_t>(r.insert_id);
 }
 
 Result<std::string> WrappedDataKey(Connection& conn, int64_t id, std::string* kek_label) {
-  CP_ASSIGN_OR_RETURN(auto rows,
-                      conn.Query("SELECT kek_label, wrapped FROM data_keys WHERE id = ?", {id}));
+  CP_ASSIGN_OR_RETURN(
+      auto rows, Sql(conn).Query("SELECT kek_label, wrapped FROM data_keys WHERE id = ?", {id}));
   if (rows.empty()) return NotFound("data key " + std::to_string(id) + " does not exist");
   *kek_label = rows[0].Str(0);
   return rows[0].Str(1);
@@ -100,22 +102,23 @@ Status StorePrivateKeys(Connection& conn, const std::vector<EncryptedKey>& keys)
   sql +=
       " ON DUPLICATE KEY UPDATE data_key_id = VALUES(data_key_id), ciphertext = "
       "VALUES(ciphertext)";
-  return conn.ExecV(sql, p).status();
+  return Sql(conn).ExecV(sql, p).status();
 }
 
 Result<std::vector<EncryptedKey>> FindPrivateKeys(Connection& conn, int64_t request_id) {
-  CP_ASSIGN_OR_RETURN(auto rows, conn.Query("SELECT request_id, key_name, data_key_id, "
-                                            "ciphertext FROM private_keys WHERE request_id = ? "
-                                            "ORDER BY key_name",
-                                            {request_id}));
+  CP_ASSIGN_OR_RETURN(auto rows,
+                      Sql(conn).Query("SELECT request_id, key_name, data_key_id, "
+                                      "ciphertext FROM private_keys WHERE request_id = ? "
+                                      "ORDER BY key_name",
+                                      {request_id}));
   std::vector<EncryptedKey> out;
   for (const auto& r : rows) out.push_back({r.Int(0), r.Str(1), r.Int(2), r.Str(3)});
   return out;
 }
 
 Result<std::vector<CertRecord>> IssuedForRequest(Connection& conn, int64_t request_id) {
-  CP_ASSIGN_OR_RETURN(auto rows,
-                      conn.Query("SELECT id, issuer_id, serial, request_id, status, subject, der "
+  CP_ASSIGN_OR_RETURN(
+      auto rows, Sql(conn).Query("SELECT id, issuer_id, serial, request_id, status, subject, der "
                                  "FROM certificates WHERE request_id = ? AND status = 'issued' "
                                  "ORDER BY id",
                                  {request_id}));
@@ -144,8 +147,8 @@ CertRecord CertFromRow(const Row& r) {
 
 Result<std::optional<CertRecord>> FindCertificate(Connection& conn, int64_t issuer_id,
                                                   std::string_view serial_hex) {
-  CP_ASSIGN_OR_RETURN(auto rows,
-                      conn.Query("SELECT id, issuer_id, serial, request_id, status, subject, der "
+  CP_ASSIGN_OR_RETURN(
+      auto rows, Sql(conn).Query("SELECT id, issuer_id, serial, request_id, status, subject, der "
                                  "FROM certificates WHERE issuer_id = ? AND serial = ?",
                                  {issuer_id, serial_hex}));
   if (rows.empty()) return std::optional<CertRecord>();
@@ -153,8 +156,8 @@ Result<std::optional<CertRecord>> FindCertificate(Connection& conn, int64_t issu
 }
 
 Result<CertRecord> FindIssuedBySerial(Connection& conn, std::string_view serial_hex) {
-  CP_ASSIGN_OR_RETURN(auto rows,
-                      conn.Query("SELECT id, issuer_id, serial, request_id, status, subject, der "
+  CP_ASSIGN_OR_RETURN(
+      auto rows, Sql(conn).Query("SELECT id, issuer_id, serial, request_id, status, subject, der "
                                  "FROM certificates WHERE serial = ? AND status = 'issued'",
                                  {serial_hex}));
   const std::string serial(serial_hex);
@@ -168,12 +171,12 @@ Result<CertRecord> FindIssuedBySerial(Connection& conn, std::string_view serial_
 Result<std::vector<CertRecord>> ListIssued(Connection& conn, int64_t after_id,
                                            std::string_view profile, int limit) {
   CP_ASSIGN_OR_RETURN(
-      auto rows,
-      conn.Query("SELECT c.id, c.issuer_id, c.serial, c.request_id, c.status, c.subject, c.der "
-                 "FROM certificates c LEFT JOIN requests r ON r.id = c.request_id "
-                 "WHERE c.status = 'issued' AND c.request_id IS NOT NULL AND c.id > ? "
-                 "AND (? = '' OR r.profile = ?) ORDER BY c.id LIMIT ?",
-                 {after_id, profile, profile, static_cast<int64_t>(limit)}));
+      auto rows, Sql(conn).Query(
+                     "SELECT c.id, c.issuer_id, c.serial, c.request_id, c.status, c.subject, c.der "
+                     "FROM certificates c LEFT JOIN requests r ON r.id = c.request_id "
+                     "WHERE c.status = 'issued' AND c.request_id IS NOT NULL AND c.id > ? "
+                     "AND (? = '' OR r.profile = ?) ORDER BY c.id LIMIT ?",
+                     {after_id, profile, profile, static_cast<int64_t>(limit)}));
   std::vector<CertRecord> out;
   out.reserve(rows.size());
   for (const auto& r : rows) out.push_back(CertFromRow(r));

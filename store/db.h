@@ -62,6 +62,12 @@ struct ExecResult {
   uint64_t insert_id = 0;
 };
 
+struct RetryPolicy {
+  int max_attempts = 6;
+  int base_delay_ms = 20;
+  int max_delay_ms = 2000;
+};
+
 class Connection {
  public:
   // Open connects and sets the session up (utf8mb4, READ COMMITTED, strict SQL mode).
@@ -69,6 +75,20 @@ class Connection {
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
+
+  // Reconnect drops the server connection and opens a new one (prepared statements are
+  // dropped with it).
+  [[nodiscard]] Status Reconnect();
+  uint64_t ThreadId() const;
+  const DbConfig& config() const { return config_; }
+
+ private:
+  // Raw SQL is private to store/: its repositories reach it through Sql (store/sql.h), and
+  // every other module calls a repository function. See store/sql.h.
+  friend class Sql;
+  friend class Transaction;
+  friend Status RunTransaction(Connection&, const std::function<Status(Connection&)>&,
+                               const RetryPolicy&, int*);
 
   // Exec runs a statement with bound parameters. Statements are prepared once per
   // connection and cached by their text.
@@ -80,13 +100,6 @@ class Connection {
   // ExecScript runs trusted, parameterless DDL (migrations); never used with input.
   [[nodiscard]] Status ExecScript(std::string_view sql);
 
-  // Reconnect drops the server connection and opens a new one (prepared statements are
-  // dropped with it).
-  [[nodiscard]] Status Reconnect();
-  uint64_t ThreadId() const;
-  const DbConfig& config() const { return config_; }
-
- private:
   explicit Connection(DbConfig config) : config_(std::move(config)) {}
   Status Connect();
   void Close();
@@ -114,12 +127,6 @@ class Transaction {
   explicit Transaction(Connection& c) : conn_(&c), open_(true) {}
   Connection* conn_;
   bool open_;
-};
-
-struct RetryPolicy {
-  int max_attempts = 6;
-  int base_delay_ms = 20;
-  int max_delay_ms = 2000;
 };
 
 // RunTransaction runs |body| inside a transaction and commits. If |body| or the commit fails

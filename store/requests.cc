@@ -4,6 +4,8 @@
 #include <map>
 #include <set>
 
+#include "store/sql.h"
+
 namespace certpress::store {
 
 namespace {
@@ -55,7 +57,7 @@ Result<size_t> InsertRequests(Connection& conn, std::span<const NewRequest> rows
     sql += kRowPlaceholders;
     AppendRow(params, rows[i]);
   }
-  CP_ASSIGN_OR_RETURN(ExecResult r, conn.ExecV(sql, params));
+  CP_ASSIGN_OR_RETURN(ExecResult r, Sql(conn).ExecV(sql, params));
   return static_cast<size_t>(r.affected_rows);
 }
 
@@ -63,7 +65,7 @@ Result<int64_t> InsertRequest(Connection& conn, const NewRequest& row) {
   std::vector<Param> params;
   AppendRow(params, row);
   CP_ASSIGN_OR_RETURN(ExecResult r,
-                      conn.ExecV(std::string(kInsertColumns) + kRowPlaceholders, params));
+                      Sql(conn).ExecV(std::string(kInsertColumns) + kRowPlaceholders, params));
   if (r.affected_rows == 0) {
     return Conflict("a request of profile '" + row.profile + "' with natural key '" +
                     row.natural_key.value_or("") + "' already exists");
@@ -74,20 +76,21 @@ Result<int64_t> InsertRequest(Connection& conn, const NewRequest& row) {
 Result<int64_t> BeginImport(Connection& conn, ByteSpan sha, const std::string& file_name,
                             const std::string& profile, const std::string& op) {
   CP_RETURN_IF_ERROR(
-      conn.Exec("INSERT INTO imports (file_sha256, file_name, profile, operator) "
+      Sql(conn)
+          .Exec("INSERT INTO imports (file_sha256, file_name, profile, operator) "
                 "VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)",
                 {AsString(sha), file_name, profile, op})
           .status());
-  CP_ASSIGN_OR_RETURN(auto rows, conn.Query("SELECT id FROM imports WHERE file_sha256 = ? AND "
-                                            "profile = ?",
-                                            {AsString(sha), profile}));
+  CP_ASSIGN_OR_RETURN(auto rows, Sql(conn).Query("SELECT id FROM imports WHERE file_sha256 = ? AND "
+                                                 "profile = ?",
+                                                 {AsString(sha), profile}));
   if (rows.empty()) return Internal("import row vanished");
   return rows[0].Int(0);
 }
 
 Status FinishImport(Connection& conn, int64_t id, int64_t total, int64_t created, int64_t existing,
                     int64_t bad) {
-  return conn
+  return Sql(conn)
       .Exec(
           "UPDATE imports SET rows_total = ?, rows_created = rows_created + ?, "
           "rows_existing = ?, rows_bad = ? WHERE id = ?",
@@ -104,16 +107,16 @@ Result<std::vector<Result<Decision>>> ApproveMany(Connection& conn, std::span<co
     int64_t needed = 1;
   };
   std::map<int64_t, Row> requests;
-  CP_ASSIGN_OR_RETURN(auto rows,
-                      conn.QueryV("SELECT id, state, approvals_needed FROM requests WHERE id IN " +
+  CP_ASSIGN_OR_RETURN(
+      auto rows, Sql(conn).QueryV("SELECT id, state, approvals_needed FROM requests WHERE id IN " +
                                       InClause(ids.size()) + " FOR UPDATE",
                                   WithIds({}, ids)));
   for (const auto& r : rows) requests[r.Int(0)] = {r.Str(1), r.Int(2)};
   CP_ASSIGN_OR_RETURN(auto decided,
-                      conn.QueryV("SELECT request_id FROM approvals WHERE operator = ? AND "
-                                  "request_id IN " +
-                                      InClause(ids.size()),
-                                  WithIds({Param(std::string_view(op))}, ids)));
+                      Sql(conn).QueryV("SELECT request_id FROM approvals WHERE operator = ? AND "
+                                       "request_id IN " +
+                                           InClause(ids.size()),
+                                       WithIds({Param(std::string_view(op))}, ids)));
   std::set<int64_t> already;
   for (const auto& r : decided) already.insert(r.Int(0));
   std::vector<int64_t> fresh;  // pending and not yet approved by |op|
@@ -140,12 +143,12 @@ Result<std::vector<Result<Decision>>> ApproveMany(Connection& conn, std::span<co
     insert += k ? ",(?, ?, 'approve')" : "(?, ?, 'approve')";
     ins.insert(ins.end(), {Param(fresh[k]), Param(std::string_view(op))});
   }
-  CP_RETURN_IF_ERROR(conn.ExecV(insert, ins).status());
-  CP_ASSIGN_OR_RETURN(auto counts,
-                      conn.QueryV("SELECT request_id, COUNT(*) FROM approvals WHERE decision = "
-                                  "'approve' AND request_id IN " +
-                                      InClause(fresh.size()) + " GROUP BY request_id",
-                                  WithIds({}, fresh)));
+  CP_RETURN_IF_ERROR(Sql(conn).ExecV(insert, ins).status());
+  CP_ASSIGN_OR_RETURN(
+      auto counts, Sql(conn).QueryV("SELECT request_id, COUNT(*) FROM approvals WHERE decision = "
+                                    "'approve' AND request_id IN " +
+                                        InClause(fresh.size()) + " GROUP BY request_id",
+                                    WithIds({}, fresh)));
   std::map<int64_t, int> approvals;
   for (const auto& r : counts) approvals[r.Int(0)] = static_cast<int>(r.Int(1));
   std::vector<int64_t> done;
@@ -158,7 +161,8 @@ Result<std::vector<Result<Decision>>> ApproveMany(Connection& conn, std::span<co
     }
   }
   if (!done.empty()) {
-    CP_RETURN_IF_ERROR(conn.ExecV("UPDATE requests SET state = 'approved', updated_at = "
+    CP_RETURN_IF_ERROR(Sql(conn)
+                           .ExecV("UPDATE requests SET state = 'approved', updated_at = "
                                   "UTC_TIMESTAMP(6) WHERE id IN " +
                                       InClause(done.size()),
                                   WithIds({}, done))
@@ -170,16 +174,18 @@ Result<std::vector<Result<Decision>>> ApproveMany(Connection& conn, std::span<co
 Result<Decision> Reject(Connection& conn, int64_t id, const std::string& op,
                         const std::string& reason) {
   CP_ASSIGN_OR_RETURN(auto rows,
-                      conn.Query("SELECT state FROM requests WHERE id = ? FOR UPDATE", {id}));
+                      Sql(conn).Query("SELECT state FROM requests WHERE id = ? FOR UPDATE", {id}));
   const std::string what = "request " + std::to_string(id);
   if (rows.empty()) return NotFound(what + " does not exist");
   if (rows[0].Str(0) != kPending) return Conflict(what + " is " + rows[0].Str(0) + ", not pending");
-  CP_RETURN_IF_ERROR(conn.Exec("INSERT INTO approvals (request_id, operator, decision, reason) "
+  CP_RETURN_IF_ERROR(Sql(conn)
+                         .Exec("INSERT INTO approvals (request_id, operator, decision, reason) "
                                "VALUES (?, ?, 'reject', ?) ON DUPLICATE KEY UPDATE "
                                "decision = 'reject', reason = VALUES(reason)",
                                {id, op, reason})
                          .status());
-  CP_RETURN_IF_ERROR(conn.Exec("UPDATE requests SET state = 'rejected', reason = ?, updated_at = "
+  CP_RETURN_IF_ERROR(Sql(conn)
+                         .Exec("UPDATE requests SET state = 'rejected', reason = ?, updated_at = "
                                "UTC_TIMESTAMP(6) WHERE id = ?",
                                {reason, id})
                          .status());
@@ -191,11 +197,11 @@ Result<std::vector<int64_t>> PendingIds(Connection& conn, const std::string& pro
   std::vector<int64_t> out;
   Result<std::vector<Row>> rows =
       profile.empty()
-          ? conn.Query(
+          ? Sql(conn).Query(
                 "SELECT id FROM requests WHERE state = 'pending' AND lease_until IS NULL AND "
                 "id > ? ORDER BY id LIMIT ?",
                 {after_id, int64_t{limit}})
-          : conn.Query(
+          : Sql(conn).Query(
                 "SELECT id FROM requests WHERE state = 'pending' AND lease_until IS NULL AND "
                 "profile = ? AND id > ? ORDER BY id LIMIT ?",
                 {profile, after_id, int64_t{limit}});
@@ -226,12 +232,12 @@ Result<std::vector<ClaimedRequest>> ClaimRequests(Connection& conn,
       p.emplace_back(n);
       CP_ASSIGN_OR_RETURN(
           auto rows,
-          c.QueryV(std::string("SELECT id, fence, profile, profile_hash, ca_id, subject, "
-                               "subject_der, sans_json, csr_der, retries FROM requests "
-                               "FORCE INDEX (ix_requests_queue) WHERE ") +
-                       condition + " AND profile IN " + InClause(profiles.size()) +
-                       " ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
-                   p));
+          Sql(c).QueryV(std::string("SELECT id, fence, profile, profile_hash, ca_id, subject, "
+                                    "subject_der, sans_json, csr_der, retries FROM requests "
+                                    "FORCE INDEX (ix_requests_queue) WHERE ") +
+                            condition + " AND profile IN " + InClause(profiles.size()) +
+                            " ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
+                        p));
       for (const auto& r : rows) {
         ClaimedRequest cr;
         cr.id = r.Int(0);
@@ -258,11 +264,12 @@ Result<std::vector<ClaimedRequest>> ClaimRequests(Connection& conn,
     std::vector<Param> upd = {Param(std::string_view(claimer)), Param(int64_t{lease_seconds})};
     for (const auto& r : out) upd.emplace_back(r.id);
     CP_RETURN_IF_ERROR(
-        c.ExecV("UPDATE requests SET state = 'issuing', claimed_by = ?, fence = fence + 1, "
-                "lease_until = UTC_TIMESTAMP(6) + INTERVAL ? SECOND, updated_at = "
-                "UTC_TIMESTAMP(6) WHERE id IN " +
-                    InClause(out.size()),
-                upd)
+        Sql(c)
+            .ExecV("UPDATE requests SET state = 'issuing', claimed_by = ?, fence = fence + 1, "
+                   "lease_until = UTC_TIMESTAMP(6) + INTERVAL ? SECOND, updated_at = "
+                   "UTC_TIMESTAMP(6) WHERE id IN " +
+                       InClause(out.size()),
+                   upd)
             .status());
     std::sort(out.begin(), out.end(),
               [](const ClaimedRequest& x, const ClaimedRequest& y) { return x.id < y.id; });
@@ -281,9 +288,9 @@ Result<int64_t> CountClaimable(Connection& conn, const std::vector<std::string>&
   const std::string count =
       "SELECT COUNT(*) FROM requests FORCE INDEX (ix_requests_queue) WHERE profile IN " +
       InClause(profiles.size()) + " AND ";
-  CP_ASSIGN_OR_RETURN(
-      auto rows,
-      conn.QueryV("SELECT (" + count + kApprovedQueued + ") + (" + count + kLeaseExpired + ")", p));
+  CP_ASSIGN_OR_RETURN(auto rows, Sql(conn).QueryV("SELECT (" + count + kApprovedQueued + ") + (" +
+                                                      count + kLeaseExpired + ")",
+                                                  p));
   return rows.at(0).Int(0);
 }
 
@@ -294,10 +301,11 @@ Result<std::vector<int64_t>> OwnedClaims(Connection& conn,
   if (claims.empty()) return owned;
   std::vector<Param> p = {Param(std::string_view(claimer))};
   for (const auto& [id, fence] : claims) p.emplace_back(id);
-  CP_ASSIGN_OR_RETURN(auto rows, conn.QueryV("SELECT id, fence FROM requests WHERE claimed_by = "
-                                             "? AND state = 'issuing' AND id IN " +
-                                                 InClause(claims.size()) + " FOR UPDATE",
-                                             p));
+  CP_ASSIGN_OR_RETURN(auto rows,
+                      Sql(conn).QueryV("SELECT id, fence FROM requests WHERE claimed_by = "
+                                       "? AND state = 'issuing' AND id IN " +
+                                           InClause(claims.size()) + " FOR UPDATE",
+                                       p));
   std::map<int64_t, int64_t> fences;
   for (const auto& r : rows) fences[r.Int(0)] = r.Int(1);
   for (const auto& [id, fence] : claims) {
@@ -309,7 +317,7 @@ Result<std::vector<int64_t>> OwnedClaims(Connection& conn,
 
 Status MarkIssued(Connection& conn, const std::vector<int64_t>& ids) {
   if (ids.empty()) return Status::Ok();
-  return conn
+  return Sql(conn)
       .ExecV(
           "UPDATE requests SET state = 'issued', claimed_by = NULL, lease_until = NULL, "
           "reason = NULL, updated_at = UTC_TIMESTAMP(6) WHERE id IN " +
@@ -319,7 +327,7 @@ Status MarkIssued(Connection& conn, const std::vector<int64_t>& ids) {
 }
 
 Status MarkFailed(Connection& conn, int64_t id, const std::string& reason) {
-  return conn
+  return Sql(conn)
       .Exec(
           "UPDATE requests SET state = 'failed', reason = ?, retries = retries + 1, "
           "claimed_by = NULL, lease_until = NULL, updated_at = UTC_TIMESTAMP(6) WHERE id = ?",
@@ -329,16 +337,17 @@ Status MarkFailed(Connection& conn, int64_t id, const std::string& reason) {
 
 Result<int64_t> ReleaseClaims(Connection& conn, const std::string& claimer) {
   CP_ASSIGN_OR_RETURN(ExecResult r,
-                      conn.Exec("UPDATE requests SET state = 'approved', claimed_by = NULL, "
-                                "lease_until = NULL, updated_at = UTC_TIMESTAMP(6) WHERE "
-                                "claimed_by = ? AND state = 'issuing'",
-                                {claimer}));
+                      Sql(conn).Exec("UPDATE requests SET state = 'approved', claimed_by = NULL, "
+                                     "lease_until = NULL, updated_at = UTC_TIMESTAMP(6) WHERE "
+                                     "claimed_by = ? AND state = 'issuing'",
+                                     {claimer}));
   return static_cast<int64_t>(r.affected_rows);
 }
 
 Result<std::vector<StateCount>> CountRequests(Connection& conn) {
-  CP_ASSIGN_OR_RETURN(auto rows, conn.Query("SELECT state, profile, COUNT(*) FROM requests "
-                                            "GROUP BY state, profile ORDER BY profile, state"));
+  CP_ASSIGN_OR_RETURN(auto rows,
+                      Sql(conn).Query("SELECT state, profile, COUNT(*) FROM requests "
+                                      "GROUP BY state, profile ORDER BY profile, state"));
   std::vector<StateCount> out;
   for (const auto& r : rows) out.push_back({r.Str(0), r.Str(1), r.Int(2)});
   return out;

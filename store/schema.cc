@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "store/sql.h"
+
 namespace certpress::store {
 
 namespace {
@@ -234,18 +236,18 @@ int LatestSchemaVersion() {
 }
 
 Result<int> SchemaVersion(Connection& conn) {
-  CP_RETURN_IF_ERROR(conn.ExecScript(
+  CP_RETURN_IF_ERROR(Sql(conn).ExecScript(
       "CREATE TABLE IF NOT EXISTS schema_migrations ("
       " version INT NOT NULL PRIMARY KEY,"
       " name VARCHAR(200) NOT NULL,"
       " applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB"));
   CP_ASSIGN_OR_RETURN(auto rows,
-                      conn.Query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+                      Sql(conn).Query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
   return static_cast<int>(rows.at(0).Int(0));
 }
 
 Result<MigrateReport> Migrate(Connection& conn) {
-  CP_ASSIGN_OR_RETURN(auto lock, conn.Query("SELECT GET_LOCK('certpress.migrate', 60)"));
+  CP_ASSIGN_OR_RETURN(auto lock, Sql(conn).Query("SELECT GET_LOCK('certpress.migrate', 60)"));
   if (lock.empty() || lock[0].Int(0) != 1) {
     return Unavailable("another process holds the migration lock");
   }
@@ -256,18 +258,18 @@ Result<MigrateReport> Migrate(Connection& conn) {
     for (const auto& m : Migrations()) {
       if (m.version <= report.from_version) continue;
       for (const char* sql : m.statements) {
-        Status s = conn.ExecScript(sql);
+        Status s = Sql(conn).ExecScript(sql);
         if (!s.ok()) return s.Wrap("migration " + std::to_string(m.version) + " (" + m.name + ")");
       }
-      auto ins = conn.Exec("INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
-                           {int64_t{m.version}, std::string_view(m.name)});
+      auto ins = Sql(conn).Exec("INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                                {int64_t{m.version}, std::string_view(m.name)});
       if (!ins.ok()) return ins.status().Wrap("recording migration " + std::to_string(m.version));
       report.to_version = m.version;
       ++report.applied;
     }
     return Status::Ok();
   }();
-  conn.Query("SELECT RELEASE_LOCK('certpress.migrate')").status().IgnoreError();
+  Sql(conn).Query("SELECT RELEASE_LOCK('certpress.migrate')").status().IgnoreError();
   if (!st.ok()) return st;
   return report;
 }

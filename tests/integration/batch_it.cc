@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/bytes.h"
+#include "store/sql.h"
 #include "tests/support/test_env.h"
 
 namespace certpress {
@@ -61,7 +62,7 @@ class BatchIT : public ::testing::Test {
 
   int64_t Scalar(const std::string& sql) {
     auto c = db_.Connect();
-    auto rows = c->Query(sql);
+    auto rows = store::Sql(*c).Query(sql);
     EXPECT_TRUE(rows.ok()) << rows.status().message();
     return rows.ok() && !rows->empty() ? (*rows)[0].Int(0) : -1;
   }
@@ -172,14 +173,17 @@ TEST_F(BatchIT, SchedulerKilledMidBatchThenRunAgainIssuesExactlyOnce) {
 TEST_F(BatchIT, ExpiredLeaseIsReclaimedAndALiveOneIsNot) {
   ImportAndApprove(Employees(20), 20);
   auto c = db_.Connect();
-  ASSERT_TRUE(c->Exec("UPDATE requests SET state = 'issuing', claimed_by = 'dead:1', fence = "
-                      "fence + 1, lease_until = UTC_TIMESTAMP(6) - INTERVAL 1 MINUTE WHERE id <= "
-                      "(SELECT MIN(id) + 9 FROM (SELECT id FROM requests) x)")
+  ASSERT_TRUE(store::Sql(*c)
+                  .Exec("UPDATE requests SET state = 'issuing', claimed_by = 'dead:1', fence = "
+                        "fence + 1, lease_until = UTC_TIMESTAMP(6) - INTERVAL 1 MINUTE WHERE id <= "
+                        "(SELECT MIN(id) + 9 FROM (SELECT id FROM requests) x)")
                   .ok());
-  ASSERT_TRUE(c->Exec("UPDATE requests SET state = 'issuing', claimed_by = 'alive:1', lease_until "
-                      "= UTC_TIMESTAMP(6) + INTERVAL 1 HOUR WHERE state = 'approved' ORDER BY id "
-                      "LIMIT 5")
-                  .ok());
+  ASSERT_TRUE(
+      store::Sql(*c)
+          .Exec("UPDATE requests SET state = 'issuing', claimed_by = 'alive:1', lease_until "
+                "= UTC_TIMESTAMP(6) + INTERVAL 1 HOUR WHERE state = 'approved' ORDER BY id "
+                "LIMIT 5")
+          .ok());
   auto run = Run({"run-batch"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_NE(run.out.find("issued 15,"), std::string::npos) << run.out;
@@ -207,7 +211,7 @@ TEST_F(BatchIT, ProfileChangedUnderTheRequestFailsIt) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_NE(run.out.find("issued 0, failed 5"), std::string::npos) << run.out;
   auto c = db_.Connect();
-  auto rows = c->Query("SELECT DISTINCT reason FROM requests");
+  auto rows = store::Sql(*c).Query("SELECT DISTINCT reason FROM requests");
   ASSERT_EQ(rows->size(), 1u);
   EXPECT_NE((*rows)[0].Str(0).find("changed since the request was made"), std::string::npos)
       << (*rows)[0].Str(0);
@@ -311,7 +315,7 @@ TEST_F(BatchIT, Pkcs12OpensWithOpenSslAndItsKeyMatchesItsCertificate) {
   }
   // The key at rest is ciphertext: no PKCS#8 structure in the database.
   auto c = db_.Connect();
-  auto rows = c->Query("SELECT ciphertext FROM private_keys LIMIT 1");
+  auto rows = store::Sql(*c).Query("SELECT ciphertext FROM private_keys LIMIT 1");
   ASSERT_FALSE(rows->empty());
   const std::string& blob = (*rows)[0].Str(0);
   const unsigned char* bp = reinterpret_cast<const unsigned char*>(blob.data());
@@ -416,11 +420,11 @@ TEST_F(BatchIT, Pkcs12OfAReissuedRequestTakesTheCertificateOfTheStoredKey) {
   ASSERT_EQ(Run({"run-batch"}).exit_code, 0);
   const std::string id = std::to_string(Scalar("SELECT MIN(id) FROM requests"));
   auto c = db_.Connect();
-  auto first = c->Query("SELECT serial FROM certificates WHERE request_id = " + id);
+  auto first = store::Sql(*c).Query("SELECT serial FROM certificates WHERE request_id = " + id);
   ASSERT_TRUE(first.ok());
   ASSERT_EQ(first->size(), 1u);
   const std::string old_serial = (*first)[0].Str(0);
-  ASSERT_TRUE(c->Exec("UPDATE requests SET state = 'approved' WHERE id = " + id).ok());
+  ASSERT_TRUE(store::Sql(*c).Exec("UPDATE requests SET state = 'approved' WHERE id = " + id).ok());
   ASSERT_EQ(Run({"run-batch"}).exit_code, 0);
   ASSERT_EQ(
       Scalar("SELECT COUNT(*) FROM certificates WHERE status = 'issued' AND request_id = " + id),

@@ -8,6 +8,7 @@
 
 #include "common/bytes.h"
 #include "store/schema.h"
+#include "store/sql.h"
 #include "tests/support/test_env.h"
 
 namespace certpress {
@@ -149,8 +150,9 @@ TEST_F(CliIT, OfflineRootSignsTheCsrWithPlainOpenSsl) {
 TEST_F(CliIT, OlderSchemaIsRefusedUntilMigrated) {
   auto conn = db_.Connect();
   ASSERT_NE(conn, nullptr);
-  ASSERT_TRUE(conn->Exec("DELETE FROM schema_migrations WHERE version = ?",
-                         {int64_t{store::LatestSchemaVersion()}})
+  ASSERT_TRUE(store::Sql(*conn)
+                  .Exec("DELETE FROM schema_migrations WHERE version = ?",
+                        {int64_t{store::LatestSchemaVersion()}})
                   .ok());
   auto old = Run({"status"});
   EXPECT_EQ(old.exit_code, 1) << old.out << old.err;

@@ -9,6 +9,7 @@
 #include "store/certificates.h"
 #include "store/requests.h"
 #include "store/schema.h"
+#include "store/sql.h"
 #include "tests/support/test_env.h"
 
 namespace certpress::store {
@@ -17,7 +18,7 @@ namespace {
 using certpress::testing::TestDb;
 
 std::string SchemaFingerprint(Connection& c, const std::string& db) {
-  auto rows = c.Query(
+  auto rows = Sql(c).Query(
       "SELECT table_name, column_name, column_type FROM information_schema.columns "
       "WHERE table_schema = ? ORDER BY table_name, ordinal_position",
       {db});
@@ -38,7 +39,7 @@ TEST(StoreIT, MigrationsRunTwiceWithoutChange) {
   EXPECT_EQ(again->applied, 0);
   EXPECT_EQ(again->to_version, LatestSchemaVersion());
   EXPECT_EQ(SchemaFingerprint(*c, db.name()), before);
-  auto n = c->Query("SELECT COUNT(*) FROM schema_migrations");
+  auto n = Sql(*c).Query("SELECT COUNT(*) FROM schema_migrations");
   EXPECT_EQ((*n)[0].Int(0), LatestSchemaVersion());
 }
 
@@ -47,25 +48,25 @@ TEST(StoreIT, TransactionInterruptedByKilledConnectionIsRetried) {
   auto c = db.Connect();
   auto killer = db.Connect();
   ASSERT_TRUE(c && killer);
-  ASSERT_TRUE(c->ExecScript("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))").ok());
+  ASSERT_TRUE(Sql(*c).ExecScript("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))").ok());
   int runs = 0, attempts = 0;
   Status st = RunTransaction(
       *c,
       [&](Connection& conn) -> Status {
         ++runs;
-        CP_RETURN_IF_ERROR(conn.Exec("INSERT INTO t VALUES (1, 'a')").status());
+        CP_RETURN_IF_ERROR(Sql(conn).Exec("INSERT INTO t VALUES (1, 'a')").status());
         if (runs == 1) {
           // Another session kills ours in the middle of the transaction.
-          auto k = killer->Exec("KILL CONNECTION ?", {static_cast<int64_t>(conn.ThreadId())});
+          auto k = Sql(*killer).Exec("KILL CONNECTION ?", {static_cast<int64_t>(conn.ThreadId())});
           EXPECT_TRUE(k.ok()) << k.status().message();
         }
-        return conn.Exec("INSERT INTO t VALUES (2, 'b')").status();
+        return Sql(conn).Exec("INSERT INTO t VALUES (2, 'b')").status();
       },
       RetryPolicy{}, &attempts);
   ASSERT_TRUE(st.ok()) << st.message();
   EXPECT_EQ(runs, 2);
   EXPECT_EQ(attempts, 2);
-  auto rows = killer->Query("SELECT COUNT(*) FROM t");
+  auto rows = Sql(*killer).Query("SELECT COUNT(*) FROM t");
   EXPECT_EQ((*rows)[0].Int(0), 2);  // the first, killed attempt left nothing behind
 }
 
@@ -73,29 +74,29 @@ TEST(StoreIT, DeadlockIsRetried) {
   TestDb db;
   auto a = db.Connect();
   auto b = db.Connect();
-  ASSERT_TRUE(a->ExecScript("CREATE TABLE d (id INT PRIMARY KEY, v INT)").ok());
-  ASSERT_TRUE(a->ExecScript("INSERT INTO d VALUES (1, 0), (2, 0)").ok());
+  ASSERT_TRUE(Sql(*a).ExecScript("CREATE TABLE d (id INT PRIMARY KEY, v INT)").ok());
+  ASSERT_TRUE(Sql(*a).ExecScript("INSERT INTO d VALUES (1, 0), (2, 0)").ok());
   // Session b locks row 2 then waits for row 1, while a holds row 1 and asks for row 2.
   // b also writes more rows than a will, so that InnoDB, which rolls back the smaller
   // transaction of a deadlock, picks a: the retry is what this test is about.
-  ASSERT_TRUE(b->ExecScript("START TRANSACTION").ok());
-  ASSERT_TRUE(b->Exec("UPDATE d SET v = v + 1 WHERE id = 2").ok());
-  ASSERT_TRUE(b->ExecScript("INSERT INTO d SELECT seq + 100, 0 FROM seq_1_to_20").ok());
+  ASSERT_TRUE(Sql(*b).ExecScript("START TRANSACTION").ok());
+  ASSERT_TRUE(Sql(*b).Exec("UPDATE d SET v = v + 1 WHERE id = 2").ok());
+  ASSERT_TRUE(Sql(*b).ExecScript("INSERT INTO d SELECT seq + 100, 0 FROM seq_1_to_20").ok());
   int runs = 0;
   std::thread other([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    b->Exec("UPDATE d SET v = v + 1 WHERE id = 1").status().IgnoreError();
-    b->ExecScript("COMMIT").IgnoreError();
+    Sql(*b).Exec("UPDATE d SET v = v + 1 WHERE id = 1").status().IgnoreError();
+    Sql(*b).ExecScript("COMMIT").IgnoreError();
   });
   Status st = RunTransaction(*a, [&](Connection& conn) -> Status {
     ++runs;
-    CP_RETURN_IF_ERROR(conn.Exec("UPDATE d SET v = v + 10 WHERE id = 1").status());
+    CP_RETURN_IF_ERROR(Sql(conn).Exec("UPDATE d SET v = v + 10 WHERE id = 1").status());
     std::this_thread::sleep_for(std::chrono::milliseconds(600));
-    return conn.Exec("UPDATE d SET v = v + 10 WHERE id = 2").status();
+    return Sql(conn).Exec("UPDATE d SET v = v + 10 WHERE id = 2").status();
   });
   other.join();
   ASSERT_TRUE(st.ok()) << st.message();
-  auto rows = a->Query("SELECT SUM(v) FROM d");
+  auto rows = Sql(*a).Query("SELECT SUM(v) FROM d");
   // a lost the deadlock, was run again, and its +20 landed exactly once, after b's +2.
   int64_t sum = (*rows)[0].Int(0);
   EXPECT_EQ(runs, 2);
@@ -106,9 +107,10 @@ TEST(StoreIT, DeadlockIsRetried) {
 void AddCas(Connection& c, int n) {
   for (int i = 0; i < n; ++i) {
     const std::string label = "ca" + std::to_string(i);
-    ASSERT_TRUE(c.Exec("INSERT INTO cas (label, subject, key_uri, key_type, status) "
-                       "VALUES (?, 'CN=x', 'pkcs11:object=x', 'ec-p256', 'active')",
-                       {std::string_view(label)})
+    ASSERT_TRUE(Sql(c)
+                    .Exec("INSERT INTO cas (label, subject, key_uri, key_type, status) "
+                          "VALUES (?, 'CN=x', 'pkcs11:object=x', 'ec-p256', 'active')",
+                          {std::string_view(label)})
                     .ok());
   }
 }
@@ -154,7 +156,7 @@ TEST(StoreIT, StoreCertificatesNeedsTheRecordedIntent) {
   ASSERT_TRUE(RecordIntents(*c, recorded).ok());
   Status st = RunTransaction(*c, [&](Connection& t) { return StoreCertificates(t, certs); });
   ASSERT_TRUE(st.ok()) << st.message();
-  auto rows = c->Query(
+  auto rows = Sql(*c).Query(
       "SELECT serial, issuer_id, request_id, status, subject, not_after, tbs_sha256, der "
       "FROM certificates ORDER BY id");
   ASSERT_TRUE(rows.ok());
@@ -188,7 +190,7 @@ TEST(StoreIT, StoreCertificatesNeedsTheRecordedIntent) {
     Status s = RunTransaction(*c, [&](Connection& t) { return StoreCertificates(t, {bad}); });
     EXPECT_FALSE(s.ok()) << bad.intent->serial_hex;
   }
-  auto n = c->Query("SELECT COUNT(*) FROM certificates");
+  auto n = Sql(*c).Query("SELECT COUNT(*) FROM certificates");
   EXPECT_EQ((*n)[0].Int(0), 600);
 }
 
@@ -203,29 +205,31 @@ TEST(StoreIT, MigrationToSerialsKeepsCertificatesAndMovesIntents) {
   AddCas(*c, 1);
   // Back to schema 4, with one open intent and one issued certificate as schema 4 kept them.
   ASSERT_TRUE(
-      c->ExecScript("ALTER TABLE certificates DROP FOREIGN KEY fk_certificates_serial").ok());
-  ASSERT_TRUE(c->ExecScript("DROP TABLE serials").ok());
-  ASSERT_TRUE(c->Exec("DELETE FROM schema_migrations WHERE version = 5").ok());
+      Sql(*c).ExecScript("ALTER TABLE certificates DROP FOREIGN KEY fk_certificates_serial").ok());
+  ASSERT_TRUE(Sql(*c).ExecScript("DROP TABLE serials").ok());
+  ASSERT_TRUE(Sql(*c).Exec("DELETE FROM schema_migrations WHERE version = 5").ok());
   for (const char* row :
        {"(1, '0A01', 7, 'intent', 'CN=i', NOW(), NOW(), REPEAT('a', 32), NULL)",
         "(1, '0A02', 8, 'issued', 'CN=d', NOW(), NOW(), REPEAT('b', 32), 'der')"}) {
-    ASSERT_TRUE(c->ExecScript(std::string("INSERT INTO certificates (issuer_id, serial, "
-                                          "request_id, status, subject, not_before, not_after, "
-                                          "tbs_sha256, der) VALUES ") +
-                              row)
+    ASSERT_TRUE(Sql(*c)
+                    .ExecScript(std::string("INSERT INTO certificates (issuer_id, serial, "
+                                            "request_id, status, subject, not_before, not_after, "
+                                            "tbs_sha256, der) VALUES ") +
+                                row)
                     .ok());
   }
   auto m = Migrate(*c);
   ASSERT_TRUE(m.ok()) << m.status().message();
   EXPECT_EQ(m->applied, 1);
   EXPECT_EQ(SchemaFingerprint(*c, db.name()), latest);
-  auto serials = c->Query("SELECT serial, request_id, tbs_sha256 FROM serials ORDER BY serial");
+  auto serials =
+      Sql(*c).Query("SELECT serial, request_id, tbs_sha256 FROM serials ORDER BY serial");
   ASSERT_TRUE(serials.ok());
   ASSERT_EQ(serials->size(), 2u);
   EXPECT_EQ((*serials)[0].Str(0), "0A01");
   EXPECT_EQ((*serials)[0].Int(1), 7);
   EXPECT_EQ((*serials)[1].Str(2), std::string(32, 'b'));
-  auto certs = c->Query("SELECT serial, status, der FROM certificates");
+  auto certs = Sql(*c).Query("SELECT serial, status, der FROM certificates");
   ASSERT_TRUE(certs.ok());
   ASSERT_EQ(certs->size(), 1u);
   EXPECT_EQ((*certs)[0].Str(0), "0A02");
@@ -257,8 +261,9 @@ TEST(StoreIT, ClaimTakesExpiredLeasesFirstOrWhenThereIsRoom) {
   ASSERT_TRUE(made.ok()) << made.status().message();
   ASSERT_EQ(*made, 6u);
   // The two lowest ids were claimed by a scheduler that died a minute ago.
-  ASSERT_TRUE(c->Exec("UPDATE requests SET state = 'issuing', claimed_by = 'dead:1', lease_until "
-                      "= UTC_TIMESTAMP(6) - INTERVAL 1 MINUTE ORDER BY id LIMIT 2")
+  ASSERT_TRUE(Sql(*c)
+                  .Exec("UPDATE requests SET state = 'issuing', claimed_by = 'dead:1', lease_until "
+                        "= UTC_TIMESTAMP(6) - INTERVAL 1 MINUTE ORDER BY id LIMIT 2")
                   .ok());
   // What a run expects: 4 approved and 2 expired, none for another profile.
   auto backlog = CountClaimable(*c, {"p"});
@@ -296,10 +301,11 @@ TEST(StoreIT, ApproveManyAnswersEachIdAndCountsDistinctOperators) {
   // r2 and r3 need two operators.
   ASSERT_TRUE(InsertRequests(*c, Requests(4, [](int i) { return i < 2 ? 1 : 2; })).ok());
   auto id = [&](int i) {
-    auto r = c->Query("SELECT id FROM requests WHERE subject = ?", {"CN=r" + std::to_string(i)});
+    auto r =
+        Sql(*c).Query("SELECT id FROM requests WHERE subject = ?", {"CN=r" + std::to_string(i)});
     return (*r)[0].Int(0);
   };
-  ASSERT_TRUE(c->Exec("UPDATE requests SET state = 'rejected' WHERE id = ?", {id(1)}).ok());
+  ASSERT_TRUE(Sql(*c).Exec("UPDATE requests SET state = 'rejected' WHERE id = ?", {id(1)}).ok());
   const std::vector<int64_t> ids = {id(0), id(1), id(2), 999999, id(2), id(3)};
   auto first = ApproveMany(*c, ids, "alice");
   ASSERT_TRUE(first.ok()) << first.status().message();
@@ -328,12 +334,12 @@ TEST(StoreIT, ApproveManyAnswersEachIdAndCountsDistinctOperators) {
   ASSERT_TRUE((*bob)[1].ok());
   EXPECT_EQ((*bob)[1]->new_state, kApproved);
   EXPECT_EQ((*bob)[2].status().kind(), ErrorKind::kConflict);  // r0 is approved already
-  auto states = c->Query("SELECT state, COUNT(*) FROM requests GROUP BY state ORDER BY state");
+  auto states = Sql(*c).Query("SELECT state, COUNT(*) FROM requests GROUP BY state ORDER BY state");
   ASSERT_TRUE(states.ok());
   ASSERT_EQ(states->size(), 2u);
   EXPECT_EQ((*states)[0].Str(0), "approved");
   EXPECT_EQ((*states)[0].Int(1), 3);
-  auto n = c->Query("SELECT COUNT(*) FROM approvals");
+  auto n = Sql(*c).Query("SELECT COUNT(*) FROM approvals");
   EXPECT_EQ((*n)[0].Int(0), 5);  // alice: r0 r2 r3; bob: r2 r3
 }
 
@@ -344,7 +350,7 @@ TEST(StoreIT, ConcurrentApprovalsBySameOperatorCountOnce) {
   TestDb db;
   auto setup = db.Connect();
   ASSERT_TRUE(InsertRequests(*setup, Requests(200, [](int) { return 2; })).ok());
-  auto rows = setup->Query("SELECT id FROM requests ORDER BY id");
+  auto rows = Sql(*setup).Query("SELECT id FROM requests ORDER BY id");
   ASSERT_TRUE(rows.ok());
   std::vector<int64_t> ids;
   for (const auto& r : *rows) ids.push_back(r.Int(0));
@@ -367,11 +373,11 @@ TEST(StoreIT, ConcurrentApprovalsBySameOperatorCountOnce) {
   EXPECT_EQ(failed.load(), 0);
   EXPECT_EQ(ok.load(), 200);
   EXPECT_EQ(refused.load(), 200);
-  auto n = setup->Query("SELECT COUNT(*), COUNT(DISTINCT request_id) FROM approvals");
+  auto n = Sql(*setup).Query("SELECT COUNT(*), COUNT(DISTINCT request_id) FROM approvals");
   ASSERT_TRUE(n.ok());
   EXPECT_EQ((*n)[0].Int(0), 200);
   EXPECT_EQ((*n)[0].Int(1), 200);
-  auto pending = setup->Query("SELECT COUNT(*) FROM requests WHERE state = 'pending'");
+  auto pending = Sql(*setup).Query("SELECT COUNT(*) FROM requests WHERE state = 'pending'");
   EXPECT_EQ((*pending)[0].Int(0), 200);
 }
 
@@ -392,18 +398,18 @@ class AuditIT : public ::testing::Test {
     ASSERT_EQ(r->entries, 5);
     // The application cannot change history; an attacker with DDL rights first drops the
     // guard triggers, which is what these tests do.
-    auto upd = c_->Exec("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3");
+    auto upd = Sql(*c_).Exec("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3");
     ASSERT_FALSE(upd.ok());
     EXPECT_NE(upd.status().message().find("append-only"), std::string::npos);
-    ASSERT_TRUE(c_->ExecScript("DROP TRIGGER audit_log_no_update").ok());
-    ASSERT_TRUE(c_->ExecScript("DROP TRIGGER audit_log_no_delete").ok());
+    ASSERT_TRUE(Sql(*c_).ExecScript("DROP TRIGGER audit_log_no_update").ok());
+    ASSERT_TRUE(Sql(*c_).ExecScript("DROP TRIGGER audit_log_no_delete").ok());
   }
   TestDb db_;
   std::unique_ptr<Connection> c_;
 };
 
 TEST_F(AuditIT, VerifyCatchesAnEditedRow) {
-  ASSERT_TRUE(c_->Exec("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3").ok());
+  ASSERT_TRUE(Sql(*c_).Exec("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3").ok());
   auto r = VerifyAudit(*c_);
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->intact);
@@ -412,14 +418,14 @@ TEST_F(AuditIT, VerifyCatchesAnEditedRow) {
 }
 
 TEST_F(AuditIT, VerifyCatchesADeletedRow) {
-  ASSERT_TRUE(c_->Exec("DELETE FROM audit_log WHERE seq = 2").ok());
+  ASSERT_TRUE(Sql(*c_).Exec("DELETE FROM audit_log WHERE seq = 2").ok());
   auto r = VerifyAudit(*c_);
   EXPECT_FALSE(r->intact);
   EXPECT_NE(r->problem.find("entry 2 is missing"), std::string::npos) << r->problem;
 }
 
 TEST_F(AuditIT, VerifyCatchesADeletedTail) {
-  ASSERT_TRUE(c_->Exec("DELETE FROM audit_log WHERE seq = 5").ok());
+  ASSERT_TRUE(Sql(*c_).Exec("DELETE FROM audit_log WHERE seq = 5").ok());
   auto r = VerifyAudit(*c_);
   EXPECT_FALSE(r->intact);
   EXPECT_NE(r->problem.find("deleted from the end"), std::string::npos) << r->problem;
@@ -427,9 +433,9 @@ TEST_F(AuditIT, VerifyCatchesADeletedTail) {
 
 TEST_F(AuditIT, VerifyCatchesReorderedRows) {
   // Swap the contents of entries 2 and 3 (hashes and all), keeping the sequence numbers.
-  ASSERT_TRUE(c_->ExecScript("UPDATE audit_log SET seq = 100 WHERE seq = 2").ok());
-  ASSERT_TRUE(c_->ExecScript("UPDATE audit_log SET seq = 2 WHERE seq = 3").ok());
-  ASSERT_TRUE(c_->ExecScript("UPDATE audit_log SET seq = 3 WHERE seq = 100").ok());
+  ASSERT_TRUE(Sql(*c_).ExecScript("UPDATE audit_log SET seq = 100 WHERE seq = 2").ok());
+  ASSERT_TRUE(Sql(*c_).ExecScript("UPDATE audit_log SET seq = 2 WHERE seq = 3").ok());
+  ASSERT_TRUE(Sql(*c_).ExecScript("UPDATE audit_log SET seq = 3 WHERE seq = 100").ok());
   auto r = VerifyAudit(*c_);
   EXPECT_FALSE(r->intact);
   EXPECT_EQ(r->first_bad_seq, 2);

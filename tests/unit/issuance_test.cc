@@ -11,24 +11,14 @@
 #include "signer/cert_info.h"
 #include "signer/name.h"
 #include "tests/support/memory_ledger.h"
+#include "tests/support/soft_token.h"
 
 namespace certpress {
 namespace {
 
-namespace fs = std::filesystem;
-
 class IssuanceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("cp-issuance-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-    TokenConfig c;
-    c.kind = "soft";
-    c.dir = dir_.string();
-    c.pin = SecureString("test password");
-    token_ = std::move(OpenToken(c)).value();
     auto spki = token_->GenerateKey("ca", KeyType::kEcP256);
     ASSERT_TRUE(spki.ok()) << spki.status().message();
     CaKey ca{token_.get(),
@@ -45,7 +35,6 @@ class IssuanceTest : public ::testing::Test {
     ASSERT_TRUE(is.ok()) << is.status().message();
     issuer_.emplace(std::move(is).value());
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   ca::Issuance Item(const std::string& cn) {
     ca::Issuance item;
@@ -58,8 +47,7 @@ class IssuanceTest : public ::testing::Test {
     return item;
   }
 
-  fs::path dir_;
-  std::unique_ptr<CryptoToken> token_;
+  testing::ScopedSoftToken token_{"cp-issuance"};
   std::optional<Issuer> issuer_;
 };
 

@@ -11,35 +11,20 @@
 #include "signer/der.h"
 #include "signer/name.h"
 #include "tests/support/memory_ledger.h"
+#include "tests/support/soft_token.h"
 
 namespace certpress {
 namespace {
 
-namespace fs = std::filesystem;
-
 class IssuerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("cp-soft-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-    TokenConfig c;
-    c.kind = "soft";
-    c.dir = dir_.string();
-    c.pin = SecureString("test password");
-    auto t = OpenToken(c);
-    ASSERT_TRUE(t.ok()) << t.status().message();
-    token_ = std::move(t).value();
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  // MakeRoot creates a root CA key and certificate and returns the CA's issuer-side view.
-  CaKey MakeRoot(KeyType type, Bytes* root_der) {
-    auto spki = token_->GenerateKey("root", type);
+  // MakeRoot creates a root CA key (|label|) and certificate and returns the CA's issuer-side
+  // view.
+  CaKey MakeRoot(KeyType type, Bytes* root_der, const std::string& label = "root") {
+    auto spki = token_->GenerateKey(label, type);
     EXPECT_TRUE(spki.ok()) << spki.status().message();
     auto subject = EncodeName(*ParseName("CN=Test Root,O=CertPress,C=DK"));
-    CaKey self{token_.get(), "root", type, *subject, *spki, 0};
+    CaKey self{token_.get(), label, type, *subject, *spki, 0};
     auto is = Issuer::Create(profiles::RootCaProfile(3650), self);
     EXPECT_TRUE(is.ok()) << is.status().message();
     auto p = is->Prepare({*subject, *spki, {}, 0});
@@ -68,17 +53,14 @@ class IssuerTest : public ::testing::Test {
     return p;
   }
 
-  fs::path dir_;
-  std::unique_ptr<CryptoToken> token_;
+  testing::ScopedSoftToken token_{"cp-soft"};
 };
 
 TEST_F(IssuerTest, TbsReEncodesByteIdenticallyThroughOpenSsl) {
   for (KeyType ca_type : {KeyType::kEcP256, KeyType::kEcP384, KeyType::kRsa2048}) {
     SCOPED_TRACE(std::string(KeyTypeName(ca_type)));
-    TearDown();
-    SetUp();
     Bytes root_der;
-    CaKey root = MakeRoot(ca_type, &root_der);
+    CaKey root = MakeRoot(ca_type, &root_der, "root-" + std::string(KeyTypeName(ca_type)));
     auto is = Issuer::Create(EndEntity(), root);
     ASSERT_TRUE(is.ok()) << is.status().message();
     auto key = GenerateSoftKey(KeyType::kEcP256);
