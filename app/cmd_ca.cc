@@ -171,7 +171,7 @@ void CreateOptions(po::options_description& d) {
       "name", po::value<std::string>()->required(),
       "subject DN, RFC 4514 (\"CN=Example Root,O=Example,C=DK\")")(
       "key-type", po::value<std::string>()->default_value("ec-p384"),
-      "ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096")(
+      KeyTypeNames().c_str())(
       "days", po::value<int>()->default_value(3650), "validity in days");
 }
 

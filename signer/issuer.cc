@@ -122,7 +122,7 @@ Result<Issuer> Issuer::Create(const profiles::CertProfile& profile, CaKey ca) {
   is.profile_ = profile;
   CP_ASSIGN_OR_RETURN(is.ca_key_id_, SubjectKeyId(ca.spki));
   CP_ASSIGN_OR_RETURN(UniquePtr<EVP_PKEY> pub, ParseSpki(ca.spki));
-  is.ca_pub_ = std::shared_ptr<EVP_PKEY>(pub.release(), EVP_PKEY_free);
+  is.ca_pub_ = std::shared_ptr<EVP_PKEY>(std::move(pub));
   CP_ASSIGN_OR_RETURN(std::unique_ptr<internal::EcPublicKey> ec,
                       internal::EcPublicKey::FromSpki(ca.spki));
   is.ca_ec_ = std::move(ec);
