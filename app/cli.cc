@@ -82,6 +82,7 @@ int Main(int argc, char** argv) {
   AddBatchCommands(cmds);
   AddCertCommands(cmds);
   AddTokenCommands(cmds);
+  AddOperatorCommands(cmds);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {

@@ -12,9 +12,11 @@
 #include "batch/pipeline.h"
 #include "batch/report.h"
 #include "ra/decisions.h"
+#include "ra/operators.h"
 #include "ra/submit.h"
 #include "scheduler/cron.h"
 #include "scheduler/daemon.h"
+#include "signer/operator_key.h"
 
 namespace certpress::app {
 
@@ -97,13 +99,18 @@ CommandResult Submit(Context& ctx) {
 }
 
 // Decide applies approve or reject to --ids, or to every pending request of --profile with
-// --all (ra/decisions.h).
+// --all, as statements signed with the operator's --key (ra/decisions.h); --dry-run lists
+// what would be signed.
 CommandResult Decide(Context& ctx, bool approve) {
   ra::DecisionRequest req;
   req.approve = approve;
   req.op = ctx.Get<std::string>("operator");
   if (req.op.empty())
     return Usage("--operator NAME is required: every decision names its operator");
+  if (auto canonical = ra::CanonicalOperatorName(req.op); !canonical.ok()) {
+    return Usage(canonical.status().message());
+  }
+  req.dry_run = ctx.Flag("dry-run");
   const bool all = ctx.Flag("all");
   const std::string ids_text = ctx.Get<std::string>("ids");
   const std::string profile = ctx.Get<std::string>("profile");
@@ -111,7 +118,7 @@ CommandResult Decide(Context& ctx, bool approve) {
   if (all && profile.empty()) return Usage("--all needs --profile P");
   if (!approve) {
     req.reason = ctx.Get<std::string>("reason");
-    if (req.reason.empty()) return Usage("--reason is required");
+    if (req.reason.empty() && !req.dry_run) return Usage("--reason is required");
   }
   if (all) {
     req.all_of_profile = profile;
@@ -120,6 +127,26 @@ CommandResult Decide(Context& ctx, bool approve) {
     if (!parsed.ok()) return Usage(parsed.status().message());
     req.ids = std::move(parsed).value();
   }
+  std::unique_ptr<StatementKey> key;
+  if (!req.dry_run) {
+    const std::string key_spec = ctx.Get<std::string>("key");
+    if (key_spec.empty()) {
+      return Usage("--key FILE|PKCS11-URI is required: every decision is signed by its operator");
+    }
+    SecureString password;
+    if (const std::string f = ctx.Get<std::string>("key-password-file"); !f.empty()) {
+      auto pw = ReadSecretFile(f);
+      if (!pw.ok()) return Fail(pw.status().Wrap("reading the key password"));
+      password = std::move(pw).value();
+    }
+    auto opened = OpenStatementKey(key_spec, password, ctx.Get<std::string>("token.module"));
+    if (!opened.ok()) return Fail(opened.status().Wrap("operator key"));
+    key = std::move(opened).value();
+    req.key = key.get();
+  }
+  auto profiles = ctx.Profiles();
+  if (!profiles.ok()) return Fail(profiles.status());
+  req.profiles = *profiles;
   auto db = ctx.Db();
   if (!db.ok()) return Fail(db.status());
   Progress progress(approve ? "approve" : "reject", "requests");
@@ -131,6 +158,18 @@ CommandResult Decide(Context& ctx, bool approve) {
   });
   progress.Finish();
   if (!tally.ok()) return Fail(tally.status());
+  if (req.dry_run) {
+    // What the operator would sign: every request with its profile, signing CA, subject and
+    // SANs, and the hash that the signed statement will carry.
+    for (const auto& l : tally->listed) {
+      ctx.out << l.id << "\t" << l.profile << "\tca=" << l.ca << "\t" << l.subject << "\t"
+              << l.sans_json << "\tsha256=" << l.content_hash << "\n";
+    }
+    ctx.out << tally->listed.size() << " request(s) would be "
+            << (approve ? "approved" : "rejected") << " by " << *ra::CanonicalOperatorName(req.op)
+            << "\n";
+    return Ok();
+  }
   if (approve) {
     ctx.out << tally->approved << " approved, " << tally->waiting
             << " waiting for another operator";
@@ -275,7 +314,13 @@ void BatchRunOptions(po::options_description& d) {
 void DecisionOptions(po::options_description& d) {
   d.add_options()("ids", po::value<std::string>()->default_value(""), "request ids: 1,2,7-9")(
       "all", po::bool_switch(), "every pending request of --profile")(
-      "profile", po::value<std::string>()->default_value(""), "card profile");
+      "profile", po::value<std::string>()->default_value(""), "card profile")(
+      "key", po::value<std::string>()->default_value(""),
+      "the operator's signing key: an encrypted PKCS#8 PEM file or a PKCS#11 URI")(
+      "key-password-file", po::value<std::string>()->default_value(""),
+      "file holding the key file's password (or the token PIN)")(
+      "dry-run", po::bool_switch(),
+      "list what would be signed (profile, signing CA, subject, SANs, hash); decide nothing");
 }
 
 }  // namespace

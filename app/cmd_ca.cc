@@ -170,8 +170,7 @@ void CreateOptions(po::options_description& d) {
                   "CA label (also the key label in the token)")(
       "name", po::value<std::string>()->required(),
       "subject DN, RFC 4514 (\"CN=Example Root,O=Example,C=DK\")")(
-      "key-type", po::value<std::string>()->default_value("ec-p384"),
-      KeyTypeNames().c_str())(
+      "key-type", po::value<std::string>()->default_value("ec-p384"), KeyTypeNames().c_str())(
       "days", po::value<int>()->default_value(3650), "validity in days");
 }
 

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/commands.h"
+#include "ra/decisions.h"
 #include "store/audit.h"
 #include "store/schema.h"
 
@@ -24,19 +25,39 @@ CommandResult AuditVerify(Context& ctx) {
   if (!db.ok()) return Fail(db.status());
   auto r = store::VerifyAudit(**db);
   if (!r.ok()) return Fail(r.status());
+  // Every approval and rejection: its signed statement, checked again.
+  auto d = ra::VerifyDecisions(**db);
+  if (!d.ok()) return Fail(d.status());
+  const bool decisions_ok = d->problems.empty();
   if (ctx.Flag("json")) {
-    nlohmann::json j = {{"intact", r->intact}, {"entries", r->entries}};
+    nlohmann::json j = {{"intact", r->intact && decisions_ok},
+                        {"entries", r->entries},
+                        {"decision_statements", d->statements},
+                        {"signed_decisions", d->decisions},
+                        {"unsigned_legacy_decisions", d->unsigned_legacy}};
     if (!r->intact) {
       j["first_bad_seq"] = r->first_bad_seq;
       j["problem"] = r->problem;
     }
+    if (!decisions_ok) j["decision_problems"] = d->problems;
     ctx.out << j.dump(2) << "\n";
-  } else if (r->intact) {
-    ctx.out << "audit log intact: " << r->entries << " entries\n";
+  } else {
+    if (r->intact) ctx.out << "audit log intact: " << r->entries << " entries\n";
+    if (decisions_ok) {
+      ctx.out << "decisions intact: " << d->decisions << " signed by operators in " << d->statements
+              << " statements";
+      if (d->unsigned_legacy) ctx.out << " (" << d->unsigned_legacy << " older, unsigned)";
+      ctx.out << "\n";
+    }
   }
   if (!r->intact) {
     return Fail(DatabaseError("audit log broken at entry " + std::to_string(r->first_bad_seq) +
                               ": " + r->problem));
+  }
+  if (!decisions_ok) {
+    for (const auto& p : d->problems) std::cerr << p << "\n";
+    return Fail(DatabaseError(std::to_string(d->problems.size()) +
+                              " signed decision(s) do not verify (listed above)"));
   }
   return Ok();
 }

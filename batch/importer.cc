@@ -176,6 +176,7 @@ Result<ImportReport> ImportCsv(store::Connection& conn, const profiles::CardProf
       continue;
     }
     store::NewRequest r = ra::NewRequestRow(profile, opt.ca_id, std::move(built).value());
+    r.submitted_by = opt.operator_name;
     r.natural_key = std::move(natural);
     if (!opt.dry_run) r.import_id = report.import_id;
     r.source_line = static_cast<int>(rec.line);

@@ -134,4 +134,16 @@ CertProfile SubCaProfile(int validity_days, std::optional<int> path_len) {
   return p;
 }
 
+CertProfile OperatorProfile(int validity_days) {
+  CertProfile p;
+  p.name = "operator";
+  p.validity_days = validity_days;
+  p.backdate_seconds = 60;
+  p.key_usage = kDigitalSignature;
+  // TLS client authentication: the web RA will authenticate operators by mutual TLS with the
+  // same certificates (id-kp-clientAuth, RFC 5280 4.2.1.12).
+  p.extended_key_usage = {"1.3.6.1.5.5.7.3.2"};
+  return p;
+}
+
 }  // namespace certpress::profiles

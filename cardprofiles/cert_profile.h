@@ -61,5 +61,8 @@ struct CertProfile {
 // The built-in profiles for CA certificates made by `certpress ca create-root/create-sub`.
 CertProfile RootCaProfile(int validity_days);
 CertProfile SubCaProfile(int validity_days, std::optional<int> path_len);
+// OperatorProfile is the certificate of a CertPress operator (approvals and rejections are
+// statements signed with its key): digitalSignature, clientAuth.
+CertProfile OperatorProfile(int validity_days);
 
 }  // namespace certpress::profiles

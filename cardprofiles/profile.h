@@ -70,6 +70,7 @@ struct CardProfile {
   std::vector<SanTemplate> sans;
   std::string natural_key;  // field that identifies a row across imports (e.g. employee_id)
   int approvals = 1;        // 0, 1 or 2 distinct operators
+  bool submitter_may_approve = true;  // false: who submitted a request may not approve it
   Delivery delivery = Delivery::kNone;
   std::string ca;  // label of the issuing CA; may be empty (then given at import)
   // SHA-256 over the canonical form of this card profile and every certificate profile it

@@ -69,9 +69,10 @@ std::string_view DeliveryName(Delivery d) {
 }
 
 Status Parser::ParseCard(const std::string& name, const toml::table& t, const std::string& path) {
-  CP_RETURN_IF_ERROR(toml_.KnownKeys(t, path,
-                                     {"description", "token", "approvals", "delivery",
-                                      "natural_key", "ca", "subject", "sans", "fields", "keys"}));
+  CP_RETURN_IF_ERROR(
+      toml_.KnownKeys(t, path,
+                      {"description", "token", "approvals", "submitter_may_approve", "delivery",
+                       "natural_key", "ca", "subject", "sans", "fields", "keys"}));
   CardProfile c;
   c.name = name;
   CP_ASSIGN_OR_RETURN(c.description, toml_.Str(t, "description", path, false));
@@ -102,12 +103,17 @@ Status Parser::ParseToken(const toml::table& t, const std::string& path, CardPro
 }
 
 // approvals = 0 | 1 | 2, required: how many distinct operators approve a request.
+// submitter_may_approve = true | false: whether the operator who imported or submitted a
+// request may be one of its approvers; false by default where two must approve (the four-eyes
+// rule would otherwise need only one other person).
 Status Parser::ParseApprovals(const toml::table& t, const std::string& path, CardProfile* c) const {
   CP_ASSIGN_OR_RETURN(int64_t approvals, toml_.Int(t, "approvals", path, true, 1));
   if (approvals < 0 || approvals > 2) {
     return toml_.Error(*t.get("approvals"), path + ".approvals", "must be 0, 1 or 2");
   }
   c->approvals = static_cast<int>(approvals);
+  CP_ASSIGN_OR_RETURN(c->submitter_may_approve,
+                      toml_.Bool(t, "submitter_may_approve", path, approvals < 2));
   return Status::Ok();
 }
 

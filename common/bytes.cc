@@ -76,9 +76,9 @@ Result<std::string> ReadFile(const std::string& path) {
   return out;
 }
 
-Status WriteFile(const std::string& path, std::string_view data, int mode) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return InvalidInput("cannot create " + path + ": " + std::strerror(errno));
+namespace {
+
+Status WriteAll(int fd, const std::string& path, std::string_view data) {
   size_t off = 0;
   while (off < data.size()) {
     ssize_t n = ::write(fd, data.data() + off, data.size() - off);
@@ -92,6 +92,20 @@ Status WriteFile(const std::string& path, std::string_view data, int mode) {
   }
   if (::close(fd) != 0) return Internal("closing " + path + ": " + std::strerror(errno));
   return Status::Ok();
+}
+
+}  // namespace
+
+Status WriteFile(const std::string& path, std::string_view data, int mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return InvalidInput("cannot create " + path + ": " + std::strerror(errno));
+  return WriteAll(fd, path, data);
+}
+
+Status WriteNewFile(const std::string& path, std::string_view data, int mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) return InvalidInput("cannot create " + path + ": " + std::strerror(errno));
+  return WriteAll(fd, path, data);
 }
 
 Result<SecureString> ReadSecretFile(const std::string& path) {

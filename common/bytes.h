@@ -52,6 +52,9 @@ Result<Bytes> HexDecode(std::string_view hex);
 Result<std::string> ReadFile(const std::string& path);
 // WriteFile writes |data| to |path| (truncating) with |mode| permissions set at creation.
 Status WriteFile(const std::string& path, std::string_view data, int mode = 0644);
+// WriteNewFile creates |path| (never an existing file, never through a symbolic link) with
+// |mode| and writes |data|: for private keys and other secrets.
+[[nodiscard]] Status WriteNewFile(const std::string& path, std::string_view data, int mode = 0600);
 // ReadSecretFile reads a PIN or password file, dropping one trailing newline.
 Result<SecureString> ReadSecretFile(const std::string& path);
 

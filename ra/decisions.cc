@@ -1,9 +1,18 @@
 #include "ra/decisions.h"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
+#include <ctime>
+#include <map>
+#include <optional>
+#include <set>
 #include <sstream>
 
+#include "common/ossl.h"
+#include "ra/operators.h"
 #include "store/audit.h"
+#include "store/operators.h"
 #include "store/requests.h"
 
 namespace certpress::ra {
@@ -11,44 +20,127 @@ namespace certpress::ra {
 namespace {
 
 constexpr size_t kPage = 500;
+constexpr std::string_view kStatementHeader = "certpress-decision-v1";
 
-// DecidePage decides |ids| in one transaction and adds the outcome to |tally|.
-Status DecidePage(store::Connection& db, const DecisionRequest& req,
+void PutField(EVP_MD_CTX* md, std::string_view v) {
+  uint8_t len[8];
+  uint64_t n = v.size();
+  for (int i = 7; i >= 0; --i, n >>= 8) len[i] = static_cast<uint8_t>(n & 0xff);
+  EVP_DigestUpdate(md, len, sizeof len);
+  EVP_DigestUpdate(md, v.data(), v.size());
+}
+
+// OneLine keeps a free-text value on its line of the statement.
+std::string OneLine(std::string_view v) {
+  std::string out;
+  for (char c : v) out += (c == '\n' || c == '\r') ? ' ' : c;
+  return out;
+}
+
+Listed ListedOf(const store::DecisionView& v) {
+  return {v.id, v.profile, v.ca_label, v.subject, v.sans_json, ContentHash(v)};
+}
+
+// DecidePage decides |ids| with one signed statement and adds the outcome to |tally|.
+Status DecidePage(store::Connection& db, const DecisionRequest& req, const std::string& op,
                   const std::vector<int64_t>& ids, DecisionTally& tally) {
+  CP_ASSIGN_OR_RETURN(auto views, store::DecisionViews(db, ids, false));
+  std::map<int64_t, std::string> listed_hash;
+  for (const auto& v : views) listed_hash[v.id] = ContentHash(v);
+  if (req.dry_run) {
+    for (const auto& v : views) tally.listed.push_back(ListedOf(v));
+    for (int64_t id : ids) {
+      if (!listed_hash.count(id))
+        tally.refused.push_back("request " + std::to_string(id) + " does not exist");
+    }
+    return Status::Ok();
+  }
+  // The statement names what the operator saw; the transaction below refuses any request
+  // that is no longer exactly that.
+  Statement st;
+  st.decision = req.approve ? "approve" : "reject";
+  st.op = op;
+  st.time = store::FormatUtc(std::time(nullptr));
+  st.reason = OneLine(req.reason);
+  for (const auto& [id, hash] : listed_hash) st.requests.emplace_back(id, hash);
+  const std::string text = FormatStatement(st);
+  CP_ASSIGN_OR_RETURN(Bytes signature, req.key->Sign(AsBytes(text)));
+
   std::vector<std::string> errors;
   int64_t a = 0, w = 0, rj = 0;
   CP_RETURN_IF_ERROR(store::RunTransaction(db, [&](store::Connection& c) -> Status {
     errors.clear();
     a = w = rj = 0;
-    std::vector<store::AuditEvent> audit;
-    // One answer per id: a decision, or a refusal (not found, not pending, already decided)
-    // that is reported while the rest go on. Anything else ends the page.
-    std::vector<Result<store::Decision>> decisions;
+    // Checked before it counts: a registered, active operator whose certificate's key made
+    // this signature.
+    CP_ASSIGN_OR_RETURN(store::OperatorRecord opr, ActiveOperator(c, op));
+    CP_RETURN_IF_ERROR(VerifyStatementSignature(AsBytes(opr.cert_der), AsBytes(text), signature)
+                           .Wrap("operator '" + op + "'"));
+    CP_ASSIGN_OR_RETURN(auto now, store::DecisionViews(c, ids, true));
+    std::map<int64_t, const store::DecisionView*> current;
+    for (const auto& v : now) current[v.id] = &v;
+    std::vector<int64_t> decide;
+    std::map<int64_t, std::string> refusal;
+    for (int64_t id : ids) {
+      const std::string what = "request " + std::to_string(id);
+      auto it = current.find(id);
+      auto listed = listed_hash.find(id);
+      if (it == current.end() || listed == listed_hash.end()) {
+        refusal[id] = what + " does not exist";
+        continue;
+      }
+      const store::DecisionView& v = *it->second;
+      if (ContentHash(v) != listed->second) {
+        refusal[id] = what + " changed since it was listed; list it again";
+        continue;
+      }
+      if (req.approve && req.profiles != nullptr) {
+        auto profile = req.profiles->Card(v.profile);
+        const bool may = profile.ok() ? (*profile)->submitter_may_approve : false;
+        auto submitter = CanonicalOperatorName(v.submitted_by);
+        if (!may && submitter.ok() && *submitter == op) {
+          refusal[id] = what + ": operator '" + op + "' submitted it, and profile '" + v.profile +
+                        "' wants its approvers to be others";
+          continue;
+        }
+      }
+      decide.push_back(id);
+    }
+    CP_ASSIGN_OR_RETURN(int64_t statement_id, store::StoreStatement(c, opr.id, text, signature));
+    std::map<int64_t, Result<store::Decision>> decided;
     if (req.approve) {
-      CP_ASSIGN_OR_RETURN(decisions, store::ApproveMany(c, ids, req.op));
+      CP_ASSIGN_OR_RETURN(auto out, store::ApproveMany(c, decide, op, statement_id));
+      for (size_t k = 0; k < decide.size(); ++k) decided.emplace(decide[k], std::move(out[k]));
     } else {
-      for (int64_t id : ids) {
-        auto d = store::Reject(c, id, req.op, req.reason);
+      for (int64_t id : decide) {
+        auto d = store::Reject(c, id, op, req.reason, statement_id);
         if (!d.ok() && d.status().kind() != ErrorKind::kConflict &&
             d.status().kind() != ErrorKind::kNotFound) {
           return d.status();
         }
-        decisions.push_back(std::move(d));
+        decided.emplace(id, std::move(d));
       }
     }
-    for (size_t k = 0; k < ids.size(); ++k) {
-      auto& d = decisions[k];
+    std::vector<store::AuditEvent> audit;
+    for (int64_t id : ids) {
+      if (auto r = refusal.find(id); r != refusal.end()) {
+        errors.push_back(r->second);
+        continue;
+      }
+      auto& d = decided.at(id);
       if (!d.ok()) {
         errors.push_back(d.status().message());
         continue;
       }
-      const std::string object = "request:" + std::to_string(ids[k]);
+      const std::string object = "request:" + std::to_string(id);
+      const std::string signed_by = " statement=" + std::to_string(statement_id);
       if (req.approve) {
-        audit.push_back({req.op, "request.approve", object,
-                         "approvals=" + std::to_string(d->approvals) + " state=" + d->new_state});
+        audit.push_back(
+            {op, "request.approve", object,
+             "approvals=" + std::to_string(d->approvals) + " state=" + d->new_state + signed_by});
         (d->new_state == store::kApproved ? a : w)++;
       } else {
-        audit.push_back({req.op, "request.reject", object, "reason=" + req.reason});
+        audit.push_back({op, "request.reject", object, "reason=" + req.reason + signed_by});
         ++rj;
       }
     }
@@ -63,9 +155,130 @@ Status DecidePage(store::Connection& db, const DecisionRequest& req,
 
 }  // namespace
 
+std::string ContentHash(const store::DecisionView& v) {
+  UniquePtr<EVP_MD_CTX> md(EVP_MD_CTX_new());
+  EVP_DigestInit_ex(md.get(), EVP_sha256(), nullptr);
+  PutField(md.get(), v.profile);
+  PutField(md.get(), v.profile_hash);
+  PutField(md.get(), v.ca_label);
+  PutField(md.get(), v.subject_der);
+  PutField(md.get(), v.sans_json);
+  PutField(md.get(), v.csr_der);
+  uint8_t h[32];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(md.get(), h, &len);
+  return HexEncode(ByteSpan(h, 32));
+}
+
+std::string FormatStatement(const Statement& s) {
+  std::string out(kStatementHeader);
+  out += "\ndecision: " + s.decision + "\noperator: " + s.op + "\ntime: " + s.time +
+         "\nreason: " + OneLine(s.reason) + "\n";
+  for (const auto& [id, hash] : s.requests) {
+    out += "request: " + std::to_string(id) + " " + hash + "\n";
+  }
+  return out;
+}
+
+Result<Statement> ParseStatement(std::string_view text) {
+  Statement s;
+  size_t pos = 0;
+  int line_no = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) return InvalidInput("statement does not end in a newline");
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (line_no++ == 0) {
+      if (line != kStatementHeader) return InvalidInput("not a certpress-decision-v1 statement");
+      continue;
+    }
+    auto value = [&](std::string_view key) -> std::optional<std::string> {
+      if (line.substr(0, key.size()) != key) return std::nullopt;
+      return std::string(line.substr(key.size()));
+    };
+    if (auto v = value("decision: ")) {
+      s.decision = *v;
+    } else if (auto v = value("operator: ")) {
+      s.op = *v;
+    } else if (auto v = value("time: ")) {
+      s.time = *v;
+    } else if (auto v = value("reason: ")) {
+      s.reason = *v;
+    } else if (auto v = value("request: ")) {
+      size_t sp = v->find(' ');
+      if (sp == std::string::npos) return InvalidInput("bad request line: " + *v);
+      try {
+        s.requests.emplace_back(std::stoll(v->substr(0, sp)), v->substr(sp + 1));
+      } catch (const std::exception&) {
+        return InvalidInput("bad request line: " + *v);
+      }
+    } else {
+      return InvalidInput("unknown statement line: " + std::string(line));
+    }
+  }
+  if (s.decision != "approve" && s.decision != "reject") {
+    return InvalidInput("statement has no decision");
+  }
+  return s;
+}
+
+Result<DecisionAudit> VerifyDecisions(store::Connection& db) {
+  DecisionAudit audit;
+  CP_ASSIGN_OR_RETURN(audit.unsigned_legacy, store::UnsignedDecisions(db));
+  std::map<int64_t, store::OperatorRecord> operators;
+  for (int64_t after = 0;;) {
+    CP_ASSIGN_OR_RETURN(auto page, store::ListStatements(db, after, 500));
+    if (page.empty()) break;
+    for (const auto& st : page) {
+      after = st.id;
+      ++audit.statements;
+      const std::string what = "decision statement " + std::to_string(st.id);
+      auto op = operators.find(st.operator_id);
+      if (op == operators.end()) {
+        CP_ASSIGN_OR_RETURN(auto rec, store::FindOperatorById(db, st.operator_id));
+        if (!rec) {
+          audit.problems.push_back(what + ": its operator is not registered");
+          continue;
+        }
+        op = operators.emplace(st.operator_id, *rec).first;
+      }
+      Status sig = VerifyStatementSignature(AsBytes(op->second.cert_der), AsBytes(st.statement),
+                                            AsBytes(st.signature));
+      if (!sig.ok()) {
+        audit.problems.push_back(what + " by '" + op->second.name + "': " + sig.message());
+        continue;
+      }
+      auto parsed = ParseStatement(st.statement);
+      if (!parsed.ok()) {
+        audit.problems.push_back(what + ": " + parsed.status().message());
+        continue;
+      }
+      if (parsed->op != op->second.name) {
+        audit.problems.push_back(what + " names operator '" + parsed->op + "' but was signed by '" +
+                                 op->second.name + "'");
+      }
+      std::set<int64_t> named;
+      for (const auto& [id, hash] : parsed->requests) named.insert(id);
+      CP_ASSIGN_OR_RETURN(auto decisions, store::DecisionsOf(db, st.id));
+      for (const auto& [id, decision] : decisions) {
+        ++audit.decisions;
+        if (!named.count(id) || decision != parsed->decision) {
+          audit.problems.push_back("the " + decision + " of request " + std::to_string(id) +
+                                   " is not what " + what + " says");
+        }
+      }
+    }
+  }
+  return audit;
+}
+
 Result<DecisionTally> Decide(store::Connection& db, const DecisionRequest& req,
                              const std::function<void(const DecisionTally&)>& on_page) {
-  if (req.op.empty()) return InvalidInput("every decision names its operator");
+  CP_ASSIGN_OR_RETURN(const std::string op, CanonicalOperatorName(req.op));
+  if (!req.dry_run && req.key == nullptr) {
+    return InvalidInput("a decision is signed: give the operator's key");
+  }
   if (!req.approve && req.reason.empty()) return InvalidInput("a rejection needs a reason");
   const bool all = req.ids.empty();
   if (all && req.all_of_profile.empty()) return InvalidInput("no request ids and no profile");
@@ -84,7 +297,7 @@ Result<DecisionTally> Decide(store::Connection& db, const DecisionRequest& req,
       pos = end;
     }
     if (page.empty()) break;
-    CP_RETURN_IF_ERROR(DecidePage(db, req, page, tally));
+    CP_RETURN_IF_ERROR(DecidePage(db, req, op, page, tally));
     if (on_page) on_page(tally);
     if (!all && pos >= req.ids.size()) break;
   }

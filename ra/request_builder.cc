@@ -3,7 +3,6 @@
 #include <nlohmann/json.hpp>
 
 #include "common/utf8.h"
-#include "common/utf8.h"
 #include "signer/name.h"
 
 namespace certpress::ra {

@@ -63,6 +63,7 @@ Result<Submitted> SubmitCsr(store::Connection& db, const profiles::ProfileSet& p
   CP_ASSIGN_OR_RETURN(BuiltRequest built, builder.Build(fields, &problem));
   store::NewRequest r = NewRequestRow(profile, s.ca_id, std::move(built));
   r.csr_der = csr->der;
+  r.submitted_by = s.actor;
   Submitted out;
   CP_RETURN_IF_ERROR(store::RunTransaction(db, [&](store::Connection& c) -> Status {
     CP_ASSIGN_OR_RETURN(out.id, store::InsertRequest(c, r));

@@ -40,9 +40,10 @@ class Module {
   CK_FUNCTION_LIST_PTR fl() const { return fl_; }
   const std::string& path() const { return path_; }
 
-  // FindToken looks the initialised token |label| up, retrying a miss for up to two seconds
-  // (see the .cc). A missing token is kNotFound, an uninitialised one an HSM error.
-  Result<CK_SLOT_ID> FindToken(const std::string& label);
+  // FindToken looks the initialised token |label| up, retrying a miss for up to five seconds;
+  // |may_reinitialize| (only this caller holds the module, and no session is open) lets it
+  // initialise the module again between tries so that a stale view of the token files clears.
+  Result<CK_SLOT_ID> FindToken(const std::string& label, bool may_reinitialize = false);
   // ScanForToken looks the token up once (FindToken retries a miss).
   Result<CK_SLOT_ID> ScanForToken(const std::string& label);
   // Slots lists the slots that hold a token.

@@ -513,7 +513,8 @@ Result<std::unique_ptr<CryptoToken>> OpenPkcs11Token(const TokenConfig& config) 
   if (config.label.empty()) return InvalidInput("no token label configured (token.label)");
   if (config.pin.empty()) return InvalidInput("no PIN for token '" + config.label + "'");
   CP_ASSIGN_OR_RETURN(auto module, pkcs11::Module::Load(config.module));
-  CP_ASSIGN_OR_RETURN(CK_SLOT_ID slot, module->FindToken(config.label));
+  // Only this token holds the module if it was just loaded: it may be initialised again.
+  CP_ASSIGN_OR_RETURN(CK_SLOT_ID slot, module->FindToken(config.label, module.use_count() == 1));
   auto token = std::make_unique<Pkcs11Token>(module, slot, CloneConfig(config));
   CP_RETURN_IF_ERROR(token->Login());
   return std::unique_ptr<CryptoToken>(std::move(token));

@@ -14,8 +14,9 @@ std::string_view Sv(const std::array<uint8_t, 32>& h) {
 }
 constexpr const char* kInsertColumns =
     "INSERT IGNORE INTO requests (profile, profile_hash, approvals_needed, ca_id, state, subject, "
-    "subject_der, sans_json, fields_json, csr_der, natural_key, import_id, source_line) VALUES ";
-constexpr const char* kRowPlaceholders = "(?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    "subject_der, sans_json, fields_json, csr_der, natural_key, import_id, source_line, "
+    "submitted_by) VALUES ";
+constexpr const char* kRowPlaceholders = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 void AppendRow(std::vector<Param>& p, const NewRequest& r) {
   p.insert(p.end(),
@@ -26,7 +27,8 @@ void AppendRow(std::vector<Param>& p, const NewRequest& r) {
             Param(std::string_view(r.sans_json)), Param(std::string_view(r.fields_json)),
             r.csr_der.empty() ? Param(nullptr) : Param(AsString(r.csr_der)),
             r.natural_key ? Param(std::string_view(*r.natural_key)) : Param(nullptr),
-            r.import_id ? Param(*r.import_id) : Param(nullptr), Param(int64_t{r.source_line})});
+            r.import_id ? Param(*r.import_id) : Param(nullptr), Param(int64_t{r.source_line}),
+            r.submitted_by.empty() ? Param(nullptr) : Param(std::string_view(r.submitted_by))});
 }
 
 // |head| followed by |ids|: the parameters of a statement ending in "id IN (?, ...)".
@@ -99,7 +101,7 @@ Status FinishImport(Connection& conn, int64_t id, int64_t total, int64_t created
 }
 
 Result<std::vector<Result<Decision>>> ApproveMany(Connection& conn, std::span<const int64_t> ids,
-                                                  const std::string& op) {
+                                                  const std::string& op, int64_t statement_id) {
   std::vector<Result<Decision>> out;
   if (ids.empty()) return out;
   struct Row {
@@ -137,11 +139,12 @@ Result<std::vector<Result<Decision>>> ApproveMany(Connection& conn, std::span<co
     }
   }
   if (fresh.empty()) return out;
-  std::string insert = "INSERT INTO approvals (request_id, operator, decision) VALUES ";
+  std::string insert =
+      "INSERT INTO approvals (request_id, operator, decision, statement_id) VALUES ";
   std::vector<Param> ins;
   for (size_t k = 0; k < fresh.size(); ++k) {
-    insert += k ? ",(?, ?, 'approve')" : "(?, ?, 'approve')";
-    ins.insert(ins.end(), {Param(fresh[k]), Param(std::string_view(op))});
+    insert += k ? ",(?, ?, 'approve', ?)" : "(?, ?, 'approve', ?)";
+    ins.insert(ins.end(), {Param(fresh[k]), Param(std::string_view(op)), Param(statement_id)});
   }
   CP_RETURN_IF_ERROR(Sql(conn).ExecV(insert, ins).status());
   CP_ASSIGN_OR_RETURN(
@@ -172,17 +175,18 @@ Result<std::vector<Result<Decision>>> ApproveMany(Connection& conn, std::span<co
 }
 
 Result<Decision> Reject(Connection& conn, int64_t id, const std::string& op,
-                        const std::string& reason) {
+                        const std::string& reason, int64_t statement_id) {
   CP_ASSIGN_OR_RETURN(auto rows,
                       Sql(conn).Query("SELECT state FROM requests WHERE id = ? FOR UPDATE", {id}));
   const std::string what = "request " + std::to_string(id);
   if (rows.empty()) return NotFound(what + " does not exist");
   if (rows[0].Str(0) != kPending) return Conflict(what + " is " + rows[0].Str(0) + ", not pending");
   CP_RETURN_IF_ERROR(Sql(conn)
-                         .Exec("INSERT INTO approvals (request_id, operator, decision, reason) "
-                               "VALUES (?, ?, 'reject', ?) ON DUPLICATE KEY UPDATE "
-                               "decision = 'reject', reason = VALUES(reason)",
-                               {id, op, reason})
+                         .Exec("INSERT INTO approvals (request_id, operator, decision, reason, "
+                               "statement_id) VALUES (?, ?, 'reject', ?, ?) ON DUPLICATE KEY "
+                               "UPDATE decision = 'reject', reason = VALUES(reason), "
+                               "statement_id = VALUES(statement_id)",
+                               {id, op, reason, statement_id})
                          .status());
   CP_RETURN_IF_ERROR(Sql(conn)
                          .Exec("UPDATE requests SET state = 'rejected', reason = ?, updated_at = "
@@ -190,6 +194,27 @@ Result<Decision> Reject(Connection& conn, int64_t id, const std::string& op,
                                {reason, id})
                          .status());
   return Decision{id, kRejected, 0};
+}
+
+Result<std::vector<DecisionView>> DecisionViews(Connection& conn, std::span<const int64_t> ids,
+                                                bool lock) {
+  std::vector<DecisionView> out;
+  if (ids.empty()) return out;
+  CP_ASSIGN_OR_RETURN(
+      auto rows,
+      Sql(conn).QueryV(
+          "SELECT r.id, r.state, r.profile, r.profile_hash, COALESCE(r.ca_id, 0), "
+          "COALESCE(c.label, ''), r.subject, COALESCE(r.subject_der, ''), "
+          "COALESCE(r.sans_json, ''), COALESCE(r.csr_der, ''), COALESCE(r.submitted_by, '') "
+          "FROM requests r LEFT JOIN cas c ON c.id = r.ca_id WHERE r.id IN " +
+              InClause(ids.size()) + " ORDER BY r.id" + (lock ? " FOR UPDATE" : ""),
+          WithIds({}, ids)));
+  out.reserve(rows.size());
+  for (const auto& r : rows) {
+    out.push_back({r.Int(0), r.Str(1), r.Str(2), r.Str(3), r.Int(4), r.Str(5), r.Str(6), r.Str(7),
+                   r.Str(8), r.Str(9), r.Str(10)});
+  }
+  return out;
 }
 
 Result<std::vector<int64_t>> PendingIds(Connection& conn, const std::string& profile,

@@ -41,6 +41,7 @@ struct NewRequest {
   std::optional<std::string> natural_key;
   std::optional<int64_t> import_id;
   int source_line = 0;
+  std::string submitted_by;  // who imported or submitted it (the audit actor)
 };
 
 // InsertRequests inserts |rows| with one multi-row statement; rows whose (profile,
@@ -62,16 +63,36 @@ struct Decision {
 };
 
 // ApproveMany records |op|'s approval of each pending request of |ids| (inside the caller's
-// transaction) and moves a request to approved once approvals_needed distinct operators
-// approved it; five statements whatever the number of ids, so that approving a bulk upload of
-// 100,000 takes seconds. Each id, in order, gets its Decision or its refusal: a request that
-// does not exist is not found; one that is not pending, or that |op| already approved (dual
-// control needs another operator), is a conflict.
+// transaction) under the signed statement |statement_id|, and moves a request to approved
+// once approvals_needed distinct operators approved it; five statements whatever the number
+// of ids, so that approving a bulk upload of 100,000 takes seconds. |op| is a registered
+// operator's canonical name (ra/ checks the statement before calling). Each id, in order, gets
+// its Decision or its refusal: a request that does not exist is not found; one that is not
+// pending, or that |op| already approved (dual control needs another operator), is a conflict.
 Result<std::vector<Result<Decision>>> ApproveMany(Connection& conn, std::span<const int64_t> ids,
-                                                  const std::string& op);
+                                                  const std::string& op, int64_t statement_id);
 // Reject ends pending request |id| with |reason|; one rejection is enough.
 Result<Decision> Reject(Connection& conn, int64_t id, const std::string& op,
-                        const std::string& reason);
+                        const std::string& reason, int64_t statement_id);
+
+// What an operator decides on: the request as it will be issued.
+struct DecisionView {
+  int64_t id = 0;
+  std::string state;
+  std::string profile;
+  std::string profile_hash;  // 32 raw bytes
+  int64_t ca_id = 0;
+  std::string ca_label;
+  std::string subject;
+  std::string subject_der;
+  std::string sans_json;
+  std::string csr_der;
+  std::string submitted_by;
+};
+// DecisionViews reads |ids| (those that exist, in id order); |lock| takes them FOR UPDATE
+// inside the caller's transaction.
+Result<std::vector<DecisionView>> DecisionViews(Connection& conn, std::span<const int64_t> ids,
+                                                bool lock);
 // PendingIds lists pending requests of |profile| (all profiles if empty), oldest first.
 Result<std::vector<int64_t>> PendingIds(Connection& conn, const std::string& profile,
                                         int64_t after_id, int limit);

@@ -1,5 +1,6 @@
 #include "store/schema.h"
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -225,6 +226,40 @@ const std::vector<Migration>& Migrations() {
                 REFERENCES serials (issuer_id, serial))",
            "SET SESSION foreign_key_checks = 1",
        }},
+      {6,
+       "operators: registered identities, signed decision statements, submitters",
+       {
+           // An operator is a name and a certificate. The name is canonical (lower case
+           // [a-z0-9._-]), so 'alice' and 'ALICE' cannot be two operators, and a certificate
+           // names one operator only.
+           R"(CREATE TABLE IF NOT EXISTS operators (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                name VARCHAR(64) NOT NULL,
+                cert_der BLOB NOT NULL,
+                cert_sha256 BINARY(32) NOT NULL,
+                subject VARCHAR(1024) NOT NULL,
+                not_after DATETIME NOT NULL,
+                status VARCHAR(16) NOT NULL DEFAULT 'active',
+                created_by VARCHAR(128) NOT NULL,
+                created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+                UNIQUE KEY uq_operators_name (name),
+                UNIQUE KEY uq_operators_cert (cert_sha256)
+              ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin)",
+           // Each approval or rejection is a statement the operator signed; it is kept so that
+           // `audit verify` can check every decision again later.
+           R"(CREATE TABLE IF NOT EXISTS decision_statements (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                operator_id BIGINT NOT NULL,
+                statement MEDIUMBLOB NOT NULL,
+                signature VARBINARY(1024) NOT NULL,
+                created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+                CONSTRAINT fk_statements_operator FOREIGN KEY (operator_id) REFERENCES operators (id)
+              ) ENGINE=InnoDB)",
+           R"(ALTER TABLE approvals
+                ADD COLUMN IF NOT EXISTS statement_id BIGINT NULL)",
+           R"(ALTER TABLE requests
+                ADD COLUMN IF NOT EXISTS submitted_by VARCHAR(128) NULL)",
+       }},
   };
   return kMigrations;
 }
@@ -241,9 +276,17 @@ Result<int> SchemaVersion(Connection& conn) {
       " version INT NOT NULL PRIMARY KEY,"
       " name VARCHAR(200) NOT NULL,"
       " applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB"));
-  CP_ASSIGN_OR_RETURN(auto rows,
-                      Sql(conn).Query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
-  return static_cast<int>(rows.at(0).Int(0));
+  CP_ASSIGN_OR_RETURN(auto rows, Sql(conn).Query("SELECT version FROM schema_migrations"));
+  std::set<int64_t> applied;
+  for (const auto& r : rows) applied.insert(r.Int(0));
+  // The schema is at the last version all of whose predecessors are applied too: a database
+  // that misses a middle migration is not at the latest version, whatever its highest row says.
+  int version = 0;
+  for (const auto& m : Migrations()) {
+    if (!applied.count(m.version)) break;
+    version = m.version;
+  }
+  return version;
 }
 
 Result<MigrateReport> Migrate(Connection& conn) {
@@ -256,7 +299,13 @@ Result<MigrateReport> Migrate(Connection& conn) {
     CP_ASSIGN_OR_RETURN(report.from_version, SchemaVersion(conn));
     report.to_version = report.from_version;
     for (const auto& m : Migrations()) {
+      // Every migration the database has not recorded runs, in order (statements are written
+      // to be re-runnable), not only those above its highest version.
       if (m.version <= report.from_version) continue;
+      CP_ASSIGN_OR_RETURN(auto done, Sql(conn).Query("SELECT 1 FROM schema_migrations WHERE "
+                                                     "version = ?",
+                                                     {int64_t{m.version}}));
+      if (!done.empty()) continue;
       for (const char* sql : m.statements) {
         Status s = Sql(conn).ExecScript(sql);
         if (!s.ok()) return s.Wrap("migration " + std::to_string(m.version) + " (" + m.name + ")");

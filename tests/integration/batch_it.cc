@@ -56,7 +56,7 @@ class BatchIT : public ::testing::Test {
     auto imp = Run({"import", file, "--profile", "employee-soft", "--ca", "issuing"});
     ASSERT_EQ(imp.exit_code, 0) << imp.err;
     ASSERT_NE(imp.out.find(std::to_string(rows) + " created"), std::string::npos) << imp.out;
-    auto ok = Run({"approve", "--all", "--profile", "employee-soft", "--operator", "alice"});
+    auto ok = cli_.Decide({"approve", "--all", "--profile", "employee-soft"}, "alice");
     ASSERT_EQ(ok.exit_code, 0) << ok.err;
   }
 
@@ -199,10 +199,11 @@ TEST_F(BatchIT, ProfileChangedUnderTheRequestFailsIt) {
   auto imp = Run({"import", Employees(5), "--profile", "employee-soft", "--ca", "issuing",
                   "--profiles.dir", profiles});
   ASSERT_EQ(imp.exit_code, 0) << imp.err;
-  ASSERT_EQ(Run({"approve", "--all", "--profile", "employee-soft", "--operator", "bob",
-                 "--profiles.dir", profiles})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      cli_.Decide({"approve", "--all", "--profile", "employee-soft", "--profiles.dir", profiles},
+                  "bob")
+          .exit_code,
+      0);
   // Edit the certificate profile the card profile names.
   auto sed = Sh("sed -i 's/^validity_days = .*/validity_days = 30/' " +
                 Quote(profiles + "/certificates.toml"));
@@ -345,10 +346,11 @@ TEST_F(BatchIT, Pkcs12OfATwoKeyProfilePairsEachCertificateWithItsKey) {
   auto imp = Run({"import", Employees(2), "--profile", "employee-dual", "--ca", "issuing",
                   "--profiles.dir", profiles});
   ASSERT_EQ(imp.exit_code, 0) << imp.err << imp.out;
-  ASSERT_EQ(Run({"approve", "--all", "--profile", "employee-dual", "--operator", "alice",
-                 "--profiles.dir", profiles})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      cli_.Decide({"approve", "--all", "--profile", "employee-dual", "--profiles.dir", profiles},
+                  "alice")
+          .exit_code,
+      0);
   auto run = Run({"run-batch", "--profiles.dir", profiles});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   ASSERT_NE(run.out.find("issued 2,"), std::string::npos) << run.out;
@@ -455,8 +457,7 @@ TEST_F(BatchIT, CsrRequestsAreCheckedAndIssued) {
   auto sub = Run({"request", "submit", "--csr", Path("tls.csr"), "--profile", "tls-server", "--ca",
                   "issuing"});
   ASSERT_EQ(sub.exit_code, 0) << sub.err;
-  ASSERT_EQ(Run({"approve", "--all", "--profile", "tls-server", "--operator", "carol"}).exit_code,
-            0);
+  ASSERT_EQ(cli_.Decide({"approve", "--all", "--profile", "tls-server"}, "carol").exit_code, 0);
   auto run = Run({"run-batch"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_NE(run.out.find("issued 1,"), std::string::npos) << run.out;
@@ -530,20 +531,20 @@ TEST_F(BatchIT, DualControlNeedsTwoDistinctOperatorsAndOneRejectionEndsIt) {
   ASSERT_EQ(imp.exit_code, 0) << imp.err;
   const int64_t first = Scalar("SELECT MIN(id) FROM requests");
   const std::string a = std::to_string(first), b = std::to_string(first + 1);
-  auto one = Run({"approve", "--ids", a, "--operator", "alice"});
+  auto one = cli_.Decide({"approve", "--ids", a}, "alice");
   ASSERT_EQ(one.exit_code, 0) << one.err;
   EXPECT_NE(one.out.find("0 approved, 1 waiting"), std::string::npos) << one.out;
-  auto twice = Run({"approve", "--ids", a, "--operator", "alice"});
+  auto twice = cli_.Decide({"approve", "--ids", a}, "alice");
   EXPECT_EQ(twice.exit_code, 1);
   EXPECT_NE(twice.err.find("already approved it"), std::string::npos) << twice.err;
-  auto two = Run({"approve", "--ids", a, "--operator", "bob"});
+  auto two = cli_.Decide({"approve", "--ids", a}, "bob");
   ASSERT_EQ(two.exit_code, 0) << two.err;
   EXPECT_NE(two.out.find("1 approved"), std::string::npos) << two.out;
   EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE state = 'approved'"), 1);
-  ASSERT_EQ(Run({"approve", "--ids", b, "--operator", "alice"}).exit_code, 0);
-  auto rej = Run({"reject", "--ids", b, "--operator", "bob", "--reason", "left the company"});
+  ASSERT_EQ(cli_.Decide({"approve", "--ids", b}, "alice").exit_code, 0);
+  auto rej = cli_.Decide({"reject", "--ids", b, "--reason", "left the company"}, "bob");
   ASSERT_EQ(rej.exit_code, 0) << rej.err;
-  auto late = Run({"approve", "--ids", b, "--operator", "carol"});
+  auto late = cli_.Decide({"approve", "--ids", b}, "carol");
   EXPECT_EQ(late.exit_code, 1);
   EXPECT_NE(late.err.find("is rejected, not pending"), std::string::npos) << late.err;
   auto noop = Run({"approve", "--ids", a});
@@ -555,6 +556,107 @@ TEST_F(BatchIT, DualControlNeedsTwoDistinctOperatorsAndOneRejectionEndsIt) {
   auto audit = Run({"audit", "verify", "--json"});
   ASSERT_EQ(audit.exit_code, 0);
   EXPECT_GE(nlohmann::json::parse(audit.out)["entries"].get<int>(), 2 + 1 + 3 + 1);
+}
+
+// The attack the trust issue opened with: one person typing two spellings of one name, a name
+// without its key, another operator's key. Each is refused, and nothing is approved by it.
+TEST_F(BatchIT, OnePersonCannotBeTwoOperators) {
+  auto imp = Run({"import", Employees(2), "--profile", "employee-piv", "--ca", "issuing"});
+  ASSERT_EQ(imp.exit_code, 0) << imp.err;
+  const std::string a = std::to_string(Scalar("SELECT MIN(id) FROM requests"));
+  ASSERT_EQ(cli_.Decide({"approve", "--ids", a}, "alice").exit_code, 0);
+  const std::vector<std::string> alice = cli_.OperatorArgs("alice");
+  const std::vector<std::string> bob = cli_.OperatorArgs("bob");
+  // 'ALICE' with alice's key is alice: her second approval does not count.
+  auto upper = Run({"approve", "--ids", a, "--operator", "ALICE", "--key", alice[3],
+                    "--key-password-file", alice[5]});
+  EXPECT_EQ(upper.exit_code, 1);
+  EXPECT_NE(upper.err.find("already approved it"), std::string::npos) << upper.err;
+  // A name nobody registered, with alice's key.
+  auto mallory = Run({"approve", "--ids", a, "--operator", "mallory", "--key", alice[3],
+                      "--key-password-file", alice[5]});
+  EXPECT_EQ(mallory.exit_code, 1);
+  EXPECT_NE(mallory.err.find("'mallory' is not a registered operator"), std::string::npos)
+      << mallory.err;
+  // bob's name with alice's key: the signature is not bob's.
+  auto forged = Run({"approve", "--ids", a, "--operator", "bob", "--key", alice[3],
+                     "--key-password-file", alice[5]});
+  EXPECT_EQ(forged.exit_code, 1);
+  EXPECT_NE(forged.err.find("does not verify with the operator's registered certificate"),
+            std::string::npos)
+      << forged.err;
+  // A name with no key at all is a usage error.
+  auto keyless = Run({"approve", "--ids", a, "--operator", "bob"});
+  EXPECT_EQ(keyless.exit_code, 2);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE state = 'approved'"), 0);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM approvals"), 1);
+  // Bob, with his own key, is the second operator.
+  auto real = Run(
+      {"approve", "--ids", a, "--operator", "bob", "--key", bob[3], "--key-password-file", bob[5]});
+  ASSERT_EQ(real.exit_code, 0) << real.err;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE state = 'approved'"), 1);
+  // A disabled operator decides nothing more.
+  ASSERT_EQ(Run({"operator", "disable", "Bob"}).exit_code, 0);
+  const std::string b = std::to_string(Scalar("SELECT MAX(id) FROM requests"));
+  auto disabled = cli_.Decide({"approve", "--ids", b}, "bob");
+  EXPECT_EQ(disabled.exit_code, 1);
+  EXPECT_NE(disabled.err.find("operator 'bob' is disabled"), std::string::npos) << disabled.err;
+  auto list = Run({"operator", "list", "--json"});
+  ASSERT_EQ(list.exit_code, 0);
+  auto ops = nlohmann::json::parse(list.out);
+  ASSERT_EQ(ops.size(), 2u);
+  EXPECT_EQ(ops[1]["name"], "bob");
+  EXPECT_EQ(ops[1]["status"], "disabled");
+  // Registering alice's certificate again under another name is refused: one certificate, one
+  // operator.
+  auto again = Run({"operator", "enroll", "alice", "--key-out", Path("alice2.key"),
+                    "--password-file", alice[5]});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("already exists"), std::string::npos) << again.err;
+}
+
+// On a two-approver profile the operator who imported the requests is not one of their
+// approvers; two others are needed.
+TEST_F(BatchIT, TheSubmitterDoesNotApproveTheirOwnTwoApproverRequests) {
+  cli_.OperatorArgs("alice");
+  auto imp = Run({"import", Employees(1), "--profile", "employee-piv", "--ca", "issuing",
+                  "--operator", "alice"});
+  ASSERT_EQ(imp.exit_code, 0) << imp.err;
+  const std::string a = std::to_string(Scalar("SELECT MIN(id) FROM requests"));
+  auto own = cli_.Decide({"approve", "--ids", a}, "alice");
+  EXPECT_EQ(own.exit_code, 1);
+  EXPECT_NE(own.err.find("operator 'alice' submitted it"), std::string::npos) << own.err;
+  ASSERT_EQ(cli_.Decide({"approve", "--ids", a}, "bob").exit_code, 0);
+  ASSERT_EQ(cli_.Decide({"approve", "--ids", a}, "carol").exit_code, 0);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE state = 'approved'"), 1);
+}
+
+// Every decision is a signed statement kept in the store; `audit verify` checks them all
+// again, and a statement altered afterwards (an approver's list grown by one) is caught.
+TEST_F(BatchIT, SignedDecisionsAreVerifiedAgainByAuditVerify) {
+  auto imp = Run({"import", Employees(3), "--profile", "employee-soft", "--ca", "issuing"});
+  ASSERT_EQ(imp.exit_code, 0) << imp.err;
+  auto dry = cli_.Decide({"approve", "--all", "--profile", "employee-soft", "--dry-run"}, "alice");
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("ca=issuing"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("3 request(s) would be approved by alice"), std::string::npos) << dry.out;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM approvals"), 0);
+  ASSERT_EQ(cli_.Decide({"approve", "--all", "--profile", "employee-soft"}, "alice").exit_code, 0);
+  auto ok = Run({"audit", "verify", "--json"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  auto j = nlohmann::json::parse(ok.out);
+  EXPECT_EQ(j["signed_decisions"], 3);
+  EXPECT_EQ(j["decision_statements"], 1);
+  auto c = db_.Connect();
+  ASSERT_TRUE(store::Sql(*c)
+                  .Exec("UPDATE decision_statements SET statement = REPLACE(statement, "
+                        "'decision: approve', 'decision: reject')")
+                  .ok());
+  auto bad = Run({"audit", "verify"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("does not verify with the operator's registered certificate"),
+            std::string::npos)
+      << bad.err;
 }
 
 TEST_F(BatchIT, SchedulerRunsOnScheduleAndStopsCleanlyOnSigterm) {

@@ -251,7 +251,11 @@ TEST_F(CliIT, EveryCommandHasHelp) {
                                                         {"scheduler"},
                                                         {"status"},
                                                         {"cert", "export"},
-                                                        {"cert", "pkcs12"}}) {
+                                                        {"cert", "pkcs12"},
+                                                        {"operator", "enroll"},
+                                                        {"operator", "add"},
+                                                        {"operator", "list"},
+                                                        {"operator", "disable"}}) {
     std::string name;
     for (const auto& w : cmd) name += " " + w;
     cmd.push_back("--help");

@@ -307,7 +307,7 @@ TEST(StoreIT, ApproveManyAnswersEachIdAndCountsDistinctOperators) {
   };
   ASSERT_TRUE(Sql(*c).Exec("UPDATE requests SET state = 'rejected' WHERE id = ?", {id(1)}).ok());
   const std::vector<int64_t> ids = {id(0), id(1), id(2), 999999, id(2), id(3)};
-  auto first = ApproveMany(*c, ids, "alice");
+  auto first = ApproveMany(*c, ids, "alice", 0);
   ASSERT_TRUE(first.ok()) << first.status().message();
   ASSERT_EQ(first->size(), ids.size());
   const auto& d = *first;
@@ -323,10 +323,10 @@ TEST(StoreIT, ApproveManyAnswersEachIdAndCountsDistinctOperators) {
   EXPECT_NE(d[4].status().message().find("already approved it"), std::string::npos);
   ASSERT_TRUE(d[5].ok());
   // alice cannot be the second operator; bob can.
-  auto again = ApproveMany(*c, std::vector<int64_t>{id(2)}, "alice");
+  auto again = ApproveMany(*c, std::vector<int64_t>{id(2)}, "alice", 0);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ((*again)[0].status().kind(), ErrorKind::kConflict);
-  auto bob = ApproveMany(*c, std::vector<int64_t>{id(2), id(3), id(0)}, "bob");
+  auto bob = ApproveMany(*c, std::vector<int64_t>{id(2), id(3), id(0)}, "bob", 0);
   ASSERT_TRUE(bob.ok());
   ASSERT_TRUE((*bob)[0].ok());
   EXPECT_EQ((*bob)[0]->new_state, kApproved);
@@ -358,7 +358,7 @@ TEST(StoreIT, ConcurrentApprovalsBySameOperatorCountOnce) {
   auto approve = [&] {
     auto c = db.Connect();
     Status st = RunTransaction(*c, [&](Connection& conn) -> Status {
-      CP_ASSIGN_OR_RETURN(auto d, ApproveMany(conn, ids, "alice"));
+      CP_ASSIGN_OR_RETURN(auto d, ApproveMany(conn, ids, "alice", 0));
       int o = 0, r = 0;
       for (const auto& x : d) (x.ok() ? o : r)++;
       ok += o;

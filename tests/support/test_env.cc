@@ -191,4 +191,20 @@ RunResult Cli::Run(const std::vector<std::string>& args) const {
   return Sh(CommandLine(args));
 }
 
+std::vector<std::string> Cli::OperatorArgs(const std::string& name) const {
+  const std::string key = dir_ + "/operator-" + name + ".key";
+  const std::string pw = dir_ + "/operator-" + name + ".pw";
+  if (!fs::exists(key)) {
+    EXPECT_TRUE(WriteFile(pw, "pw-of-" + name + "-" + RandomSuffix() + "\n", 0600).ok());
+    auto r = Run({"operator", "enroll", name, "--key-out", key, "--password-file", pw});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+  }
+  return {"--operator", name, "--key", key, "--key-password-file", pw};
+}
+
+RunResult Cli::Decide(std::vector<std::string> args, const std::string& op) const {
+  for (auto& a : OperatorArgs(op)) args.push_back(std::move(a));
+  return Run(args);
+}
+
 }  // namespace certpress::testing

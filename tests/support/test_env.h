@@ -76,6 +76,11 @@ class Cli {
   Cli(const TestDb& db, const TestToken& token);
   ~Cli();
   RunResult Run(const std::vector<std::string>& args) const;
+  // OperatorArgs enrolls operator |name| on first use (its key and password in dir()) and
+  // returns the options with which `approve` and `reject` sign as that operator.
+  std::vector<std::string> OperatorArgs(const std::string& name) const;
+  // Decide runs `approve` or `reject` (|args|) signed by operator |op|.
+  RunResult Decide(std::vector<std::string> args, const std::string& op) const;
   // CommandLine is the shell command Run runs, for tests that start it in the background.
   std::string CommandLine(const std::vector<std::string>& args) const;
   const std::string& config_path() const { return config_; }
