@@ -36,8 +36,30 @@ po::options_description CommonOptions() {
                          po::value<std::string>()->default_value(CERTPRESS_PROFILES_DIR),
                          "directory of card and certificate profiles (*.toml)")(
       "operator", po::value<std::string>()->default_value(""),
-      "operator name recorded in the audit log (default: cli:<login>)");
+      "operator name recorded in the audit log (default: cli:<login>)")(
+      "log-level", po::value<std::string>()->default_value(""),
+      "trace, debug, info, warn or error (default: info for scheduler, warn otherwise)")(
+      "log-format", po::value<std::string>()->default_value("text"),
+      "text (key=value) or json (one object per line)")(
+      "log-file", po::value<std::string>()->default_value(""),
+      "append log lines to FILE (default: stderr)");
   return d;
+}
+
+// LogConfig reads the log options; |level| applies when --log-level is not given.
+Result<log::Config> LogConfig(const po::variables_map& vm, log::Level level) {
+  log::Config c;
+  c.level = level;
+  if (const auto& l = vm["log-level"].as<std::string>(); !l.empty()) {
+    auto parsed = log::ParseLevel(l);
+    if (!parsed.ok()) return parsed.status().Wrap("--log-level");
+    c.level = *parsed;
+  }
+  auto format = log::ParseFormat(vm["log-format"].as<std::string>());
+  if (!format.ok()) return format.status().Wrap("--log-format");
+  c.format = *format;
+  c.file = vm["log-file"].as<std::string>();
+  return c;
 }
 
 // EnvName maps CERTPRESS_DB_PASSWORD_FILE to db.password-file, CERTPRESS_CONFIG to config.
@@ -143,6 +165,17 @@ int Main(int argc, char** argv) {
     std::cerr << "certpress " << cmd->name << ": " << e.what() << "\n"
               << "Run `certpress " << cmd->name << " --help` for usage.\n";
     return kExitUsage;
+  }
+
+  auto log_config = LogConfig(vm, cmd->log_level);
+  if (!log_config.ok()) {
+    std::cerr << "certpress " << cmd->name << ": " << log_config.status().message() << "\n"
+              << "Run `certpress " << cmd->name << " --help` for usage.\n";
+    return kExitUsage;
+  }
+  if (Status st = log::Configure(*log_config); !st.ok()) {
+    std::cerr << "certpress " << cmd->name << ": " << st.message() << "\n";
+    return kExitFailure;
   }
 
   Context ctx(std::move(vm));

@@ -203,26 +203,23 @@ CommandResult CheckBatchOptions(const batch::BatchOptions& o) {
   return Ok();
 }
 
-// RunOnce runs one batch and prints its summary.
-CommandResult RunOnce(Context& ctx, batch::BatchOptions opt) {
-  auto profiles = ctx.Profiles();
-  if (!profiles.ok()) return Fail(profiles.status());
-  auto token = ctx.Token();
-  if (!token.ok()) return Fail(token.status());
+// IssueOnce runs one batch and prints its summary line; an outage that stopped the run is in
+// the summary's |fatal|.
+Result<batch::BatchSummary> IssueOnce(Context& ctx, batch::BatchOptions opt) {
+  CP_ASSIGN_OR_RETURN(const profiles::ProfileSet* profiles, ctx.Profiles());
+  CP_ASSIGN_OR_RETURN(CryptoToken * token, ctx.Token());
   // The pipeline opens connections of its own; this one checks the schema first.
-  if (auto conn = ctx.Db(); !conn.ok()) return Fail(conn.status());
-  auto db = ctx.DbSettings();
-  if (!db.ok()) return Fail(db.status());
+  if (auto conn = ctx.Db(); !conn.ok()) return conn.status();
+  CP_ASSIGN_OR_RETURN(store::DbConfig db, ctx.DbSettings());
   Progress progress("run-batch", "certs");
   opt.on_progress = [&](const batch::BatchSummary& s) {
     progress.Update(s.issued + s.failed, s.expected, "claimed " + std::to_string(s.claimed));
   };
-  auto r = batch::RunBatch(**profiles, **token, *db, opt);
+  auto r = batch::RunBatch(*profiles, *token, db, opt);
   progress.Finish();
-  if (!r.ok()) return Fail(r.status());
+  if (!r.ok()) return r.status();
   ctx.out << batch::SummaryLine(*r) << "\n";
-  if (!r->fatal.ok()) return Fail(r->fatal.Wrap("run stopped"));
-  return Ok();
+  return r;
 }
 
 CommandResult RunBatchCmd(Context& ctx) {
@@ -232,7 +229,10 @@ CommandResult RunBatchCmd(Context& ctx) {
   if (auto r = CheckBatchOptions(opt); !r.status.ok()) return r;
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
-  return RunOnce(ctx, opt);
+  auto r = IssueOnce(ctx, opt);
+  if (!r.ok()) return Fail(r.status());
+  if (!r->fatal.ok()) return Fail(r->fatal.Wrap("run stopped"));
+  return Ok();
 }
 
 CommandResult Scheduler(Context& ctx) {
@@ -253,7 +253,7 @@ CommandResult Scheduler(Context& ctx) {
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
   Status st = scheduler::RunDaemon(
-      d, [&]() { return RunOnce(ctx, opt).status; }, g_stop, std::cerr);
+      d, [&]() { return IssueOnce(ctx, opt); }, g_stop);
   return st.ok() ? Ok() : Fail(st);
 }
 
@@ -376,7 +376,7 @@ void AddBatchCommands(std::vector<Command>& out) {
                        "max-runs", po::value<int>()->default_value(0),
                        "exit after this many runs (0: run until SIGTERM)");
                  },
-                 Scheduler});
+                 Scheduler, log::Level::kInfo});
   out.push_back({"status", "requests per state and profile, last runs", "",
                  [](po::options_description& d, po::positional_options_description&) {
                    d.add_options()("json", po::bool_switch(), "machine-readable output");

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "app/context.h"
+#include "common/log.h"
 
 namespace certpress::app {
 
@@ -15,6 +16,9 @@ struct Command {
   std::string usage;    // positional arguments, e.g. "LABEL"
   std::function<void(po::options_description&, po::positional_options_description&)> options;
   std::function<CommandResult(Context&)> run;
+  // The log level unless --log-level says otherwise: info for long-running commands, warn for
+  // short ones, whose results are their stdout line and whose errors are their stderr line.
+  log::Level log_level = log::Level::kWarn;
 };
 
 void AddDbCommands(std::vector<Command>& out);

@@ -21,6 +21,7 @@
 #include "ca/authorities.h"
 #include "ca/issuance.h"
 #include "ca/ledger.h"
+#include "common/log.h"
 #include "common/ossl.h"
 #include "kgs/sealed_keys.h"
 #include "ra/request_builder.h"
@@ -92,10 +93,14 @@ class Run {
   Status StartRun() {
     CP_ASSIGN_OR_RETURN(summary_.expected, store::CountClaimable(*claim_db_, batch_profiles_));
     if (opt_.limit > 0) summary_.expected = std::min(summary_.expected, opt_.limit);
-    return store::RunTransaction(*persist_db_, [&](store::Connection& c) -> Status {
+    CP_RETURN_IF_ERROR(store::RunTransaction(*persist_db_, [&](store::Connection& c) -> Status {
       CP_ASSIGN_OR_RETURN(summary_.run_id, store::StartRun(c, opt_.claimer));
       return Status::Ok();
-    });
+    }));
+    log_.Info(
+        "run started",
+        {{"run", summary_.run_id}, {"claimer", opt_.claimer}, {"expected", summary_.expected}});
+    return Status::Ok();
   }
 
   void FinishRun() {
@@ -108,9 +113,28 @@ class Run {
         static_cast<int64_t>(summary_.seconds > 0 ? summary_.issued / summary_.seconds : 0);
     o.outcome = !summary_.fatal.ok() ? "failed" : stopped_ ? "stopped" : "done";
     o.message = summary_.fatal.message();
-    store::RunTransaction(*persist_db_, [&](store::Connection& c) {
+    if (!summary_.fatal.ok()) {
+      log_.Warn("run stopped by an error", {{"run", summary_.run_id},
+                                            {"claimer", opt_.claimer},
+                                            {"error", summary_.fatal.message()}});
+    }
+    Status recorded = store::RunTransaction(*persist_db_, [&](store::Connection& c) {
       return store::FinishRun(c, summary_.run_id, o);
-    }).IgnoreError();
+    });
+    // Recording the outcome is best effort (the database may be what failed); say so.
+    if (!recorded.ok()) {
+      log_.Warn("run outcome not recorded",
+                {{"run", summary_.run_id}, {"error", recorded.message()}});
+    }
+    log_.Info("run finished", {{"run", summary_.run_id},
+                               {"claimer", opt_.claimer},
+                               {"outcome", o.outcome},
+                               {"expected", summary_.expected},
+                               {"claimed", summary_.claimed},
+                               {"issued", summary_.issued},
+                               {"failed", summary_.failed},
+                               {"released", summary_.released},
+                               {"seconds", summary_.seconds}});
   }
 
   // Expired leases are looked for first on the run's first claim and then every tenth of a
@@ -289,6 +313,10 @@ class Run {
     }
     summary_.issued += issued;
     summary_.failed += failed;
+    log_.Debug("chunk persisted", {{"run", summary_.run_id},
+                                   {"requests", c->items.size()},
+                                   {"issued", issued},
+                                   {"failed", failed}});
     if (opt_.on_progress) {
       // The claim stage counts on another thread: a snapshot, not summary_ itself.
       BatchSummary now;
@@ -381,6 +409,7 @@ class Run {
   const profiles::ProfileSet& profiles_;
   CryptoToken& token_;
   const BatchOptions& opt_;
+  const log::Logger log_ = log::Get("batch");
   std::unique_ptr<store::Connection> claim_db_, intent_db_, persist_db_;
   std::unique_ptr<ca::StoreLedger> ledger_;  // records intents on intent_db_
   std::optional<std::chrono::steady_clock::time_point> expired_checked_;

@@ -4,20 +4,54 @@
 #include <ctime>
 #include <thread>
 
+#include "common/log.h"
+
 namespace certpress::scheduler {
 
 namespace {
+
+// Utc renders a scheduled time as RFC 3339 UTC, the log's own time format.
 std::string Utc(time_t t) {
   struct tm tm;
   gmtime_r(&t, &tm);
   char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
+
+// LogOutcome logs how run |n| ended: its run id and counts, at error if it failed.
+void LogOutcome(const log::Logger& log, int n, const Result<batch::BatchSummary>& r, bool stopped) {
+  if (!r.ok()) {
+    log.Error("run failed", {{"n", n}, {"error", r.status().message()}});
+    return;
+  }
+  const batch::BatchSummary& s = *r;
+  if (!s.fatal.ok()) {
+    log.Error("run failed", {{"n", n},
+                             {"run", s.run_id},
+                             {"outcome", "failed"},
+                             {"claimed", s.claimed},
+                             {"issued", s.issued},
+                             {"failed", s.failed},
+                             {"released", s.released},
+                             {"error", s.fatal.message()}});
+    return;
+  }
+  log.Info("run finished", {{"n", n},
+                            {"run", s.run_id},
+                            {"outcome", stopped ? "stopped" : "done"},
+                            {"expected", s.expected},
+                            {"claimed", s.claimed},
+                            {"issued", s.issued},
+                            {"failed", s.failed},
+                            {"released", s.released},
+                            {"seconds", s.seconds}});
+}
+
 }  // namespace
 
-Status RunDaemon(const DaemonOptions& opt, const std::function<Status()>& run_once,
-                 const std::atomic<bool>& stop, std::ostream& log) {
+Status RunDaemon(const DaemonOptions& opt, const RunOnce& run_once, const std::atomic<bool>& stop) {
+  const log::Logger log = log::Get("scheduler");
   if (!opt.cron && opt.interval_seconds < 1) {
     return InvalidInput("the interval must be at least one second");
   }
@@ -26,7 +60,7 @@ Status RunDaemon(const DaemonOptions& opt, const std::function<Status()>& run_on
   };
   time_t next = opt.run_now ? time(nullptr) : next_after(time(nullptr));
   if (next == 0) return InvalidInput("the cron expression never matches");
-  log << "scheduler: started; next run at " << Utc(next) << std::endl;
+  log.Info("started", {{"next_run", Utc(next)}});
   int runs = 0;
   while (!stop.load()) {
     if (time(nullptr) < next) {
@@ -34,16 +68,15 @@ Status RunDaemon(const DaemonOptions& opt, const std::function<Status()>& run_on
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       continue;
     }
-    log << "scheduler: run " << runs + 1 << " starting at " << Utc(time(nullptr)) << std::endl;
-    Status st = run_once();
-    if (!st.ok()) log << "scheduler: run failed: " << st.message() << std::endl;
     ++runs;
+    log.Info("run starting", {{"n", runs}});
+    LogOutcome(log, runs, run_once(), stop.load());
     if (opt.max_runs > 0 && runs >= opt.max_runs) break;
     next = next_after(time(nullptr));
     if (next == 0) return InvalidInput("the cron expression has no further match");
-    if (!stop.load()) log << "scheduler: next run at " << Utc(next) << std::endl;
+    if (!stop.load()) log.Info("next run", {{"at", Utc(next)}});
   }
-  log << "scheduler: stopped" << (stop.load() ? " by signal" : "") << std::endl;
+  log.Info(stop.load() ? "stopped by signal" : "stopped", {{"runs", runs}});
   return Status::Ok();
 }
 

@@ -1,14 +1,15 @@
 // daemon.h: the scheduler loop: run a batch at start (optionally), then every interval or at
 // each time a cron expression names, until asked to stop. A stop request lets the running
 // batch finish its chunks in flight (the pipeline claims nothing new and releases what it
-// holds) and then returns.
+// holds) and then returns. It logs as component "scheduler" (common/log.h): its start, each
+// run's start and outcome with the run id and counts, failures, and its stop.
 #pragma once
 
 #include <atomic>
 #include <functional>
 #include <optional>
-#include <ostream>
 
+#include "batch/pipeline.h"
 #include "common/status.h"
 #include "scheduler/cron.h"
 
@@ -21,9 +22,13 @@ struct DaemonOptions {
   int max_runs = 0;  // 0: until stopped
 };
 
-// RunDaemon calls |run_once| on schedule and logs each run to |log|. A failed run is logged
-// and the schedule goes on (the next run retries what is left). Returns when |stop| is set.
-Status RunDaemon(const DaemonOptions& options, const std::function<Status()>& run_once,
-                 const std::atomic<bool>& stop, std::ostream& log);
+// RunOnce runs one batch and returns its summary (whose |fatal| says whether an outage stopped
+// it), or an error if the run could not start (token, database, profiles).
+using RunOnce = std::function<Result<batch::BatchSummary>()>;
+
+// RunDaemon calls |run_once| on schedule and logs each run. A failed run is logged and the
+// schedule goes on (the next run retries what is left). Returns when |stop| is set.
+Status RunDaemon(const DaemonOptions& options, const RunOnce& run_once,
+                 const std::atomic<bool>& stop);
 
 }  // namespace certpress::scheduler

@@ -8,6 +8,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "common/bytes.h"
@@ -663,7 +664,7 @@ TEST_F(BatchIT, SchedulerRunsOnScheduleAndStopsCleanlyOnSigterm) {
   ImportAndApprove(Employees(50), 50);
   auto once = Run({"scheduler", "--interval", "3600", "--run-now", "--max-runs", "1"});
   ASSERT_EQ(once.exit_code, 0) << once.err;
-  EXPECT_NE(once.err.find("scheduler: run 1 starting"), std::string::npos) << once.err;
+  EXPECT_NE(once.err.find(" info scheduler: run starting n=1"), std::string::npos) << once.err;
   EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE state = 'issued'"), 50);
 
   ImportAndApprove(Employees(4000, 1000), 4000);
@@ -691,6 +692,57 @@ TEST_F(BatchIT, SchedulerRunsOnScheduleAndStopsCleanlyOnSigterm) {
             4050);
   ASSERT_EQ(Run({"run-batch"}).exit_code, 0);
   ExpectExactlyOnce(4050);
+}
+
+// The scheduler's log in JSON: every stderr line is a JSON object, the scheduler's lines name
+// their component and the run, and the token PIN is nowhere in what the process wrote.
+TEST_F(BatchIT, SchedulerLogsJsonLinesWithRunIdsAndNoSecret) {
+  ImportAndApprove(Employees(5), 5);
+  auto r = Run({"scheduler", "--run-now", "--max-runs", "1", "--log-format", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  size_t scheduler_lines = 0;
+  bool finished_with_run = false;
+  std::istringstream in(r.err);
+  for (std::string line; std::getline(in, line);) {
+    // Progress lines ("run-batch: ...") share stderr with the log; every other line is JSON.
+    if (line.rfind("run-batch: ", 0) == 0) continue;
+    auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    ASSERT_FALSE(j.is_discarded()) << line;
+    for (const char* key : {"time", "level", "component", "msg"}) {
+      EXPECT_TRUE(j.contains(key)) << key << " missing: " << line;
+    }
+    if (j["component"] != "scheduler") continue;
+    ++scheduler_lines;
+    if (j["msg"] == "run finished") {
+      EXPECT_GT(j["run"].get<int64_t>(), 0) << line;
+      EXPECT_EQ(j["issued"], 5) << line;
+      finished_with_run = true;
+    }
+  }
+  EXPECT_GE(scheduler_lines, 3u) << r.err;  // started, run starting, run finished, stopped
+  EXPECT_TRUE(finished_with_run) << r.err;
+  const std::string pin = token_.pin();
+  ASSERT_FALSE(pin.empty());
+  EXPECT_EQ(r.err.find(pin), std::string::npos);
+  EXPECT_EQ(r.out.find(pin), std::string::npos);
+  // The issued summary line stays on stdout.
+  EXPECT_NE(r.out.find("issued 5"), std::string::npos) << r.out;
+}
+
+// run-batch keeps its output: the summary on stdout and no log lines below warn on stderr;
+// --log-level info adds the batch's lines, and bad log options are usage errors.
+TEST_F(BatchIT, RunBatchLogsOnlyWarningsUnlessAskedAndRefusesBadLogOptions) {
+  ImportAndApprove(Employees(3), 3);
+  auto quiet = Run({"run-batch"});
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_EQ(quiet.err.find("batch:"), std::string::npos) << quiet.err;
+  ImportAndApprove(Employees(2, 100), 2);
+  auto loud = Run({"run-batch", "--log-level", "info"});
+  ASSERT_EQ(loud.exit_code, 0) << loud.err;
+  EXPECT_NE(loud.err.find(" info batch: run started run="), std::string::npos) << loud.err;
+  EXPECT_NE(loud.err.find(" info batch: run finished run="), std::string::npos) << loud.err;
+  EXPECT_EQ(Run({"status", "--log-level", "loud"}).exit_code, 2);
+  EXPECT_EQ(Run({"status", "--log-format", "xml"}).exit_code, 2);
 }
 
 }  // namespace
