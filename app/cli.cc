@@ -37,6 +37,8 @@ po::options_description CommonOptions() {
                          "directory of card and certificate profiles (*.toml)")(
       "operator", po::value<std::string>()->default_value(""),
       "operator name recorded in the audit log (default: cli:<login>)")(
+      "audit.checkpoint-file", po::value<std::string>()->default_value(""),
+      "file outside the database to which signed audit checkpoints are appended")(
       "log-level", po::value<std::string>()->default_value(""),
       "trace, debug, info, warn or error (default: info for scheduler, warn otherwise)")(
       "log-format", po::value<std::string>()->default_value("text"),

@@ -191,6 +191,8 @@ batch::BatchOptions BatchOptionsFrom(Context& ctx) {
   o.tokens = ctx.Get<int>("tokens");
   o.lease_seconds = ctx.Get<int>("lease");
   o.actor = ctx.Actor();
+  o.kek_label = kKekLabel;
+  o.checkpoint_file = ctx.Get<std::string>("audit.checkpoint-file");
   o.stop = &g_stop;
   return o;
 }

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/commands.h"
+#include "kgs/audit_keys.h"
 #include "ra/decisions.h"
 #include "store/audit.h"
 #include "store/schema.h"
@@ -23,26 +24,44 @@ CommandResult Migrate(Context& ctx) {
 CommandResult AuditVerify(Context& ctx) {
   auto db = ctx.Db();
   if (!db.ok()) return Fail(db.status());
-  auto r = store::VerifyAudit(**db);
+  const std::string file = ctx.Get<std::string>("audit.checkpoint-file");
+  auto token = ctx.Token();
+  if (!token.ok()) return Fail(token.status().Wrap("the audit keys are in the token"));
+  auto seqs = kgs::CheckpointSeqs(**db, file);
+  if (!seqs.ok()) return Fail(seqs.status());
+  std::map<int64_t, std::string> chain_at;
+  for (int64_t s : *seqs) chain_at[s];
+  auto r = store::VerifyAudit(**db, &chain_at);
   if (!r.ok()) return Fail(r.status());
+  auto cps = kgs::VerifyCheckpoints(**db, **token, file, chain_at, r->entries);
+  if (!cps.ok()) return Fail(cps.status());
   // Every approval and rejection: its signed statement, checked again.
   auto d = ra::VerifyDecisions(**db);
   if (!d.ok()) return Fail(d.status());
-  const bool decisions_ok = d->problems.empty();
+  std::vector<std::string> problems = d->problems;
+  problems.insert(problems.end(), cps->problems.begin(), cps->problems.end());
+  const bool decisions_ok = problems.empty();
   if (ctx.Flag("json")) {
     nlohmann::json j = {{"intact", r->intact && decisions_ok},
                         {"entries", r->entries},
                         {"decision_statements", d->statements},
                         {"signed_decisions", d->decisions},
-                        {"unsigned_legacy_decisions", d->unsigned_legacy}};
+                        {"unsigned_legacy_decisions", d->unsigned_legacy},
+                        {"keyed", r->keyed},
+                        {"checkpoints", cps->in_db},
+                        {"checkpoints_in_file", cps->in_file}};
     if (!r->intact) {
       j["first_bad_seq"] = r->first_bad_seq;
       j["problem"] = r->problem;
     }
-    if (!decisions_ok) j["decision_problems"] = d->problems;
+    if (!decisions_ok) j["problems"] = problems;
     ctx.out << j.dump(2) << "\n";
   } else {
-    if (r->intact) ctx.out << "audit log intact: " << r->entries << " entries\n";
+    if (r->intact) {
+      ctx.out << "audit log intact: " << r->entries << " entries"
+              << (r->keyed ? ", keyed" : ", not keyed yet") << "; " << cps->in_db
+              << " signed checkpoint(s), " << cps->in_file << " in the checkpoint file\n";
+    }
     if (decisions_ok) {
       ctx.out << "decisions intact: " << d->decisions << " signed by operators in " << d->statements
               << " statements";
@@ -55,10 +74,21 @@ CommandResult AuditVerify(Context& ctx) {
                               ": " + r->problem));
   }
   if (!decisions_ok) {
-    for (const auto& p : d->problems) std::cerr << p << "\n";
-    return Fail(DatabaseError(std::to_string(d->problems.size()) +
-                              " signed decision(s) do not verify (listed above)"));
+    for (const auto& p : problems) std::cerr << p << "\n";
+    return Fail(DatabaseError(std::to_string(problems.size()) +
+                              " signed decision(s) or checkpoint(s) do not verify (listed above)"));
   }
+  return Ok();
+}
+
+CommandResult AuditCheckpoint(Context& ctx) {
+  auto db = ctx.Db();
+  if (!db.ok()) return Fail(db.status());
+  auto token = ctx.Token();
+  if (!token.ok()) return Fail(token.status());
+  auto cp = kgs::WriteCheckpoint(**db, **token, ctx.Get<std::string>("audit.checkpoint-file"));
+  if (!cp.ok()) return Fail(cp.status());
+  ctx.out << "checkpoint at entry " << cp->seq << ": " << HexEncode(AsBytes(cp->hash)) << "\n";
   return Ok();
 }
 
@@ -74,6 +104,10 @@ void AddAuditCommands(std::vector<Command>& out) {
                    d.add_options()("json", po::bool_switch(), "machine-readable output");
                  },
                  AuditVerify});
+  out.push_back({"audit checkpoint",
+                 "sign the audit chain's head with the token's audit key and record it (also in "
+                 "audit.checkpoint-file)",
+                 "", nullptr, AuditCheckpoint});
 }
 
 }  // namespace certpress::app

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "common/bytes.h"
+#include "kgs/audit_keys.h"
 #include "store/schema.h"
 
 namespace certpress::app {
@@ -30,6 +31,17 @@ Result<store::Connection*> Context::Db(bool any_schema) {
                           "): upgrade certpress");
     }
     schema_checked_ = true;
+  }
+  if (!any_schema && !audit_keys_) {
+    // The audit chain's keys are unwrapped by the token. A command that cannot open the token
+    // still reads; the first audit entry it would write fails with why (store/audit.h).
+    if (auto token = Token(); token.ok()) {
+      auto keys = kgs::LoadAuditKeys(*db_, **token, kKekLabel, /*create=*/true);
+      if (keys.ok()) {
+        audit_keys_ = std::move(keys).value();
+        db_->SetAuditKeys(audit_keys_);
+      }
+    }
   }
   return db_.get();
 }
@@ -60,6 +72,7 @@ Result<store::DbConfig> Context::DbSettings() const {
     if (!pw.ok()) return pw.status().Wrap("reading the database password");
     c.password = std::move(pw).value();
   }
+  c.audit_keys = audit_keys_;
   return c;
 }
 

@@ -66,6 +66,10 @@ class Context {
   bool schema_checked_ = false;
   std::unique_ptr<CryptoToken> token_;
   std::unique_ptr<profiles::ProfileSet> profiles_;
+  std::shared_ptr<const store::AuditKeys> audit_keys_;
 };
+
+// The key encryption key's label in the token: it wraps data keys and audit keys.
+inline constexpr const char* kKekLabel = "certpress-kek";
 
 }  // namespace certpress::app

@@ -23,6 +23,7 @@
 #include "ca/ledger.h"
 #include "common/log.h"
 #include "common/ossl.h"
+#include "kgs/audit_keys.h"
 #include "kgs/sealed_keys.h"
 #include "ra/request_builder.h"
 #include "signer/csr.h"
@@ -125,6 +126,12 @@ class Run {
     if (!recorded.ok()) {
       log_.Warn("run outcome not recorded",
                 {{"run", summary_.run_id}, {"error", recorded.message()}});
+    }
+    // Every run ends with a signed checkpoint of the audit chain's head (kgs/audit_keys.h).
+    auto cp = kgs::WriteCheckpoint(*persist_db_, token_, opt_.checkpoint_file);
+    if (!cp.ok()) {
+      log_.Warn("audit checkpoint not written",
+                {{"run", summary_.run_id}, {"error", cp.status().message()}});
     }
     log_.Info("run finished", {{"run", summary_.run_id},
                                {"claimer", opt_.claimer},

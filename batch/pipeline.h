@@ -34,6 +34,8 @@ struct BatchOptions {
   int64_t limit = 0;  // requests to claim at most; 0: all
   int lease_seconds = 300;
   std::string kek_label = "certpress-kek";
+  // Where the run's closing audit checkpoint is appended besides the database (none if empty).
+  std::string checkpoint_file;
   const std::atomic<bool>* stop = nullptr;  // finish in-flight chunks, claim no more
   // After each persisted chunk, with the counts so far.
   std::function<void(const struct BatchSummary&)> on_progress;

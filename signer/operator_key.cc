@@ -116,12 +116,9 @@ Result<SecureString> EncryptedKeyPem(EVP_PKEY* key, const SecureString& password
   return SecureString(std::string(data, static_cast<size_t>(n)));
 }
 
-Status VerifyStatementSignature(ByteSpan cert_der, ByteSpan data, ByteSpan signature) {
-  const unsigned char* p = cert_der.data();
-  UniquePtr<X509> cert(d2i_X509(nullptr, &p, static_cast<long>(cert_der.size())));
-  if (!cert) return OsslError("parsing the operator certificate");
-  EVP_PKEY* pub = X509_get0_pubkey(cert.get());
-  if (pub == nullptr) return OsslError("reading the operator certificate's key");
+namespace {
+
+Status VerifyWith(EVP_PKEY* pub, ByteSpan data, ByteSpan signature, const char* whose) {
   UniquePtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, DigestFor(pub), nullptr, pub) != 1) {
     return OsslError("setting up the signature check");
@@ -129,9 +126,25 @@ Status VerifyStatementSignature(ByteSpan cert_der, ByteSpan data, ByteSpan signa
   if (EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), data.data(), data.size()) !=
       1) {
     ERR_clear_error();
-    return InvalidInput("the signature does not verify with the operator's registered certificate");
+    return InvalidInput(std::string("the signature does not verify with ") + whose);
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status VerifyStatementSignature(ByteSpan cert_der, ByteSpan data, ByteSpan signature) {
+  const unsigned char* p = cert_der.data();
+  UniquePtr<X509> cert(d2i_X509(nullptr, &p, static_cast<long>(cert_der.size())));
+  if (!cert) return OsslError("parsing the operator certificate");
+  EVP_PKEY* pub = X509_get0_pubkey(cert.get());
+  if (pub == nullptr) return OsslError("reading the operator certificate's key");
+  return VerifyWith(pub, data, signature, "the operator's registered certificate");
+}
+
+Status VerifySpkiSignature(ByteSpan spki, ByteSpan data, ByteSpan signature) {
+  CP_ASSIGN_OR_RETURN(auto pub, ParseSpki(spki));
+  return VerifyWith(pub.get(), data, signature, "the signing key");
 }
 
 }  // namespace certpress

@@ -39,5 +39,8 @@ Result<SecureString> EncryptedKeyPem(EVP_PKEY* key, const SecureString& password
 // VerifyStatementSignature checks |signature| over |data| with the public key of the DER
 // certificate |cert_der|.
 [[nodiscard]] Status VerifyStatementSignature(ByteSpan cert_der, ByteSpan data, ByteSpan signature);
+// VerifySpkiSignature checks |signature| over |data| with the key of the DER
+// SubjectPublicKeyInfo |spki| (the audit signing key's checkpoints).
+[[nodiscard]] Status VerifySpkiSignature(ByteSpan spki, ByteSpan data, ByteSpan signature);
 
 }  // namespace certpress

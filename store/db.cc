@@ -40,6 +40,7 @@ DbConfig DbConfig::Clone() const {
   c.name = name;
   c.user = user;
   c.password = password.Clone();
+  c.audit_keys = audit_keys;
   return c;
 }
 

@@ -22,6 +22,14 @@ typedef struct st_mysql_stmt MYSQL_STMT;
 
 namespace certpress::store {
 
+// AuditKeys are the audit chain's HMAC keys by id (kgs/audit_keys.h unwraps them with the
+// token's key encryption key; the database holds them only wrapped), and the one new entries
+// are chained with.
+struct AuditKeys {
+  int64_t current_id = 0;
+  std::map<int64_t, SecureString> keys;
+};
+
 struct DbConfig {
   std::string socket;  // unix socket (preferred); else host/port
   std::string host;
@@ -29,6 +37,8 @@ struct DbConfig {
   std::string name;
   std::string user;
   SecureString password;
+  // Keys for appending to and verifying the audit chain; without them AppendAudit fails.
+  std::shared_ptr<const AuditKeys> audit_keys;
 
   DbConfig Clone() const;
 };
@@ -81,6 +91,9 @@ class Connection {
   [[nodiscard]] Status Reconnect();
   uint64_t ThreadId() const;
   const DbConfig& config() const { return config_; }
+  // SetAuditKeys gives this connection the audit chain's keys (loaded after it opened, since
+  // the wrapped keys are read through it).
+  void SetAuditKeys(std::shared_ptr<const AuditKeys> keys) { config_.audit_keys = std::move(keys); }
 
  private:
   // Raw SQL is private to store/: its repositories reach it through Sql (store/sql.h), and

@@ -260,6 +260,26 @@ const std::vector<Migration>& Migrations() {
            R"(ALTER TABLE requests
                 ADD COLUMN IF NOT EXISTS submitted_by VARCHAR(128) NULL)",
        }},
+      {7,
+       "audit: a keyed chain and signed checkpoints",
+       {
+           // The chain's HMAC keys, stored only wrapped by the token's key encryption key.
+           R"(CREATE TABLE IF NOT EXISTS audit_keys (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                kek_label VARCHAR(64) NOT NULL,
+                wrapped VARBINARY(256) NOT NULL,
+                created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+              ) ENGINE=InnoDB)",
+           R"(ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS key_id BIGINT NULL)",
+           // Signed heads; also appended to a file outside the database (audit.checkpoint-file).
+           R"(CREATE TABLE IF NOT EXISTS audit_checkpoints (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                seq BIGINT NOT NULL,
+                hash BINARY(32) NOT NULL,
+                at DATETIME NOT NULL,
+                signature VARBINARY(1024) NOT NULL
+              ) ENGINE=InnoDB)",
+       }},
   };
   return kMigrations;
 }

@@ -660,6 +660,48 @@ TEST_F(BatchIT, SignedDecisionsAreVerifiedAgainByAuditVerify) {
       << bad.err;
 }
 
+// The audit chain is keyed by the token, and its head is checkpointed with a signature by the
+// token's audit key, in the database and in a file outside it. An administrator who cuts the
+// chain back to an earlier, still valid prefix (and deletes the database's checkpoints) is
+// caught by the file.
+TEST_F(BatchIT, ACutAndReGrownAuditChainIsCaughtByTheCheckpointFile) {
+  ImportAndApprove(Employees(20), 20);
+  ASSERT_EQ(Run({"run-batch"}).exit_code, 0);  // a run ends with a checkpoint
+  auto cp = Run({"audit", "checkpoint"});
+  ASSERT_EQ(cp.exit_code, 0) << cp.err;
+  auto ok = Run({"audit", "verify", "--json"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err << ok.out;
+  auto j = nlohmann::json::parse(ok.out);
+  EXPECT_TRUE(j["keyed"].get<bool>());
+  EXPECT_GE(j["checkpoints"].get<int>(), 2);
+  EXPECT_EQ(j["checkpoints"], j["checkpoints_in_file"]);
+  const int64_t entries = j["entries"].get<int64_t>();
+  ASSERT_GT(entries, 5);
+  // Back to the first 5 entries: a valid prefix of the keyed chain, head and all.
+  auto c = db_.Connect();
+  auto& sql = *c;
+  ASSERT_TRUE(store::Sql(sql).ExecScript("DROP TRIGGER audit_log_no_delete").ok());
+  ASSERT_TRUE(store::Sql(sql).Exec("DELETE FROM audit_log WHERE seq > 5").ok());
+  ASSERT_TRUE(store::Sql(sql)
+                  .Exec("UPDATE audit_head SET seq = 5, hash = (SELECT hash FROM audit_log "
+                        "WHERE seq = 5) WHERE id = 1")
+                  .ok());
+  ASSERT_TRUE(store::Sql(sql).Exec("DELETE FROM audit_checkpoints").ok());
+  auto cut = Run({"audit", "verify"});
+  EXPECT_EQ(cut.exit_code, 1) << cut.out;
+  EXPECT_NE(cut.err.find("entries removed, or an older database restored"), std::string::npos)
+      << cut.err;
+  // A forged checkpoint line (another hash at the same place) does not verify either.
+  auto lines = Sh("sed -i 's/\"hash\":\"0/\"hash\":\"1/;t;s/\"hash\":\"[1-9a-f]/\"hash\":\"0/' " +
+                  Quote(cli_.dir() + "/audit-checkpoints.jsonl"));
+  ASSERT_EQ(lines.exit_code, 0);
+  auto forged = Run({"audit", "verify"});
+  EXPECT_EQ(forged.exit_code, 1);
+  EXPECT_NE(forged.err.find("the signature does not verify with the signing key"),
+            std::string::npos)
+      << forged.err;
+}
+
 TEST_F(BatchIT, SchedulerRunsOnScheduleAndStopsCleanlyOnSigterm) {
   ImportAndApprove(Employees(50), 50);
   auto once = Run({"scheduler", "--interval", "3600", "--run-now", "--max-runs", "1"});

@@ -1,5 +1,6 @@
 // Integration tests of store/ against the private MariaDB of scripts/stack.
 #include <gtest/gtest.h>
+#include <openssl/sha.h>
 
 #include <atomic>
 #include <functional>
@@ -439,6 +440,76 @@ TEST_F(AuditIT, VerifyCatchesReorderedRows) {
   auto r = VerifyAudit(*c_);
   EXPECT_FALSE(r->intact);
   EXPECT_EQ(r->first_bad_seq, 2);
+}
+
+// What an administrator with every privilege did to the old, unkeyed chain: change an entry,
+// recompute the plain SHA-256 chain from there and the head. The entries are keyed with a key
+// the database does not hold, so the recomputed hash is not the keyed one.
+std::string PlainChainHash(const std::string& prev, const Row& r) {
+  std::string data = prev;
+  auto put = [&](std::string_view v) {
+    uint64_t n = v.size();
+    for (int i = 7; i >= 0; --i) data += static_cast<char>((n >> (8 * i)) & 0xff);
+    data += v;
+  };
+  for (size_t col = 0; col < 6; ++col) put(r.Str(col));
+  uint8_t h[32];
+  SHA256(reinterpret_cast<const uint8_t*>(data.data()), data.size(), h);
+  return std::string(reinterpret_cast<char*>(h), 32);
+}
+
+// RecomputePlain rewrites entries |from|.. and the head with plain SHA-256; |unkey| also marks
+// them unkeyed (a downgrade to the pre-key chain).
+void RecomputePlain(Connection& c, int64_t from, bool unkey) {
+  auto rows = Sql(c).Query(
+      "SELECT seq, DATE_FORMAT(at, '%Y-%m-%d %H:%i:%s.%f'), actor, action, object, details, "
+      "prev_hash FROM audit_log WHERE seq >= ? ORDER BY seq",
+      {from});
+  ASSERT_TRUE(rows.ok());
+  std::string prev = (*rows)[0].Str(6);
+  for (const auto& r : *rows) {
+    const std::string h = PlainChainHash(prev, r);
+    ASSERT_TRUE(Sql(c)
+                    .Exec(unkey ? "UPDATE audit_log SET prev_hash = ?, hash = ?, key_id = NULL "
+                                  "WHERE seq = ?"
+                                : "UPDATE audit_log SET prev_hash = ?, hash = ? WHERE seq = ?",
+                          {Blob{prev}, Blob{h}, r.Int(0)})
+                    .ok());
+    prev = h;
+  }
+  ASSERT_TRUE(Sql(c).Exec("UPDATE audit_head SET hash = ? WHERE id = 1", {Blob{prev}}).ok());
+}
+
+TEST_F(AuditIT, AnEntryRecomputedWithoutTheKeyIsCaught) {
+  ASSERT_TRUE(Sql(*c_).Exec("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3").ok());
+  RecomputePlain(*c_, 3, /*unkey=*/false);
+  auto r = VerifyAudit(*c_);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->intact);
+  EXPECT_EQ(r->first_bad_seq, 3);
+  EXPECT_NE(r->problem.find("altered"), std::string::npos) << r->problem;
+}
+
+TEST_F(AuditIT, AChainDowngradedToUnkeyedIsCaught) {
+  ASSERT_TRUE(Sql(*c_).Exec("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3").ok());
+  RecomputePlain(*c_, 1, /*unkey=*/true);
+  auto r = VerifyAudit(*c_);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->intact);
+  EXPECT_NE(r->problem.find("not keyed, though an audit key exists"), std::string::npos)
+      << r->problem;
+}
+
+TEST_F(AuditIT, AppendingWithoutTheKeyIsRefused) {
+  DbConfig config = db_.Config();
+  config.audit_keys.reset();
+  auto c = Connection::Open(config);
+  ASSERT_TRUE(c.ok());
+  Status st = RunTransaction(**c, [&](Connection& conn) {
+    return AppendAudit(conn, {"bob", "test.event", "obj:x", ""});
+  });
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("audit key is not loaded"), std::string::npos) << st.message();
 }
 
 }  // namespace

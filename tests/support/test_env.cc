@@ -100,6 +100,15 @@ store::DbConfig TestDb::Config() const {
   auto pw = ReadSecretFile(RequireEnv("CERTPRESS_STATE") + "/secrets/db-password");
   EXPECT_TRUE(pw.ok()) << pw.status().message();
   if (pw.ok()) c.password = std::move(pw).value();
+  // Store-level tests chain audit entries with a key of their own (the CLI's come from the
+  // token, kgs/audit_keys.h).
+  static const auto keys = [] {
+    auto k = std::make_shared<store::AuditKeys>();
+    k->current_id = 1;
+    k->keys.emplace(1, SecureString("store-test-audit-key-" + RandomSuffix()));
+    return std::shared_ptr<const store::AuditKeys>(k);
+  }();
+  c.audit_keys = keys;
   return c;
 }
 
@@ -170,7 +179,8 @@ Cli::Cli(const TestDb& db, const TestToken& token) : softhsm_conf_(token.softhsm
   f << "[db]\nsocket = " << RequireEnv("CERTPRESS_DB_SOCKET") << "\nname = " << db.name()
     << "\nuser = certpress\npassword-file = " << RequireEnv("CERTPRESS_STATE")
     << "/secrets/db-password\n[token]\nkind = pkcs11\nmodule = " << token.module()
-    << "\nlabel = " << token.label() << "\npin-file = " << token.pin_file() << "\n";
+    << "\nlabel = " << token.label() << "\npin-file = " << token.pin_file() << "\n"
+    << "[audit]\ncheckpoint-file = " << dir_ << "/audit-checkpoints.jsonl\n";
 }
 
 Cli::~Cli() {
