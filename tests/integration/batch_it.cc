@@ -195,7 +195,7 @@ TEST_F(BatchIT, ExpiredLeaseIsReclaimedAndALiveOneIsNot) {
 
 TEST_F(BatchIT, ProfileChangedUnderTheRequestFailsIt) {
   const std::string profiles = Path("profiles");
-  fs::copy(CERTPRESS_SOURCE_DIR "/profiles", profiles);
+  certpress::testing::CopyTestProfiles(profiles);
   auto imp = Run({"import", Employees(5), "--profile", "employee-soft", "--ca", "issuing",
                   "--profiles.dir", profiles});
   ASSERT_EQ(imp.exit_code, 0) << imp.err;
@@ -331,7 +331,7 @@ TEST_F(BatchIT, Pkcs12OpensWithOpenSslAndItsKeyMatchesItsCertificate) {
 // --key or --serial; without either the command asks which one.
 TEST_F(BatchIT, Pkcs12OfATwoKeyProfilePairsEachCertificateWithItsKey) {
   const std::string profiles = Path("profiles");
-  fs::copy(CERTPRESS_SOURCE_DIR "/profiles", profiles);
+  certpress::testing::CopyTestProfiles(profiles);
   // employee-soft with a second server key for signatures (whose certificate profile allows
   // email SANs only).
   auto soft = ReadFile(profiles + "/employee-soft.toml");
@@ -482,6 +482,42 @@ TEST_F(BatchIT, CsrRequestsAreCheckedAndIssued) {
   EXPECT_NE(g.out.find("Chain verification output: Verified."), std::string::npos) << g.out;
 }
 
+// IP names a CSR asks for are carried into the certificate when the profile allows them, never
+// dropped silently; a name the profile has no place for refuses the request.
+TEST_F(BatchIT, CsrIpNamesAreCarriedOrRefusedNeverDropped) {
+  auto gen = Sh("cd " + Quote(cli_.dir()) +
+                " && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                "-keyout ip.key -out ip.csr -subj /CN=www.example.org "
+                "-addext subjectAltName=DNS:www.example.org,IP:192.0.2.10,IP:2001:db8::10");
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  auto sub = Run(
+      {"request", "submit", "--csr", Path("ip.csr"), "--profile", "tls-server", "--ca", "issuing"});
+  ASSERT_EQ(sub.exit_code, 0) << sub.err;
+  ASSERT_EQ(Run({"approve", "--all", "--profile", "tls-server", "--operator", "carol"}).exit_code,
+            0);
+  auto run = Run({"run-batch"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const int64_t id = Scalar("SELECT MAX(id) FROM requests");
+  auto exp = Run({"cert", "export", "--request", std::to_string(id), "--out", Path("ip.pem")});
+  ASSERT_EQ(exp.exit_code, 0) << exp.err;
+  auto text = Sh("openssl x509 -in " + Quote(Path("ip.pem")) + " -noout -ext subjectAltName");
+  EXPECT_NE(text.out.find("IP Address:192.0.2.10, IP Address:2001:"), std::string::npos)
+      << text.out;
+  // The submitter's --field dns replaces the CSR's DNS names: a CSR name left out is refused.
+  auto gen2 = Sh("cd " + Quote(cli_.dir()) +
+                 " && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                 "-keyout two.key -out two.csr -subj /CN=www.example.org "
+                 "-addext subjectAltName=DNS:www.example.org,DNS:api.example.org");
+  ASSERT_EQ(gen2.exit_code, 0) << gen2.err;
+  auto replaced = Run({"request", "submit", "--csr", Path("two.csr"), "--profile", "tls-server",
+                       "--ca", "issuing", "--field", "dns=cdn.example.org"});
+  EXPECT_EQ(replaced.exit_code, 1);
+  EXPECT_NE(replaced.err.find("the dns subjectAltName 'api.example.org', which profile "
+                              "'tls-server' has no field to carry"),
+            std::string::npos)
+      << replaced.err;
+}
+
 TEST_F(BatchIT, BadCsrsAreRefusedWithTheReason) {
   struct Case {
     std::string name, make, expect;
@@ -503,6 +539,33 @@ TEST_F(BatchIT, BadCsrsAreRefusedWithTheReason) {
        "-subj /CN=a.example.org -addext subjectAltName=email:x@example.org",
        "email subjectAltName, which profile 'tls-server' does not allow"},
       {"garbage", "head -c 300 /dev/urandom > c", "not a PKCS#10 request"},
+      // RFC 5480 2.1.1: no explicit curve parameters; 2.2: uncompressed points.
+      {"explicit",
+       "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -pkeyopt "
+       "ec_param_enc:explicit -nodes -keyout k -out c -subj /CN=a.example.org",
+       "explicit curve parameters"},
+      {"compressed",
+       "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -pkeyopt "
+       "point-format:compressed -nodes -keyout k -out c -subj /CN=a.example.org",
+       "compressed"},
+      // DNS names are host names; TLS server profiles refuse internal ones.
+      {"dns-ip",
+       "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k -out c "
+       "-subj /CN=a.example.org -addext subjectAltName=DNS:a.example.org,DNS:192.0.2.1",
+       "'192.0.2.1' is an IP address or a number, not a DNS name"},
+      {"localhost",
+       "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k -out c "
+       "-subj /CN=localhost",
+       "'localhost' is a loopback name"},
+      {"internal",
+       "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k -out c "
+       "-subj /CN=printer.internal",
+       "'printer.internal' is an internal name, which certificate profile 'tls-server' does not "
+       "allow"},
+      {"reserved-ip",
+       "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k -out c "
+       "-subj /CN=a.example.org -addext subjectAltName=DNS:a.example.org,IP:10.1.2.3",
+       "'10.1.2.3' is a reserved IP address"},
       // Flip a byte inside the signature: proof of possession fails.
       {"badsig",
        "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k "
