@@ -105,6 +105,9 @@ Result<Submitted> SubmitCsr(store::Connection& db, const profiles::ProfileSet& p
   };
   fill("dns", dns);
   fill("ip", ips);
+  // A declared field the submitter and the CSR leave open renders empty (and its SAN is left
+  // out), as an empty CSV column does.
+  for (const auto& f : profile.fields) fields.try_emplace(f.name, "");
   CP_ASSIGN_OR_RETURN(RequestBuilder builder, RequestBuilder::Create(profile));
   auto problems = builder.Check(fields);
   if (!problems.empty()) {

@@ -154,8 +154,8 @@ TEST_F(CliIT, ImportAndSubmitRefuseARootAndACaTheProfileDoesNotList) {
   ASSERT_EQ(other.exit_code, 0) << other.err;
   const std::string csv = Path("e.csv");
   ASSERT_TRUE(WriteFile(csv,
-                        "given_name,surname,email,employee_id,country\n"
-                        "Ada,Lovelace,ada@example.org,E000001,DK\n")
+                        "given_name,surname,email,employee_id,department,country\n"
+                        "Ada,Lovelace,ada@example.org,E000001,R&D,DK\n")
                   .ok());
   auto gen = Sh("cd " + Quote(cli_.dir()) +
                 " && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
@@ -179,8 +179,8 @@ TEST_F(CliIT, ImportAndSubmitRefuseARootAndACaTheProfileDoesNotList) {
   const std::string dir = Path("root-profiles");
   certpress::testing::CopyTestProfiles(dir);
   for (const char* file : {"/employee-soft.toml", "/tls-server.toml"}) {
-    auto edit =
-        Sh("sed -i 's/\"demo-issuing\", \"issuing\"/\"issuing\", \"root\"/' " + Quote(dir + file));
+    auto edit = Sh("sed -i 's/\"demo-issuing\", \"issuing\"/\"demo-issuing\", \"root\"/' " +
+                   Quote(dir + file));
     ASSERT_EQ(edit.exit_code, 0) << edit.err;
   }
   auto imp =
@@ -196,7 +196,7 @@ TEST_F(CliIT, ImportAndSubmitRefuseARootAndACaTheProfileDoesNotList) {
   EXPECT_NE(sub.err.find("CA 'root' is a root CA"), std::string::npos) << sub.err;
   // The profile's own CA still takes the same input.
   auto good = Run({"import", csv, "--profile", "employee-soft", "--ca", "issuing"});
-  EXPECT_EQ(good.exit_code, 0) << good.err;
+  EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
   EXPECT_NE(good.out.find("1 created"), std::string::npos) << good.out;
 }
 
