@@ -20,31 +20,45 @@
 
 namespace certpress {
 
-// Extension OIDs, dotted.
+// OIDs as DER content octets: the rules compare bytes, and render an OID as text only for a
+// message (rendering every OID of every certificate cost a tenth of the lint).
 namespace {
-constexpr std::string_view kBasicConstraints = "2.5.29.19";
-constexpr std::string_view kKeyUsage = "2.5.29.15";
-constexpr std::string_view kExtKeyUsage = "2.5.29.37";
-constexpr std::string_view kSubjectKeyId = "2.5.29.14";
-constexpr std::string_view kAuthorityKeyId = "2.5.29.35";
-constexpr std::string_view kSubjectAltName = "2.5.29.17";
-constexpr std::string_view kCertPolicies = "2.5.29.32";
-constexpr std::string_view kCrlDp = "2.5.29.31";
-constexpr std::string_view kAia = "1.3.6.1.5.5.7.1.1";
-constexpr std::string_view kNameConstraints = "2.5.29.30";
-constexpr std::string_view kPolicyConstraints = "2.5.29.36";
-constexpr std::string_view kInhibitAnyPolicy = "2.5.29.54";
-constexpr std::string_view kEcPublicKey = "1.2.840.10045.2.1";
-constexpr std::string_view kRsaEncryption = "1.2.840.113549.1.1.1";
-constexpr std::string_view kServerAuth = "1.3.6.1.5.5.7.3.1";
-constexpr std::string_view kAnyEku = "2.5.29.37.0";
-constexpr std::string_view kOcsp = "1.3.6.1.5.5.7.48.1";
-constexpr std::string_view kCaIssuers = "1.3.6.1.5.5.7.48.2";
+constexpr uint8_t kBasicConstraints[] = {0x55, 0x1d, 0x13};
+constexpr uint8_t kKeyUsage[] = {0x55, 0x1d, 0x0f};
+constexpr uint8_t kExtKeyUsage[] = {0x55, 0x1d, 0x25};
+constexpr uint8_t kSubjectKeyId[] = {0x55, 0x1d, 0x0e};
+constexpr uint8_t kAuthorityKeyId[] = {0x55, 0x1d, 0x23};
+constexpr uint8_t kSubjectAltName[] = {0x55, 0x1d, 0x11};
+constexpr uint8_t kCertPolicies[] = {0x55, 0x1d, 0x20};
+constexpr uint8_t kCrlDp[] = {0x55, 0x1d, 0x1f};
+constexpr uint8_t kAia[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x01};
+constexpr uint8_t kNameConstraints[] = {0x55, 0x1d, 0x1e};
+constexpr uint8_t kPolicyConstraints[] = {0x55, 0x1d, 0x24};
+constexpr uint8_t kInhibitAnyPolicy[] = {0x55, 0x1d, 0x36};
+constexpr uint8_t kEcPublicKey[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
+constexpr uint8_t kRsaEncryption[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01};
+constexpr uint8_t kServerAuth[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01};
+constexpr uint8_t kClientAuth[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02};
+constexpr uint8_t kCodeSigning[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03};
+constexpr uint8_t kEmailProtection[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x04};
+constexpr uint8_t kTimeStamping[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x08};
+constexpr uint8_t kOcspSigning[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x09};
+constexpr uint8_t kAnyEku[] = {0x55, 0x1d, 0x25, 0x00};
+constexpr uint8_t kOcsp[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01};
+constexpr uint8_t kCaIssuers[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02};
+constexpr uint8_t kCommonName[] = {0x55, 0x04, 0x03};
+constexpr uint8_t kP256[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+constexpr uint8_t kP384[] = {0x2b, 0x81, 0x04, 0x00, 0x22};
+constexpr uint8_t kP521[] = {0x2b, 0x81, 0x04, 0x00, 0x23};
+
+bool Is(ByteSpan oid, ByteSpan want) {
+  return oid.size() == want.size() && std::equal(oid.begin(), oid.end(), want.begin());
+}
 }  // namespace
 
 struct TbsView {
   struct Extension {
-    std::string oid;
+    ByteSpan oid;  // content octets
     bool critical = false;
     ByteSpan value;
   };
@@ -60,7 +74,7 @@ struct TbsView {
   ByteSpan subject;  // Name content
   uint8_t not_before_tag = 0, not_after_tag = 0;
   time_t not_before = 0, not_after = 0;
-  std::string key_alg;  // dotted OID of the subject key's algorithm
+  ByteSpan key_alg;     // the subject key's algorithm OID (content octets)
   ByteSpan key_params;  // the parameters element (may be empty)
   ByteSpan key_bits;    // subjectPublicKey content (unused-bits octet first)
   std::vector<Extension> extensions;
@@ -70,28 +84,28 @@ struct TbsView {
   bool has_ku = false, ku_critical = false;
   ByteSpan ku_bits;  // BIT STRING content
   bool has_eku = false;
-  std::vector<std::string> eku;
+  std::vector<ByteSpan> eku;  // OID content octets
   bool has_ski = false;
   bool has_aki = false;
   std::optional<ByteSpan> aki_key_id;
   bool has_san = false, san_critical = false;
   std::vector<GeneralName> sans;
-  std::vector<std::string> crl_uris;
+  std::vector<std::string_view> crl_uris;
   std::vector<int> crl_points_without_uri;  // indexes of distribution points with no URI
-  std::vector<std::pair<std::string, std::string>> aia;  // (method OID, URI)
-  std::vector<std::string> common_names;
+  std::vector<std::pair<ByteSpan, std::string_view>> aia;  // (method OID, URI)
+  std::vector<std::string_view> common_names;
 
   bool KuBit(int bit) const {
     size_t byte = 1 + static_cast<size_t>(bit / 8);
     return byte < ku_bits.size() && (ku_bits[byte] & (0x80 >> (bit % 8)));
   }
-  bool IsEc() const { return key_alg == kEcPublicKey; }
-  bool IsRsa() const { return key_alg == kRsaEncryption; }
+  bool IsEc() const { return Is(key_alg, kEcPublicKey); }
+  bool IsRsa() const { return Is(key_alg, kRsaEncryption); }
   // IsTlsServer: the certificate asserts serverAuth (or any purpose) for an end entity.
   bool IsTlsServer() const {
     if (is_ca) return false;
     return std::any_of(eku.begin(), eku.end(),
-                       [](const std::string& o) { return o == kServerAuth || o == kAnyEku; });
+                       [](ByteSpan o) { return Is(o, kServerAuth) || Is(o, kAnyEku); });
   }
   std::vector<std::string_view> DnsNames() const {
     std::vector<std::string_view> out;
@@ -137,7 +151,7 @@ Status ReadGeneralNames(ByteSpan content, std::vector<TbsView::GeneralName>* out
 
 Status ReadExtension(TbsView* v, const TbsView::Extension& x) {
   der::Reader r(x.value);
-  if (x.oid == kBasicConstraints) {
+  if (Is(x.oid, kBasicConstraints)) {
     v->has_bc = true;
     v->bc_critical = x.critical;
     ByteSpan bc;
@@ -157,13 +171,13 @@ Status ReadExtension(TbsView* v, const TbsView::Extension& x) {
       v->has_path_len = true;
     }
     if (!b.empty()) return Bad("malformed basicConstraints");
-  } else if (x.oid == kKeyUsage) {
+  } else if (Is(x.oid, kKeyUsage)) {
     v->has_ku = true;
     v->ku_critical = x.critical;
     if (!r.Read(der::kBitString, &v->ku_bits) || !r.empty() || v->ku_bits.empty()) {
       return Bad("malformed keyUsage");
     }
-  } else if (x.oid == kExtKeyUsage) {
+  } else if (Is(x.oid, kExtKeyUsage)) {
     v->has_eku = true;
     ByteSpan seq;
     if (!r.Read(der::kSequence, &seq) || !r.empty()) return Bad("malformed extKeyUsage");
@@ -171,13 +185,13 @@ Status ReadExtension(TbsView* v, const TbsView::Extension& x) {
     while (!e.empty()) {
       ByteSpan oid;
       if (!e.Read(der::kOid, &oid)) return Bad("malformed extKeyUsage");
-      v->eku.push_back(der::OidToString(oid));
+      v->eku.push_back(oid);
     }
-  } else if (x.oid == kSubjectKeyId) {
+  } else if (Is(x.oid, kSubjectKeyId)) {
     ByteSpan id;
     if (!r.Read(der::kOctetString, &id) || !r.empty()) return Bad("malformed subjectKeyIdentifier");
     v->has_ski = true;
-  } else if (x.oid == kAuthorityKeyId) {
+  } else if (Is(x.oid, kAuthorityKeyId)) {
     v->has_aki = true;
     ByteSpan seq;
     if (!r.Read(der::kSequence, &seq) || !r.empty()) return Bad("malformed authorityKeyIdentifier");
@@ -187,13 +201,13 @@ Status ReadExtension(TbsView* v, const TbsView::Extension& x) {
       if (!a.Read(der::ContextPrimitive(0), &id)) return Bad("malformed authorityKeyIdentifier");
       v->aki_key_id = id;
     }
-  } else if (x.oid == kSubjectAltName) {
+  } else if (Is(x.oid, kSubjectAltName)) {
     v->has_san = true;
     v->san_critical = x.critical;
     ByteSpan seq;
     if (!r.Read(der::kSequence, &seq) || !r.empty()) return Bad("malformed subjectAltName");
     CP_RETURN_IF_ERROR(ReadGeneralNames(seq, &v->sans));
-  } else if (x.oid == kCrlDp) {
+  } else if (Is(x.oid, kCrlDp)) {
     ByteSpan seq;
     if (!r.Read(der::kSequence, &seq) || !r.empty()) return Bad("malformed cRLDistributionPoints");
     der::Reader dps(seq);
@@ -212,7 +226,7 @@ Status ReadExtension(TbsView* v, const TbsView::Extension& x) {
           CP_RETURN_IF_ERROR(ReadGeneralNames(full, &names));
           for (const auto& g : names) {
             if (g.tag == der::ContextPrimitive(6)) {
-              v->crl_uris.emplace_back(AsString(g.value));
+              v->crl_uris.push_back(AsString(g.value));
               uri = true;
             }
           }
@@ -220,7 +234,7 @@ Status ReadExtension(TbsView* v, const TbsView::Extension& x) {
       }
       if (!uri) v->crl_points_without_uri.push_back(i);
     }
-  } else if (x.oid == kAia) {
+  } else if (Is(x.oid, kAia)) {
     ByteSpan seq;
     if (!r.Read(der::kSequence, &seq) || !r.empty()) {
       return Bad("malformed authorityInfoAccess");
@@ -235,15 +249,14 @@ Status ReadExtension(TbsView* v, const TbsView::Extension& x) {
         return Bad("malformed AccessDescription");
       }
       // A location that is not a URI is kept as an empty one: the URL rules refuse it.
-      v->aia.emplace_back(der::OidToString(method),
-                          tag == der::ContextPrimitive(6) ? std::string(AsString(loc)) : "");
+      v->aia.emplace_back(method, tag == der::ContextPrimitive(6) ? AsString(loc) : "");
     }
   }
   return Status::Ok();
 }
 
 // ReadCommonNames collects the CN values of a Name's content.
-Status ReadCommonNames(ByteSpan name, std::vector<std::string>* out) {
+Status ReadCommonNames(ByteSpan name, std::vector<std::string_view>* out) {
   der::Reader rdns(name);
   while (!rdns.empty()) {
     ByteSpan set;
@@ -257,7 +270,7 @@ Status ReadCommonNames(ByteSpan name, std::vector<std::string>* out) {
       if (!a.Read(der::kOid, &oid) || !a.ReadAny(&tag, &value)) {
         return Bad("malformed subject AVA");
       }
-      if (der::OidToString(oid) == "2.5.4.3") out->emplace_back(AsString(value));
+      if (Is(oid, kCommonName)) out->push_back(AsString(value));
     }
   }
   return Status::Ok();
@@ -309,7 +322,7 @@ Result<TbsView> ReadTbs(ByteSpan tbs) {
     uint8_t tag;
     ByteSpan content;
     if (!a.Read(der::kOid, &oid)) return Bad("lint: malformed subjectPublicKeyInfo");
-    v.key_alg = der::OidToString(oid);
+    v.key_alg = oid;
     if (!a.empty() && (!a.ReadAny(&tag, &content, &v.key_params) || !a.empty())) {
       return Bad("lint: malformed subjectPublicKeyInfo");
     }
@@ -333,7 +346,7 @@ Result<TbsView> ReadTbs(ByteSpan tbs) {
     if (!e.Read(der::kSequence, &ext)) return BadDer("malformed extension");
     der::Reader xr(ext);
     if (!xr.Read(der::kOid, &oid)) return BadDer("malformed extension");
-    x.oid = der::OidToString(oid);
+    x.oid = oid;
     if (xr.PeekTag() == der::kBoolean) {
       ByteSpan b;
       if (!xr.Read(der::kBoolean, &b) || b.size() != 1) return BadDer("malformed critical flag");
@@ -342,7 +355,7 @@ Result<TbsView> ReadTbs(ByteSpan tbs) {
       x.critical = true;
     }
     if (!xr.Read(der::kOctetString, &x.value) || !xr.empty()) {
-      return BadDer("malformed extension " + x.oid);
+      return BadDer("malformed extension " + der::OidToString(x.oid));
     }
     v.extensions.push_back(x);
   }
@@ -611,9 +624,12 @@ Status TlsValidity398Days(const TbsView& t, const LintOptions&) {
 }
 
 Status NoDuplicateExtensions(const TbsView& t, const LintOptions&) {
-  std::set<std::string> seen;
-  for (const auto& x : t.extensions) {
-    if (!seen.insert(x.oid).second) return Bad("duplicate extension " + x.oid);
+  for (size_t i = 0; i < t.extensions.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (Is(t.extensions[i].oid, t.extensions[j].oid)) {
+        return Bad("duplicate extension " + der::OidToString(t.extensions[i].oid));
+      }
+    }
   }
   return Status::Ok();
 }
@@ -622,13 +638,15 @@ Status NoUnknownCriticalExtension(const TbsView& t, const LintOptions&) {
   // RFC 5280 4.2: "A certificate-using system MUST reject the certificate if it encounters a
   // critical extension it does not recognize": we only mark critical what every verifier
   // knows.
-  static constexpr std::string_view kKnown[] = {
+  static constexpr ByteSpan kKnown[] = {
       kBasicConstraints, kKeyUsage, kExtKeyUsage,  kSubjectKeyId,    kAuthorityKeyId,
       kSubjectAltName,   kCrlDp,    kCertPolicies, kNameConstraints, kPolicyConstraints,
       kInhibitAnyPolicy, kAia};
   for (const auto& x : t.extensions) {
-    if (x.critical && std::find(std::begin(kKnown), std::end(kKnown), x.oid) == std::end(kKnown)) {
-      return Bad("extension " + x.oid + " is critical and not one a verifier must know");
+    if (x.critical && std::none_of(std::begin(kKnown), std::end(kKnown),
+                                   [&](ByteSpan k) { return Is(x.oid, k); })) {
+      return Bad("extension " + der::OidToString(x.oid) +
+                 " is critical and not one a verifier must know");
     }
   }
   return Status::Ok();
@@ -703,17 +721,17 @@ Status KeyUsageFitsEku(const TbsView& t, const LintOptions&) {
   constexpr uint16_t DS = 1 << kDigitalSignature, NR = 1 << kNonRepudiation,
                      KE = 1 << kKeyEncipherment, KA = 1 << kKeyAgreement;
   struct Purpose {
-    std::string_view oid;
+    ByteSpan oid;
     std::vector<uint16_t> allowed;
   };
   static const Purpose kPurposes[] = {
       {kServerAuth, {DS, KE, KA, DS | KE, DS | KA}},
-      {"1.3.6.1.5.5.7.3.2", {DS, KA, DS | KA}},
-      {"1.3.6.1.5.5.7.3.3", {DS}},
-      {"1.3.6.1.5.5.7.3.4",
+      {kClientAuth, {DS, KA, DS | KA}},
+      {kCodeSigning, {DS}},
+      {kEmailProtection,
        {DS, NR, KE, KA, DS | NR, DS | KE, DS | KA, DS | NR | KE, DS | NR | KA, NR | KE, NR | KA}},
-      {"1.3.6.1.5.5.7.3.8", {DS, NR, DS | NR}},
-      {"1.3.6.1.5.5.7.3.9", {DS, NR, DS | NR}},
+      {kTimeStamping, {DS, NR, DS | NR}},
+      {kOcspSigning, {DS, NR, DS | NR}},
   };
   uint16_t ku = 0;
   for (int b = 0; b <= kDecipherOnly; ++b) {
@@ -724,7 +742,7 @@ Status KeyUsageFitsEku(const TbsView& t, const LintOptions&) {
   for (const auto& oid : t.eku) {
     const Purpose* p = nullptr;
     for (const auto& q : kPurposes) {
-      if (q.oid == oid) p = &q;
+      if (Is(oid, q.oid)) p = &q;
     }
     if (p == nullptr) return Status::Ok();
     std::set<uint16_t> next;
@@ -910,7 +928,7 @@ Status CrlDpHttpForTls(const TbsView& t, const LintOptions&) {
 Status AiaOcspHttp(const TbsView& t, const LintOptions&) {
   // RFC 6960 / BR 7.1.2.7.7: the OCSP responder is reached over http.
   for (const auto& [method, uri] : t.aia) {
-    if (method == kOcsp && !IsUrl(uri, /*ldap=*/false)) {
+    if (Is(method, kOcsp) && !IsUrl(uri, /*ldap=*/false)) {
       return Bad("OCSP location " + Quoted(uri) + " is no http URL");
     }
   }
@@ -920,7 +938,7 @@ Status AiaOcspHttp(const TbsView& t, const LintOptions&) {
 Status AiaCaIssuersHttp(const TbsView& t, const LintOptions&) {
   // RFC 5280 4.2.2.1: caIssuers is an http or ldap URI; BR 7.1.2.7.7: http for TLS.
   for (const auto& [method, uri] : t.aia) {
-    if (method == kCaIssuers && !IsUrl(uri, /*ldap=*/!t.IsTlsServer())) {
+    if (Is(method, kCaIssuers) && !IsUrl(uri, /*ldap=*/!t.IsTlsServer())) {
       return Bad("caIssuers location " + Quoted(uri) + " is no " +
                  (t.IsTlsServer() ? "http" : "http or ldap") + " URL");
     }
@@ -936,9 +954,8 @@ Status EcNamedCurve(const TbsView& t, const LintOptions&) {
   if (!p.Read(der::kOid, &oid) || !p.empty()) {
     return Bad("EC key with explicit (or absent) curve parameters; only named curves");
   }
-  const std::string curve = der::OidToString(oid);
-  if (curve != "1.2.840.10045.3.1.7" && curve != "1.3.132.0.34" && curve != "1.3.132.0.35") {
-    return Bad("EC curve " + curve + " is not P-256, P-384 or P-521");
+  if (!Is(oid, kP256) && !Is(oid, kP384) && !Is(oid, kP521)) {
+    return Bad("EC curve " + der::OidToString(oid) + " is not P-256, P-384 or P-521");
   }
   return Status::Ok();
 }
