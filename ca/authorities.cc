@@ -60,6 +60,40 @@ Result<Bytes> IssueCaCertificate(store::Connection& db, const Issuer& issuer, in
   });
 }
 
+// CheckPathLength refuses a sub-CA under |parent| when a pathLenConstraint on the way up
+// forbids another CA (RFC 5280 4.2.1.9: pathLenConstraint is "the maximum number of
+// non-self-issued intermediate certificates that may follow this certificate"; a verifier
+// refuses every leaf below a CA that breaks it), and a |path_len| for the new CA that promises
+// more than its ancestors allow.
+Status CheckPathLength(store::Connection& db, const store::CaRecord& parent,
+                       std::optional<int> path_len) {
+  CP_ASSIGN_OR_RETURN(std::vector<std::string> chain, CaChain(db, parent.id));
+  long below_new = -1;  // how many CAs the ancestors allow below the new one (-1: no limit)
+  long following = 1;   // non-self-issued CA certificates after chain[i]: the new CA, ...
+  for (size_t i = 0; i < chain.size(); ++i) {
+    CP_ASSIGN_OR_RETURN(CertInfo c, ParseCertificate(AsBytes(chain[i])));
+    if (c.path_len >= 0) {
+      if (c.path_len < following) {
+        const std::string who =
+            i == 0 ? "CA '" + parent.label + "'" : "its issuer '" + c.subject + "'";
+        return InvalidInput("CA '" + parent.label + "' may not have a sub-CA: " + who +
+                            " has pathLenConstraint " + std::to_string(c.path_len) +
+                            (i == 0 ? "" : ", which the CAs below it use up") +
+                            " (RFC 5280 4.2.1.9)");
+      }
+      const long room = c.path_len - following;
+      if (below_new < 0 || room < below_new) below_new = room;
+    }
+    if (!(c.self_signed || c.subject_der == c.issuer_der)) ++following;
+  }
+  if (path_len && below_new >= 0 && *path_len > below_new) {
+    return InvalidInput("--path-len " + std::to_string(*path_len) + " is more than CA '" +
+                        parent.label + "' and its issuers allow below the new CA (at most " +
+                        std::to_string(below_new) + ")");
+  }
+  return Status::Ok();
+}
+
 Result<int64_t> InsertCaRow(store::Connection& db, const store::CaRecord& rec) {
   int64_t id = 0;
   CP_RETURN_IF_ERROR(store::RunTransaction(db, [&](store::Connection& c) -> Status {
@@ -109,6 +143,7 @@ Result<Bytes> CreateSub(store::Connection& db, CryptoToken& token, const NewCa& 
   if (!parent) return NotFound("no CA labelled '" + parent_label + "'");
   auto parent_key = CaKeyFor(*parent, token);
   if (!parent_key.ok()) return parent_key.status().Wrap("parent CA '" + parent_label + "'");
+  CP_RETURN_IF_ERROR(CheckPathLength(db, *parent, path_len));
   CP_ASSIGN_OR_RETURN(Bytes spki, token.GenerateKey(ca.label, ca.key_type));
   store::CaRecord rec = CaRecordFor(token, ca, "pending");
   rec.parent_id = parent->id;
@@ -203,6 +238,7 @@ Result<CaKey> CaKeyFor(const store::CaRecord& ca, CryptoToken& token) {
   key.key_type = kt;
   key.subject_der = cert.subject_der;
   key.spki = cert.spki;
+  key.not_before = cert.not_before;
   key.not_after = cert.not_after;
   return key;
 }

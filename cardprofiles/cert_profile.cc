@@ -90,6 +90,12 @@ bool CertProfile::AllowsSan(SanType t) const {
   return std::find(san_types.begin(), san_types.end(), t) != san_types.end();
 }
 
+uint16_t KeyUsageForKey(const CertProfile& profile, bool ec) {
+  if (profile.is_ca) return profile.key_usage;
+  const uint16_t forbidden = ec ? (kKeyEncipherment | kDataEncipherment) : kKeyAgreement;
+  return static_cast<uint16_t>(profile.key_usage & ~forbidden);
+}
+
 Status Validate(const CertProfile& p) {
   const std::string where = "certificate profile '" + p.name + "'";
   if (p.validity_days <= 0) return InvalidInput(where + ": validity must be at least one day");

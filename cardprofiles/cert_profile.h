@@ -50,9 +50,20 @@ struct CertProfile {
   std::vector<std::string> crl_urls;
   std::vector<std::string> ocsp_urls;
   std::vector<std::string> ca_issuers_urls;
+  // A TLS server profile may name internal hosts (single-label names, localhost, .internal,
+  // reserved IP addresses); the Baseline Requirements forbid them in publicly trusted ones.
+  bool allow_internal_names = false;
 
   bool AllowsSan(SanType t) const;
 };
+
+// KeyUsageForKey is the key usage a certificate of |profile| gets for a subject key that is EC
+// (|ec|) or RSA. RFC 8813 3 (updating RFC 5480 3): an EC key never has keyEncipherment or
+// dataEncipherment (it agrees keys: keyAgreement, when the profile asks for it); RFC 3279
+// 2.3.1: an RSA key never has keyAgreement. A profile asking for "digitalSignature,
+// keyEncipherment" thus gives EC keys digitalSignature and RSA keys both. 0 means the profile
+// leaves nothing this key can do.
+uint16_t KeyUsageForKey(const CertProfile& profile, bool ec);
 
 // Validate checks the profile's internal consistency (RFC 5280 4.2.1.3 and 4.2.1.9: keyCertSign
 // only with cA TRUE, a CA needs keyCertSign, pathLen only for CAs, validity positive).

@@ -37,7 +37,7 @@ struct KeySpec {
   std::string cert_profile;  // name of a [certificate.NAME] table
 };
 
-enum class FieldKind { kText, kEmail, kDns, kDnsList };
+enum class FieldKind { kText, kEmail, kDns, kDnsList, kIpList };
 
 struct FieldSpec {
   std::string name;  // CSV column / --field key, e.g. "given_name"
@@ -57,7 +57,7 @@ struct NameTemplate {
 
 struct SanTemplate {
   SanType type;
-  std::string value;  // for kDnsList fields, one SAN per comma-separated element
+  std::string value;  // for kDnsList and kIpList fields, one SAN per comma-separated element
 };
 
 struct CardProfile {
@@ -72,7 +72,12 @@ struct CardProfile {
   int approvals = 1;        // 0, 1 or 2 distinct operators
   bool submitter_may_approve = true;  // false: who submitted a request may not approve it
   Delivery delivery = Delivery::kNone;
-  std::string ca;  // label of the issuing CA; may be empty (then given at import)
+  // The CAs that may sign for this profile (`cas`), and the one that does unless the request
+  // names another of them (`ca`, which must be among `cas`). Only `ca` given: cas = [ca].
+  // Only `cas` given: its single entry is the default, or with several `--ca` must choose.
+  // Neither: any CA but a root may be named (`--ca` required).
+  std::string ca;
+  std::vector<std::string> cas;
   // SHA-256 over the canonical form of this card profile and every certificate profile it
   // names: a request pins it (requests.profile_hash), and a run refuses to issue if it changed.
   std::array<uint8_t, 32> content_hash{};

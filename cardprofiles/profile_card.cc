@@ -23,7 +23,8 @@ constexpr Spelling<Delivery> kDeliveries[] = {{Delivery::kActivationEmail, "acti
 constexpr Spelling<FieldKind> kFieldKinds[] = {{FieldKind::kText, "text"},
                                                {FieldKind::kEmail, "email"},
                                                {FieldKind::kDns, "dns"},
-                                               {FieldKind::kDnsList, "dns-list"}};
+                                               {FieldKind::kDnsList, "dns-list"},
+                                               {FieldKind::kIpList, "ip-list"}};
 constexpr Spelling<KeySource> kKeySources[] = {{KeySource::kServer, "server"},
                                                {KeySource::kCard, "card"},
                                                {KeySource::kRequester, "requester"}};
@@ -72,7 +73,7 @@ Status Parser::ParseCard(const std::string& name, const toml::table& t, const st
   CP_RETURN_IF_ERROR(
       toml_.KnownKeys(t, path,
                       {"description", "token", "approvals", "submitter_may_approve", "delivery",
-                       "natural_key", "ca", "subject", "sans", "fields", "keys"}));
+                       "natural_key", "ca", "cas", "subject", "sans", "fields", "keys"}));
   CardProfile c;
   c.name = name;
   CP_ASSIGN_OR_RETURN(c.description, toml_.Str(t, "description", path, false));
@@ -80,7 +81,7 @@ Status Parser::ParseCard(const std::string& name, const toml::table& t, const st
   CP_RETURN_IF_ERROR(ParseApprovals(t, path, &c));
   CP_RETURN_IF_ERROR(ParseDelivery(t, path, &c));
   CP_ASSIGN_OR_RETURN(c.natural_key, toml_.Str(t, "natural_key", path, false));
-  CP_ASSIGN_OR_RETURN(c.ca, toml_.Str(t, "ca", path, false));
+  CP_RETURN_IF_ERROR(ParseCas(t, path, &c));
   CP_RETURN_IF_ERROR(ParseFields(t, path, &c));
   CP_RETURN_IF_ERROR(CheckNaturalKey(t, path, c));
   CP_RETURN_IF_ERROR(ParseSubject(t, path, &c));  // templates name fields: after ParseFields
@@ -90,6 +91,29 @@ Status Parser::ParseCard(const std::string& name, const toml::table& t, const st
   if (!out_->cards.emplace(name, std::move(c)).second) {
     return InvalidInput(toml_.Where(t) + path + ": defined twice");
   }
+  return Status::Ok();
+}
+
+// ca = "label" and cas = ["label", ...], both optional: the CAs that may sign, and the default.
+Status Parser::ParseCas(const toml::table& t, const std::string& path, CardProfile* c) const {
+  CP_ASSIGN_OR_RETURN(c->ca, toml_.Str(t, "ca", path, false));
+  CP_ASSIGN_OR_RETURN(auto cas, toml_.Strings(t, "cas", path, false));
+  for (const auto& [label, node] : cas) {
+    if (label.empty()) return toml_.Error(*node, path + ".cas", "a CA label is empty");
+    if (std::find(c->cas.begin(), c->cas.end(), label) != c->cas.end()) {
+      return toml_.Error(*node, path + ".cas", "CA '" + label + "' is listed twice");
+    }
+    c->cas.push_back(label);
+  }
+  if (t.contains("cas") && c->cas.empty()) {
+    return toml_.Error(*t.get("cas"), path + ".cas", "must name at least one CA");
+  }
+  if (!c->ca.empty() && !c->cas.empty() &&
+      std::find(c->cas.begin(), c->cas.end(), c->ca) == c->cas.end()) {
+    return toml_.Error(*t.get("ca"), path + ".ca", "CA '" + c->ca + "' is not among cas");
+  }
+  if (!c->ca.empty() && c->cas.empty()) c->cas.push_back(c->ca);
+  if (c->ca.empty() && c->cas.size() == 1) c->ca = c->cas[0];
   return Status::Ok();
 }
 

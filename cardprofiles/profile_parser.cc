@@ -32,10 +32,11 @@ Status Parser::Parse(std::string_view text) {
 
 Status Parser::ParseCertificate(const std::string& name, const toml::table& t,
                                 const std::string& path) {
-  CP_RETURN_IF_ERROR(toml_.KnownKeys(
-      t, path,
-      {"validity_days", "backdate_seconds", "key_usage", "extended_key_usage", "san_types",
-       "policies", "crl_urls", "ocsp_urls", "ca_issuers_urls", "is_ca", "path_len"}));
+  CP_RETURN_IF_ERROR(
+      toml_.KnownKeys(t, path,
+                      {"validity_days", "backdate_seconds", "key_usage", "extended_key_usage",
+                       "san_types", "policies", "crl_urls", "ocsp_urls", "ca_issuers_urls", "is_ca",
+                       "path_len", "allow_internal_names"}));
   CertProfile p;
   p.name = name;
   CP_ASSIGN_OR_RETURN(int64_t days, toml_.Int(t, "validity_days", path, true, 0));
@@ -46,6 +47,7 @@ Status Parser::ParseCertificate(const std::string& name, const toml::table& t,
   CP_ASSIGN_OR_RETURN(int64_t back, toml_.Int(t, "backdate_seconds", path, false, 0));
   p.backdate_seconds = static_cast<int>(back);
   CP_ASSIGN_OR_RETURN(p.is_ca, toml_.Bool(t, "is_ca", path, false));
+  CP_ASSIGN_OR_RETURN(p.allow_internal_names, toml_.Bool(t, "allow_internal_names", path, false));
   if (t.contains("path_len")) {
     CP_ASSIGN_OR_RETURN(int64_t pl, toml_.Int(t, "path_len", path, true, 0));
     p.path_len = static_cast<int>(pl);

@@ -38,6 +38,7 @@ class Parser {
   // A [card.NAME] table: ParseCard checks its keys and calls one function per key or
   // sub-table below, in the order in which later ones depend on earlier ones.
   Status ParseCard(const std::string& name, const toml::table& t, const std::string& path);
+  Status ParseCas(const toml::table& t, const std::string& path, CardProfile* c) const;
   Status ParseToken(const toml::table& t, const std::string& path, CardProfile* c) const;
   Status ParseApprovals(const toml::table& t, const std::string& path, CardProfile* c) const;
   Status ParseDelivery(const toml::table& t, const std::string& path, CardProfile* c) const;

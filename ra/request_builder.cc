@@ -1,5 +1,8 @@
 #include "ra/request_builder.h"
 
+#include <arpa/inet.h>
+
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "common/utf8.h"
@@ -34,21 +37,51 @@ std::string FirstReference(std::string_view tmpl) {
 
 }  // namespace
 
-bool IsDnsName(std::string_view s) {
-  if (s.empty() || s.size() > 253) return false;
-  size_t label = 0;
+Status CheckDnsName(std::string_view s) {
+  const std::string q = "'" + std::string(s) + "'";
+  if (s.empty() || s.size() > 253)
+    return InvalidInput(q + " is not a DNS name (1 to 253 characters)");
+  size_t label = 0, start = 0;
   for (size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
     if (c == '.') {
-      if (label == 0 || s[i - 1] == '-') return false;
+      if (label == 0 || s[i - 1] == '-') {
+        return InvalidInput(q + " is not a DNS name (an empty label or one ending in '-')");
+      }
       label = 0;
+      start = i + 1;
       continue;
     }
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               (c == '-' && label > 0);
-    if (!ok || ++label > 63) return false;
+    if (!ok) {
+      return InvalidInput(q + " is not a DNS name (letters, digits and '-' only, RFC 1123)");
+    }
+    if (++label > 63) return InvalidInput(q + " is not a DNS name (a label over 63 characters)");
   }
-  return label > 0 && s.back() != '-';
+  if (label == 0 || s.back() == '-') {
+    return InvalidInput(q + " is not a DNS name (an empty label or one ending in '-')");
+  }
+  std::string_view last = s.substr(start);
+  if (std::all_of(last.begin(), last.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return InvalidInput(q + " is an IP address or a number, not a DNS name");
+  }
+  std::string lower(s);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "localhost" || (lower.size() > 10 && lower.ends_with(".localhost"))) {
+    return InvalidInput(q + " is a loopback name (RFC 6761 6.3), not a DNS name to certify");
+  }
+  return Status::Ok();
+}
+
+bool IsDnsName(std::string_view s) {
+  return CheckDnsName(s).ok();
+}
+
+bool IsIpAddress(std::string_view s) {
+  std::string z(s);
+  uint8_t buf[16];
+  return inet_pton(AF_INET, z.c_str(), buf) == 1 || inet_pton(AF_INET6, z.c_str(), buf) == 1;
 }
 
 bool IsEmailAddress(std::string_view s) {
@@ -158,16 +191,27 @@ std::vector<FieldProblem> RequestBuilder::Check(const Fields& fields) const {
           continue;
         }
         break;
-      case profiles::FieldKind::kDns:
-        if (!IsDnsName(value)) {
-          problems.push_back({f.name, 0, f.name + ": '" + value + "' is not a DNS name"});
+      case profiles::FieldKind::kDns: {
+        Status dns = CheckDnsName(value);
+        if (!dns.ok()) {
+          problems.push_back({f.name, 0, f.name + ": " + dns.message()});
           continue;
         }
         break;
+      }
       case profiles::FieldKind::kDnsList:
         for (const auto& d : SplitList(value)) {
-          if (!IsDnsName(d)) {
-            problems.push_back({f.name, 0, f.name + ": '" + d + "' is not a DNS name"});
+          Status dns = CheckDnsName(d);
+          if (!dns.ok()) {
+            problems.push_back({f.name, 0, f.name + ": " + dns.message()});
+            break;
+          }
+        }
+        break;
+      case profiles::FieldKind::kIpList:
+        for (const auto& ip : SplitList(value)) {
+          if (!IsIpAddress(ip)) {
+            problems.push_back({f.name, 0, f.name + ": '" + ip + "' is not an IP address"});
             break;
           }
         }
@@ -207,7 +251,8 @@ Result<BuiltRequest> RequestBuilder::Build(const Fields& fields, FieldProblem* p
     const std::string ref = FirstReference(t.value);
     const profiles::FieldSpec* f = profile_->Field(ref);
     std::vector<std::string> values;
-    if (f != nullptr && f->kind == profiles::FieldKind::kDnsList) {
+    if (f != nullptr &&
+        (f->kind == profiles::FieldKind::kDnsList || f->kind == profiles::FieldKind::kIpList)) {
       values = SplitList(*value);
     } else if (!value->empty()) {
       values.push_back(*value);

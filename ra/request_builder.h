@@ -64,8 +64,14 @@ store::NewRequest NewRequestRow(const profiles::CardProfile& profile, int64_t ca
 std::string SansToJson(const std::vector<SubjectAltName>& sans);
 Result<std::vector<SubjectAltName>> SansFromJson(std::string_view json);
 
-// IsDnsName checks an LDH host name (RFC 1123 2.1, RFC 5280 4.2.1.6 preferred syntax).
+// CheckDnsName checks a host name for a dNSName: LDH labels (RFC 1123 2.1, RFC 5280 4.2.1.6
+// preferred syntax) of 1 to 63 characters, at most 253 in all; not an IP address or a number
+// (an all-numeric last label, RFC 3696 2), not "localhost" or a name under it (RFC 6761 6.3).
+// The error says which.
+[[nodiscard]] Status CheckDnsName(std::string_view s);
 bool IsDnsName(std::string_view s);
+// IsIpAddress checks an IPv4 dotted quad or an IPv6 address (inet_pton's forms).
+bool IsIpAddress(std::string_view s);
 // IsEmailAddress checks an addr-spec good enough for rfc822Name (ASCII local@domain).
 bool IsEmailAddress(std::string_view s);
 

@@ -34,8 +34,10 @@ struct Submitted {
 Result<Submitted> SubmitCsr(store::Connection& db, const profiles::ProfileSet& profiles,
                             const profiles::CardProfile& profile, const CsrSubmission& s);
 
-// ResolveCa returns the id of the active CA |label|, or of the profile's CA if |label| is
-// empty; errors say which is missing.
+// ResolveCa returns the id of the active CA |label|, or of the profile's default CA if |label|
+// is empty. It refuses a CA the profile does not list (CardProfile::cas) and any root CA (a
+// self-signed certificate): card profiles are end-entity profiles, and roots sign only CAs.
+// Errors name the profile and the CA.
 Result<int64_t> ResolveCa(store::Connection& db, const profiles::CardProfile& profile,
                           const std::string& label);
 

@@ -51,6 +51,7 @@ Result<CertInfo> ParseCertificate(ByteSpan der) {
   info.not_before = AsnTime(X509_get0_notBefore(x.get()));
   info.not_after = AsnTime(X509_get0_notAfter(x.get()));
   info.is_ca = X509_check_ca(x.get()) == 1;
+  info.path_len = info.is_ca ? X509_get_pathlen(x.get()) : -1;
   info.self_signed = X509_self_signed(x.get(), 1) == 1;
   OpenSslErrors();
   return info;

@@ -23,6 +23,7 @@ struct CertInfo {
   time_t not_after = 0;
   bool is_ca = false;
   bool self_signed = false;
+  long path_len = -1;  // basicConstraints pathLenConstraint; -1: none
 };
 
 // ParseCertificate parses one DER certificate.

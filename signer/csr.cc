@@ -205,6 +205,10 @@ Result<VerifiedRequest> VerifyRequest(ByteSpan der, const std::vector<std::strin
       !info.Read(der::ContextConstructed(0), &out.attributes) || !info.empty()) {
     return malformed;
   }
+  // Explicit curve parameters and compressed points are refused before anything reads the
+  // key (OpenSSL would accept both and match explicit P-256 parameters to the named curve).
+  Status form = CheckSpkiForm(out.spki);
+  if (!form.ok()) return InvalidInput("the request's " + form.message());
   // P-256 and P-384 keys take the shared-group path (ec_verify.h); others OpenSSL's.
   std::unique_ptr<internal::EcPublicKey> ec;
   UniquePtr<EVP_PKEY> key;

@@ -74,6 +74,22 @@ Result<Bytes> SubjectKeyId(ByteSpan spki) {
   return out;
 }
 
+Result<bool> IsEcSpki(ByteSpan spki) {
+  der::Reader r(spki);
+  ByteSpan seq, alg, oid;
+  if (!r.Read(der::kSequence, &seq) || !r.empty()) {
+    return InvalidInput("malformed SubjectPublicKeyInfo");
+  }
+  der::Reader s(seq);
+  if (!s.Read(der::kSequence, &alg)) return InvalidInput("malformed SubjectPublicKeyInfo");
+  der::Reader a(alg);
+  if (!a.Read(der::kOid, &oid)) return InvalidInput("malformed SubjectPublicKeyInfo");
+  const std::string dotted = der::OidToString(oid);
+  if (dotted == "1.2.840.10045.2.1") return true;
+  if (dotted == "1.2.840.113549.1.1.1") return false;
+  return InvalidInput("subject key algorithm " + dotted + " is neither EC nor RSA");
+}
+
 Result<Bytes> EncodeSans(const std::vector<SubjectAltName>& sans) {
   der::Writer w;
   size_t seq = w.Begin(der::kSequence);
@@ -129,31 +145,50 @@ Result<Issuer> Issuer::Create(const profiles::CertProfile& profile, CaKey ca) {
   auto sa = SignatureAlgorithmDer(ca.key_type);
   is.sig_alg_.assign(sa.begin(), sa.end());
 
-  der::Writer head;
-  {
-    // RFC 5280 4.2.1.9: CAs MUST mark basicConstraints critical.
-    der::Writer v;
-    size_t s = v.Begin(der::kSequence);
-    if (profile.is_ca) {
-      v.Boolean(true);
-      if (profile.path_len) v.SmallInteger(static_cast<uint64_t>(*profile.path_len));
+  // The head of the extensions, once per subject key type: only the key usage differs.
+  auto head_for = [&](bool ec, Bytes* out, std::string* error) -> Status {
+    const uint16_t ku = profiles::KeyUsageForKey(profile, ec);
+    if (ku == 0) {
+      *error = "profile '" + profile.name + "' leaves " + (ec ? "an EC" : "an RSA") +
+               " key no key usage (" +
+               (ec ? "EC keys cannot do keyEncipherment or dataEncipherment; ask for "
+                     "keyAgreement (RFC 8813 3)"
+                   : "RSA keys cannot do keyAgreement (RFC 3279 2.3.1)") +
+               ")";
+      return Status::Ok();
     }
-    v.End(s);
-    AddExtension(head, kOidBasicConstraints, true, v.bytes());
-  }
-  // RFC 5280 4.2.1.3: "conforming CAs SHOULD mark this extension as critical".
-  AddExtension(head, kOidKeyUsage, true, KeyUsageValue(profile.key_usage));
-  if (!profile.extended_key_usage.empty()) {
-    der::Writer v;
-    size_t s = v.Begin(der::kSequence);
-    for (const auto& oid : profile.extended_key_usage) {
-      CP_ASSIGN_OR_RETURN(Bytes o, OidDer(oid));
-      v.OidContent(o);
+    der::Writer head;
+    {
+      // RFC 5280 4.2.1.9: CAs MUST mark basicConstraints critical.
+      der::Writer v;
+      size_t s = v.Begin(der::kSequence);
+      if (profile.is_ca) {
+        v.Boolean(true);
+        if (profile.path_len) v.SmallInteger(static_cast<uint64_t>(*profile.path_len));
+      }
+      v.End(s);
+      AddExtension(head, kOidBasicConstraints, true, v.bytes());
     }
-    v.End(s);
-    AddExtension(head, kOidExtKeyUsage, false, v.bytes());
+    // RFC 5280 4.2.1.3: "conforming CAs SHOULD mark this extension as critical".
+    AddExtension(head, kOidKeyUsage, true, KeyUsageValue(ku));
+    if (!profile.extended_key_usage.empty()) {
+      der::Writer v;
+      size_t s = v.Begin(der::kSequence);
+      for (const auto& oid : profile.extended_key_usage) {
+        CP_ASSIGN_OR_RETURN(Bytes o, OidDer(oid));
+        v.OidContent(o);
+      }
+      v.End(s);
+      AddExtension(head, kOidExtKeyUsage, false, v.bytes());
+    }
+    *out = head.Take();
+    return Status::Ok();
+  };
+  CP_RETURN_IF_ERROR(head_for(true, &is.exts_head_ec_, &is.head_error_ec_));
+  CP_RETURN_IF_ERROR(head_for(false, &is.exts_head_rsa_, &is.head_error_rsa_));
+  if (is.exts_head_ec_.empty() && is.exts_head_rsa_.empty()) {
+    return InvalidInput("profile '" + profile.name + "' leaves no key type a key usage");
   }
-  is.exts_head_ = head.Take();
 
   der::Writer tail;
   {
@@ -220,6 +255,9 @@ Result<PreparedCert> Issuer::PrepareWithSerial(const TbsInput& in, const Serial&
   time_t now = in.now != 0 ? in.now : time(nullptr);
   out.not_before = now - profile_.backdate_seconds;
   out.not_after = out.not_before + static_cast<time_t>(profile_.validity_days) * 86400;
+  // RFC 5280 6.1.3 (a)(2): a certificate is only usable while its issuer is; one that starts
+  // before or ends after its issuer promises what the path cannot keep.
+  if (ca_.not_before != 0 && out.not_before < ca_.not_before) out.not_before = ca_.not_before;
   if (ca_.not_after != 0 && out.not_after > ca_.not_after) out.not_after = ca_.not_after;
   if (out.not_after <= out.not_before) {
     return InvalidInput("the issuing CA expires before the certificate would start");
@@ -232,6 +270,9 @@ Result<PreparedCert> Issuer::PrepareWithSerial(const TbsInput& in, const Serial&
     }
   }
   CP_ASSIGN_OR_RETURN(Bytes ski, SubjectKeyId(in.spki));
+  CP_ASSIGN_OR_RETURN(bool ec, IsEcSpki(in.spki));
+  const Bytes& head = ec ? exts_head_ec_ : exts_head_rsa_;
+  if (head.empty()) return InvalidInput(ec ? head_error_ec_ : head_error_rsa_);
 
   der::Writer w;
   size_t tbs = w.Begin(der::kSequence);
@@ -248,7 +289,7 @@ Result<PreparedCert> Issuer::PrepareWithSerial(const TbsInput& in, const Serial&
   w.Raw(in.spki);
   size_t exts_outer = w.Begin(der::ContextConstructed(3));
   size_t exts = w.Begin(der::kSequence);
-  w.Raw(exts_head_);
+  w.Raw(head);
   {
     der::Writer v;
     v.Primitive(der::kOctetString, ski);
@@ -267,6 +308,11 @@ Result<PreparedCert> Issuer::PrepareWithSerial(const TbsInput& in, const Serial&
 
   LintOptions lint;
   lint.expected_sig_alg = sig_alg_;
+  lint.issuer_ski = ca_key_id_;
+  lint.max_validity_days = profile_.validity_days;
+  lint.issuer_not_before = ca_.not_before;
+  lint.issuer_not_after = ca_.not_after;
+  lint.allow_internal_names = profile_.allow_internal_names;
   Status st = LintTbs(out.tbs, lint);
   if (!st.ok()) return st.Wrap("lint");
   SHA256(out.tbs.data(), out.tbs.size(), out.tbs_sha256.data());

@@ -35,9 +35,10 @@ struct CaKey {
   CryptoToken* token = nullptr;  // not owned
   std::string key_label;
   KeyType key_type = KeyType::kEcP256;
-  Bytes subject_der;     // the CA's subject Name, DER: the issuer of what it signs
-  Bytes spki;            // the CA's SubjectPublicKeyInfo, DER
-  time_t not_after = 0;  // issued certificates never outlive the CA (0: no limit)
+  Bytes subject_der;      // the CA's subject Name, DER: the issuer of what it signs
+  Bytes spki;             // the CA's SubjectPublicKeyInfo, DER
+  time_t not_before = 0;  // issued certificates never start before the CA (0: no limit)
+  time_t not_after = 0;   // issued certificates never outlive the CA (0: no limit)
 };
 
 struct TbsInput {
@@ -80,6 +81,10 @@ class RecordedIntent {
 // subjectPublicKey BIT STRING value.
 Result<Bytes> SubjectKeyId(ByteSpan spki);
 
+// IsEcSpki reports whether a SubjectPublicKeyInfo holds an EC key (true) or an RSA key
+// (false); any other algorithm is invalid input.
+Result<bool> IsEcSpki(ByteSpan spki);
+
 // EncodeSan builds a SubjectAltName GeneralName list value (DER SEQUENCE).
 Result<Bytes> EncodeSans(const std::vector<SubjectAltName>& sans);
 
@@ -89,7 +94,9 @@ class Issuer {
   // for every certificate of this profile and CA, once.
   static Result<Issuer> Create(const profiles::CertProfile& profile, CaKey ca);
 
-  // Prepare draws a serial and encodes and lints the TBSCertificate. Thread-safe.
+  // Prepare draws a serial and encodes and lints the TBSCertificate. Its validity lies within
+  // the CA's (notBefore raised to the CA's, notAfter cut to it); its key usage follows the
+  // subject key's type (profiles::KeyUsageForKey). Thread-safe.
   Result<PreparedCert> Prepare(const TbsInput& in) const;
   // PrepareWithSerial is Prepare with a caller-chosen serial (a retry after a collision uses a
   // new one; tests use fixed ones).
@@ -111,8 +118,12 @@ class Issuer {
   profiles::CertProfile profile_;
   CaKey ca_;
   Bytes ca_key_id_;
-  Bytes sig_alg_;    // AlgorithmIdentifier DER
-  Bytes exts_head_;  // basicConstraints, keyUsage, extKeyUsage
+  Bytes sig_alg_;  // AlgorithmIdentifier DER
+  // basicConstraints, keyUsage, extKeyUsage, for EC and for RSA subject keys (the key usage
+  // differs); empty when the profile leaves that key type no key usage (then
+  // head_error_ says why).
+  Bytes exts_head_ec_, exts_head_rsa_;
+  std::string head_error_ec_, head_error_rsa_;
   Bytes exts_tail_;  // authorityKeyIdentifier, policies, CRL DP, AIA
   std::shared_ptr<EVP_PKEY> ca_pub_;
   // For EC CAs, the same key for the cheaper prehashed self-verification (ec_verify.h).

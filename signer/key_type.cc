@@ -186,6 +186,34 @@ Result<UniquePtr<EVP_PKEY>> ParseSpki(ByteSpan spki) {
   return key;
 }
 
+Status CheckSpkiForm(ByteSpan spki) {
+  der::Reader outer(spki);
+  ByteSpan body, alg, bits, oid;
+  if (!outer.Read(der::kSequence, &body) || !outer.empty()) {
+    return InvalidInput("malformed SubjectPublicKeyInfo");
+  }
+  der::Reader b(body);
+  if (!b.Read(der::kSequence, &alg) || !b.Read(der::kBitString, &bits) || !b.empty()) {
+    return InvalidInput("malformed SubjectPublicKeyInfo");
+  }
+  der::Reader a(alg);
+  if (!a.Read(der::kOid, &oid)) return InvalidInput("malformed SubjectPublicKeyInfo");
+  if (der::OidToString(oid) != "1.2.840.10045.2.1") return Status::Ok();
+  if (a.PeekTag() != der::kOid) {
+    return InvalidInput(
+        "EC key with explicit curve parameters; only a named curve is allowed (RFC 5480 2.1.1)");
+  }
+  ByteSpan curve;
+  if (!a.Read(der::kOid, &curve) || !a.empty()) {
+    return InvalidInput("malformed EC algorithm parameters");
+  }
+  if (bits.size() < 2 || bits[0] != 0 || bits[1] != 0x04) {
+    return InvalidInput(
+        "EC public key is a compressed (or malformed) point; send it uncompressed (RFC 5480 2.2)");
+  }
+  return Status::Ok();
+}
+
 Result<KeyType> KeyTypeOf(const EVP_PKEY* key) {
   if (EVP_PKEY_is_a(key, "EC")) {
     char group[64] = {};

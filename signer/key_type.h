@@ -30,6 +30,13 @@ Result<Bytes> SpkiDer(EVP_PKEY* key);
 Result<SecureString> Pkcs8Der(EVP_PKEY* key);
 // ParseSpki parses a DER SubjectPublicKeyInfo.
 Result<UniquePtr<EVP_PKEY>> ParseSpki(ByteSpan spki);
+// CheckSpkiForm refuses EC keys that are not given as RFC 5480 wants them: curve parameters
+// other than a namedCurve OID (specifiedCurve, implicitCurve: RFC 5480 2.1.1 "MUST NOT be
+// used"; BR 6.1.5 names the curves) and points not in uncompressed form (RFC 5480 2.2).
+// Refused, not normalised: the key's holder made the SPKI, and re-encoding it would certify
+// bytes nobody signed in the request. Other keys pass.
+[[nodiscard]] Status CheckSpkiForm(ByteSpan spki);
+
 // KeyTypeOf classifies an OpenSSL key; keys of other shapes are invalid input.
 Result<KeyType> KeyTypeOf(const EVP_PKEY* key);
 

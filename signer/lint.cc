@@ -1,8 +1,18 @@
-// lint.cc: our own rules over an encoded TBSCertificate, run before anything is signed.
+// lint.cc: our own rules over an encoded TBSCertificate, run before anything is signed. The
+// TBS is read once into a TbsView (a structure that does not parse fails there); then each
+// rule of kRules, one function each, looks at the view. Names are zlint's (v3/lints) where
+// zlint has the rule; where it has not, pkilint's finding is cited in the source column and
+// the name is ours, in zlint's style.
 #include "signer/lint.h"
 
+#include <arpa/inet.h>
+
+#include <algorithm>
 #include <cstring>
+#include <optional>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "common/utf8.h"
 #include "signer/der.h"
@@ -10,15 +20,360 @@
 
 namespace certpress {
 
+// OIDs as DER content octets: the rules compare bytes, and render an OID as text only for a
+// message (rendering every OID of every certificate cost a tenth of the lint).
 namespace {
+constexpr uint8_t kBasicConstraints[] = {0x55, 0x1d, 0x13};
+constexpr uint8_t kKeyUsage[] = {0x55, 0x1d, 0x0f};
+constexpr uint8_t kExtKeyUsage[] = {0x55, 0x1d, 0x25};
+constexpr uint8_t kSubjectKeyId[] = {0x55, 0x1d, 0x0e};
+constexpr uint8_t kAuthorityKeyId[] = {0x55, 0x1d, 0x23};
+constexpr uint8_t kSubjectAltName[] = {0x55, 0x1d, 0x11};
+constexpr uint8_t kCertPolicies[] = {0x55, 0x1d, 0x20};
+constexpr uint8_t kCrlDp[] = {0x55, 0x1d, 0x1f};
+constexpr uint8_t kAia[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x01};
+constexpr uint8_t kNameConstraints[] = {0x55, 0x1d, 0x1e};
+constexpr uint8_t kPolicyConstraints[] = {0x55, 0x1d, 0x24};
+constexpr uint8_t kInhibitAnyPolicy[] = {0x55, 0x1d, 0x36};
+constexpr uint8_t kEcPublicKey[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
+constexpr uint8_t kRsaEncryption[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01};
+constexpr uint8_t kServerAuth[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01};
+constexpr uint8_t kClientAuth[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02};
+constexpr uint8_t kCodeSigning[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03};
+constexpr uint8_t kEmailProtection[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x04};
+constexpr uint8_t kTimeStamping[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x08};
+constexpr uint8_t kOcspSigning[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x09};
+constexpr uint8_t kAnyEku[] = {0x55, 0x1d, 0x25, 0x00};
+constexpr uint8_t kOcsp[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01};
+constexpr uint8_t kCaIssuers[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02};
+constexpr uint8_t kCommonName[] = {0x55, 0x04, 0x03};
+constexpr uint8_t kP256[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+constexpr uint8_t kP384[] = {0x2b, 0x81, 0x04, 0x00, 0x22};
+constexpr uint8_t kP521[] = {0x2b, 0x81, 0x04, 0x00, 0x23};
+
+bool Is(ByteSpan oid, ByteSpan want) {
+  return oid.size() == want.size() && std::equal(oid.begin(), oid.end(), want.begin());
+}
+}  // namespace
+
+struct TbsView {
+  struct Extension {
+    ByteSpan oid;  // content octets
+    bool critical = false;
+    ByteSpan value;
+  };
+  struct GeneralName {
+    uint8_t tag = 0;  // the GeneralName's context tag (0x82 dNSName, 0x87 iPAddress, ...)
+    ByteSpan value;
+  };
+
+  int version = 0;
+  ByteSpan serial;
+  ByteSpan sig_alg;  // the whole AlgorithmIdentifier element
+  ByteSpan issuer;   // Name content
+  ByteSpan subject;  // Name content
+  uint8_t not_before_tag = 0, not_after_tag = 0;
+  time_t not_before = 0, not_after = 0;
+  ByteSpan key_alg;     // the subject key's algorithm OID (content octets)
+  ByteSpan key_params;  // the parameters element (may be empty)
+  ByteSpan key_bits;    // subjectPublicKey content (unused-bits octet first)
+  std::vector<Extension> extensions;
+
+  // Read from the extensions by ReadExtensions.
+  bool has_bc = false, bc_critical = false, is_ca = false, has_path_len = false;
+  bool has_ku = false, ku_critical = false;
+  ByteSpan ku_bits;  // BIT STRING content
+  bool has_eku = false;
+  std::vector<ByteSpan> eku;  // OID content octets
+  bool has_ski = false;
+  bool has_aki = false;
+  std::optional<ByteSpan> aki_key_id;
+  bool has_san = false, san_critical = false;
+  std::vector<GeneralName> sans;
+  std::vector<std::string_view> crl_uris;
+  std::vector<int> crl_points_without_uri;  // indexes of distribution points with no URI
+  std::vector<std::pair<ByteSpan, std::string_view>> aia;  // (method OID, URI)
+  std::vector<std::string_view> common_names;
+
+  bool KuBit(int bit) const {
+    size_t byte = 1 + static_cast<size_t>(bit / 8);
+    return byte < ku_bits.size() && (ku_bits[byte] & (0x80 >> (bit % 8)));
+  }
+  bool IsEc() const { return Is(key_alg, kEcPublicKey); }
+  bool IsRsa() const { return Is(key_alg, kRsaEncryption); }
+  // IsTlsServer: the certificate asserts serverAuth (or any purpose) for an end entity.
+  bool IsTlsServer() const {
+    if (is_ca) return false;
+    return std::any_of(eku.begin(), eku.end(),
+                       [](ByteSpan o) { return Is(o, kServerAuth) || Is(o, kAnyEku); });
+  }
+  std::vector<std::string_view> DnsNames() const {
+    std::vector<std::string_view> out;
+    for (const auto& n : sans) {
+      if (n.tag == der::ContextPrimitive(2)) out.push_back(AsString(n.value));
+    }
+    return out;
+  }
+};
+
+namespace {
+
+// KeyUsage bit numbers (RFC 5280 4.2.1.3).
+enum : int {
+  kDigitalSignature = 0,
+  kNonRepudiation = 1,
+  kKeyEncipherment = 2,
+  kDataEncipherment = 3,
+  kKeyAgreement = 4,
+  kKeyCertSign = 5,
+  kCrlSign = 6,
+  kEncipherOnly = 7,
+  kDecipherOnly = 8,
+};
 
 Status Bad(const std::string& m) {
   return InvalidInput(m);
 }
 
-Status LintName(ByteSpan name_content, const char* which, bool* empty) {
+Status BadDer(const std::string& m) {
+  return InvalidInput("lint e_cert_ext_invalid_der: " + m);
+}
+
+Status ReadGeneralNames(ByteSpan content, std::vector<TbsView::GeneralName>* out) {
+  der::Reader r(content);
+  while (!r.empty()) {
+    TbsView::GeneralName n;
+    if (!r.ReadAny(&n.tag, &n.value)) return Bad("malformed GeneralName");
+    out->push_back(n);
+  }
+  return Status::Ok();
+}
+
+Status ReadExtension(TbsView* v, const TbsView::Extension& x) {
+  der::Reader r(x.value);
+  if (Is(x.oid, kBasicConstraints)) {
+    v->has_bc = true;
+    v->bc_critical = x.critical;
+    ByteSpan bc;
+    if (!r.Read(der::kSequence, &bc) || !r.empty()) return Bad("malformed basicConstraints");
+    der::Reader b(bc);
+    if (b.PeekTag() == der::kBoolean) {
+      ByteSpan f;
+      // X.690 11.5: a DEFAULT FALSE cA is never encoded; TRUE is 0xff.
+      if (!b.Read(der::kBoolean, &f) || f.size() != 1 || f[0] != 0xff) {
+        return Bad("basicConstraints cA must be TRUE when present");
+      }
+      v->is_ca = true;
+    }
+    if (b.PeekTag() == der::kInteger) {
+      ByteSpan n;
+      if (!b.Read(der::kInteger, &n)) return Bad("malformed pathLenConstraint");
+      v->has_path_len = true;
+    }
+    if (!b.empty()) return Bad("malformed basicConstraints");
+  } else if (Is(x.oid, kKeyUsage)) {
+    v->has_ku = true;
+    v->ku_critical = x.critical;
+    if (!r.Read(der::kBitString, &v->ku_bits) || !r.empty() || v->ku_bits.empty()) {
+      return Bad("malformed keyUsage");
+    }
+  } else if (Is(x.oid, kExtKeyUsage)) {
+    v->has_eku = true;
+    ByteSpan seq;
+    if (!r.Read(der::kSequence, &seq) || !r.empty()) return Bad("malformed extKeyUsage");
+    der::Reader e(seq);
+    while (!e.empty()) {
+      ByteSpan oid;
+      if (!e.Read(der::kOid, &oid)) return Bad("malformed extKeyUsage");
+      v->eku.push_back(oid);
+    }
+  } else if (Is(x.oid, kSubjectKeyId)) {
+    ByteSpan id;
+    if (!r.Read(der::kOctetString, &id) || !r.empty()) return Bad("malformed subjectKeyIdentifier");
+    v->has_ski = true;
+  } else if (Is(x.oid, kAuthorityKeyId)) {
+    v->has_aki = true;
+    ByteSpan seq;
+    if (!r.Read(der::kSequence, &seq) || !r.empty()) return Bad("malformed authorityKeyIdentifier");
+    der::Reader a(seq);
+    if (a.PeekTag() == der::ContextPrimitive(0)) {
+      ByteSpan id;
+      if (!a.Read(der::ContextPrimitive(0), &id)) return Bad("malformed authorityKeyIdentifier");
+      v->aki_key_id = id;
+    }
+  } else if (Is(x.oid, kSubjectAltName)) {
+    v->has_san = true;
+    v->san_critical = x.critical;
+    ByteSpan seq;
+    if (!r.Read(der::kSequence, &seq) || !r.empty()) return Bad("malformed subjectAltName");
+    CP_RETURN_IF_ERROR(ReadGeneralNames(seq, &v->sans));
+  } else if (Is(x.oid, kCrlDp)) {
+    ByteSpan seq;
+    if (!r.Read(der::kSequence, &seq) || !r.empty()) return Bad("malformed cRLDistributionPoints");
+    der::Reader dps(seq);
+    for (int i = 0; !dps.empty(); ++i) {
+      ByteSpan dp;
+      if (!dps.Read(der::kSequence, &dp)) return Bad("malformed DistributionPoint");
+      der::Reader d(dp);
+      bool uri = false;
+      ByteSpan dpn, full;
+      if (d.PeekTag() == der::ContextConstructed(0)) {
+        if (!d.Read(der::ContextConstructed(0), &dpn)) return Bad("malformed DistributionPoint");
+        der::Reader n(dpn);
+        if (n.PeekTag() == der::ContextConstructed(0)) {
+          if (!n.Read(der::ContextConstructed(0), &full)) return Bad("malformed fullName");
+          std::vector<TbsView::GeneralName> names;
+          CP_RETURN_IF_ERROR(ReadGeneralNames(full, &names));
+          for (const auto& g : names) {
+            if (g.tag == der::ContextPrimitive(6)) {
+              v->crl_uris.push_back(AsString(g.value));
+              uri = true;
+            }
+          }
+        }
+      }
+      if (!uri) v->crl_points_without_uri.push_back(i);
+    }
+  } else if (Is(x.oid, kAia)) {
+    ByteSpan seq;
+    if (!r.Read(der::kSequence, &seq) || !r.empty()) {
+      return Bad("malformed authorityInfoAccess");
+    }
+    der::Reader ads(seq);
+    while (!ads.empty()) {
+      ByteSpan ad, method, loc;
+      uint8_t tag = 0;
+      if (!ads.Read(der::kSequence, &ad)) return Bad("malformed AccessDescription");
+      der::Reader a(ad);
+      if (!a.Read(der::kOid, &method) || !a.ReadAny(&tag, &loc) || !a.empty()) {
+        return Bad("malformed AccessDescription");
+      }
+      // A location that is not a URI is kept as an empty one: the URL rules refuse it.
+      v->aia.emplace_back(method, tag == der::ContextPrimitive(6) ? AsString(loc) : "");
+    }
+  }
+  return Status::Ok();
+}
+
+// ReadCommonNames collects the CN values of a Name's content.
+Status ReadCommonNames(ByteSpan name, std::vector<std::string_view>* out) {
+  der::Reader rdns(name);
+  while (!rdns.empty()) {
+    ByteSpan set;
+    if (!rdns.Read(der::kSet, &set)) return Bad("subject RDN is not a SET");
+    der::Reader avas(set);
+    while (!avas.empty()) {
+      ByteSpan ava, oid, value;
+      uint8_t tag;
+      if (!avas.Read(der::kSequence, &ava)) return Bad("malformed subject AVA");
+      der::Reader a(ava);
+      if (!a.Read(der::kOid, &oid) || !a.ReadAny(&tag, &value)) {
+        return Bad("malformed subject AVA");
+      }
+      if (Is(oid, kCommonName)) out->push_back(AsString(value));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<TbsView> ReadTbs(ByteSpan tbs) {
+  TbsView v;
+  der::Reader outer(tbs);
+  ByteSpan body;
+  if (!outer.Read(der::kSequence, &body) || !outer.empty()) {
+    return Bad("lint: TBSCertificate is not a SEQUENCE");
+  }
+  der::Reader r(body);
+  ByteSpan version, validity, spki, exts_outer;
+  if (r.PeekTag() == der::ContextConstructed(0)) {
+    ByteSpan n;
+    if (!r.Read(der::ContextConstructed(0), &version)) return Bad("lint: malformed version");
+    der::Reader vv(version);
+    if (!vv.Read(der::kInteger, &n) || n.size() != 1 || !vv.empty()) {
+      return Bad("lint: malformed version");
+    }
+    v.version = n[0] + 1;
+  } else {
+    v.version = 1;
+  }
+  if (!r.Read(der::kInteger, &v.serial)) return Bad("lint: missing serial");
+  if (!r.Read(der::kSequence, nullptr, &v.sig_alg)) return Bad("lint: missing signature algorithm");
+  if (!r.Read(der::kSequence, &v.issuer)) return Bad("lint: missing issuer");
+  if (!r.Read(der::kSequence, &validity)) return Bad("lint: missing validity");
+  {
+    der::Reader t(validity);
+    ByteSpan c1, c2;
+    if (!t.ReadAny(&v.not_before_tag, &c1) || !t.ReadAny(&v.not_after_tag, &c2) || !t.empty() ||
+        !der::ParseTime(v.not_before_tag, c1, &v.not_before) ||
+        !der::ParseTime(v.not_after_tag, c2, &v.not_after)) {
+      return Bad("lint: malformed validity");
+    }
+  }
+  if (!r.Read(der::kSequence, &v.subject)) return Bad("lint: missing subject");
+  if (!r.Read(der::kSequence, &spki)) return Bad("lint: missing subjectPublicKeyInfo");
+  {
+    der::Reader s(spki);
+    ByteSpan alg, oid;
+    if (!s.Read(der::kSequence, &alg) || !s.Read(der::kBitString, &v.key_bits) || !s.empty() ||
+        v.key_bits.empty()) {
+      return Bad("lint: malformed subjectPublicKeyInfo");
+    }
+    der::Reader a(alg);
+    uint8_t tag;
+    ByteSpan content;
+    if (!a.Read(der::kOid, &oid)) return Bad("lint: malformed subjectPublicKeyInfo");
+    v.key_alg = oid;
+    if (!a.empty() && (!a.ReadAny(&tag, &content, &v.key_params) || !a.empty())) {
+      return Bad("lint: malformed subjectPublicKeyInfo");
+    }
+  }
+  // Extensions are read whatever the version says: e_invalid_certificate_version reports a
+  // version that is not v3.
+  const bool has_exts = r.PeekTag() == der::ContextConstructed(3);
+  if (has_exts && !r.Read(der::ContextConstructed(3), &exts_outer)) {
+    return BadDer("malformed extensions");
+  }
+  if (!r.empty()) return Bad("lint: trailing data after the extensions");
+  der::Reader eo(exts_outer);
+  ByteSpan exts;
+  if (has_exts && (!eo.Read(der::kSequence, &exts) || !eo.empty())) {
+    return BadDer("malformed extensions");
+  }
+  der::Reader e(exts);
+  while (!e.empty()) {
+    ByteSpan ext, oid;
+    TbsView::Extension x;
+    if (!e.Read(der::kSequence, &ext)) return BadDer("malformed extension");
+    der::Reader xr(ext);
+    if (!xr.Read(der::kOid, &oid)) return BadDer("malformed extension");
+    x.oid = oid;
+    if (xr.PeekTag() == der::kBoolean) {
+      ByteSpan b;
+      if (!xr.Read(der::kBoolean, &b) || b.size() != 1) return BadDer("malformed critical flag");
+      // X.690 11.5: a DEFAULT FALSE value is never encoded.
+      if (b[0] != 0xff) return BadDer("critical flag encoded as FALSE or non-DER TRUE");
+      x.critical = true;
+    }
+    if (!xr.Read(der::kOctetString, &x.value) || !xr.empty()) {
+      return BadDer("malformed extension " + der::OidToString(x.oid));
+    }
+    v.extensions.push_back(x);
+  }
+  for (const auto& x : v.extensions) {
+    Status st = ReadExtension(&v, x);
+    if (!st.ok()) return BadDer(st.message());
+  }
+  Status cn = ReadCommonNames(v.subject, &v.common_names);
+  if (!cn.ok()) return Bad("lint: " + cn.message());
+  return v;
+}
+
+// ---- helpers of the rules ----
+
+// LintName checks the attribute values of a Name's content: string types and alphabets,
+// C/serialNumber PrintableString, emailAddress/DC IA5String, RFC 5280 Appendix A bounds.
+Status LintName(ByteSpan name_content, const char* which) {
   der::Reader rdns(name_content);
-  *empty = rdns.empty();
   while (!rdns.empty()) {
     ByteSpan set;
     if (!rdns.Read(der::kSet, &set)) return Bad(std::string(which) + ": RDN is not a SET");
@@ -77,137 +432,668 @@ Status LintName(ByteSpan name_content, const char* which, bool* empty) {
   return Status::Ok();
 }
 
-bool BitSet(ByteSpan bitstring, int bit) {
-  // bitstring includes the unused-bits octet.
-  size_t byte = 1 + static_cast<size_t>(bit / 8);
-  return byte < bitstring.size() && (bitstring[byte] & (0x80 >> (bit % 8)));
+bool IsLdhChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
 }
+
+std::vector<std::string_view> Labels(std::string_view name) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  for (;;) {
+    size_t dot = name.find('.', start);
+    out.push_back(name.substr(start, dot == std::string_view::npos ? dot : dot - start));
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return out;
+}
+
+bool AllDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// IsUrl checks an http (or, with |ldap|, ldap) URL: scheme, a host that is an LDH name, an
+// IPv4 address or a bracketed IPv6 address (ldap may leave it empty, RFC 4516), an optional
+// port, and a path of printable ASCII without spaces.
+bool IsUrl(std::string_view url, bool ldap) {
+  std::string_view rest;
+  bool is_ldap = false;
+  if (url.rfind("http://", 0) == 0) {
+    rest = url.substr(7);
+  } else if (ldap && url.rfind("ldap://", 0) == 0) {
+    rest = url.substr(7);
+    is_ldap = true;
+  } else {
+    return false;
+  }
+  for (unsigned char c : rest) {
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  size_t end = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, end);
+  if (authority.find('@') != std::string_view::npos) return false;  // no userinfo
+  std::string_view host = authority;
+  if (!host.empty() && host.front() == '[') {
+    size_t close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    std::string v6(host.substr(1, close - 1));
+    uint8_t buf[16];
+    if (inet_pton(AF_INET6, v6.c_str(), buf) != 1) return false;
+    host = host.substr(close + 1);
+    if (!host.empty() && (host.front() != ':' || !AllDigits(host.substr(1)))) return false;
+    return true;
+  }
+  size_t colon = host.find(':');
+  if (colon != std::string_view::npos) {
+    if (!AllDigits(host.substr(colon + 1))) return false;
+    host = host.substr(0, colon);
+  }
+  if (host.empty()) return is_ldap;
+  for (auto label : Labels(host)) {
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+      return false;
+    }
+    if (!std::all_of(label.begin(), label.end(), IsLdhChar)) return false;
+  }
+  return true;
+}
+
+// IsReservedIp: RFC 1918, loopback, link-local, CGNAT, "this network", unique local and
+// the documentation ranges are no public addresses (BR 1.6.1 "Reserved IP Address").
+bool IsReservedIpImpl(ByteSpan ip) {
+  if (ip.size() == 4) {
+    const uint8_t a = ip[0], b = ip[1], c = ip[2];
+    return a == 0 || a == 10 || a == 127 || (a == 169 && b == 254) ||
+           (a == 172 && (b & 0xf0) == 16) || (a == 192 && b == 168) ||
+           (a == 100 && (b & 0xc0) == 64) || (a == 192 && b == 0 && c == 2) ||
+           (a == 198 && (b & 0xfe) == 18) || (a == 198 && b == 51 && c == 100) ||
+           (a == 203 && b == 0 && c == 113) || a >= 224;
+  }
+  if (ip.size() == 16) {
+    static const uint8_t kLoopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    static const uint8_t kUnspecified[16] = {};
+    return std::memcmp(ip.data(), kLoopback, 16) == 0 ||
+           std::memcmp(ip.data(), kUnspecified, 16) == 0 || (ip[0] & 0xfe) == 0xfc ||
+           (ip[0] == 0xfe && (ip[1] & 0xc0) == 0x80) || ip[0] == 0xff ||
+           (ip[0] == 0x20 && ip[1] == 0x01 && ip[2] == 0x0d && ip[3] == 0xb8);
+  }
+  return false;
+}
+
+std::string IpText(ByteSpan ip) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ip.size() == 4) inet_ntop(AF_INET, ip.data(), buf, sizeof buf);
+  if (ip.size() == 16) inet_ntop(AF_INET6, ip.data(), buf, sizeof buf);
+  return buf[0] ? buf : "<" + std::to_string(ip.size()) + " octets>";
+}
+
+std::string Quoted(std::string_view s) {
+  return "'" + std::string(s) + "'";
+}
+
+// ---- the rules, in table order ----
+
+Status VersionIsV3(const TbsView& t, const LintOptions&) {
+  if (t.version != 3) return Bad("version must be v3, is v" + std::to_string(t.version));
+  return Status::Ok();
+}
+
+Status SerialAtMost20Octets(const TbsView& t, const LintOptions&) {
+  if (t.serial.size() > 20) return Bad("serial longer than 20 octets");
+  return Status::Ok();
+}
+
+Status SerialPositive(const TbsView& t, const LintOptions&) {
+  // RFC 5280 4.1.2.2: positive; X.690 8.3.2: minimal encoding.
+  if (t.serial.empty()) return Bad("serial is empty");
+  if (t.serial[0] & 0x80) return Bad("serial is negative");
+  if (t.serial.size() > 1 && t.serial[0] == 0 && !(t.serial[1] & 0x80)) {
+    return Bad("serial is not minimally encoded");
+  }
+  if (std::all_of(t.serial.begin(), t.serial.end(), [](uint8_t b) { return b == 0; })) {
+    return Bad("serial is zero");
+  }
+  return Status::Ok();
+}
+
+Status SignatureAlgorithmOfCa(const TbsView& t, const LintOptions& o) {
+  if (!o.expected_sig_alg.empty() &&
+      (t.sig_alg.size() != o.expected_sig_alg.size() ||
+       std::memcmp(t.sig_alg.data(), o.expected_sig_alg.data(), t.sig_alg.size()) != 0)) {
+    return Bad("signature algorithm does not match the CA key");
+  }
+  return Status::Ok();
+}
+
+Status IssuerNotEmpty(const TbsView& t, const LintOptions&) {
+  if (t.issuer.empty()) return Bad("issuer name is empty");  // RFC 5280 4.1.2.4
+  return Status::Ok();
+}
+
+Status NameEncoding(const TbsView& t, const LintOptions&) {
+  CP_RETURN_IF_ERROR(LintName(t.issuer, "issuer"));
+  return LintName(t.subject, "subject");
+}
+
+Status TimeTypes(const TbsView& t, const LintOptions&) {
+  // RFC 5280 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050.
+  auto year_ok = [](uint8_t tag, time_t when) {
+    struct tm tm;
+    gmtime_r(&when, &tm);
+    return (tag == der::kUtcTime) == (tm.tm_year + 1900 < 2050);
+  };
+  if (!year_ok(t.not_before_tag, t.not_before) || !year_ok(t.not_after_tag, t.not_after)) {
+    return Bad("validity uses the wrong time type");
+  }
+  return Status::Ok();
+}
+
+Status ValidityPositive(const TbsView& t, const LintOptions&) {
+  if (t.not_after <= t.not_before) return Bad("notAfter is not after notBefore");
+  return Status::Ok();
+}
+
+Status ValidityWithinIssuer(const TbsView& t, const LintOptions& o) {
+  // RFC 5280 6.1.3 (a)(2): every certificate of a path must be valid at the time of use; a
+  // certificate that starts before or ends after its issuer is invalid for that part.
+  if (o.issuer_not_before != 0 && t.not_before < o.issuer_not_before) {
+    return Bad("notBefore precedes the issuer's notBefore");
+  }
+  if (o.issuer_not_after != 0 && t.not_after > o.issuer_not_after) {
+    return Bad("notAfter is after the issuer's notAfter");
+  }
+  return Status::Ok();
+}
+
+Status ValidityWithinProfile(const TbsView& t, const LintOptions& o) {
+  if (o.max_validity_days > 0 &&
+      t.not_after - t.not_before > static_cast<time_t>(o.max_validity_days) * 86400) {
+    return Bad("validity is longer than the profile's " + std::to_string(o.max_validity_days) +
+               " days");
+  }
+  return Status::Ok();
+}
+
+Status TlsValidity398Days(const TbsView& t, const LintOptions&) {
+  // BR 6.3.2: a TLS subscriber certificate is valid for at most 398 days. RFC 5280 counts
+  // validity inclusively, so 398 days are 398 * 86400 seconds minus one.
+  if (t.IsTlsServer() && t.not_after - t.not_before >= 398 * 86400) {
+    return Bad("a TLS server certificate may be valid for at most 398 days");
+  }
+  return Status::Ok();
+}
+
+Status NoDuplicateExtensions(const TbsView& t, const LintOptions&) {
+  for (size_t i = 0; i < t.extensions.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (Is(t.extensions[i].oid, t.extensions[j].oid)) {
+        return Bad("duplicate extension " + der::OidToString(t.extensions[i].oid));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status NoUnknownCriticalExtension(const TbsView& t, const LintOptions&) {
+  // RFC 5280 4.2: "A certificate-using system MUST reject the certificate if it encounters a
+  // critical extension it does not recognize": we only mark critical what every verifier
+  // knows.
+  static constexpr ByteSpan kKnown[] = {
+      kBasicConstraints, kKeyUsage, kExtKeyUsage,  kSubjectKeyId,    kAuthorityKeyId,
+      kSubjectAltName,   kCrlDp,    kCertPolicies, kNameConstraints, kPolicyConstraints,
+      kInhibitAnyPolicy, kAia};
+  for (const auto& x : t.extensions) {
+    if (x.critical && std::none_of(std::begin(kKnown), std::end(kKnown),
+                                   [&](ByteSpan k) { return Is(x.oid, k); })) {
+      return Bad("extension " + der::OidToString(x.oid) +
+                 " is critical and not one a verifier must know");
+    }
+  }
+  return Status::Ok();
+}
+
+Status BasicConstraintsCritical(const TbsView& t, const LintOptions&) {
+  if (t.is_ca && !t.bc_critical) {
+    return Bad("basicConstraints must be critical in a CA certificate");
+  }
+  return Status::Ok();
+}
+
+Status PathLenOnlyWithCa(const TbsView& t, const LintOptions&) {
+  if (t.has_path_len && (!t.is_ca || !t.KuBit(kKeyCertSign))) {
+    return Bad("pathLenConstraint without cA and keyCertSign");
+  }
+  return Status::Ok();
+}
+
+Status KeyUsagePresentWithBits(const TbsView& t, const LintOptions&) {
+  if (!t.has_ku) return Bad("keyUsage is missing");
+  bool any = false;
+  for (int b = 0; b <= kDecipherOnly; ++b) any = any || t.KuBit(b);
+  if (!any) return Bad("keyUsage has no bit set");
+  return Status::Ok();
+}
+
+Status KeyUsageCritical(const TbsView& t, const LintOptions&) {
+  if (t.has_ku && !t.ku_critical) return Bad("keyUsage should be critical");
+  return Status::Ok();
+}
+
+Status CertSignOnlyInCa(const TbsView& t, const LintOptions&) {
+  if (t.KuBit(kKeyCertSign) && !t.is_ca) return Bad("keyCertSign without basicConstraints cA");
+  return Status::Ok();
+}
+
+Status CaHasCertSign(const TbsView& t, const LintOptions&) {
+  if (t.is_ca && !t.KuBit(kKeyCertSign)) return Bad("CA certificate without keyCertSign");
+  return Status::Ok();
+}
+
+Status CrlSignOnlyInCa(const TbsView& t, const LintOptions&) {
+  if (!t.is_ca && t.KuBit(kCrlSign)) return Bad("cRLSign in an end-entity certificate");
+  return Status::Ok();
+}
+
+Status EcKeyUsage(const TbsView& t, const LintOptions&) {
+  // RFC 8813 3 (updating RFC 5480 3): with id-ecPublicKey, keyEncipherment and
+  // dataEncipherment MUST NOT be present.
+  if (t.IsEc() && (t.KuBit(kKeyEncipherment) || t.KuBit(kDataEncipherment))) {
+    return Bad("an EC key cannot do keyEncipherment or dataEncipherment (use keyAgreement)");
+  }
+  return Status::Ok();
+}
+
+Status RsaKeyUsage(const TbsView& t, const LintOptions&) {
+  // RFC 3279 2.3.1: an RSA key's usage may be any but keyAgreement, encipherOnly and
+  // decipherOnly.
+  if (t.IsRsa() && !t.is_ca &&
+      (t.KuBit(kKeyAgreement) || t.KuBit(kEncipherOnly) || t.KuBit(kDecipherOnly))) {
+    return Bad("an RSA key cannot do keyAgreement, encipherOnly or decipherOnly");
+  }
+  return Status::Ok();
+}
+
+Status KeyUsageFitsEku(const TbsView& t, const LintOptions&) {
+  // RFC 5280 4.2.1.12, with zlint's table of consistent key usages per purpose: the key
+  // usage must be one of the purposes' combinations. A purpose outside the table (smart card
+  // logon, PIV card authentication) makes the check pass, as in zlint.
+  if (t.is_ca || !t.has_eku || !t.has_ku) return Status::Ok();
+  constexpr uint16_t DS = 1 << kDigitalSignature, NR = 1 << kNonRepudiation,
+                     KE = 1 << kKeyEncipherment, KA = 1 << kKeyAgreement;
+  struct Purpose {
+    ByteSpan oid;
+    std::vector<uint16_t> allowed;
+  };
+  static const Purpose kPurposes[] = {
+      {kServerAuth, {DS, KE, KA, DS | KE, DS | KA}},
+      {kClientAuth, {DS, KA, DS | KA}},
+      {kCodeSigning, {DS}},
+      {kEmailProtection,
+       {DS, NR, KE, KA, DS | NR, DS | KE, DS | KA, DS | NR | KE, DS | NR | KA, NR | KE, NR | KA}},
+      {kTimeStamping, {DS, NR, DS | NR}},
+      {kOcspSigning, {DS, NR, DS | NR}},
+  };
+  uint16_t ku = 0;
+  for (int b = 0; b <= kDecipherOnly; ++b) {
+    if (t.KuBit(b)) ku |= static_cast<uint16_t>(1u << b);
+  }
+  std::set<uint16_t> combos;  // every union of one allowed combination per purpose
+  bool first = true;
+  for (const auto& oid : t.eku) {
+    const Purpose* p = nullptr;
+    for (const auto& q : kPurposes) {
+      if (Is(oid, q.oid)) p = &q;
+    }
+    if (p == nullptr) return Status::Ok();
+    std::set<uint16_t> next;
+    for (uint16_t a : p->allowed) {
+      next.insert(a);
+      if (!first) {
+        for (uint16_t c : combos) next.insert(static_cast<uint16_t>(c | a));
+      }
+    }
+    for (uint16_t c : combos) next.insert(c);
+    combos = std::move(next);
+    first = false;
+  }
+  if (!combos.count(ku)) {
+    return Bad("keyUsage is not consistent with the extended key usages");
+  }
+  return Status::Ok();
+}
+
+Status EkuPresentForServerNames(const TbsView& t, const LintOptions&) {
+  // BR 7.1.2.7.10: a subscriber certificate carries extKeyUsage. Without one a certificate
+  // with a dNSName or iPAddress is good for every purpose, TLS server authentication
+  // included.
+  if (t.is_ca || t.has_eku) return Status::Ok();
+  for (const auto& n : t.sans) {
+    if (n.tag == der::ContextPrimitive(2) || n.tag == der::ContextPrimitive(7)) {
+      return Bad("a certificate with DNS or IP names must say its purpose (extKeyUsage)");
+    }
+  }
+  return Status::Ok();
+}
+
+Status SkiPresentCa(const TbsView& t, const LintOptions&) {
+  if (t.is_ca && !t.has_ski) return Bad("subjectKeyIdentifier is missing");
+  return Status::Ok();
+}
+
+Status SkiPresentSubscriber(const TbsView& t, const LintOptions&) {
+  if (!t.is_ca && !t.has_ski) return Bad("subjectKeyIdentifier is missing");
+  return Status::Ok();
+}
+
+Status AkiHasKeyId(const TbsView& t, const LintOptions& o) {
+  if (!o.expect_aki) return Status::Ok();
+  if (!t.has_aki) return Bad("authorityKeyIdentifier is missing");
+  if (!t.aki_key_id) return Bad("authorityKeyIdentifier has no keyIdentifier");
+  return Status::Ok();
+}
+
+Status AkiIsIssuerSki(const TbsView& t, const LintOptions& o) {
+  // RFC 5280 4.2.1.1: the keyIdentifier is the issuer's subject key identifier, so that a
+  // verifier finds the issuer's certificate.
+  if (o.issuer_ski.empty() || !t.aki_key_id) return Status::Ok();
+  if (t.aki_key_id->size() != o.issuer_ski.size() ||
+      std::memcmp(t.aki_key_id->data(), o.issuer_ski.data(), o.issuer_ski.size()) != 0) {
+    return Bad("authorityKeyIdentifier is not the issuer's subjectKeyIdentifier");
+  }
+  return Status::Ok();
+}
+
+Status EmptySubjectHasSan(const TbsView& t, const LintOptions&) {
+  if (t.subject.empty() && !t.has_san) return Bad("empty subject and no subjectAltName");
+  return Status::Ok();
+}
+
+Status SanCriticalWithEmptySubject(const TbsView& t, const LintOptions&) {
+  if (t.subject.empty() && t.has_san && !t.san_critical) {
+    return Bad("subjectAltName must be critical with an empty subject");
+  }
+  return Status::Ok();
+}
+
+Status DnsNameCharacters(const TbsView& t, const LintOptions&) {
+  // RFC 5280 4.2.1.6 and RFC 1123 2.1: the preferred name syntax, letters, digits and
+  // hyphens, a label neither starting nor ending with a hyphen.
+  for (auto name : t.DnsNames()) {
+    for (auto label : Labels(name)) {
+      if (label.empty()) continue;  // e_dnsname_empty_label
+      if (!std::all_of(label.begin(), label.end(), IsLdhChar) || label.front() == '-' ||
+          label.back() == '-') {
+        return Bad("dNSName " + Quoted(name) + " is not a letters-digits-hyphen name");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status DnsNameNoEmptyLabel(const TbsView& t, const LintOptions&) {
+  for (auto name : t.DnsNames()) {
+    for (auto label : Labels(name)) {
+      if (label.empty()) return Bad("dNSName " + Quoted(name) + " has an empty label");
+    }
+  }
+  return Status::Ok();
+}
+
+Status DnsNameLabelLength(const TbsView& t, const LintOptions&) {
+  for (auto name : t.DnsNames()) {
+    for (auto label : Labels(name)) {
+      if (label.size() > 63) return Bad("dNSName " + Quoted(name) + " has a label over 63");
+    }
+  }
+  return Status::Ok();
+}
+
+Status DnsNameLength(const TbsView& t, const LintOptions&) {
+  for (auto name : t.DnsNames()) {
+    if (name.size() > 253) return Bad("a dNSName is longer than 253 characters");
+  }
+  return Status::Ok();
+}
+
+Status DnsNameNotAnIp(const TbsView& t, const LintOptions&) {
+  // An all-numeric last label is no host name (RFC 3696 2, RFC 1123 2.1): it is an IPv4
+  // address or a number, which belongs in an iPAddress name, if anywhere.
+  for (auto name : t.DnsNames()) {
+    if (AllDigits(Labels(name).back())) {
+      return Bad("dNSName " + Quoted(name) + " is an IP address or a number, not a host name");
+    }
+  }
+  return Status::Ok();
+}
+
+Status DnsNameNotInternal(const TbsView& t, const LintOptions& o) {
+  if (!t.IsTlsServer() || o.allow_internal_names) return Status::Ok();
+  for (auto name : t.DnsNames()) {
+    if (IsInternalDnsName(name)) {
+      return Bad("dNSName " + Quoted(name) + " is an internal name (the profile does not allow " +
+                 "internal names)");
+    }
+  }
+  for (const auto& cn : t.common_names) {
+    if (IsInternalDnsName(cn)) return Bad("commonName " + Quoted(cn) + " is an internal name");
+  }
+  return Status::Ok();
+}
+
+Status IpNotReserved(const TbsView& t, const LintOptions& o) {
+  if (!t.IsTlsServer() || o.allow_internal_names) return Status::Ok();
+  for (const auto& n : t.sans) {
+    if (n.tag == der::ContextPrimitive(7) && IsReservedIpImpl(n.value)) {
+      return Bad("iPAddress " + IpText(n.value) + " is a reserved address (the profile does " +
+                 "not allow internal names)");
+    }
+  }
+  return Status::Ok();
+}
+
+Status CommonNameFromSan(const TbsView& t, const LintOptions&) {
+  // BR 7.1.4.3: a TLS certificate's CN, if present, is one of its dNSName or iPAddress names.
+  if (!t.IsTlsServer()) return Status::Ok();
+  for (const auto& cn : t.common_names) {
+    bool found = false;
+    for (const auto& n : t.sans) {
+      if (n.tag == der::ContextPrimitive(2) && AsString(n.value) == cn) found = true;
+      if (n.tag == der::ContextPrimitive(7) && IpText(n.value) == cn) found = true;
+    }
+    if (!found) return Bad("commonName " + Quoted(cn) + " is not among the subjectAltNames");
+  }
+  return Status::Ok();
+}
+
+Status CrlDpUrls(const TbsView& t, const LintOptions&) {
+  // RFC 5280 4.2.1.13: a distribution point names an http or ldap URI.
+  if (!t.crl_points_without_uri.empty()) return Bad("a CRL distribution point has no URI");
+  for (const auto& u : t.crl_uris) {
+    if (!IsUrl(u, /*ldap=*/true))
+      return Bad("CRL distribution point " + Quoted(u) + " is no http or ldap URL");
+  }
+  return Status::Ok();
+}
+
+Status CrlDpHttpForTls(const TbsView& t, const LintOptions&) {
+  if (!t.IsTlsServer()) return Status::Ok();
+  for (const auto& u : t.crl_uris) {
+    if (!IsUrl(u, /*ldap=*/false)) {
+      return Bad("CRL distribution point " + Quoted(u) + " of a TLS certificate is no http URL");
+    }
+  }
+  return Status::Ok();
+}
+
+Status AiaOcspHttp(const TbsView& t, const LintOptions&) {
+  // RFC 6960 / BR 7.1.2.7.7: the OCSP responder is reached over http.
+  for (const auto& [method, uri] : t.aia) {
+    if (Is(method, kOcsp) && !IsUrl(uri, /*ldap=*/false)) {
+      return Bad("OCSP location " + Quoted(uri) + " is no http URL");
+    }
+  }
+  return Status::Ok();
+}
+
+Status AiaCaIssuersHttp(const TbsView& t, const LintOptions&) {
+  // RFC 5280 4.2.2.1: caIssuers is an http or ldap URI; BR 7.1.2.7.7: http for TLS.
+  for (const auto& [method, uri] : t.aia) {
+    if (Is(method, kCaIssuers) && !IsUrl(uri, /*ldap=*/!t.IsTlsServer())) {
+      return Bad("caIssuers location " + Quoted(uri) + " is no " +
+                 (t.IsTlsServer() ? "http" : "http or ldap") + " URL");
+    }
+  }
+  return Status::Ok();
+}
+
+Status EcNamedCurve(const TbsView& t, const LintOptions&) {
+  // RFC 5480 2.1.1: "specifiedCurve ... MUST NOT be used"; BR 6.1.5: P-256, P-384, P-521.
+  if (!t.IsEc()) return Status::Ok();
+  der::Reader p(t.key_params);
+  ByteSpan oid;
+  if (!p.Read(der::kOid, &oid) || !p.empty()) {
+    return Bad("EC key with explicit (or absent) curve parameters; only named curves");
+  }
+  if (!Is(oid, kP256) && !Is(oid, kP384) && !Is(oid, kP521)) {
+    return Bad("EC curve " + der::OidToString(oid) + " is not P-256, P-384 or P-521");
+  }
+  return Status::Ok();
+}
+
+Status EcPointUncompressed(const TbsView& t, const LintOptions&) {
+  // RFC 5480 2.2: "The uncompressed form MUST be supported ... the compressed form MAY";
+  // verifiers that follow the MUST alone cannot read a compressed key, so we issue none.
+  if (!t.IsEc()) return Status::Ok();
+  // key_bits holds the unused-bits octet, then 0x04 || X || Y (an odd length).
+  if (t.key_bits.size() < 2 || t.key_bits[0] != 0 || t.key_bits[1] != 0x04 ||
+      (t.key_bits.size() - 1) % 2 != 1) {
+    return Bad("EC public key is not an uncompressed point");
+  }
+  return Status::Ok();
+}
+
+constexpr LintRule kRules[] = {
+    {"e_invalid_certificate_version", "RFC 5280 4.1.2.1", "certificates are v3", VersionIsV3},
+    {"e_serial_number_longer_than_20_octets", "RFC 5280 4.1.2.2", "serial at most 20 octets",
+     SerialAtMost20Octets},
+    {"e_serial_number_not_positive", "RFC 5280 4.1.2.2, X.690 8.3.2",
+     "serial positive, non-zero, minimally encoded", SerialPositive},
+    {"e_signature_algorithm_not_ca_key", "RFC 5280 4.1.2.3 (CertPress)",
+     "the signature algorithm is the CA key's", SignatureAlgorithmOfCa},
+    {"e_issuer_field_empty", "RFC 5280 4.1.2.4", "issuer name not empty", IssuerNotEmpty},
+    {"e_name_attribute_encoding",
+     "RFC 5280 4.1.2.4, App. A (CertPress; zlint e_subject_printable_string_badalpha, "
+     "e_subject_*_max_length)",
+     "name string types, alphabets and lengths", NameEncoding},
+    {"e_wrong_time_format_pre2050", "RFC 5280 4.1.2.5", "UTCTime through 2049", TimeTypes},
+    {"e_validity_time_not_positive", "RFC 5280 4.1.2.5", "notAfter after notBefore",
+     ValidityPositive},
+    {"e_validity_outside_issuer", "RFC 5280 6.1.3 (CertPress)",
+     "validity within the issuer's validity", ValidityWithinIssuer},
+    {"e_validity_longer_than_profile", "profile (CertPress)",
+     "validity at most the profile's validity_days", ValidityWithinProfile},
+    {"e_tls_server_cert_valid_time_longer_than_398_days", "BR 6.3.2",
+     "TLS server certificates at most 398 days", TlsValidity398Days},
+    {"e_ext_duplicate_extension", "RFC 5280 4.2", "no extension twice", NoDuplicateExtensions},
+    {"e_ext_unknown_critical", "RFC 5280 4.2 (CertPress; pkilint pkix.unknown_extension)",
+     "critical only what verifiers know", NoUnknownCriticalExtension},
+    {"e_basic_constraints_not_critical", "RFC 5280 4.2.1.9",
+     "basicConstraints critical in CA certificates", BasicConstraintsCritical},
+    {"e_path_len_constraint_improperly_included", "RFC 5280 4.2.1.9",
+     "pathLenConstraint only with cA and keyCertSign", PathLenOnlyWithCa},
+    {"e_ext_key_usage_without_bits", "RFC 5280 4.2.1.3", "keyUsage present with a bit set",
+     KeyUsagePresentWithBits},
+    {"w_ext_key_usage_not_critical", "RFC 5280 4.2.1.3", "keyUsage critical", KeyUsageCritical},
+    {"e_ext_key_usage_cert_sign_without_ca", "RFC 5280 4.2.1.3",
+     "keyCertSign only in CA certificates", CertSignOnlyInCa},
+    {"e_ca_key_cert_sign_not_set", "BR 7.1.2.10.7", "CA certificates have keyCertSign",
+     CaHasCertSign},
+    {"e_sub_cert_key_usage_crl_sign_bit_set", "BR 7.1.2.7.11", "cRLSign only in CA certificates",
+     CrlSignOnlyInCa},
+    {"e_ecdsa_allowed_ku", "RFC 8813 3 (RFC 5480 3)",
+     "EC keys: no keyEncipherment or dataEncipherment", EcKeyUsage},
+    {"e_rsa_allowed_ku_ee", "RFC 3279 2.3.1", "RSA keys: no keyAgreement, encipher/decipherOnly",
+     RsaKeyUsage},
+    {"e_key_usage_and_extended_key_usage_inconsistent", "RFC 5280 4.2.1.12",
+     "keyUsage consistent with the extended key usages", KeyUsageFitsEku},
+    {"e_sub_cert_eku_missing", "BR 7.1.2.7.10",
+     "extKeyUsage present when the certificate names hosts", EkuPresentForServerNames},
+    {"e_ext_subject_key_identifier_missing_ca", "RFC 5280 4.2.1.2",
+     "subjectKeyIdentifier in CA certificates", SkiPresentCa},
+    {"w_ext_subject_key_identifier_missing_sub_cert", "RFC 5280 4.2.1.2",
+     "subjectKeyIdentifier in end-entity certificates", SkiPresentSubscriber},
+    {"e_ext_authority_key_identifier_no_key_identifier", "RFC 5280 4.2.1.1",
+     "authorityKeyIdentifier with keyIdentifier", AkiHasKeyId},
+    {"e_aki_not_issuer_ski",
+     "RFC 5280 4.2.1.1 (CertPress; pkilint pkix.issuer_and_subject_key_identifier_not_equal)",
+     "authorityKeyIdentifier equals the issuer's subjectKeyIdentifier", AkiIsIssuerSki},
+    {"e_subject_empty_without_san", "RFC 5280 4.2.1.6", "an empty subject needs a SAN",
+     EmptySubjectHasSan},
+    {"e_ext_san_not_critical_without_subject", "RFC 5280 4.2.1.6",
+     "SAN critical when the subject is empty", SanCriticalWithEmptySubject},
+    {"e_dnsname_bad_character_in_label", "RFC 5280 4.2.1.6, RFC 1123 2.1",
+     "dNSNames are letters, digits and hyphens", DnsNameCharacters},
+    {"e_dnsname_empty_label", "RFC 5280 4.2.1.6", "no empty labels", DnsNameNoEmptyLabel},
+    {"e_dnsname_label_too_long", "RFC 1035 2.3.4", "labels at most 63 characters",
+     DnsNameLabelLength},
+    {"e_ext_san_dns_name_too_long", "RFC 1035 2.3.4", "dNSNames at most 253 characters",
+     DnsNameLength},
+    {"e_dnsname_is_ip_address", "RFC 1123 2.1, RFC 3696 2 (CertPress)",
+     "no IP address or number in a dNSName", DnsNameNotAnIp},
+    {"e_dnsname_not_valid_tld", "BR 7.1.2.7.12 (zlint checks the TLD list)",
+     "no internal names in TLS certificates unless the profile allows them", DnsNameNotInternal},
+    {"e_ext_san_contains_reserved_ip", "BR 7.1.2.7.12",
+     "no reserved IP addresses in TLS certificates unless the profile allows them", IpNotReserved},
+    {"e_subject_common_name_not_exactly_from_san", "BR 7.1.4.3",
+     "a TLS certificate's CN is one of its SANs", CommonNameFromSan},
+    {"w_distribution_point_missing_ldap_or_uri", "RFC 5280 4.2.1.13",
+     "CRL distribution points are http or ldap URLs", CrlDpUrls},
+    {"e_crl_distrib_points_not_http", "BR 7.1.2.11.2",
+     "a TLS certificate's CRL distribution points are http URLs", CrlDpHttpForTls},
+    {"e_aia_ocsp_must_have_http_only", "RFC 5280 4.2.2.1, BR 7.1.2.7.7",
+     "OCSP locations are http URLs", AiaOcspHttp},
+    {"e_aia_ca_issuers_must_have_http_only", "RFC 5280 4.2.2.1, BR 7.1.2.7.7",
+     "caIssuers are http URLs (or ldap outside TLS)", AiaCaIssuersHttp},
+    {"e_ec_improper_curves", "RFC 5480 2.1.1, BR 6.1.5",
+     "EC keys on a named curve P-256, P-384 or P-521", EcNamedCurve},
+    {"e_ec_point_not_uncompressed", "RFC 5480 2.2 (CertPress)",
+     "EC public keys as uncompressed points", EcPointUncompressed},
+};
 
 }  // namespace
 
-Status LintTbs(ByteSpan tbs, const LintOptions& opt) {
-  der::Reader outer(tbs);
-  ByteSpan body;
-  if (!outer.Read(der::kSequence, &body) || !outer.empty()) return Bad("TBS is not a SEQUENCE");
-  der::Reader r(body);
-  ByteSpan version, serial, alg_el, issuer, validity, subject, spki, exts_outer;
-  if (!r.Read(der::ContextConstructed(0), &version)) return Bad("version must be v3");
-  {
-    der::Reader v(version);
-    ByteSpan n;
-    if (!v.Read(der::kInteger, &n) || n.size() != 1 || n[0] != 2) return Bad("version must be v3");
+std::span<const LintRule> LintRules() {
+  return kRules;
+}
+
+Status LintTbs(ByteSpan tbs, const LintOptions& options) {
+  CP_ASSIGN_OR_RETURN(TbsView view, ReadTbs(tbs));
+  for (const auto& rule : kRules) {
+    Status st = rule.check(view, options);
+    if (!st.ok()) return InvalidInput("lint " + std::string(rule.name) + ": " + st.message());
   }
-  if (!r.Read(der::kInteger, &serial)) return Bad("missing serial");
-  // RFC 5280 4.1.2.2: positive, at most 20 octets; X.690 8.3.2: minimal encoding.
-  if (serial.empty() || serial.size() > 20) return Bad("serial longer than 20 octets");
-  if (serial[0] & 0x80) return Bad("serial is negative");
-  if (serial.size() > 1 && serial[0] == 0 && !(serial[1] & 0x80)) {
-    return Bad("serial is not minimally encoded");
-  }
-  bool all_zero = true;
-  for (uint8_t b : serial) all_zero = all_zero && b == 0;
-  if (all_zero) return Bad("serial is zero");
-  if (!r.Read(der::kSequence, nullptr, &alg_el)) return Bad("missing signature algorithm");
-  if (!opt.expected_sig_alg.empty() &&
-      (alg_el.size() != opt.expected_sig_alg.size() ||
-       std::memcmp(alg_el.data(), opt.expected_sig_alg.data(), alg_el.size()) != 0)) {
-    return Bad("signature algorithm does not match the CA key");
-  }
-  if (!r.Read(der::kSequence, &issuer)) return Bad("missing issuer");
-  bool issuer_empty = false, subject_empty = false;
-  CP_RETURN_IF_ERROR(LintName(issuer, "issuer", &issuer_empty));
-  if (issuer_empty) return Bad("issuer name is empty");  // RFC 5280 4.1.2.4
-  if (!r.Read(der::kSequence, &validity)) return Bad("missing validity");
-  {
-    der::Reader v(validity);
-    uint8_t t1, t2;
-    ByteSpan c1, c2;
-    time_t nb, na;
-    if (!v.ReadAny(&t1, &c1) || !v.ReadAny(&t2, &c2) || !v.empty() ||
-        !der::ParseTime(t1, c1, &nb) || !der::ParseTime(t2, c2, &na)) {
-      return Bad("malformed validity");
-    }
-    // RFC 5280 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050.
-    auto year_ok = [](uint8_t tag, time_t t) {
-      struct tm tm;
-      gmtime_r(&t, &tm);
-      int y = tm.tm_year + 1900;
-      return (tag == der::kUtcTime) == (y < 2050);
-    };
-    if (!year_ok(t1, nb) || !year_ok(t2, na)) return Bad("validity uses the wrong time type");
-    if (na <= nb) return Bad("notAfter is not after notBefore");
-  }
-  if (!r.Read(der::kSequence, &subject)) return Bad("missing subject");
-  CP_RETURN_IF_ERROR(LintName(subject, "subject", &subject_empty));
-  if (!r.Read(der::kSequence, &spki)) return Bad("missing subjectPublicKeyInfo");
-  if (!r.Read(der::ContextConstructed(3), &exts_outer) || !r.empty()) {
-    return Bad("extensions missing or trailing data");
-  }
-  der::Reader eo(exts_outer);
-  ByteSpan exts;
-  if (!eo.Read(der::kSequence, &exts) || !eo.empty()) return Bad("malformed extensions");
-  der::Reader e(exts);
-  std::set<std::string> seen;
-  bool is_ca = false, has_bc = false, has_ku = false, has_ski = false, has_aki = false;
-  bool san_present = false, san_critical = false;
-  ByteSpan ku_bits;
-  while (!e.empty()) {
-    ByteSpan ext, oid, value;
-    if (!e.Read(der::kSequence, &ext)) return Bad("malformed extension");
-    der::Reader x(ext);
-    if (!x.Read(der::kOid, &oid)) return Bad("malformed extension");
-    bool critical = false;
-    if (x.PeekTag() == der::kBoolean) {
-      ByteSpan b;
-      if (!x.Read(der::kBoolean, &b) || b.size() != 1) return Bad("malformed critical flag");
-      // X.690 11.5: a DEFAULT FALSE value is never encoded.
-      if (b[0] != 0xff) return Bad("critical flag encoded as FALSE or non-DER TRUE");
-      critical = true;
-    }
-    if (!x.Read(der::kOctetString, &value) || !x.empty()) return Bad("malformed extension");
-    std::string dotted = der::OidToString(oid);
-    if (!seen.insert(dotted).second) return Bad("duplicate extension " + dotted);
-    if (dotted == "2.5.29.19") {
-      has_bc = true;
-      der::Reader v(value);
-      ByteSpan bc;
-      if (!v.Read(der::kSequence, &bc)) return Bad("malformed basicConstraints");
-      der::Reader b(bc);
-      if (b.PeekTag() == der::kBoolean) {
-        ByteSpan f;
-        if (!b.Read(der::kBoolean, &f) || f.size() != 1 || f[0] != 0xff) {
-          return Bad("basicConstraints cA must be TRUE when present");
-        }
-        is_ca = true;
-      }
-      if (!b.empty() && !is_ca) return Bad("pathLenConstraint without cA");
-      if (is_ca && !critical) return Bad("basicConstraints must be critical in a CA certificate");
-    } else if (dotted == "2.5.29.15") {
-      has_ku = true;
-      der::Reader v(value);
-      if (!v.Read(der::kBitString, &ku_bits) || ku_bits.size() < 2) {
-        return Bad("malformed keyUsage");
-      }
-      if (!critical) return Bad("keyUsage should be critical");
-    } else if (dotted == "2.5.29.14") {
-      has_ski = true;
-    } else if (dotted == "2.5.29.35") {
-      has_aki = true;
-    } else if (dotted == "2.5.29.17") {
-      san_present = true;
-      san_critical = critical;
-    }
-  }
-  if (!has_ku) return Bad("keyUsage is missing");
-  if (!has_ski) return Bad("subjectKeyIdentifier is missing");
-  if (opt.expect_aki && !has_aki) return Bad("authorityKeyIdentifier is missing");
-  bool cert_sign = BitSet(ku_bits, 5);
-  if (cert_sign && !is_ca) return Bad("keyCertSign without basicConstraints cA");
-  if (is_ca && !cert_sign) return Bad("CA certificate without keyCertSign");
-  if (is_ca && !has_bc) return Bad("CA certificate without basicConstraints");
-  if (subject_empty && !san_present) return Bad("empty subject and no subjectAltName");
-  if (subject_empty && !san_critical) return Bad("subjectAltName must be critical");
   return Status::Ok();
+}
+
+bool IsReservedIpAddress(ByteSpan ip) {
+  return IsReservedIpImpl(ip);
+}
+
+bool IsInternalDnsName(std::string_view name) {
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  std::string lower(name);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto labels = Labels(lower);
+  if (labels.size() < 2) return true;
+  static constexpr std::string_view kReserved[] = {
+      "localhost", "local", "localdomain", "test", "invalid",  "example",
+      "internal",  "lan",   "corp",        "home", "intranet", "private"};
+  const std::string_view tld = labels.back();
+  if (std::find(std::begin(kReserved), std::end(kReserved), tld) != std::end(kReserved)) {
+    return true;
+  }
+  // RFC 8375: home.arpa is for home networks.
+  return labels.size() >= 2 && labels[labels.size() - 2] == "home" && tld == "arpa";
 }
 
 }  // namespace certpress

@@ -85,8 +85,12 @@ Status CheckValue(const AttributeTypeInfo& t, std::string_view v) {
   if (!ValidateUtf8(v, &bad)) {
     return InvalidInput(what + ": invalid UTF-8 at byte " + std::to_string(bad + 1));
   }
-  for (unsigned char c : v) {
-    if (c < 0x20 || c == 0x7f) return InvalidInput(what + " contains a control character");
+  // The same text rule as every request field (common/utf8.h): no C0, DEL or C1 controls and
+  // no bidirectional formatting characters, which make a name display as something it is not.
+  Status text = CheckFieldText(v, &bad);
+  if (!text.ok()) {
+    return InvalidInput(what + ": " + text.message() + " (character " + std::to_string(bad + 1) +
+                        ")");
   }
   if (t.rule == 'P' && !IsPrintableString(v)) {
     return InvalidInput(what + " must be a PrintableString (A-Z a-z 0-9 '()+,-./:=? and space)");

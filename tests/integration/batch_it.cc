@@ -196,7 +196,7 @@ TEST_F(BatchIT, ExpiredLeaseIsReclaimedAndALiveOneIsNot) {
 
 TEST_F(BatchIT, ProfileChangedUnderTheRequestFailsIt) {
   const std::string profiles = Path("profiles");
-  fs::copy(CERTPRESS_SOURCE_DIR "/profiles", profiles);
+  certpress::testing::CopyTestProfiles(profiles);
   auto imp = Run({"import", Employees(5), "--profile", "employee-soft", "--ca", "issuing",
                   "--profiles.dir", profiles});
   ASSERT_EQ(imp.exit_code, 0) << imp.err;
@@ -333,7 +333,7 @@ TEST_F(BatchIT, Pkcs12OpensWithOpenSslAndItsKeyMatchesItsCertificate) {
 // --key or --serial; without either the command asks which one.
 TEST_F(BatchIT, Pkcs12OfATwoKeyProfilePairsEachCertificateWithItsKey) {
   const std::string profiles = Path("profiles");
-  fs::copy(CERTPRESS_SOURCE_DIR "/profiles", profiles);
+  certpress::testing::CopyTestProfiles(profiles);
   // employee-soft with a second server key for signatures (whose certificate profile allows
   // email SANs only).
   auto soft = ReadFile(profiles + "/employee-soft.toml");
@@ -392,9 +392,12 @@ TEST_F(BatchIT, Pkcs12OfATwoKeyProfilePairsEachCertificateWithItsKey) {
     EXPECT_EQ(key.out, cert.out);
     auto text = Sh(open + " -clcerts -nokeys | openssl x509 -noout -ext keyUsage -serial");
     ASSERT_EQ(text.exit_code, 0) << text.err;
-    EXPECT_NE(text.out.find(name == "sign" ? "Non Repudiation" : "Key Encipherment"),
+    // employee-signature says nonRepudiation; employee-auth's keyEncipherment is not for an
+    // EC key (RFC 8813 3), which gets digitalSignature alone.
+    EXPECT_NE(text.out.find(name == "sign" ? "Non Repudiation" : "Digital Signature"),
               std::string::npos)
         << text.out;
+    EXPECT_EQ(text.out.find("Key Encipherment"), std::string::npos) << text.out;
     const size_t at = text.out.find("serial=");
     ASSERT_NE(at, std::string::npos) << text.out;
     serials[name] = text.out.substr(at + 7, text.out.find('\n', at) - at - 7);
@@ -484,6 +487,41 @@ TEST_F(BatchIT, CsrRequestsAreCheckedAndIssued) {
   EXPECT_NE(g.out.find("Chain verification output: Verified."), std::string::npos) << g.out;
 }
 
+// IP names a CSR asks for are carried into the certificate when the profile allows them, never
+// dropped silently; a name the profile has no place for refuses the request.
+TEST_F(BatchIT, CsrIpNamesAreCarriedOrRefusedNeverDropped) {
+  auto gen = Sh("cd " + Quote(cli_.dir()) +
+                " && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                "-keyout ip.key -out ip.csr -subj /CN=www.example.org "
+                "-addext subjectAltName=DNS:www.example.org,IP:93.184.216.34,IP:2606:4700::1111");
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  auto sub = Run(
+      {"request", "submit", "--csr", Path("ip.csr"), "--profile", "tls-server", "--ca", "issuing"});
+  ASSERT_EQ(sub.exit_code, 0) << sub.err;
+  ASSERT_EQ(cli_.Decide({"approve", "--all", "--profile", "tls-server"}, "carol").exit_code, 0);
+  auto run = Run({"run-batch"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const int64_t id = Scalar("SELECT MAX(id) FROM requests");
+  auto exp = Run({"cert", "export", "--request", std::to_string(id), "--out", Path("ip.pem")});
+  ASSERT_EQ(exp.exit_code, 0) << exp.err;
+  auto text = Sh("openssl x509 -in " + Quote(Path("ip.pem")) + " -noout -ext subjectAltName");
+  EXPECT_NE(text.out.find("IP Address:93.184.216.34, IP Address:2606:4700:"), std::string::npos)
+      << text.out;
+  // The submitter's --field dns replaces the CSR's DNS names: a CSR name left out is refused.
+  auto gen2 = Sh("cd " + Quote(cli_.dir()) +
+                 " && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                 "-keyout two.key -out two.csr -subj /CN=www.example.org "
+                 "-addext subjectAltName=DNS:www.example.org,DNS:api.example.org");
+  ASSERT_EQ(gen2.exit_code, 0) << gen2.err;
+  auto replaced = Run({"request", "submit", "--csr", Path("two.csr"), "--profile", "tls-server",
+                       "--ca", "issuing", "--field", "dns=cdn.example.org"});
+  EXPECT_EQ(replaced.exit_code, 1);
+  EXPECT_NE(replaced.err.find("the dns subjectAltName 'api.example.org', which profile "
+                              "'tls-server' has no field to carry"),
+            std::string::npos)
+      << replaced.err;
+}
+
 TEST_F(BatchIT, BadCsrsAreRefusedWithTheReason) {
   struct Case {
     std::string name, make, expect;
@@ -505,6 +543,34 @@ TEST_F(BatchIT, BadCsrsAreRefusedWithTheReason) {
        "-subj /CN=a.example.org -addext subjectAltName=email:x@example.org",
        "email subjectAltName, which profile 'tls-server' does not allow"},
       {"garbage", "head -c 300 /dev/urandom > c", "not a PKCS#10 request"},
+      // RFC 5480 2.1.1: no explicit curve parameters; 2.2: uncompressed points.
+      {"explicit",
+       "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -pkeyopt "
+       "ec_param_enc:explicit -nodes -keyout k -out c -subj /CN=a.example.org",
+       "explicit curve parameters"},
+      {"compressed",
+       "openssl ecparam -name prime256v1 -genkey -noout -out k0 && openssl ec -in k0 "
+       "-conv_form compressed -out k 2>/dev/null && openssl req -new -key k -out c "
+       "-subj /CN=a.example.org",
+       "compressed"},
+      // DNS names are host names; TLS server profiles refuse internal ones.
+      {"dns-ip",
+       "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k -out c "
+       "-subj /CN=a.example.org -addext subjectAltName=DNS:a.example.org,DNS:192.0.2.1",
+       "'192.0.2.1' is an IP address or a number, not a DNS name"},
+      {"localhost",
+       "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k -out c "
+       "-subj /CN=localhost",
+       "'localhost' is a loopback name"},
+      {"internal",
+       "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k -out c "
+       "-subj /CN=printer.internal",
+       "'printer.internal' is an internal name, which certificate profile 'tls-server' does not "
+       "allow"},
+      {"reserved-ip",
+       "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k -out c "
+       "-subj /CN=a.example.org -addext subjectAltName=DNS:a.example.org,IP:10.1.2.3",
+       "'10.1.2.3' is a reserved IP address"},
       // Flip a byte inside the signature: proof of possession fails.
       {"badsig",
        "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k "

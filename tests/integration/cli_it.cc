@@ -89,7 +89,9 @@ TEST_F(CliIT, ListJsonAndAuditTrail) {
   ASSERT_EQ(audit.exit_code, 0) << audit.err;
   auto a = nlohmann::json::parse(audit.out);
   EXPECT_EQ(a["intact"], true);
-  EXPECT_EQ(a["entries"], 2);
+  // The audit key's creation (the chain's first keyed entry), then the two CAs.
+  EXPECT_EQ(a["entries"], 3);
+  EXPECT_EQ(a["keyed"], true);
 }
 
 TEST_F(CliIT, OfflineRootSignsTheCsrWithPlainOpenSsl) {
@@ -114,7 +116,7 @@ TEST_F(CliIT, OfflineRootSignsTheCsrWithPlainOpenSsl) {
   EXPECT_NE(pending.err.find("not active"), std::string::npos) << pending.err;
 
   ASSERT_TRUE(WriteFile(Path("ext.cnf"),
-                        "basicConstraints=critical,CA:TRUE,pathlen:0\n"
+                        "basicConstraints=critical,CA:TRUE,pathlen:1\n"
                         "keyUsage=critical,keyCertSign,cRLSign,digitalSignature\n"
                         "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n")
                   .ok());
@@ -143,6 +145,97 @@ TEST_F(CliIT, OfflineRootSignsTheCsrWithPlainOpenSsl) {
   auto v = Sh("openssl verify -x509_strict -CAfile " + Quote(root_pem) + " -untrusted " +
               Quote(Path("sub.pem")) + " " + Quote(Path("chain2.pem")));
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+}
+
+// A profile names the CAs that may sign for it: --ca chooses among them and never a root, for
+// CSV imports and CSR submissions alike, and the error names profile and CA.
+TEST_F(CliIT, ImportAndSubmitRefuseARootAndACaTheProfileDoesNotList) {
+  MakeHierarchy();
+  auto other = Run({"ca", "create-sub", "--parent", "root", "--label", "other", "--name",
+                    "CN=Other Issuing CA,O=CertPress Test,C=DK", "--key-type", "ec-p256"});
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+  const std::string csv = Path("e.csv");
+  ASSERT_TRUE(WriteFile(csv,
+                        "given_name,surname,email,employee_id,department,country\n"
+                        "Ada,Lovelace,ada@example.org,E000001,R&D,DK\n")
+                  .ok());
+  auto gen = Sh("cd " + Quote(cli_.dir()) +
+                " && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                "-keyout tls.key -out tls.csr -subj /CN=www.example.org");
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  // The root and a CA outside the profile's list, by import and by submit.
+  for (const char* ca : {"root", "other"}) {
+    SCOPED_TRACE(ca);
+    const std::string want = std::string("CA '") + ca + "' may not sign for profile ";
+    auto imp = Run({"import", csv, "--profile", "employee-soft", "--ca", ca});
+    EXPECT_EQ(imp.exit_code, 1) << imp.out;
+    EXPECT_NE(imp.err.find(want + "'employee-soft' (allowed: demo-issuing, issuing)"),
+              std::string::npos)
+        << imp.err;
+    auto sub =
+        Run({"request", "submit", "--csr", Path("tls.csr"), "--profile", "tls-server", "--ca", ca});
+    EXPECT_EQ(sub.exit_code, 1) << sub.out;
+    EXPECT_NE(sub.err.find(want + "'tls-server'"), std::string::npos) << sub.err;
+  }
+  // A profile that lists the root still never has it sign end-entity certificates.
+  const std::string dir = Path("root-profiles");
+  certpress::testing::CopyTestProfiles(dir);
+  for (const char* file : {"/employee-soft.toml", "/tls-server.toml"}) {
+    auto edit = Sh("sed -i 's/\"demo-issuing\", \"issuing\"/\"demo-issuing\", \"root\"/' " +
+                   Quote(dir + file));
+    ASSERT_EQ(edit.exit_code, 0) << edit.err;
+  }
+  auto imp =
+      Run({"import", csv, "--profile", "employee-soft", "--ca", "root", "--profiles.dir", dir});
+  EXPECT_EQ(imp.exit_code, 1);
+  EXPECT_NE(imp.err.find("CA 'root' is a root CA; it does not sign end-entity certificates of "
+                         "profile 'employee-soft'"),
+            std::string::npos)
+      << imp.err;
+  auto sub = Run({"request", "submit", "--csr", Path("tls.csr"), "--profile", "tls-server", "--ca",
+                  "root", "--profiles.dir", dir});
+  EXPECT_EQ(sub.exit_code, 1);
+  EXPECT_NE(sub.err.find("CA 'root' is a root CA"), std::string::npos) << sub.err;
+  // The profile's own CA still takes the same input.
+  auto good = Run({"import", csv, "--profile", "employee-soft", "--ca", "issuing"});
+  EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
+  EXPECT_NE(good.out.find("1 created"), std::string::npos) << good.out;
+}
+
+// RFC 5280 4.2.1.9: a CA whose pathLenConstraint allows no CA below it (or whose issuers'
+// constraints are used up) refuses create-sub; its leaves would fail every verifier.
+TEST_F(CliIT, CreateSubUnderAnExhaustedPathLengthIsRefused) {
+  MakeHierarchy();  // issuing has pathLenConstraint 0 (the default)
+  auto r = Run({"ca", "create-sub", "--parent", "issuing", "--label", "third", "--name",
+                "CN=Third Level,O=CertPress Test,C=DK", "--key-type", "ec-p256"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("CA 'issuing' may not have a sub-CA: CA 'issuing' has pathLenConstraint 0"),
+            std::string::npos)
+      << r.err;
+  // A grandparent's constraint counts too, and a child may not promise more than it allows.
+  auto mid = Run({"ca", "create-sub", "--parent", "root", "--label", "mid", "--name",
+                  "CN=Mid,O=CertPress Test,C=DK", "--key-type", "ec-p256", "--path-len", "1"});
+  ASSERT_EQ(mid.exit_code, 0) << mid.err;
+  auto greedy =
+      Run({"ca", "create-sub", "--parent", "mid", "--label", "greedy", "--name",
+           "CN=Greedy,O=CertPress Test,C=DK", "--key-type", "ec-p256", "--path-len", "-1"});
+  EXPECT_EQ(greedy.exit_code, 0) << greedy.err;  // no constraint of its own: mid's still holds
+  auto below = Run({"ca", "create-sub", "--parent", "greedy", "--label", "below", "--name",
+                    "CN=Below,O=CertPress Test,C=DK", "--key-type", "ec-p256"});
+  EXPECT_EQ(below.exit_code, 1);
+  EXPECT_NE(below.err.find("its issuer 'CN=Mid,O=CertPress Test,C=DK' has pathLenConstraint 1"),
+            std::string::npos)
+      << below.err;
+  auto promise =
+      Run({"ca", "create-sub", "--parent", "mid", "--label", "promise", "--name",
+           "CN=Promise,O=CertPress Test,C=DK", "--key-type", "ec-p256", "--path-len", "1"});
+  EXPECT_EQ(promise.exit_code, 1);
+  EXPECT_NE(promise.err.find("--path-len 1 is more than CA 'mid' and its issuers allow"),
+            std::string::npos)
+      << promise.err;
+  auto list = Run({"ca", "list", "--json"});
+  ASSERT_EQ(list.exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(list.out).size(), 4u);  // root, issuing, mid, greedy
 }
 
 // A build newer than its database says so and what to do, instead of failing on a missing

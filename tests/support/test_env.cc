@@ -171,15 +171,35 @@ std::string TestToken::module() const {
   return m ? m : "/usr/lib/softhsm/libsofthsm2.so";
 }
 
+void CopyTestProfiles(const std::string& dest) {
+  fs::create_directories(dest);
+  const std::string shipped = "cas = [\"demo-issuing\"]";
+  for (const auto& e : fs::directory_iterator(CERTPRESS_SOURCE_DIR "/profiles")) {
+    if (e.path().extension() != ".toml") continue;
+    std::ifstream in(e.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string toml = text.str();
+    for (size_t at = toml.find(shipped); at != std::string::npos; at = toml.find(shipped, at)) {
+      toml.replace(at, shipped.size(), "cas = [\"demo-issuing\", \"issuing\"]");
+      at += shipped.size();
+    }
+    std::ofstream out(dest + "/" + e.path().filename().string());
+    out << toml;
+  }
+}
+
 Cli::Cli(const TestDb& db, const TestToken& token) : softhsm_conf_(token.softhsm_conf()) {
   dir_ = (fs::temp_directory_path() / ("cp-cli-" + RandomSuffix())).string();
   fs::create_directories(dir_);
+  CopyTestProfiles(dir_ + "/profiles");
   config_ = dir_ + "/certpress.conf";
   std::ofstream f(config_);
   f << "[db]\nsocket = " << RequireEnv("CERTPRESS_DB_SOCKET") << "\nname = " << db.name()
     << "\nuser = certpress\npassword-file = " << RequireEnv("CERTPRESS_STATE")
     << "/secrets/db-password\n[token]\nkind = pkcs11\nmodule = " << token.module()
     << "\nlabel = " << token.label() << "\npin-file = " << token.pin_file() << "\n"
+    << "[profiles]\ndir = " << dir_ << "/profiles\n"
     << "[audit]\ncheckpoint-file = " << dir_ << "/audit-checkpoints.jsonl\n";
 }
 

@@ -65,12 +65,17 @@ std::string Quote(const std::string& s);
 // Occurrences counts the places |what| appears in |text|.
 size_t Occurrences(const std::string& text, const std::string& what);
 
+// CopyTestProfiles copies the shipped profiles to |dest| with the test hierarchy's issuing CA
+// ("issuing") added to every card profile's cas (the shipped ones name the demo's CA only).
+void CopyTestProfiles(const std::string& dest);
+
 class TestToken;
 // ListPrivateKeys lists |token|'s private keys with OpenSC's pkcs11-tool, an independent
 // reader in a process of its own (it sees token objects, never our session objects).
 RunResult ListPrivateKeys(const TestToken& token);
 
-// Cli runs build/certpress with a config file for |db| and |token| plus |args|.
+// Cli runs build/certpress with a config file for |db| and |token| plus |args|; its profiles
+// are CopyTestProfiles' (dir()/profiles).
 class Cli {
  public:
   Cli(const TestDb& db, const TestToken& token);

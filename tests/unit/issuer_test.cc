@@ -1,6 +1,8 @@
 #include "signer/issuer.h"
 
 #include <gtest/gtest.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -94,7 +96,9 @@ TEST_F(IssuerTest, TbsReEncodesByteIdenticallyThroughOpenSsl) {
     // OpenSSL's view of what we encoded.
     EXPECT_EQ(X509_get_version(x.get()), 2);
     EXPECT_EQ(X509_check_ca(x.get()), 0);
-    EXPECT_EQ(X509_get_key_usage(x.get()), uint32_t{KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT});
+    // The profile asks for digitalSignature and keyEncipherment; an EC key gets the first only
+    // (RFC 8813 3).
+    EXPECT_EQ(X509_get_key_usage(x.get()), uint32_t{KU_DIGITAL_SIGNATURE});
     EXPECT_EQ(X509_get_extended_key_usage(x.get()), uint32_t{XKU_SSL_CLIENT | XKU_SMIME});
     EXPECT_EQ(X509_get0_subject_key_id(x.get())->length, 20);
     auto info = ParseCertificate(*der);
@@ -116,6 +120,80 @@ TEST_F(IssuerTest, CertificateNeverOutlivesItsCa) {
   auto p = is->Prepare({*EncodeName(*ParseName("CN=x")), *SpkiDer(key->get()), {}, 0});
   ASSERT_TRUE(p.ok()) << p.status().message();
   EXPECT_EQ(p->not_after, root.not_after);
+}
+
+// RFC 5280 6.1.3: a certificate is usable only within its issuer's validity; one that starts
+// before its CA (a back-dated leaf of a CA made a minute ago) is cut to the CA's notBefore.
+TEST_F(IssuerTest, CertificateNeverStartsBeforeItsCa) {
+  Bytes root_der;
+  CaKey root = MakeRoot(KeyType::kEcP256, &root_der);
+  const time_t now = time(nullptr);
+  root.not_before = now - 10;  // the profile back-dates by 60 s
+  auto is = Issuer::Create(EndEntity(), root);
+  ASSERT_TRUE(is.ok()) << is.status().message();
+  auto key = GenerateSoftKey(KeyType::kEcP256);
+  auto p = is->Prepare({*EncodeName(*ParseName("CN=x")), *SpkiDer(key->get()), {}, now});
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->not_before, root.not_before);
+  EXPECT_LE(p->not_after, root.not_after);
+  auto der = testing::SignRecorded(*is, *p);
+  ASSERT_TRUE(der.ok());
+  auto info = ParseCertificate(*der);
+  auto root_info = ParseCertificate(root_der);
+  EXPECT_GE(info->not_before, root.not_before);
+}
+
+// Key usage follows the subject key (RFC 8813 3 for EC, RFC 3279 2.3.1 for RSA), decided per
+// certificate from the profile's key_usage.
+TEST_F(IssuerTest, KeyUsageFollowsTheKeyType) {
+  Bytes root_der;
+  CaKey root = MakeRoot(KeyType::kEcP256, &root_der);
+  auto ku_of = [&](const profiles::CertProfile& profile, KeyType type) -> Result<uint32_t> {
+    CP_ASSIGN_OR_RETURN(Issuer is, Issuer::Create(profile, root));
+    auto key = GenerateSoftKey(type);
+    CP_ASSIGN_OR_RETURN(PreparedCert p,
+                        is.Prepare({*EncodeName(*ParseName("CN=x")), *SpkiDer(key->get()), {}, 0}));
+    CP_ASSIGN_OR_RETURN(Bytes der, testing::SignRecorded(is, p));
+    const unsigned char* ptr = der.data();
+    UniquePtr<X509> x(d2i_X509(nullptr, &ptr, static_cast<long>(der.size())));
+    return X509_get_key_usage(x.get());
+  };
+  auto sign_and_encrypt = EndEntity();  // digitalSignature, keyEncipherment
+  EXPECT_EQ(*ku_of(sign_and_encrypt, KeyType::kEcP256), uint32_t{KU_DIGITAL_SIGNATURE});
+  EXPECT_EQ(*ku_of(sign_and_encrypt, KeyType::kRsa2048),
+            uint32_t{KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT});
+  auto key_management = EndEntity();
+  key_management.key_usage = profiles::kKeyEncipherment | profiles::kKeyAgreement;
+  key_management.extended_key_usage = {"1.3.6.1.5.5.7.3.4"};
+  EXPECT_EQ(*ku_of(key_management, KeyType::kEcP256), uint32_t{KU_KEY_AGREEMENT});
+  EXPECT_EQ(*ku_of(key_management, KeyType::kRsa2048), uint32_t{KU_KEY_ENCIPHERMENT});
+  // A profile that leaves an EC key nothing to do refuses it, and says why.
+  auto encrypt_only = EndEntity();
+  encrypt_only.key_usage = profiles::kKeyEncipherment;
+  encrypt_only.extended_key_usage = {"1.3.6.1.5.5.7.3.4"};
+  auto ec = ku_of(encrypt_only, KeyType::kEcP256);
+  ASSERT_FALSE(ec.ok());
+  EXPECT_NE(ec.status().message().find("leaves an EC key no key usage"), std::string::npos)
+      << ec.status().message();
+  EXPECT_EQ(*ku_of(encrypt_only, KeyType::kRsa2048), uint32_t{KU_KEY_ENCIPHERMENT});
+}
+
+// Whatever SPKI reaches the issuer (a CSR, a card's key), explicit EC parameters never reach a
+// certificate: the lint refuses it (e_ec_improper_curves).
+TEST_F(IssuerTest, ExplicitEcParametersNeverReachACertificate) {
+  Bytes root_der;
+  CaKey root = MakeRoot(KeyType::kEcP256, &root_der);
+  auto is = Issuer::Create(EndEntity(), root);
+  auto key = GenerateSoftKey(KeyType::kEcP256);
+  ASSERT_EQ(EVP_PKEY_set_utf8_string_param(key->get(), OSSL_PKEY_PARAM_EC_ENCODING, "explicit"), 1);
+  unsigned char* out = nullptr;
+  int len = i2d_PUBKEY(key->get(), &out);  // OpenSSL's encoder honours the explicit encoding
+  const Bytes spki(out, out + len);
+  OPENSSL_free(out);
+  auto p = is->Prepare({*EncodeName(*ParseName("CN=x")), spki, {}, 0});
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("lint e_ec_improper_curves"), std::string::npos)
+      << p.status().message();
 }
 
 TEST_F(IssuerTest, ValidityPast2049UsesGeneralizedTime) {

@@ -130,6 +130,26 @@ TEST(NameTest, BadNamesSayWhatAndWhere) {
   EXPECT_NE(col.status().message().find("column 20"), std::string::npos) << col.status().message();
 }
 
+// A CA name (ca create-root/create-sub --name) is held to the request fields' text rule: no
+// C1 controls and no bidirectional formatting characters, which make it read as another name.
+TEST(NameTest, C1ControlsAndBidiFormattingAreRefused) {
+  const BadName cases[] = {
+      {"CN=Issuing CA \xc2\x85,O=Example", "control character U+0085"},
+      {"CN=Issuing \xe2\x80\xae"
+       "AC gnitsoP,O=Example",
+       "bidirectional formatting character U+202E"},
+      {"O=Example \xe2\x81\xa6"
+       "x\xe2\x81\xa9,CN=CA",
+       "bidirectional formatting character U+2066"},
+  };
+  for (const auto& c : cases) {
+    auto n = ParseName(c.text);
+    ASSERT_FALSE(n.ok()) << c.text;
+    EXPECT_NE(n.status().message().find(c.expect), std::string::npos) << n.status().message();
+  }
+  EXPECT_TRUE(ParseName("CN=S\xc3\xb8ren \xc3\x86r\xc3\xb8,O=Example").ok());
+}
+
 TEST(NameTest, UpperBoundsComeFromRfc5280) {
   EXPECT_TRUE(ParseName("CN=" + std::string(64, 'a')).ok());
   auto too_long = ParseName("CN=" + std::string(65, 'a'));

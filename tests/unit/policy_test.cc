@@ -2,11 +2,13 @@
 #include <gtest/gtest.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/params.h>
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include <cstring>
+#include <optional>
 
 #include "signer/csr.h"
 #include "signer/der.h"
@@ -83,6 +85,56 @@ TEST(CsrTest, GoodRequestParsesWithItsKeyAndName) {
   EXPECT_EQ(csr->subject, "CN=host.example.org");
   EXPECT_EQ(*SpkiDer(key.get()), csr->spki);
   EXPECT_TRUE(csr->other_extensions.empty());
+}
+
+// EcWith makes an EC key whose SubjectPublicKeyInfo OpenSSL writes with |encoding|
+// ("explicit" or "named_curve") parameters and a |format| ("compressed", "uncompressed")
+// point.
+UniquePtr<EVP_PKEY> EcWith(const char* curve, const char* encoding, const char* format) {
+  UniquePtr<EVP_PKEY> key = Ec(curve);
+  EXPECT_EQ(EVP_PKEY_set_utf8_string_param(key.get(), OSSL_PKEY_PARAM_EC_ENCODING, encoding), 1);
+  EXPECT_EQ(
+      EVP_PKEY_set_utf8_string_param(key.get(), OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, format),
+      1);
+  return key;
+}
+
+// OpenSslSpki is the SubjectPublicKeyInfo as OpenSSL writes it (our SpkiDer always writes a
+// named curve and an uncompressed point).
+Bytes OpenSslSpki(EVP_PKEY* key) {
+  unsigned char* out = nullptr;
+  int len = i2d_PUBKEY(key, &out);
+  Bytes der(out, out + len);
+  OPENSSL_free(out);
+  return der;
+}
+
+// RFC 5480 2.1.1: specifiedCurve MUST NOT be used; 2.2: the uncompressed form is the one every
+// verifier reads. OpenSSL accepts both (and matches explicit P-256 parameters to the named
+// curve), so they would be copied into certificates: they are refused, and say why.
+TEST(CsrTest, ExplicitCurveParametersAndCompressedPointsAreRefused) {
+  auto explicit_key = EcWith("P-256", "explicit", "uncompressed");
+  ASSERT_TRUE(explicit_key);
+  auto spki = std::optional<Bytes>(OpenSslSpki(explicit_key.get()));
+  // The algorithm's parameters are a SEQUENCE (specifiedCurve), not an OID.
+  EXPECT_EQ(AsString(*spki).find(std::string("\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07", 10)),
+            std::string::npos);
+  auto e = ParseCsr(MakeCsr(explicit_key.get(), explicit_key.get()));
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("explicit curve parameters"), std::string::npos)
+      << e.status().message();
+  EXPECT_FALSE(CheckCsr(MakeCsr(explicit_key.get(), explicit_key.get())).ok());
+  EXPECT_FALSE(CheckSpkiForm(*spki).ok());
+
+  auto compressed = EcWith("P-256", "named_curve", "compressed");
+  ASSERT_TRUE(compressed);
+  auto c = ParseCsr(MakeCsr(compressed.get(), compressed.get()));
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("compressed"), std::string::npos) << c.status().message();
+
+  auto plain = EcWith("P-256", "named_curve", "uncompressed");
+  auto ok = ParseCsr(MakeCsr(plain.get(), plain.get()));
+  EXPECT_TRUE(ok.ok()) << ok.status().message();
 }
 
 TEST(CsrTest, ProofOfPossessionIsChecked) {

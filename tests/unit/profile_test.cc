@@ -72,6 +72,28 @@ TEST(ProfileTest, ShippedProfilesLoad) {
             std::string::npos);
 }
 
+// `cas` lists the CAs that may sign; `ca` is the default among them.
+TEST(ProfileTest, CasListTheCasThatMaySignAndCaIsTheDefault) {
+  auto only_ca = LoadProfilesFromString(
+      Replace(kBase, "approvals = 1", "approvals = 1\nca = \"issuing\""), "t.toml");
+  ASSERT_TRUE(only_ca.ok()) << only_ca.status().message();
+  EXPECT_EQ((*only_ca->Card("k"))->cas, std::vector<std::string>{"issuing"});
+  auto both = LoadProfilesFromString(
+      Replace(kBase, "approvals = 1", "approvals = 1\nca = \"b\"\ncas = [\"a\", \"b\"]"), "t.toml");
+  ASSERT_TRUE(both.ok()) << both.status().message();
+  EXPECT_EQ((*both->Card("k"))->ca, "b");
+  EXPECT_EQ((*both->Card("k"))->cas, (std::vector<std::string>{"a", "b"}));
+  auto one = LoadProfilesFromString(Replace(kBase, "approvals = 1", "approvals = 1\ncas = [\"a\"]"),
+                                    "t.toml");
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ((*one->Card("k"))->ca, "a");
+  auto shipped = LoadProfiles(CERTPRESS_SOURCE_DIR "/profiles");
+  ASSERT_TRUE(shipped.ok());
+  for (const auto& [name, card] : shipped->cards) {
+    EXPECT_EQ(card.cas, std::vector<std::string>{"demo-issuing"}) << name;
+  }
+}
+
 struct Bad {
   std::string toml;
   std::string expect;
@@ -110,7 +132,13 @@ TEST(ProfileTest, ErrorsSayFileLineColumnAndKey) {
       {Replace(kBase, "approvals = 1", "approvals = 1\ndelivery = \"post\""),
        "t.toml:8:12: card.k.delivery: must be activation-email, station or none"},
       {Replace(kBase, "name = { required = true }", "name = { required = true, kind = \"url\" }"),
-       "card.k.fields.name.kind: must be text, email, dns or dns-list"},
+       "card.k.fields.name.kind: must be text, email, dns, dns-list or ip-list"},
+      {Replace(kBase, "approvals = 1", "approvals = 1\nca = \"root\"\ncas = [\"issuing\"]"),
+       "t.toml:8:6: card.k.ca: CA 'root' is not among cas"},
+      {Replace(kBase, "approvals = 1", "approvals = 1\ncas = [\"a\", \"a\"]"),
+       "card.k.cas: CA 'a' is listed twice"},
+      {Replace(kBase, "approvals = 1", "approvals = 1\ncas = []"),
+       "card.k.cas: must name at least one CA"},
       {Replace(kBase, "source = \"server\"", "source = \"hsm\""),
        "t.toml:14:10: card.k.keys[0].source: must be server, card or requester"},
       {"[card.x\n", "t.toml:1:"},

@@ -130,11 +130,84 @@ TEST(DnsAndEmailTest, Syntax) {
   EXPECT_FALSE(IsDnsName("a..b"));
   EXPECT_FALSE(IsDnsName("a_b.example"));
   EXPECT_FALSE(IsDnsName(std::string(64, 'a') + ".example"));
+  EXPECT_TRUE(IsDnsName("3com.example.org"));  // digits may lead a label (RFC 1123 2.1)
   EXPECT_TRUE(IsEmailAddress("first.last+tag@example.org"));
   EXPECT_FALSE(IsEmailAddress("no-at.example.org"));
   EXPECT_FALSE(IsEmailAddress("a@b@example.org"));
   EXPECT_FALSE(IsEmailAddress("a b@example.org"));
   EXPECT_FALSE(IsEmailAddress("a@localhost"));
+}
+
+// A dNSName is a host name: not an IP address, not a number, not a loopback name (RFC 6761),
+// and the refusal says which.
+TEST(DnsAndEmailTest, IpAddressesNumbersAndLocalhostAreNoDnsNames) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"192.0.2.1", "is an IP address or a number"},
+      {"12345", "is an IP address or a number"},
+      {"host.123", "is an IP address or a number"},
+      {"localhost", "loopback name"},
+      {"db.LOCALHOST", "loopback name"},
+      {"2001:db8::1", "letters, digits and '-' only"},
+      {"host name.example.org", "letters, digits and '-' only"},
+  };
+  for (const auto& [name, expect] : cases) {
+    Status st = CheckDnsName(name);
+    ASSERT_FALSE(st.ok()) << name;
+    EXPECT_NE(st.message().find(expect), std::string::npos) << st.message();
+    EXPECT_FALSE(IsDnsName(name)) << name;
+  }
+}
+
+TEST_F(RequestBuilderTest, DnsFieldsRefuseAddressesWithTheReason) {
+  Fields f = Good();
+  f["hosts"] = "a.example.org, 10.0.0.1";
+  auto problems = builder_->Check(f);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].field, "hosts");
+  EXPECT_NE(problems[0].message.find("'10.0.0.1' is an IP address"), std::string::npos)
+      << problems[0].message;
+}
+
+TEST(RequestBuilderIpTest, IpListFieldsBecomeIpSans) {
+  constexpr const char* kIpToml = R"(
+[certificate.srv]
+validity_days = 90
+key_usage = ["digitalSignature"]
+san_types = ["dns", "ip"]
+
+[card.srv]
+token = "csr"
+approvals = 0
+subject = [["CN", "{cn}"]]
+sans = [["dns", "{cn}"], ["ip", "{ip}"]]
+
+[card.srv.fields]
+cn = { required = true, kind = "dns" }
+ip = { kind = "ip-list" }
+
+[[card.srv.keys]]
+name = "tls"
+allowed_algorithms = ["ec-p256"]
+source = "requester"
+certificate = "srv"
+)";
+  auto set = profiles::LoadProfilesFromString(kIpToml, "ip.toml");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  auto b = RequestBuilder::Create(**set->Card("srv"));
+  ASSERT_TRUE(b.ok());
+  Fields bad = {{"cn", "host.example.org"}, {"ip", "192.0.2.7, host.example.org"}};
+  auto problems = b->Check(bad);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].message.find("'host.example.org' is not an IP address"), std::string::npos);
+  Fields good = {{"cn", "host.example.org"}, {"ip", "192.0.2.7, 2001:db8::7"}};
+  EXPECT_TRUE(b->Check(good).empty());
+  FieldProblem p;
+  auto built = b->Build(good, &p);
+  ASSERT_TRUE(built.ok()) << built.status().message();
+  ASSERT_EQ(built->sans.size(), 3u);
+  EXPECT_EQ(built->sans[1].type, profiles::SanType::kIp);
+  EXPECT_EQ(built->sans[1].value, "192.0.2.7");
+  EXPECT_EQ(built->sans[2].value, "2001:db8::7");
 }
 
 }  // namespace
