@@ -38,6 +38,11 @@ Status RunDaemon(const DaemonOptions& opt, const std::function<Status()>& run_on
     Status st = run_once();
     if (!st.ok()) log << "scheduler: run failed: " << st.message() << std::endl;
     ++runs;
+    if (st.kind() == ErrorKind::kLoginRefused) {
+      log << "scheduler: stopping: the token refused the PIN, and another try could lock it"
+          << std::endl;
+      return st;
+    }
     if (opt.max_runs > 0 && runs >= opt.max_runs) break;
     next = next_after(time(nullptr));
     if (next == 0) return InvalidInput("the cron expression has no further match");

@@ -22,7 +22,9 @@ struct DaemonOptions {
 };
 
 // RunDaemon calls |run_once| on schedule and logs each run to |log|. A failed run is logged
-// and the schedule goes on (the next run retries what is left). Returns when |stop| is set.
+// and the schedule goes on (the next run retries what is left), except when the token refused
+// its PIN (ErrorKind::kLoginRefused): trying again every run would lock a real HSM's PIN and
+// stop all issuance, so RunDaemon returns that error at once. Returns when |stop| is set.
 Status RunDaemon(const DaemonOptions& options, const std::function<Status()>& run_once,
                  const std::atomic<bool>& stop, std::ostream& log);
 
