@@ -23,5 +23,6 @@ void AddAuditCommands(std::vector<Command>& out);
 void AddBatchCommands(std::vector<Command>& out);
 void AddCertCommands(std::vector<Command>& out);
 void AddTokenCommands(std::vector<Command>& out);
+void AddRequestCommands(std::vector<Command>& out);
 
 }  // namespace certpress::app
