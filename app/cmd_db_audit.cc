@@ -12,7 +12,7 @@ namespace {
 CommandResult Migrate(Context& ctx) {
   auto db = ctx.Db(/*any_schema=*/true);
   if (!db.ok()) return Fail(db.status());
-  auto r = store::Migrate(**db);
+  auto r = store::Migrate(**db, ctx.Actor());
   if (!r.ok()) return Fail(r.status());
   ctx.out << "schema at version " << r->to_version << " (" << r->applied
           << " migration(s) applied)\n";

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "store/audit.h"
 #include "store/sql.h"
 
 namespace certpress::store {
@@ -246,12 +247,13 @@ Result<int> SchemaVersion(Connection& conn) {
   return static_cast<int>(rows.at(0).Int(0));
 }
 
-Result<MigrateReport> Migrate(Connection& conn) {
+Result<MigrateReport> Migrate(Connection& conn, const std::string& actor) {
   CP_ASSIGN_OR_RETURN(auto lock, Sql(conn).Query("SELECT GET_LOCK('certpress.migrate', 60)"));
   if (lock.empty() || lock[0].Int(0) != 1) {
     return Unavailable("another process holds the migration lock");
   }
   MigrateReport report;
+  std::vector<AuditEvent> applied;
   Status st = [&]() -> Status {
     CP_ASSIGN_OR_RETURN(report.from_version, SchemaVersion(conn));
     report.to_version = report.from_version;
@@ -266,8 +268,11 @@ Result<MigrateReport> Migrate(Connection& conn) {
       if (!ins.ok()) return ins.status().Wrap("recording migration " + std::to_string(m.version));
       report.to_version = m.version;
       ++report.applied;
+      applied.push_back({actor, "db.migrate", "schema:" + std::to_string(m.version), m.name});
     }
-    return Status::Ok();
+    if (applied.empty()) return Status::Ok();
+    return RunTransaction(conn, [&](Connection& c) { return AppendAuditBatch(c, applied); })
+        .Wrap("auditing the migrations");
   }();
   Sql(conn).Query("SELECT RELEASE_LOCK('certpress.migrate')").status().IgnoreError();
   if (!st.ok()) return st;

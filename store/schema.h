@@ -15,8 +15,10 @@ struct MigrateReport {
 
 // Migrate brings the schema to the latest version. Concurrent callers are serialised with a
 // named lock. MariaDB commits DDL implicitly, so each migration is written to be re-runnable
-// (IF NOT EXISTS) and its version row is written in the same step after its DDL.
-Result<MigrateReport> Migrate(Connection& conn);
+// (IF NOT EXISTS) and its version row is written in the same step after its DDL. Once the
+// schema is current, each applied migration is audited ("db.migrate", object "schema:N") as
+// |actor|: after the last one, so that the audit log is written by the schema it expects.
+Result<MigrateReport> Migrate(Connection& conn, const std::string& actor = "system:migrate");
 // SchemaVersion returns the highest applied version (0 for an empty database).
 Result<int> SchemaVersion(Connection& conn);
 // LatestSchemaVersion is the version this build migrates to.
