@@ -1,5 +1,8 @@
 #include "app/cli.h"
 
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -99,6 +102,12 @@ void PrintTopHelp(const std::vector<Command>& cmds) {
 }  // namespace
 
 int Main(int argc, char** argv) {
+  // PINs, passwords, data keys and unsealed private keys pass through this process's memory:
+  // no core dump may carry them to disk. RLIMIT_CORE 0 stops the dump; PR_SET_DUMPABLE 0 also
+  // keeps other processes of the same user from attaching or reading /proc/PID/mem.
+  const struct rlimit no_core = {0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   std::vector<Command> cmds;
   AddDbCommands(cmds);
   AddCaCommands(cmds);
@@ -107,6 +116,7 @@ int Main(int argc, char** argv) {
   AddCertCommands(cmds);
   AddTokenCommands(cmds);
   AddOperatorCommands(cmds);
+  AddRequestCommands(cmds);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {

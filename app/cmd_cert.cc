@@ -1,9 +1,12 @@
 // `certpress cert export` and `certpress cert pkcs12`.
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <optional>
 
 #include "app/commands.h"
 #include "ca/authorities.h"
+#include "common/utf8.h"
 #include "kgs/sealed_keys.h"
 #include "signer/cert_info.h"
 #include "signer/pkcs12.h"
@@ -90,11 +93,25 @@ CommandResult Export(Context& ctx) {
   return st.ok() ? Ok() : Fail(st);
 }
 
+// A PKCS#12 file is attacked offline once it leaves us: its password alone protects the key.
+constexpr size_t kMinPkcs12Password = 8;
+
 CommandResult Pkcs12(Context& ctx) {
   const int64_t request = ctx.Get<int64_t>("request");
   const std::string out = ctx.Get<std::string>("out");
+  const bool force = ctx.Flag("force");
   auto password = ReadSecretFile(ctx.Get<std::string>("password-file"));
   if (!password.ok()) return Fail(password.status().Wrap("reading the PKCS#12 password"));
+  if (Utf8Length(password->view()) < kMinPkcs12Password) {
+    return Usage("the PKCS#12 password in " + ctx.Get<std::string>("password-file") + " is " +
+                 std::to_string(Utf8Length(password->view())) + " character(s); at least " +
+                 std::to_string(kMinPkcs12Password) +
+                 " are required (the password alone protects the private key in the file)");
+  }
+  // Refused before any work: an existing file (or a symlink) is replaced only with --force.
+  if (struct stat st; !force && ::lstat(out.c_str(), &st) == 0) {
+    return Usage(out + " already exists; pass --force to replace it");
+  }
   auto db = ctx.Db();
   if (!db.ok()) return Fail(db.status());
   std::optional<Serial> serial;
@@ -121,13 +138,23 @@ CommandResult Pkcs12(Context& ctx) {
   opt.friendly_name = cert.subject;
   auto p12 = BuildPkcs12(picked->key.get(), AsBytes(cert.der), *chain, *password, opt);
   if (!p12.ok()) return Fail(p12.status());
-  Status st = WriteFile(out, AsString(*p12), 0600);
-  if (!st.ok()) return Fail(st);
-  st = store::RunTransaction(**db, [&](store::Connection& c) {
-    return store::AppendAudit(c, {ctx.Actor(), "cert.pkcs12", "request:" + std::to_string(request),
-                                  "serial=" + cert.serial_hex + (opt.legacy ? " legacy" : "")});
+  // Audited before the key leaves in a file: a write that fails after this leaves the entry
+  // saying it was attempted, and a second entry saying it failed.
+  const std::string object = "request:" + std::to_string(request);
+  const std::string details =
+      "serial=" + cert.serial_hex + " out=" + out + (opt.legacy ? " legacy" : "");
+  Status st = store::RunTransaction(**db, [&](store::Connection& c) {
+    return store::AppendAudit(c, {ctx.Actor(), "cert.pkcs12", object, details});
   });
-  if (!st.ok()) return Fail(st);
+  if (!st.ok()) return Fail(st.Wrap("auditing the export; nothing written"));
+  Status written = WriteNewFile(out, AsString(*p12), 0600, force);
+  if (!written.ok()) {
+    store::RunTransaction(**db, [&](store::Connection& c) {
+      return store::AppendAudit(
+          c, {ctx.Actor(), "cert.pkcs12-failed", object, details + " error=" + written.message()});
+    }).IgnoreError();
+    return Fail(written);
+  }
   ctx.out << "wrote " << out << "\n";
   return Ok();
 }
@@ -156,9 +183,13 @@ void AddCertCommands(std::vector<Command>& out) {
                        "the profile's key name, when the request has several keys")(
                        "serial", po::value<std::string>()->default_value(""),
                        "this certificate (hex) rather than the newest")(
-                       "out", po::value<std::string>()->required(), "output .p12 file")(
+                       "out", po::value<std::string>()->required(),
+                       "output .p12 file, created 0600; an existing one only with --force")(
+                       "force", po::bool_switch(),
+                       "replace an existing --out (a new file renamed over it; a symlink is "
+                       "replaced, never followed)")(
                        "password-file", po::value<std::string>()->required(),
-                       "file holding the PKCS#12 password")(
+                       "file holding the PKCS#12 password (at least 8 characters)")(
                        "legacy", po::bool_switch(),
                        "3DES and a SHA-1 MAC, for old Windows and Java importers");
                  },

@@ -28,5 +28,6 @@ void AddBatchCommands(std::vector<Command>& out);
 void AddCertCommands(std::vector<Command>& out);
 void AddTokenCommands(std::vector<Command>& out);
 void AddOperatorCommands(std::vector<Command>& out);
+void AddRequestCommands(std::vector<Command>& out);
 
 }  // namespace certpress::app

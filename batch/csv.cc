@@ -1,5 +1,6 @@
 #include "batch/csv.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "common/utf8.h"
@@ -14,8 +15,13 @@ CsvReader::CsvReader(std::istream& in, CsvOptions options) : in_(in), options_(o
 
 bool CsvReader::Fill() {
   if (eof_) return false;
-  buf_.erase(0, pos_);
-  pos_ = 0;
+  // Keep the current record from its start (mark_), so that a malformed record can be read
+  // again from its first line; a record is at most max_record_fields fields of at most
+  // max_field_bytes each, so this stays bounded.
+  const size_t keep = std::min(pos_, mark_);
+  buf_.erase(0, keep);
+  pos_ -= keep;
+  if (mark_ != std::string::npos) mark_ -= keep;
   size_t old = buf_.size();
   buf_.resize(old + kBlock);
   in_.read(buf_.data() + old, static_cast<std::streamsize>(kBlock));
@@ -77,12 +83,33 @@ bool CsvReader::Next(CsvRecord* record, CsvError* error) {
     break;
   }
   record->line = line_;
-  // On an error, skip to the end of the physical line (outside quotes) and report.
+  mark_ = pos_;
+  const size_t mark_line = line_, mark_column = column_, mark_bytes = bytes_read_;
+  // Where the last quoted field that ran past the end of its line was opened.
+  size_t spanning_line = 0, spanning_column = 0;
+  // On an error, skip to the end of the physical line and report. A record that already ran
+  // past its first line (a quoted field held a line break) is read again from its start and
+  // only its first line is skipped: an unterminated or stray quote costs its own line, never
+  // the records after it.
   auto fail = [&](size_t line, size_t column, std::string message) {
     record->fields.clear();
-    error->line = line;
-    error->column = column;
-    error->message = std::move(message);
+    if (line_ > record->line && spanning_line != 0) {
+      error->line = spanning_line;
+      error->column = spanning_column;
+      error->message =
+          "quote opened here is not closed on its line and the record it starts "
+          "is malformed (" +
+          message + "); reading resumes at the next line";
+      pos_ = mark_;
+      line_ = mark_line;
+      column_ = mark_column;
+      bytes_read_ = mark_bytes;
+    } else {
+      error->line = line;
+      error->column = column;
+      error->message = std::move(message);
+    }
+    mark_ = std::string::npos;
     for (;;) {
       int c = Get();
       if (c < 0 || c == '\n') break;
@@ -100,6 +127,10 @@ bool CsvReader::Next(CsvRecord* record, CsvError* error) {
       Get();
       for (;;) {
         c = Get();
+        if (c == '\n' && spanning_line == 0) {
+          spanning_line = field.line;
+          spanning_column = field.column;
+        }
         if (c < 0) {
           return fail(field.line, field.column, "unterminated quoted field (opened here)");
         }
@@ -113,8 +144,9 @@ bool CsvReader::Next(CsvRecord* record, CsvError* error) {
         }
         field.value.push_back(static_cast<char>(c));
         if (field.value.size() > options_.max_field_bytes) {
-          // Skip the rest of the quoted field before resynchronising.
+          // Skip the rest of the quoted field before resynchronising (on its line only).
           for (;;) {
+            if (Peek() == '\n') break;
             int d = Get();
             if (d < 0) break;
             if (d == '"') {
@@ -166,11 +198,11 @@ bool CsvReader::Next(CsvRecord* record, CsvError* error) {
       continue;
     }
     record->end_line = line_;
+    mark_ = std::string::npos;
     if (c == '\r') Get();
     if (Peek() == '\n') Get();
     return true;
   }
 }
-
 
 }  // namespace certpress::batch

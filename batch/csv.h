@@ -33,7 +33,11 @@ struct CsvOptions {
 };
 
 // CsvError describes a record that could not be read. The reader resynchronises at the next
-// line break outside quotes, so one bad record never stops the rest of the file.
+// line break, so one bad record never stops the rest of the file. A quoted field may hold line
+// breaks (RFC 4180 2.6), so a quote left open would otherwise swallow the records after it:
+// when a record fails after one of its quoted fields ran past the end of its line (no closing
+// quote, text after the closing quote, a field too long, too many fields), the error is
+// reported at that opening quote and reading resumes at the line after the record's first.
 struct CsvError {
   size_t line = 0;
   size_t column = 0;
@@ -67,10 +71,10 @@ class CsvReader {
   size_t pos_ = 0;
   size_t bytes_read_ = 0;
   size_t line_ = 1;
-  size_t column_ = 1;  // of the next character
+  size_t column_ = 1;                // of the next character
+  size_t mark_ = std::string::npos;  // start of the record being read, in buf_
   bool at_start_ = true;
   bool eof_ = false;
 };
-
 
 }  // namespace certpress::batch

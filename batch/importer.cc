@@ -93,29 +93,38 @@ Result<ImportReport> ImportCsv(store::Connection& conn, const profiles::CardProf
   const std::string file_tag = HexEncode(ByteSpan(sha).subspan(0, 8));
 
   std::vector<store::NewRequest> chunk;
+  std::vector<std::pair<size_t, size_t>> chunk_keys;  // where each row's natural key is
   size_t chunk_first_line = 0, chunk_last_line = 0;
   std::unordered_map<std::string, size_t> seen;  // natural key -> line, for in-file duplicates
   auto flush = [&]() -> Status {
     if (chunk.empty() || opt.dry_run) {
       chunk.clear();
+      chunk_keys.clear();
       return Status::Ok();
     }
-    size_t created = 0;
+    store::InsertOutcome got;
     Status st = store::RunTransaction(conn, [&](store::Connection& c) -> Status {
-      CP_ASSIGN_OR_RETURN(created, store::InsertRequests(c, chunk));
+      CP_ASSIGN_OR_RETURN(got, store::InsertRequests(c, chunk));
       return store::AppendAudit(
           c, {opt.operator_name, "request.import", "import:" + std::to_string(report.import_id),
               "profile=" + profile.name + " file=" + path +
                   " lines=" + std::to_string(chunk_first_line) + "-" +
-                  std::to_string(chunk_last_line) + " created=" + std::to_string(created) +
-                  " existing=" + std::to_string(chunk.size() - created)});
+                  std::to_string(chunk_last_line) + " created=" + std::to_string(got.created) +
+                  " existing=" + std::to_string(got.existing) +
+                  " conflicts=" + std::to_string(got.conflicts.size())});
     });
     if (!st.ok())
       return st.Wrap("storing rows " + std::to_string(chunk_first_line) + "-" +
                      std::to_string(chunk_last_line));
-    report.created += created;
-    report.existing += chunk.size() - created;
+    report.created += got.created;
+    report.existing += got.existing;
+    // A taken natural key with different content is a bad row, never "already present".
+    for (const auto& [index, why] : got.conflicts) {
+      ++report.bad;
+      report_error(Where(path, chunk_keys[index].first, chunk_keys[index].second) + why);
+    }
     chunk.clear();
+    chunk_keys.clear();
     return Status::Ok();
   };
 
@@ -180,6 +189,16 @@ Result<ImportReport> ImportCsv(store::Connection& conn, const profiles::CardProf
     r.natural_key = std::move(natural);
     if (!opt.dry_run) r.import_id = report.import_id;
     r.source_line = static_cast<int>(rec.line);
+    // The columns' sizes are checked here, with the row's position, never met by truncation.
+    std::string what;
+    if (Status limit = store::CheckRequestLimits(r, &what); !limit.ok()) {
+      ++report.bad;
+      auto [l, c] = what == "natural_key" ? column_of(profile.natural_key, 0)
+                                          : std::make_pair(rec.line, size_t{1});
+      report_error(Where(path, l, c) + limit.message());
+      continue;
+    }
+    chunk_keys.push_back(column_of(profile.natural_key, 0));
     if (chunk.empty()) chunk_first_line = rec.line;
     chunk_last_line = rec.line;
     chunk.push_back(std::move(r));

@@ -11,9 +11,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
@@ -60,7 +62,7 @@ struct Chunk {
 
 bool Fatal(const Status& s) {
   return s.kind() == ErrorKind::kHsm || s.kind() == ErrorKind::kUnavailable ||
-         s.kind() == ErrorKind::kDatabase;
+         s.kind() == ErrorKind::kDatabase || s.kind() == ErrorKind::kLoginRefused;
 }
 
 // Shared state of one run. Serial stages own their connection; parallel stages touch only
@@ -85,7 +87,7 @@ class Run {
 
   Status SetUpDataKey() {
     if (!needs_data_key_) return Status::Ok();
-    auto dk = kgs::DataKey::Create(*persist_db_, token_, opt_.kek_label);
+    auto dk = kgs::DataKey::Create(*persist_db_, token_, opt_.kek_label, opt_.actor);
     if (!dk.ok()) return dk.status().Wrap("the run's data key");
     data_key_.emplace(std::move(dk).value());
     return Status::Ok();
@@ -96,7 +98,10 @@ class Run {
     if (opt_.limit > 0) summary_.expected = std::min(summary_.expected, opt_.limit);
     CP_RETURN_IF_ERROR(store::RunTransaction(*persist_db_, [&](store::Connection& c) -> Status {
       CP_ASSIGN_OR_RETURN(summary_.run_id, store::StartRun(c, opt_.claimer));
-      return Status::Ok();
+      return store::AppendAudit(
+          c, {opt_.actor, "run.start", "run:" + std::to_string(summary_.run_id),
+              "claimer=" + opt_.claimer + " expected=" + std::to_string(summary_.expected) +
+                  " lease_seconds=" + std::to_string(opt_.lease_seconds)});
     }));
     log_.Info(
         "run started",
@@ -119,8 +124,14 @@ class Run {
                                             {"claimer", opt_.claimer},
                                             {"error", summary_.fatal.message()}});
     }
-    Status recorded = store::RunTransaction(*persist_db_, [&](store::Connection& c) {
-      return store::FinishRun(c, summary_.run_id, o);
+    Status recorded = store::RunTransaction(*persist_db_, [&](store::Connection& c) -> Status {
+      CP_RETURN_IF_ERROR(store::FinishRun(c, summary_.run_id, o));
+      return store::AppendAudit(
+          c, {opt_.actor, "run.finish", "run:" + std::to_string(summary_.run_id),
+              "outcome=" + o.outcome + " claimed=" + std::to_string(o.claimed) +
+                  " issued=" + std::to_string(o.issued) + " failed=" + std::to_string(o.failed) +
+                  " released=" + std::to_string(summary_.released) +
+                  (o.message.empty() ? "" : " message=" + o.message)});
     });
     // Recording the outcome is best effort (the database may be what failed); say so.
     if (!recorded.ok()) {
@@ -172,7 +183,7 @@ class Run {
     }
     const store::ExpiredLeases expired = ExpiredLeasesNow();
     auto claimed = store::ClaimRequests(*claim_db_, batch_profiles_, want, opt_.claimer,
-                                        opt_.lease_seconds, expired);
+                                        opt_.lease_seconds, expired, opt_.actor);
     if (!claimed.ok()) {
       SetFatal(claimed.status());
       return nullptr;
@@ -336,6 +347,31 @@ class Run {
     }
   }
 
+  // KeepLeases renews this run's leases every third of a lease, on a connection of its own,
+  // until |done|: a chunk whose signing outlasts the lease (slow keys, a large chunk, a busy
+  // HSM) is never taken over, by another scheduler or by this run's own next claim, while
+  // the run is alive. A run that dies stops renewing, and its leases run out as before.
+  // Renewal that fails is an outage: the run stops claiming (SetFatal).
+  void KeepLeases(const store::DbConfig& db, std::mutex& mu, std::condition_variable& cv,
+                  const bool& done) {
+    auto conn = store::Connection::Open(db);
+    if (!conn.ok()) {
+      SetFatal(conn.status().Wrap("opening the lease renewal connection"));
+      return;
+    }
+    const auto every = std::chrono::milliseconds(std::max(opt_.lease_seconds * 1000 / 3, 100));
+    std::unique_lock<std::mutex> lock(mu);
+    while (!cv.wait_for(lock, every, [&] { return done; })) {
+      lock.unlock();
+      auto renewed = store::RenewLeases(**conn, opt_.claimer, opt_.lease_seconds);
+      lock.lock();
+      if (!renewed.ok()) {
+        SetFatal(renewed.status());
+        return;
+      }
+    }
+  }
+
   void Release() {
     auto r = store::ReleaseClaims(*claim_db_, opt_.claimer);
     if (r.ok()) summary_.released = *r;
@@ -466,6 +502,10 @@ Result<BatchSummary> RunBatch(const profiles::ProfileSet& profiles, CryptoToken&
     return run.summary();
   }
   auto start = std::chrono::steady_clock::now();
+  std::mutex lease_mu;
+  std::condition_variable lease_cv;
+  bool lease_done = false;
+  std::thread lease_keeper([&] { run.KeepLeases(db, lease_mu, lease_cv, lease_done); });
   tbb::task_arena arena(threads);
   arena.execute([&] {
     using tbb::filter_mode;
@@ -499,6 +539,12 @@ Result<BatchSummary> RunBatch(const profiles::ProfileSet& profiles, CryptoToken&
             tbb::make_filter<ChunkPtr, void>(filter_mode::serial_in_order,
                                              [&](ChunkPtr c) { run.Persist(std::move(c)); }));
   });
+  {
+    std::lock_guard<std::mutex> lock(lease_mu);
+    lease_done = true;
+  }
+  lease_cv.notify_all();
+  lease_keeper.join();
   run.summary().seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (run.HasFatal() || (opt.stop && opt.stop->load())) run.Release();

@@ -163,7 +163,8 @@ int Seed(const po::variables_map& vm) {
                                               std::min(kRowsPerStatement, rows.size() - i));
       size_t made = 0;
       Status st = store::RunTransaction(*conn, [&](store::Connection& c) -> Status {
-        CP_ASSIGN_OR_RETURN(made, store::InsertRequests(c, part));
+        CP_ASSIGN_OR_RETURN(store::InsertOutcome got, store::InsertRequests(c, part));
+        made = got.created;
         return Status::Ok();
       });
       if (!st.ok()) Die("inserting requests: " + st.message());

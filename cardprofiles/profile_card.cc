@@ -87,7 +87,11 @@ Status Parser::ParseCard(const std::string& name, const toml::table& t, const st
   CP_RETURN_IF_ERROR(ParseSubject(t, path, &c));  // templates name fields: after ParseFields
   CP_RETURN_IF_ERROR(ParseSans(t, path, &c));
   CP_RETURN_IF_ERROR(ParseKeys(t, path, &c));  // a key's source depends on the token
-  canonical_cards_[name] = TomlReader::Canonical(t);
+  // The hash a request pins covers what gets issued: free text (the description; comments
+  // never reach the canonical form) may change without failing approved requests.
+  toml::table issued = t;
+  issued.erase("description");
+  canonical_cards_[name] = TomlReader::Canonical(issued);
   if (!out_->cards.emplace(name, std::move(c)).second) {
     return InvalidInput(toml_.Where(t) + path + ": defined twice");
   }

@@ -52,10 +52,20 @@ Result<Bytes> HexDecode(std::string_view hex);
 Result<std::string> ReadFile(const std::string& path);
 // WriteFile writes |data| to |path| (truncating) with |mode| permissions set at creation.
 Status WriteFile(const std::string& path, std::string_view data, int mode = 0644);
-// WriteNewFile creates |path| (never an existing file, never through a symbolic link) with
-// |mode| and writes |data|: for private keys and other secrets.
-[[nodiscard]] Status WriteNewFile(const std::string& path, std::string_view data, int mode = 0600);
-// ReadSecretFile reads a PIN or password file, dropping one trailing newline.
+// WriteNewFile writes |data| to |path|, a file it creates with |mode| (O_CREAT | O_EXCL |
+// O_NOFOLLOW: the mode is the file's from the start, and an existing file or a symlink at
+// |path| is refused as a conflict). With |replace|, an existing |path| is replaced instead:
+// the data goes to a new temporary file beside it (created 0600 and then given |mode|), which
+// is renamed over |path|; rename replaces a symlink itself, never the file it points to. A
+// directory at |path| is refused either way.
+[[nodiscard]] Status WriteNewFile(const std::string& path, std::string_view data, int mode = 0600,
+                                  bool replace = false);
+
+// kMaxSecretFileBytes bounds what ReadSecretFile reads: a PIN or password file is small.
+inline constexpr size_t kMaxSecretFileBytes = 4096;
+// ReadSecretFile reads a PIN or password file, dropping trailing newlines. The bytes go
+// straight into the SecureString's own buffer (no stack or temporary copies to wipe); a file
+// larger than kMaxSecretFileBytes is refused.
 Result<SecureString> ReadSecretFile(const std::string& path);
 
 }  // namespace certpress

@@ -22,6 +22,8 @@ std::string_view ErrorKindName(ErrorKind kind) {
       return "database";
     case ErrorKind::kInternal:
       return "internal";
+    case ErrorKind::kLoginRefused:
+      return "login refused";
   }
   return "unknown";
 }

@@ -20,6 +20,9 @@ enum class ErrorKind {
   kCard,         // PC/SC or card status word
   kDatabase,     // MariaDB failure that is not retryable
   kInternal,     // a bug or an OpenSSL failure we did not expect
+  // A token refused our credentials (wrong, locked or expired PIN). Never retried: each try
+  // brings a real HSM closer to locking the PIN and stopping all issuance; a person must act.
+  kLoginRefused,
 };
 
 // ErrorKindName returns a stable lower-case name ("invalid input", "hsm", ...).
@@ -71,6 +74,9 @@ inline Status CardError(std::string m) {
 }
 inline Status DatabaseError(std::string m) {
   return {ErrorKind::kDatabase, std::move(m)};
+}
+inline Status LoginRefused(std::string m) {
+  return {ErrorKind::kLoginRefused, std::move(m)};
 }
 inline Status Internal(std::string m) {
   return {ErrorKind::kInternal, std::move(m)};

@@ -82,6 +82,18 @@ Status CheckFieldText(std::string_view value, size_t* offset) {
       *offset = index;
       return InvalidInput(std::string("bidirectional formatting character ") + hex);
     }
+    // Invisible characters make two names that look the same differ (and one that looks
+    // empty not be); a byte order mark belongs at the start of a file, never in a field.
+    if ((cp >= 0x200b && cp <= 0x200d) || cp == 0x2060 || cp == 0xfeff) {
+      *offset = index;
+      return InvalidInput(std::string(cp == 0xfeff ? "byte order mark " : "zero-width character ") +
+                          hex + " inside a field");
+    }
+    // Line and paragraph separators break a name across lines where it is shown.
+    if (cp == 0x2028 || cp == 0x2029) {
+      *offset = index;
+      return InvalidInput(std::string("line or paragraph separator ") + hex);
+    }
     ++index;
   }
   return Status::Ok();

@@ -6,6 +6,7 @@
 
 #include "signer/aead.h"
 #include "signer/key_type.h"
+#include "store/audit.h"
 
 namespace certpress::kgs {
 
@@ -14,7 +15,7 @@ std::string PrivateKeyAad(int64_t request_id, std::string_view key_name) {
 }
 
 Result<DataKey> DataKey::Create(store::Connection& db, CryptoToken& token,
-                                const std::string& kek_label) {
+                                const std::string& kek_label, const std::string& actor) {
   // One data key per run: one HSM operation, then private keys are sealed in software.
   std::string raw(32, '\0');
   if (RAND_bytes(reinterpret_cast<uint8_t*>(raw.data()), 32) != 1) {
@@ -27,7 +28,8 @@ Result<DataKey> DataKey::Create(store::Connection& db, CryptoToken& token,
   int64_t id = 0;
   Status st = store::RunTransaction(db, [&](store::Connection& c) -> Status {
     CP_ASSIGN_OR_RETURN(id, store::StoreDataKey(c, kek_label, wrapped));
-    return Status::Ok();
+    return store::AppendAudit(
+        c, {actor, "data-key.create", "data-key:" + std::to_string(id), "wrapped by " + kek_label});
   });
   if (!st.ok()) return st.Wrap("storing the data key");
   return DataKey(std::move(dek), id);

@@ -31,8 +31,10 @@ std::string PrivateKeyAad(int64_t request_id, std::string_view key_name);
 // key |kek_label| (created in the token on first use), held in wiped memory while it lives.
 class DataKey {
  public:
+  // Create draws, wraps and stores a data key; its creation is audited ("data-key.create")
+  // as |actor| in the transaction that stores it.
   static Result<DataKey> Create(store::Connection& db, CryptoToken& token,
-                                const std::string& kek_label);
+                                const std::string& kek_label, const std::string& actor);
   int64_t id() const { return id_; }
 
   // Seal returns IV || AES-256-GCM(PKCS#8 of |key|) || tag, bound to |request_id| and

@@ -228,8 +228,12 @@ std::vector<FieldProblem> RequestBuilder::Check(const Fields& fields) const {
   return problems;
 }
 
-Result<BuiltRequest> RequestBuilder::Build(const Fields& fields, FieldProblem* problem) const {
+Result<BuiltRequest> RequestBuilder::Build(const Fields& given, FieldProblem* problem) const {
   BuiltRequest out;
+  // A declared field that was not given at all (an optional CSV column left out of the file,
+  // a --field not passed) is empty, exactly as an empty value is.
+  Fields fields = given;
+  for (const auto& f : profile_->fields) fields.emplace(f.name, "");
   Name name;
   // Templates are in RFC 4514 order (most specific first); a Name is built from the most
   // significant RDN down.

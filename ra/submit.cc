@@ -63,6 +63,13 @@ Result<Submitted> SubmitCsr(store::Connection& db, const profiles::ProfileSet& p
                         std::string(profiles::KeySourceName(profile.keys[0].source)) + ")");
   }
   const auto& key = profile.keys[0];
+  // Sizes are checked here, before anything is parsed or stored (csr_der would otherwise be
+  // cut or refused later, at issuance). PEM is base64: 4 characters per 3 bytes, plus lines.
+  if (s.csr.size() > store::kCsrMaxBytes * 3 / 2) {
+    return InvalidInput(s.source + ": the CSR file is " + std::to_string(s.csr.size()) +
+                        " bytes; the limit is " + std::to_string(store::kCsrMaxBytes) +
+                        " bytes of DER");
+  }
   // One parse: proof of possession and the profile's key policy together.
   auto csr = ParseCsr(AsBytes(s.csr), key.allowed_algorithms);
   if (!csr.ok()) return csr.status().Wrap(s.source);
@@ -137,6 +144,7 @@ Result<Submitted> SubmitCsr(store::Connection& db, const profiles::ProfileSet& p
   store::NewRequest r = NewRequestRow(profile, s.ca_id, std::move(built));
   r.csr_der = csr->der;
   r.submitted_by = s.actor;
+  CP_RETURN_IF_ERROR(store::CheckRequestLimits(r).Wrap(s.source));
   Submitted out;
   CP_RETURN_IF_ERROR(store::RunTransaction(db, [&](store::Connection& c) -> Status {
     CP_ASSIGN_OR_RETURN(out.id, store::InsertRequest(c, r));

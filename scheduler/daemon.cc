@@ -70,7 +70,14 @@ Status RunDaemon(const DaemonOptions& opt, const RunOnce& run_once, const std::a
     }
     ++runs;
     log.Info("run starting", {{"n", runs}});
-    LogOutcome(log, runs, run_once(), stop.load());
+    const Result<batch::BatchSummary> r = run_once();
+    LogOutcome(log, runs, r, stop.load());
+    const Status& failure = r.ok() ? r->fatal : r.status();
+    if (failure.kind() == ErrorKind::kLoginRefused) {
+      log.Error("stopping: the token refused the PIN, and another try could lock it",
+                {{"n", runs}, {"error", failure.message()}});
+      return failure;
+    }
     if (opt.max_runs > 0 && runs >= opt.max_runs) break;
     next = next_after(time(nullptr));
     if (next == 0) return InvalidInput("the cron expression has no further match");

@@ -27,7 +27,9 @@ struct DaemonOptions {
 using RunOnce = std::function<Result<batch::BatchSummary>()>;
 
 // RunDaemon calls |run_once| on schedule and logs each run. A failed run is logged and the
-// schedule goes on (the next run retries what is left). Returns when |stop| is set.
+// schedule goes on (the next run retries what is left), except when the token refused its PIN
+// (ErrorKind::kLoginRefused): trying again every run would lock a real HSM's PIN and stop all
+// issuance, so RunDaemon returns that error at once. Returns when |stop| is set.
 Status RunDaemon(const DaemonOptions& options, const RunOnce& run_once,
                  const std::atomic<bool>& stop);
 

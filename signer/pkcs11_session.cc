@@ -1,6 +1,7 @@
 // pkcs11_session.cc: Session (closed on every path) and the SessionPool; see pkcs11_session.h.
 #include "signer/pkcs11_session.h"
 
+#include "signer/pkcs11_internal.h"
 #include "signer/pkcs11_module.h"
 
 namespace certpress::pkcs11 {
@@ -70,7 +71,20 @@ Status SessionPool::Login() {
 }
 
 Status SessionPool::LoginOn(const Session& s) const {
+  std::lock_guard<std::mutex> lock(refused_mu_);
+  if (!refused_.ok()) return refused_;
   CK_RV rv = fl_->C_Login(s.handle(), CKU_USER, PinBytes(pin_), pin_.size());
+  if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED || rv == CKR_PIN_EXPIRED ||
+      rv == CKR_PIN_LEN_RANGE) {
+    const char* why = rv == CKR_PIN_LOCKED    ? "the user PIN is locked"
+                      : rv == CKR_PIN_EXPIRED ? "the user PIN has expired"
+                                              : "wrong PIN";
+    refused_ =
+        LoginRefused("token '" + token_label_ + "' login refused: " + why + " (" + CkrName(rv) +
+                     "); not retried, so that the PIN is not locked: fix "
+                     "token.pin-file and start again");
+    return refused_;
+  }
   if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
     return CkError("logging in to token '" + token_label_ + "'", rv);
   }

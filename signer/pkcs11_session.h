@@ -71,7 +71,10 @@ class SessionPool {
   // Login logs the application in on a new session, which then joins the free list.
   [[nodiscard]] Status Login();
   // LoginOn logs the application in on |s|. One login serves every session of the application
-  // (PKCS#11 v2.40 5.6), so "already logged in" is success.
+  // (PKCS#11 v2.40 5.6), so "already logged in" is success. A PIN the token refuses
+  // (CKR_PIN_INCORRECT, CKR_PIN_LOCKED, CKR_PIN_EXPIRED, CKR_PIN_LEN_RANGE) is a login-refused
+  // error, and the pool never offers that PIN again: every later LoginOn returns the same
+  // error without calling C_Login, so one process spends at most one of the token's tries.
   [[nodiscard]] Status LoginOn(const Session& s) const;
 
  private:
@@ -81,6 +84,8 @@ class SessionPool {
   SecureString pin_;
   std::mutex mu_;
   std::vector<Session> free_;  // guarded by mu_
+  mutable std::mutex refused_mu_;
+  mutable Status refused_;  // guarded by refused_mu_: the PIN's refusal, once it happened
 };
 
 }  // namespace certpress::pkcs11

@@ -22,6 +22,15 @@ bool RetryableErrno(unsigned err) {
          err == ER_CONNECTION_KILLED || err == 4031 /* ER_CLIENT_INTERACTION_TIMEOUT */;
 }
 
+// Errors that mean the link to the server is gone: its prepared statements died with it and
+// the connection must be opened again. A deadlock or lock wait timeout leaves the link and
+// its statements usable: the transaction is rolled back and run again on the same one.
+bool LinkLost(unsigned err) {
+  return err == CR_SERVER_GONE_ERROR || err == CR_SERVER_LOST || err == CR_CONNECTION_ERROR ||
+         err == CR_CONN_HOST_ERROR || err == ER_CONNECTION_KILLED ||
+         err == 4031 /* ER_CLIENT_INTERACTION_TIMEOUT */;
+}
+
 Status FromErrno(unsigned err, const char* sqlstate, const char* text, std::string_view what) {
   std::string m = std::string(what) + ": MariaDB error " + std::to_string(err) + " (" +
                   (sqlstate ? sqlstate : "?????") + "): " + (text ? text : "");
@@ -187,8 +196,9 @@ Status Connection::Run(MYSQL_STMT* stmt, std::string_view sql, const Param* para
   }
   if (n > 0 && mysql_stmt_bind_param(stmt, binds.data()) != 0) return StmtError(stmt, sql);
   if (mysql_stmt_execute(stmt) != 0) {
+    const unsigned err = mysql_stmt_errno(stmt);
     Status st = StmtError(stmt, sql);
-    if (st.kind() == ErrorKind::kUnavailable) Close();  // the statements died with the link
+    if (LinkLost(err)) Close();  // the statements died with the link
     return st;
   }
   return Status::Ok();

@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "common/utf8.h"
 #include "store/sql.h"
 
 namespace certpress::store {
@@ -13,7 +14,7 @@ std::string_view Sv(const std::array<uint8_t, 32>& h) {
   return {reinterpret_cast<const char*>(h.data()), h.size()};
 }
 constexpr const char* kInsertColumns =
-    "INSERT IGNORE INTO requests (profile, profile_hash, approvals_needed, ca_id, state, subject, "
+    "INSERT INTO requests (profile, profile_hash, approvals_needed, ca_id, state, subject, "
     "subject_der, sans_json, fields_json, csr_der, natural_key, import_id, source_line, "
     "submitted_by) VALUES ";
 constexpr const char* kRowPlaceholders = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
@@ -49,30 +50,137 @@ std::string InClause(size_t n) {
   return s + ")";
 }
 
-Result<size_t> InsertRequests(Connection& conn, std::span<const NewRequest> rows) {
-  if (rows.empty()) return size_t{0};
+Status CheckRequestLimits(const NewRequest& r, std::string* what) {
+  auto fail = [&](const char* which, std::string m) {
+    if (what) *what = which;
+    return InvalidInput(std::move(m));
+  };
+  auto over = [](const char* name, size_t n, const char* unit, size_t limit) {
+    return std::string(name) + " is " + std::to_string(n) + " " + unit + " long; the limit is " +
+           std::to_string(limit);
+  };
+  if (r.natural_key) {
+    const size_t n = Utf8Length(*r.natural_key);
+    if (n > kNaturalKeyMaxChars) {
+      return fail("natural_key", over("the natural key", n, "characters", kNaturalKeyMaxChars));
+    }
+  }
+  if (size_t n = Utf8Length(r.subject); n > kSubjectMaxChars) {
+    return fail("subject", over("the subject", n, "characters", kSubjectMaxChars));
+  }
+  if (r.subject_der.size() > kSubjectDerMaxBytes) {
+    return fail("subject",
+                over("the encoded subject", r.subject_der.size(), "bytes", kSubjectDerMaxBytes));
+  }
+  if (r.sans_json.size() > kSansJsonMaxBytes) {
+    return fail("sans",
+                over("the subjectAltName list", r.sans_json.size(), "bytes", kSansJsonMaxBytes));
+  }
+  if (r.fields_json.size() > kFieldsJsonMaxBytes) {
+    return fail("fields",
+                over("the request's fields", r.fields_json.size(), "bytes", kFieldsJsonMaxBytes));
+  }
+  if (r.csr_der.size() > kCsrMaxBytes) {
+    return fail("csr", over("the CSR", r.csr_der.size(), "bytes", kCsrMaxBytes));
+  }
+  return Status::Ok();
+}
+
+Result<InsertOutcome> InsertRequests(Connection& conn, std::span<const NewRequest> rows) {
+  InsertOutcome out;
+  if (rows.empty()) return out;
+  for (const auto& r : rows) CP_RETURN_IF_ERROR(CheckRequestLimits(r));
+  // What is stored under each (profile, natural key) the rows name, locked so that it cannot
+  // change before this transaction commits.
+  struct Stored {
+    int64_t id = 0;
+    int64_t ca_id = 0;
+    std::string subject_der, sans_json, fields_json, csr_der;
+  };
+  std::map<std::pair<std::string, std::string>, Stored> stored;
+  std::map<std::string, std::vector<std::string>> keys_by_profile;
+  for (const auto& r : rows) {
+    if (r.natural_key) keys_by_profile[r.profile].push_back(*r.natural_key);
+  }
+  for (const auto& [profile, keys] : keys_by_profile) {
+    std::vector<Param> p = {Param(std::string_view(profile))};
+    for (const auto& k : keys) p.emplace_back(std::string_view(k));
+    CP_ASSIGN_OR_RETURN(auto found,
+                        Sql(conn).QueryV("SELECT natural_key, id, ca_id, subject_der, sans_json, "
+                                         "fields_json, csr_der FROM requests WHERE profile = ? AND "
+                                         "natural_key IN " +
+                                             InClause(keys.size()) + " FOR UPDATE",
+                                         p));
+    for (const auto& f : found) {
+      stored[{profile, f.Str(0)}] = {f.Int(1), f.Int(2), f.Str(3), f.Str(4), f.Str(5), f.Str(6)};
+    }
+  }
+  std::vector<const NewRequest*> fresh;
+  std::map<std::pair<std::string, std::string>, const NewRequest*> in_call;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const NewRequest& r = rows[i];
+    if (!r.natural_key) {
+      fresh.push_back(&r);
+      continue;
+    }
+    const auto key = std::make_pair(r.profile, *r.natural_key);
+    Stored s;
+    std::string where;
+    if (auto it = stored.find(key); it != stored.end()) {
+      s = it->second;
+      where = "request " + std::to_string(s.id);
+    } else if (auto jt = in_call.find(key); jt != in_call.end()) {
+      const NewRequest& o = *jt->second;
+      s = {0,           o.ca_id,       std::string(AsString(o.subject_der)),
+           o.sans_json, o.fields_json, std::string(AsString(o.csr_der))};
+      where = "an earlier row";
+    } else {
+      in_call.emplace(key, &r);
+      fresh.push_back(&r);
+      continue;
+    }
+    std::string differs;
+    auto check = [&](bool same, const char* what) {
+      if (!same) differs += (differs.empty() ? "" : ", ") + std::string(what);
+    };
+    check(s.ca_id == r.ca_id, "CA");
+    check(s.subject_der == AsString(r.subject_der), "subject");
+    check(s.sans_json == r.sans_json, "subjectAltNames");
+    check(s.fields_json == r.fields_json, "fields");
+    check(s.csr_der == AsString(r.csr_der), "CSR");
+    if (differs.empty()) {
+      ++out.existing;
+    } else {
+      out.conflicts.emplace_back(i, "natural key '" + *r.natural_key + "' of profile '" +
+                                        r.profile + "' is taken by " + where +
+                                        " with a different " + differs);
+    }
+  }
+  if (fresh.empty()) return out;
   std::string sql = kInsertColumns;
   std::vector<Param> params;
-  params.reserve(rows.size() * 13);
-  for (size_t i = 0; i < rows.size(); ++i) {
+  params.reserve(fresh.size() * 13);
+  for (size_t i = 0; i < fresh.size(); ++i) {
     if (i) sql += ",";
     sql += kRowPlaceholders;
-    AppendRow(params, rows[i]);
+    AppendRow(params, *fresh[i]);
   }
   CP_ASSIGN_OR_RETURN(ExecResult r, Sql(conn).ExecV(sql, params));
-  return static_cast<size_t>(r.affected_rows);
+  out.created = static_cast<size_t>(r.affected_rows);
+  return out;
 }
 
 Result<int64_t> InsertRequest(Connection& conn, const NewRequest& row) {
+  CP_RETURN_IF_ERROR(CheckRequestLimits(row));
   std::vector<Param> params;
   AppendRow(params, row);
-  CP_ASSIGN_OR_RETURN(ExecResult r,
-                      Sql(conn).ExecV(std::string(kInsertColumns) + kRowPlaceholders, params));
-  if (r.affected_rows == 0) {
+  auto r = Sql(conn).ExecV(std::string(kInsertColumns) + kRowPlaceholders, params);
+  if (!r.ok() && r.status().kind() == ErrorKind::kConflict) {
     return Conflict("a request of profile '" + row.profile + "' with natural key '" +
                     row.natural_key.value_or("") + "' already exists");
   }
-  return static_cast<int64_t>(r.insert_id);
+  if (!r.ok()) return r.status();
+  return static_cast<int64_t>(r->insert_id);
 }
 
 Result<int64_t> BeginImport(Connection& conn, ByteSpan sha, const std::string& file_name,
@@ -238,11 +346,16 @@ Result<std::vector<int64_t>> PendingIds(Connection& conn, const std::string& pro
 Result<std::vector<ClaimedRequest>> ClaimRequests(Connection& conn,
                                                   const std::vector<std::string>& profiles,
                                                   int limit, const std::string& claimer,
-                                                  int lease_seconds, ExpiredLeases expired) {
+                                                  int lease_seconds, ExpiredLeases expired,
+                                                  const std::string& actor) {
   std::vector<ClaimedRequest> out;
   if (profiles.empty() || limit <= 0) return out;
+  std::string takeover_ids;
+  std::set<std::string> former;
   Status st = RunTransaction(conn, [&](Connection& c) -> Status {
     out.clear();
+    takeover_ids.clear();
+    former.clear();
     // Two queries, each a range read of ix_requests_queue that stops after |limit| rows:
     // requests whose claimer's lease ran out (it crashed or hung), and approved ones, which
     // have no lease, in id order. One query with "approved OR expired issuing" made the
@@ -258,7 +371,8 @@ Result<std::vector<ClaimedRequest>> ClaimRequests(Connection& conn,
       CP_ASSIGN_OR_RETURN(
           auto rows,
           Sql(c).QueryV(std::string("SELECT id, fence, profile, profile_hash, ca_id, subject, "
-                                    "subject_der, sans_json, csr_der, retries FROM requests "
+                                    "subject_der, sans_json, csr_der, retries, claimed_by "
+                                    "FROM requests "
                                     "FORCE INDEX (ix_requests_queue) WHERE ") +
                             condition + " AND profile IN " + InClause(profiles.size()) +
                             " ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
@@ -276,6 +390,10 @@ Result<std::vector<ClaimedRequest>> ClaimRequests(Connection& conn,
         cr.csr_der = r.Str(8);
         cr.retries = static_cast<int>(r.Int(9));
         cr.reclaimed = reclaimed;
+        if (reclaimed) {
+          takeover_ids += (takeover_ids.empty() ? "" : ",") + std::to_string(cr.id);
+          former.insert(r.Str(10));
+        }
         out.push_back(std::move(cr));
       }
       return Status::Ok();
@@ -296,6 +414,13 @@ Result<std::vector<ClaimedRequest>> ClaimRequests(Connection& conn,
                        InClause(out.size()),
                    upd)
             .status());
+    if (!takeover_ids.empty()) {
+      std::string from;
+      for (const auto& f : former) from += (from.empty() ? "" : ",") + f;
+      CP_RETURN_IF_ERROR(
+          AppendAudit(c, {actor.empty() ? claimer : actor, "request.lease-takeover",
+                          "claimer:" + claimer, "ids=" + takeover_ids + " from=" + from}));
+    }
     std::sort(out.begin(), out.end(),
               [](const ClaimedRequest& x, const ClaimedRequest& y) { return x.id < y.id; });
     return Status::Ok();
@@ -358,6 +483,55 @@ Status MarkFailed(Connection& conn, int64_t id, const std::string& reason) {
           "claimed_by = NULL, lease_until = NULL, updated_at = UTC_TIMESTAMP(6) WHERE id = ?",
           {reason, id})
       .status();
+}
+
+Result<int64_t> RenewLeases(Connection& conn, const std::string& claimer, int lease_seconds) {
+  int64_t renewed = 0;
+  Status st = RunTransaction(conn, [&](Connection& c) -> Status {
+    CP_ASSIGN_OR_RETURN(
+        ExecResult r,
+        Sql(c).Exec("UPDATE requests SET lease_until = UTC_TIMESTAMP(6) + INTERVAL ? SECOND "
+                    "WHERE claimed_by = ? AND state = 'issuing'",
+                    {int64_t{lease_seconds}, std::string_view(claimer)}));
+    renewed = static_cast<int64_t>(r.affected_rows);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st.Wrap("renewing leases");
+  return renewed;
+}
+
+Result<std::vector<FailedRequest>> LoadRequestsForRetry(Connection& conn,
+                                                        std::span<const int64_t> ids) {
+  std::vector<FailedRequest> out;
+  if (ids.empty()) return out;
+  CP_ASSIGN_OR_RETURN(auto rows,
+                      Sql(conn).QueryV("SELECT id, state, profile, ca_id, fields_json, csr_der, "
+                                       "reason FROM requests WHERE id IN " +
+                                           InClause(ids.size()) + " ORDER BY id FOR UPDATE",
+                                       WithIds({}, ids)));
+  for (const auto& r : rows) {
+    out.push_back({r.Int(0), r.Str(1), r.Str(2), r.Int(3), r.Str(4), r.Str(5), r.Str(6)});
+  }
+  return out;
+}
+
+Status ResetForRetry(Connection& conn, int64_t id, const NewRequest& row) {
+  CP_RETURN_IF_ERROR(CheckRequestLimits(row));
+  const char* state = row.approvals_needed == 0 ? kApproved : kPending;
+  CP_ASSIGN_OR_RETURN(
+      ExecResult r,
+      Sql(conn).Exec("UPDATE requests SET state = ?, profile_hash = ?, approvals_needed = ?, "
+                     "subject = ?, subject_der = ?, sans_json = ?, fields_json = ?, reason = "
+                     "NULL, claimed_by = NULL, lease_until = NULL, updated_at = "
+                     "UTC_TIMESTAMP(6) WHERE id = ? AND state = 'failed'",
+                     {std::string_view(state), Sv(row.profile_hash), int64_t{row.approvals_needed},
+                      std::string_view(row.subject), AsString(row.subject_der),
+                      std::string_view(row.sans_json), std::string_view(row.fields_json), id}));
+  if (r.affected_rows != 1) {
+    return Conflict("request " + std::to_string(id) + " is no longer failed");
+  }
+  // A fresh decision: approvals given for the old content do not carry over.
+  return Sql(conn).Exec("DELETE FROM approvals WHERE request_id = ?", {id}).status();
 }
 
 Result<int64_t> ReleaseClaims(Connection& conn, const std::string& claimer) {

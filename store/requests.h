@@ -44,9 +44,37 @@ struct NewRequest {
   std::string submitted_by;  // who imported or submitted it (the audit actor)
 };
 
-// InsertRequests inserts |rows| with one multi-row statement; rows whose (profile,
-// natural_key) already exists are skipped. Returns how many were created.
-Result<size_t> InsertRequests(Connection& conn, std::span<const NewRequest> rows);
+// The sizes of the requests columns that input fills. They are checked where input enters
+// (CheckRequestLimits, called by the CSV importer and CSR submission with the file and
+// position), never met by truncation: strict SQL mode refuses an over-long value, and no
+// statement here uses INSERT IGNORE, which would silently cut it.
+inline constexpr size_t kNaturalKeyMaxChars = 200;    // natural_key VARCHAR(200)
+inline constexpr size_t kSubjectMaxChars = 2048;      // subject VARCHAR(2048)
+inline constexpr size_t kSubjectDerMaxBytes = 4096;   // subject_der VARBINARY(4096)
+inline constexpr size_t kSansJsonMaxBytes = 65535;    // sans_json TEXT
+inline constexpr size_t kFieldsJsonMaxBytes = 65535;  // fields_json (MEDIUMTEXT; kept small)
+// A CSR larger than this is refused at submission (csr_der is a BLOB of 65,535 bytes; an
+// RSA-4096 CSR with many SANs is under 4 KiB, so 32 KiB leaves room and refuses nonsense).
+inline constexpr size_t kCsrMaxBytes = 32 * 1024;
+
+// CheckRequestLimits checks |row| against the column sizes above. The error names the value
+// and its size and the limit; |what| (optional) gets which value: "natural_key", "subject",
+// "sans", "fields" or "csr".
+[[nodiscard]] Status CheckRequestLimits(const NewRequest& row, std::string* what = nullptr);
+
+struct InsertOutcome {
+  size_t created = 0;
+  size_t existing = 0;  // same profile and natural key, same content: already present
+  // Rows whose (profile, natural key) is taken by a request with different content: the
+  // index in |rows| and why. Nothing is stored for them.
+  std::vector<std::pair<size_t, std::string>> conflicts;
+};
+
+// InsertRequests stores |rows| (inside the caller's transaction). A row whose (profile,
+// natural_key) already exists is compared with the stored request: identical (CA, subject,
+// SANs, fields, CSR) counts as existing, anything else is a conflict; nothing is silently
+// skipped. A row over a column's size is invalid input for the whole call (check at intake).
+Result<InsertOutcome> InsertRequests(Connection& conn, std::span<const NewRequest> rows);
 // InsertRequest inserts one request and returns its id (a taken natural key is a conflict).
 Result<int64_t> InsertRequest(Connection& conn, const NewRequest& row);
 
@@ -121,11 +149,21 @@ enum class ExpiredLeases {
 // with an expired lease (a crashed scheduler's), with SELECT ... FOR UPDATE SKIP LOCKED so
 // that concurrent schedulers never claim the same row. Commits before returning: the claim
 // is durable before any signing starts.
+// Requests taken over from an expired lease are audited in the claim's transaction
+// ("request.lease-takeover", one entry per claim listing the ids and former claimers) as
+// |actor| (the claimer if empty).
 Result<std::vector<ClaimedRequest>> ClaimRequests(Connection& conn,
                                                   const std::vector<std::string>& profiles,
                                                   int limit, const std::string& claimer,
                                                   int lease_seconds,
-                                                  ExpiredLeases expired = ExpiredLeases::kFirst);
+                                                  ExpiredLeases expired = ExpiredLeases::kFirst,
+                                                  const std::string& actor = "");
+
+// RenewLeases extends, to |lease_seconds| from now, the lease of every request |claimer|
+// still holds (state issuing, claimed_by unchanged: a takeover changes claimed_by and the
+// fence, so a request taken over is never renewed). Runs in its own short transaction;
+// returns how many leases it extended.
+Result<int64_t> RenewLeases(Connection& conn, const std::string& claimer, int lease_seconds);
 
 // CountClaimable counts what ClaimRequests could claim now for |profiles|: approved requests
 // and those whose claimer's lease ran out (from ix_requests_queue alone: 0.1 s per 300,000).
@@ -139,6 +177,25 @@ Result<std::vector<int64_t>> OwnedClaims(Connection& conn,
 // MarkIssued / MarkFailed complete owned requests (caller's transaction).
 [[nodiscard]] Status MarkIssued(Connection& conn, const std::vector<int64_t>& ids);
 [[nodiscard]] Status MarkFailed(Connection& conn, int64_t id, const std::string& reason);
+// FailedRequest is what a retry rebuilds a failed request from.
+struct FailedRequest {
+  int64_t id = 0;
+  std::string state;
+  std::string profile;
+  int64_t ca_id = 0;
+  std::string fields_json;
+  std::string csr_der;
+  std::string reason;
+};
+// LoadRequestsForRetry reads, locked FOR UPDATE in the caller's transaction, the requests of
+// |ids| that exist (any state: the caller refuses those not failed).
+Result<std::vector<FailedRequest>> LoadRequestsForRetry(Connection& conn,
+                                                        std::span<const int64_t> ids);
+// ResetForRetry puts failed request |id| back with |row|'s rebuilt content and pinned profile
+// hash: approved when row.approvals_needed is 0, else pending with its approvals cleared (a
+// fresh decision is needed). A request that is no longer failed is a conflict.
+[[nodiscard]] Status ResetForRetry(Connection& conn, int64_t id, const NewRequest& row);
+
 // ReleaseClaims gives the requests this claimer still holds back (state approved), for a
 // clean stop.
 Result<int64_t> ReleaseClaims(Connection& conn, const std::string& claimer);

@@ -335,6 +335,7 @@ Result<MigrateReport> Migrate(Connection& conn) {
       if (!ins.ok()) return ins.status().Wrap("recording migration " + std::to_string(m.version));
       report.to_version = m.version;
       ++report.applied;
+      report.migrations.emplace_back(m.version, m.name);
     }
     return Status::Ok();
   }();

@@ -2,6 +2,10 @@
 // is recorded in schema_migrations; running Migrate again changes nothing.
 #pragma once
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "common/status.h"
 #include "store/db.h"
 
@@ -11,11 +15,14 @@ struct MigrateReport {
   int from_version = 0;
   int to_version = 0;
   int applied = 0;
+  std::vector<std::pair<int, std::string>> migrations;  // version and name of each applied
 };
 
 // Migrate brings the schema to the latest version. Concurrent callers are serialised with a
 // named lock. MariaDB commits DDL implicitly, so each migration is written to be re-runnable
-// (IF NOT EXISTS) and its version row is written in the same step after its DDL.
+// (IF NOT EXISTS) and its version row is written in the same step after its DDL. The caller
+// audits what was applied (`db migrate` does, once the schema is current and the audit keys,
+// which need it, are loaded).
 Result<MigrateReport> Migrate(Connection& conn);
 // SchemaVersion returns the highest applied version (0 for an empty database).
 Result<int> SchemaVersion(Connection& conn);

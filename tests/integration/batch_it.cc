@@ -435,7 +435,7 @@ TEST_F(BatchIT, Pkcs12OfAReissuedRequestTakesTheCertificateOfTheStoredKey) {
   ASSERT_EQ(
       Scalar("SELECT COUNT(*) FROM certificates WHERE status = 'issued' AND request_id = " + id),
       2);
-  ASSERT_TRUE(WriteFile(Path("pw"), "again\n", 0600).ok());
+  ASSERT_TRUE(WriteFile(Path("pw"), "again and again\n", 0600).ok());
   auto r = Run(
       {"cert", "pkcs12", "--request", id, "--password-file", Path("pw"), "--out", Path("new.p12")});
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -169,7 +169,7 @@ TEST_F(CliIT, ImportAndSubmitRefuseARootAndACaTheProfileDoesNotList) {
     const std::string want = std::string("CA '") + ca + "' may not sign for profile ";
     auto imp = Run({"import", csv, "--profile", "employee-soft", "--ca", ca});
     EXPECT_EQ(imp.exit_code, 1) << imp.out;
-    EXPECT_NE(imp.err.find(want + "'employee-soft' (allowed: demo-issuing, issuing)"),
+    EXPECT_NE(imp.err.find(want + "'employee-soft' (allowed: demo-issuing, issuing, slow)"),
               std::string::npos)
         << imp.err;
     auto sub =
@@ -257,6 +257,13 @@ TEST_F(CliIT, OlderSchemaIsRefusedUntilMigrated) {
   ASSERT_EQ(migrate.exit_code, 0) << migrate.err;
   EXPECT_NE(migrate.out.find("1 migration(s) applied"), std::string::npos) << migrate.out;
   EXPECT_EQ(Run({"status"}).exit_code, 0);
+  // The migration is audited, once the schema it needs is there, and the chain verifies.
+  auto audited = store::Sql(*conn).Query(
+      "SELECT object FROM audit_log WHERE action = 'db.migrate' ORDER BY seq");
+  ASSERT_TRUE(audited.ok());
+  ASSERT_EQ(audited->size(), 1u);
+  EXPECT_EQ((*audited)[0].Str(0), "schema:" + std::to_string(store::LatestSchemaVersion()));
+  EXPECT_EQ(Run({"audit", "verify"}).exit_code, 0);
 }
 
 TEST_F(CliIT, ImportRefusesACertificateForAnotherKey) {

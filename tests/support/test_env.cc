@@ -181,7 +181,8 @@ void CopyTestProfiles(const std::string& dest) {
     text << in.rdbuf();
     std::string toml = text.str();
     for (size_t at = toml.find(shipped); at != std::string::npos; at = toml.find(shipped, at)) {
-      toml.replace(at, shipped.size(), "cas = [\"demo-issuing\", \"issuing\"]");
+      // "slow": the RSA-4096 issuing CA of the lease test (IntakeIT).
+      toml.replace(at, shipped.size(), "cas = [\"demo-issuing\", \"issuing\", \"slow\"]");
       at += shipped.size();
     }
     std::ofstream out(dest + "/" + e.path().filename().string());

@@ -112,6 +112,71 @@ TEST(CsvTest, FieldTextRefusesControlAndBidiCharacters) {
   EXPECT_FALSE(c1.ok());
 }
 
+// Trust issue: an unterminated quote swallowed the records after it. It now costs its own
+// line: the error points at the quote and the next lines are read as records.
+TEST(CsvTest, AnUnterminatedQuoteCostsOnlyItsOwnLine) {
+  {
+    std::stringstream in("a,b\n\"Alice,1\nBob,2\nCarol,3\n");
+    CsvReader r(in);
+    CsvRecord rec;
+    CsvError err;
+    ASSERT_TRUE(r.Next(&rec, &err));
+    ASSERT_TRUE(r.Next(&rec, &err));
+    EXPECT_TRUE(rec.fields.empty());
+    EXPECT_EQ(err.line, 2u);
+    EXPECT_EQ(err.column, 1u);
+    EXPECT_NE(err.message.find("quote opened here is not closed"), std::string::npos)
+        << err.message;
+    ASSERT_TRUE(r.Next(&rec, &err));
+    EXPECT_EQ(Values(rec), (std::vector<std::string>{"Bob", "2"}));
+    EXPECT_EQ(rec.line, 3u);
+    ASSERT_TRUE(r.Next(&rec, &err));
+    EXPECT_EQ(Values(rec), (std::vector<std::string>{"Carol", "3"}));
+    EXPECT_FALSE(r.Next(&rec, &err));
+  }
+  {
+    // The stray quote would be "closed" by the next record's quoted field.
+    std::stringstream in("a,b\n\"Ann,1\nBob,\"x, y\"\nCarol,3\n");
+    CsvReader r(in);
+    CsvRecord rec;
+    CsvError err;
+    ASSERT_TRUE(r.Next(&rec, &err));
+    ASSERT_TRUE(r.Next(&rec, &err));
+    EXPECT_TRUE(rec.fields.empty());
+    EXPECT_EQ(err.line, 2u);
+    ASSERT_TRUE(r.Next(&rec, &err));
+    EXPECT_EQ(Values(rec), (std::vector<std::string>{"Bob", "x, y"}));
+    EXPECT_EQ(rec.fields[1].line, 3u);
+    EXPECT_EQ(rec.fields[1].column, 5u);
+    ASSERT_TRUE(r.Next(&rec, &err));
+    EXPECT_EQ(Values(rec), (std::vector<std::string>{"Carol", "3"}));
+    EXPECT_FALSE(r.Next(&rec, &err));
+  }
+}
+
+// Trust issue: zero-width characters, line separators and mid-field BOMs got through.
+TEST(CsvTest, FieldTextRefusesInvisibleCharactersAndLineSeparators) {
+  size_t off = 99;
+  for (const char* zw : {"\xE2\x80\x8B", "\xE2\x80\x8C", "\xE2\x80\x8D", "\xE2\x81\xA0"}) {
+    auto st = CheckFieldText(std::string("Ann") + zw + "a", &off);
+    EXPECT_NE(st.message().find("zero-width character U+"), std::string::npos) << st.message();
+    EXPECT_EQ(off, 3u);
+  }
+  auto bom = CheckFieldText("E1\xEF\xBB\xBF", &off);
+  EXPECT_NE(bom.message().find("byte order mark U+FEFF"), std::string::npos) << bom.message();
+  EXPECT_EQ(off, 2u);
+  auto ls = CheckFieldText(
+      "a\xE2\x80\xA8"
+      "b",
+      &off);
+  EXPECT_NE(ls.message().find("line or paragraph separator U+2028"), std::string::npos);
+  auto ps = CheckFieldText(
+      "a\xE2\x80\xA9"
+      "b",
+      &off);
+  EXPECT_NE(ps.message().find("U+2029"), std::string::npos);
+}
+
 time_t Utc(int y, int mo, int d, int h, int mi) {
   struct tm tm = {};
   tm.tm_year = y - 1900;

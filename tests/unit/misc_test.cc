@@ -1,13 +1,68 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <sstream>
 
 #include "cardprofiles/cert_profile.h"
+#include "common/bytes.h"
+#include "common/log.h"
 #include "common/status.h"
 #include "common/utf8.h"
+#include "scheduler/daemon.h"
 #include "signer/key_type.h"
 #include "signer/p11_uri.h"
 
 namespace certpress {
 namespace {
+
+// Trust issue: a wrong PIN was tried again on every scheduler run until the token was nearly
+// locked. A refused login stops the daemon after the run that met it.
+TEST(DaemonTest, ARefusedLoginStopsTheSchedulerAfterOneRun) {
+  scheduler::DaemonOptions opt;
+  opt.interval_seconds = 1;
+  opt.run_now = true;
+  std::atomic<bool> stop{false};
+  int runs = 0;
+  const std::string file = ::testing::TempDir() + "/daemon-" + std::to_string(::getpid()) + ".log";
+  std::remove(file.c_str());
+  log::Config lc;
+  lc.level = log::Level::kInfo;
+  lc.file = file;
+  ASSERT_TRUE(log::Configure(lc).ok());
+  Status st = scheduler::RunDaemon(
+      opt,
+      [&]() -> Result<batch::BatchSummary> {
+        if (++runs >= 3) stop = true;  // the old behaviour would go on; end the test anyway
+        return LoginRefused("token 't' login refused: wrong PIN (CKR_PIN_INCORRECT)");
+      },
+      stop);
+  EXPECT_TRUE(log::Configure(log::Config{}).ok());
+  EXPECT_EQ(runs, 1);
+  EXPECT_EQ(st.kind(), ErrorKind::kLoginRefused);
+  auto text = ReadFile(file);
+  ASSERT_TRUE(text.ok());
+  EXPECT_NE(text->find("could lock it"), std::string::npos) << *text;
+}
+
+// Secrets: a PIN file is small; a large one is refused rather than read whole.
+TEST(SecretFileTest, ReadsThePinAndRefusesAnOversizedFile) {
+  char dir[] = "/tmp/cp-secret-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string pin = std::string(dir) + "/pin", big = std::string(dir) + "/big";
+  ASSERT_TRUE(WriteFile(pin, "123456\r\n", 0600).ok());
+  ASSERT_TRUE(WriteFile(big, std::string(kMaxSecretFileBytes + 1, 'x'), 0600).ok());
+  auto p = ReadSecretFile(pin);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->str(), "123456");
+  auto b = ReadSecretFile(big);
+  EXPECT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find("larger than 4096 bytes"), std::string::npos);
+  unlink(pin.c_str());
+  unlink(big.c_str());
+  rmdir(dir);
+}
 
 TEST(StatusTest, WrapAddsContextAndKeepsKind) {
   Status s = Unavailable("MariaDB error 1213");

@@ -191,6 +191,28 @@ TEST(ProfileTest, ContentHashIgnoresFormattingAndFollowsTheCertificateProfile) {
   EXPECT_NE((*a->Card("k"))->content_hash, (*c->Card("k"))->content_hash);
 }
 
+// Trust issue: editing a profile's description failed every approved request of it. The hash
+// a request pins covers what gets issued only.
+TEST(ProfileTest, ContentHashIgnoresTheDescriptionButNotAKeyUsage) {
+  const std::string described =
+      Replace(kBase, "token = \"soft\"", "description = \"Soft\"\ntoken = \"soft\"");
+  auto a = LoadProfilesFromString(described, "a.toml");
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  auto b = LoadProfilesFromString(
+      Replace(described, "description = \"Soft\"", "description = \"Soft, renamed\""), "b.toml");
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  EXPECT_EQ((*a->Card("k"))->content_hash, (*b->Card("k"))->content_hash);
+  auto none = LoadProfilesFromString(kBase, "n.toml");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ((*a->Card("k"))->content_hash, (*none->Card("k"))->content_hash);
+  auto c =
+      LoadProfilesFromString(Replace(described, "key_usage = [\"digitalSignature\"]",
+                                     "key_usage = [\"digitalSignature\", \"keyEncipherment\"]"),
+                             "c.toml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_NE((*a->Card("k"))->content_hash, (*c->Card("k"))->content_hash);
+}
+
 TEST(ProfileTest, DuplicateNamesAcrossFilesNameBothFiles) {
   namespace fs = std::filesystem;
   fs::path dir = fs::temp_directory_path() / ("cp-prof-" + std::to_string(::getpid()));

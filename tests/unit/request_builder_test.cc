@@ -77,6 +77,20 @@ TEST_F(RequestBuilderTest, RendersSubjectInOrderAndDropsEmptyAttributes) {
   EXPECT_EQ(back->size(), 3u);
 }
 
+// Trust issue: an optional column missing from a CSV failed every row ("refers to undeclared
+// field"). Absent is empty.
+TEST_F(RequestBuilderTest, AnOptionalFieldThatIsAbsentIsEmpty) {
+  Fields f = Good();
+  f.erase("department");
+  f.erase("hosts");
+  EXPECT_TRUE(builder_->Check(f).empty());
+  FieldProblem p;
+  auto r = builder_->Build(f, &p);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->subject, "CN=Søren Kierkegaard,O=Example,C=DK");
+  EXPECT_EQ(r->sans.size(), 1u);
+}
+
 TEST_F(RequestBuilderTest, ReportsEveryBadFieldByName) {
   Fields f = Good();
   f["given_name"] = "Bartholomew";  // 11 > 8 characters
