@@ -88,11 +88,7 @@ CommandResult ImportCert(Context& ctx) {
   auto token = ctx.Token();
   if (!token.ok()) return Fail(token.status());
   auto cert = ca::ImportCaCertificate(**db, **token, label, *certs, ctx.Actor());
-  if (!cert.ok()) {
-    const Status& s = cert.status();
-    // Problems with the file's content name the file.
-    return Fail(s.kind() == ErrorKind::kInvalidInput ? s.Wrap(file) : s);
-  }
+  if (!cert.ok()) return FailAbout(cert.status(), file);
   ctx.out << "CA '" << label << "' is active: " << cert->subject << " (issued by " << cert->issuer
           << ")\n";
   return Ok();

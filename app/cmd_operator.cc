@@ -48,10 +48,7 @@ CommandResult Add(Context& ctx) {
   auto db = ctx.Db();
   if (!db.ok()) return Fail(db.status());
   auto rec = ra::RegisterOperator(**db, ctx.Get<std::string>("name"), *certs, ctx.Actor());
-  if (!rec.ok()) {
-    const Status& s = rec.status();
-    return Fail(s.kind() == ErrorKind::kInvalidInput ? s.Wrap(file) : s);
-  }
+  if (!rec.ok()) return FailAbout(rec.status(), file);
   ctx.out << "operator " << rec->name << " added: " << rec->subject << "\n";
   return Ok();
 }

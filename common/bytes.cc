@@ -80,19 +80,17 @@ Result<std::string> ReadFile(const std::string& path) {
 
 namespace {
 
+// WriteAll writes |data| to |fd| (named |path| in errors); the caller closes |fd|.
 Status WriteAll(int fd, const std::string& path, std::string_view data) {
   size_t off = 0;
   while (off < data.size()) {
     ssize_t n = ::write(fd, data.data() + off, data.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      return Internal("writing " + path + ": " + std::strerror(e));
+      return Internal("writing " + path + ": " + std::strerror(errno));
     }
     off += static_cast<size_t>(n);
   }
-  if (::close(fd) != 0) return Internal("closing " + path + ": " + std::strerror(errno));
   return Status::Ok();
 }
 
@@ -101,7 +99,9 @@ Status WriteAll(int fd, const std::string& path, std::string_view data) {
 Status WriteFile(const std::string& path, std::string_view data, int mode) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return InvalidInput("cannot create " + path + ": " + std::strerror(errno));
-  return WriteAll(fd, path, data);
+  Status w = WriteAll(fd, path, data);
+  if (::close(fd) != 0 && w.ok()) w = Internal("closing " + path + ": " + std::strerror(errno));
+  return w;
 }
 
 Result<SecureString> ReadSecretFile(const std::string& path) {
@@ -147,15 +147,7 @@ Status WriteNewFile(const std::string& path, std::string_view data, int mode, bo
     }
   }
   auto write_all = [&](int fd, const std::string& name) -> Status {
-    size_t off = 0;
-    while (off < data.size()) {
-      ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return Internal("writing " + name + ": " + std::strerror(errno));
-      }
-      off += static_cast<size_t>(n);
-    }
+    CP_RETURN_IF_ERROR(WriteAll(fd, name, data));
     if (::fsync(fd) != 0) return Internal("syncing " + name + ": " + std::strerror(errno));
     return Status::Ok();
   };

@@ -7,6 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "kgs/sealed_keys.h"
 #include "signer/operator_key.h"
 
 namespace certpress::kgs {
@@ -65,14 +66,9 @@ Result<std::shared_ptr<const store::AuditKeys>> LoadAuditKeys(store::Connection&
                                                               bool create) {
   CP_ASSIGN_OR_RETURN(auto wrapped, store::ListAuditKeys(db));
   if (wrapped.empty() && create) {
-    std::string raw(32, '\0');
-    if (RAND_bytes(reinterpret_cast<uint8_t*>(raw.data()), 32) != 1) {
-      return OsslError("drawing an audit key");
-    }
-    SecureString key(std::move(raw));
-    CP_RETURN_IF_ERROR(token.EnsureSecretKey(kek_label).Wrap("key encryption key"));
-    CP_ASSIGN_OR_RETURN(Bytes w,
-                        token.SecretEncrypt(kek_label, AsBytes(key.view()), AsBytes(kAuditKeyAad)));
+    CP_ASSIGN_OR_RETURN(WrappedKey drawn, DrawWrappedKey(token, kek_label, kAuditKeyAad));
+    const SecureString& key = drawn.key;
+    const Bytes& w = drawn.wrapped;
     // The key's creation is the first entry it chains, in the same transaction: from then on
     // the chain ends keyed, and a chain recomputed without the key is caught.
     const auto before = db.config().audit_keys;

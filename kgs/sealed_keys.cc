@@ -14,17 +14,25 @@ std::string PrivateKeyAad(int64_t request_id, std::string_view key_name) {
   return "certpress-key-v1:" + std::to_string(request_id) + ":" + std::string(key_name);
 }
 
+Result<WrappedKey> DrawWrappedKey(CryptoToken& token, const std::string& kek_label,
+                                  std::string_view aad) {
+  std::string raw(32, '\0');
+  if (RAND_bytes(reinterpret_cast<uint8_t*>(raw.data()), 32) != 1) {
+    return OsslError("drawing a key");
+  }
+  WrappedKey out{SecureString(std::move(raw)), {}};
+  CP_RETURN_IF_ERROR(token.EnsureSecretKey(kek_label).Wrap("key encryption key"));
+  CP_ASSIGN_OR_RETURN(out.wrapped,
+                      token.SecretEncrypt(kek_label, AsBytes(out.key.view()), AsBytes(aad)));
+  return out;
+}
+
 Result<DataKey> DataKey::Create(store::Connection& db, CryptoToken& token,
                                 const std::string& kek_label, const std::string& actor) {
   // One data key per run: one HSM operation, then private keys are sealed in software.
-  std::string raw(32, '\0');
-  if (RAND_bytes(reinterpret_cast<uint8_t*>(raw.data()), 32) != 1) {
-    return OsslError("drawing a data key");
-  }
-  SecureString dek(std::move(raw));
-  CP_RETURN_IF_ERROR(token.EnsureSecretKey(kek_label).Wrap("key encryption key"));
-  CP_ASSIGN_OR_RETURN(Bytes wrapped,
-                      token.SecretEncrypt(kek_label, AsBytes(dek.view()), AsBytes(kDataKeyAad)));
+  CP_ASSIGN_OR_RETURN(WrappedKey drawn, DrawWrappedKey(token, kek_label, kDataKeyAad));
+  SecureString dek = std::move(drawn.key);
+  const Bytes& wrapped = drawn.wrapped;
   int64_t id = 0;
   Status st = store::RunTransaction(db, [&](store::Connection& c) -> Status {
     CP_ASSIGN_OR_RETURN(id, store::StoreDataKey(c, kek_label, wrapped));

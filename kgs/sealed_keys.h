@@ -27,6 +27,16 @@ namespace certpress::kgs {
 inline constexpr std::string_view kDataKeyAad = "certpress-dek-v1";
 std::string PrivateKeyAad(int64_t request_id, std::string_view key_name);
 
+// WrappedKey is a new 256-bit key and its wrapping by the token's key encryption key.
+struct WrappedKey {
+  SecureString key;
+  Bytes wrapped;  // IV || AES-256-GCM(key) || tag, |aad| authenticated
+};
+// DrawWrappedKey draws a random 256-bit key and has the token's key encryption key |kek_label|
+// (created in the token on first use) wrap it under |aad|.
+Result<WrappedKey> DrawWrappedKey(CryptoToken& token, const std::string& kek_label,
+                                  std::string_view aad);
+
 // DataKey is one run's data key: drawn at random, stored wrapped by the token's key encryption
 // key |kek_label| (created in the token on first use), held in wiped memory while it lives.
 class DataKey {

@@ -8,25 +8,11 @@
 #include "signer/der.h"
 #include "signer/ec_verify.h"
 #include "signer/lint.h"
+#include "signer/oids.h"
 
 namespace certpress {
 
 namespace {
-
-// Extension and other OIDs, as content octets.
-constexpr uint8_t kOidBasicConstraints[] = {0x55, 0x1d, 0x13};
-constexpr uint8_t kOidKeyUsage[] = {0x55, 0x1d, 0x0f};
-constexpr uint8_t kOidExtKeyUsage[] = {0x55, 0x1d, 0x25};
-constexpr uint8_t kOidSubjectKeyId[] = {0x55, 0x1d, 0x0e};
-constexpr uint8_t kOidAuthorityKeyId[] = {0x55, 0x1d, 0x23};
-constexpr uint8_t kOidSubjectAltName[] = {0x55, 0x1d, 0x11};
-constexpr uint8_t kOidCertPolicies[] = {0x55, 0x1d, 0x20};
-constexpr uint8_t kOidCrlDp[] = {0x55, 0x1d, 0x1f};
-constexpr uint8_t kOidAia[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x01};
-constexpr uint8_t kOidOcsp[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01};
-constexpr uint8_t kOidCaIssuers[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02};
-// Microsoft UPN otherName (1.3.6.1.4.1.311.20.2.3), used in smart card logon certificates.
-constexpr uint8_t kOidUpn[] = {0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x14, 0x02, 0x03};
 
 // AddExtension writes Extension ::= SEQUENCE { extnID, critical DEFAULT FALSE, extnValue }.
 // DER omits a FALSE critical flag (X.690 11.5: DEFAULT values are not encoded).
@@ -118,7 +104,7 @@ Result<Bytes> EncodeSans(const std::vector<SubjectAltName>& sans) {
       case profiles::SanType::kUpn: {
         // otherName [0] { type-id, value [0] EXPLICIT UTF8String }
         size_t other = w.Begin(der::ContextConstructed(0));
-        w.OidContent(kOidUpn);
+        w.OidContent(oid::kUpn);
         size_t val = w.Begin(der::ContextConstructed(0));
         w.Primitive(der::kUtf8String, AsBytes(san.value));
         w.End(val);
@@ -167,10 +153,10 @@ Result<Issuer> Issuer::Create(const profiles::CertProfile& profile, CaKey ca) {
         if (profile.path_len) v.SmallInteger(static_cast<uint64_t>(*profile.path_len));
       }
       v.End(s);
-      AddExtension(head, kOidBasicConstraints, true, v.bytes());
+      AddExtension(head, oid::kBasicConstraints, true, v.bytes());
     }
     // RFC 5280 4.2.1.3: "conforming CAs SHOULD mark this extension as critical".
-    AddExtension(head, kOidKeyUsage, true, KeyUsageValue(ku));
+    AddExtension(head, oid::kKeyUsage, true, KeyUsageValue(ku));
     if (!profile.extended_key_usage.empty()) {
       der::Writer v;
       size_t s = v.Begin(der::kSequence);
@@ -179,7 +165,7 @@ Result<Issuer> Issuer::Create(const profiles::CertProfile& profile, CaKey ca) {
         v.OidContent(o);
       }
       v.End(s);
-      AddExtension(head, kOidExtKeyUsage, false, v.bytes());
+      AddExtension(head, oid::kExtKeyUsage, false, v.bytes());
     }
     *out = head.Take();
     return Status::Ok();
@@ -196,7 +182,7 @@ Result<Issuer> Issuer::Create(const profiles::CertProfile& profile, CaKey ca) {
     size_t s = v.Begin(der::kSequence);
     v.Primitive(der::ContextPrimitive(0), is.ca_key_id_);
     v.End(s);
-    AddExtension(tail, kOidAuthorityKeyId, false, v.bytes());
+    AddExtension(tail, oid::kAuthorityKeyId, false, v.bytes());
   }
   if (!profile.policies.empty()) {
     der::Writer v;
@@ -208,7 +194,7 @@ Result<Issuer> Issuer::Create(const profiles::CertProfile& profile, CaKey ca) {
       v.End(pi);
     }
     v.End(s);
-    AddExtension(tail, kOidCertPolicies, false, v.bytes());
+    AddExtension(tail, oid::kCertPolicies, false, v.bytes());
   }
   if (!profile.crl_urls.empty()) {
     der::Writer v;
@@ -223,7 +209,7 @@ Result<Issuer> Issuer::Create(const profiles::CertProfile& profile, CaKey ca) {
       v.End(dp);
     }
     v.End(s);
-    AddExtension(tail, kOidCrlDp, false, v.bytes());
+    AddExtension(tail, oid::kCrlDp, false, v.bytes());
   }
   if (!profile.ocsp_urls.empty() || !profile.ca_issuers_urls.empty()) {
     der::Writer v;
@@ -234,10 +220,10 @@ Result<Issuer> Issuer::Create(const profiles::CertProfile& profile, CaKey ca) {
       v.Primitive(der::ContextPrimitive(6), AsBytes(url));
       v.End(ad);
     };
-    for (const auto& url : profile.ocsp_urls) add(kOidOcsp, url);
-    for (const auto& url : profile.ca_issuers_urls) add(kOidCaIssuers, url);
+    for (const auto& url : profile.ocsp_urls) add(oid::kOcsp, url);
+    for (const auto& url : profile.ca_issuers_urls) add(oid::kCaIssuers, url);
     v.End(s);
-    AddExtension(tail, kOidAia, false, v.bytes());
+    AddExtension(tail, oid::kAia, false, v.bytes());
   }
   is.exts_tail_ = tail.Take();
   is.ca_ = std::move(ca);
@@ -293,13 +279,13 @@ Result<PreparedCert> Issuer::PrepareWithSerial(const TbsInput& in, const Serial&
   {
     der::Writer v;
     v.Primitive(der::kOctetString, ski);
-    AddExtension(w, kOidSubjectKeyId, false, v.bytes());
+    AddExtension(w, oid::kSubjectKeyId, false, v.bytes());
   }
   w.Raw(exts_tail_);
   if (!in.sans.empty()) {
     CP_ASSIGN_OR_RETURN(Bytes sans, EncodeSans(in.sans));
     // RFC 5280 4.2.1.6: with an empty subject the SAN extension MUST be critical.
-    AddExtension(w, kOidSubjectAltName, empty_subject, sans);
+    AddExtension(w, oid::kSubjectAltName, empty_subject, sans);
   }
   w.End(exts);
   w.End(exts_outer);
