@@ -2,9 +2,12 @@
 #include <nlohmann/json.hpp>
 
 #include "app/commands.h"
+#include "ca/issuance.h"
 #include "kgs/audit_keys.h"
 #include "ra/decisions.h"
+#include "signer/serial.h"
 #include "store/audit.h"
+#include "store/certificates.h"
 #include "store/schema.h"
 
 namespace certpress::app {
@@ -92,6 +95,36 @@ CommandResult AuditVerify(Context& ctx) {
   return Ok();
 }
 
+CommandResult AuditProve(Context& ctx) {
+  auto serial = SerialFromHex(ctx.Get<std::string>("serial"));
+  if (!serial.ok()) return Usage(serial.status().message());
+  auto db = ctx.Db();
+  if (!db.ok()) return Fail(db.status());
+  auto cert = store::FindIssuedBySerial(**db, serial->Hex());
+  if (!cert.ok()) return Fail(cert.status());
+  auto proof = ca::ProveInclusion(**db, cert->issuer_id, serial->Hex());
+  if (!proof.ok()) return Fail(proof.status());
+  nlohmann::json path = nlohmann::json::array();
+  for (const auto& h : proof->path) path.push_back(HexEncode(h));
+  nlohmann::json j = {{"serial", serial->Hex()},
+                      {"audit_seq", proof->audit_seq},
+                      {"leaf_index", proof->leaf_index},
+                      {"tree_size", proof->tree_size},
+                      {"leaf", HexEncode(proof->leaf)},
+                      {"root", HexEncode(proof->root)},
+                      {"path", path},
+                      {"verified", proof->verified}};
+  ctx.out << j.dump(2) << "\n";
+  if (!proof->verified) {
+    return Fail(DatabaseError("certificate " + serial->Hex() +
+                              " is not in the Merkle tree of "
+                              "audit entry " +
+                              std::to_string(proof->audit_seq) +
+                              " (its row, or a row beside it, was changed)"));
+  }
+  return Ok();
+}
+
 CommandResult AuditCheckpoint(Context& ctx) {
   auto db = ctx.Db();
   if (!db.ok()) return Fail(db.status());
@@ -115,6 +148,15 @@ void AddAuditCommands(std::vector<Command>& out) {
                    d.add_options()("json", po::bool_switch(), "machine-readable output");
                  },
                  AuditVerify});
+  out.push_back({"audit prove",
+                 "print and check the RFC 6962 inclusion proof of an issued certificate in its "
+                 "chunk's audit entry",
+                 "",
+                 [](po::options_description& d, po::positional_options_description&) {
+                   d.add_options()("serial", po::value<std::string>()->required(),
+                                   "the certificate's serial (hex)");
+                 },
+                 AuditProve});
   out.push_back({"audit checkpoint",
                  "sign the audit chain's head with the token's audit key and record it (also in "
                  "audit.checkpoint-file)",

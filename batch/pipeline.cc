@@ -24,6 +24,7 @@
 #include "ca/issuance.h"
 #include "ca/ledger.h"
 #include "common/log.h"
+#include "common/merkle.h"
 #include "common/ossl.h"
 #include "kgs/audit_keys.h"
 #include "kgs/sealed_keys.h"
@@ -301,29 +302,44 @@ class Run {
         // A request whose lease was taken over by another scheduler is no longer ours to
         // complete: its recorded intent stays as a known, never-delivered serial.
         if (!mine.count(it.req.id)) continue;
-        const std::string object = "request:" + std::to_string(it.req.id);
         if (!it.status.ok()) {
+          const std::string object = "request:" + std::to_string(it.req.id);
           CP_RETURN_IF_ERROR(store::MarkFailed(conn, it.req.id, it.status.message()));
           audit.push_back({opt_.actor, "request.fail", object, it.status.message()});
           ++failed;
           continue;
         }
-        std::string serials;
         for (const Work& w : it.works) {
           certs.push_back(ca::SignedCertOf(w.cert));
           if (!w.key_blob.empty())
             keys.push_back({it.req.id, w.key->name, data_key_->id(), w.key_blob});
-          serials += (serials.empty() ? "" : ",") + w.cert.intent.serial_hex;
         }
         done.push_back(it.req.id);
-        audit.push_back({opt_.actor, "request.issue", object,
-                         "profile=" + it.req.profile + " serial=" + serials});
         ++issued;
+      }
+      // The chunk's certificates are audited as one entry carrying their Merkle root (RFC
+      // 6962): one row instead of one per request on the hot path, and each certificate stays
+      // provable (`certpress audit prove`). It goes first, so its sequence number is known.
+      if (!certs.empty()) {
+        std::vector<merkle::Hash> leaves;
+        leaves.reserve(certs.size());
+        for (const auto& sc : certs) leaves.push_back(ca::CertificateLeaf(sc));
+        audit.insert(
+            audit.begin(),
+            store::AuditEvent{opt_.actor, "chunk.issue", "run:" + std::to_string(summary_.run_id),
+                              "requests=" + std::to_string(done.size()) +
+                                  " certificates=" + std::to_string(certs.size()) +
+                                  " root=" + HexEncode(merkle::Root(leaves))});
+      }
+      int64_t first_seq = 0;
+      CP_RETURN_IF_ERROR(store::AppendAuditBatch(conn, audit, &first_seq));
+      for (size_t i = 0; i < certs.size(); ++i) {
+        certs[i].audit_seq = first_seq;
+        certs[i].leaf_index = static_cast<int>(i);
       }
       CP_RETURN_IF_ERROR(store::StoreCertificates(conn, certs));
       CP_RETURN_IF_ERROR(store::StorePrivateKeys(conn, keys));
-      CP_RETURN_IF_ERROR(store::MarkIssued(conn, done));
-      return store::AppendAuditBatch(conn, audit);
+      return store::MarkIssued(conn, done);
     });
     if (!st.ok()) {
       SetFatal(st.Wrap("persisting a chunk"));

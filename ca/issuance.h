@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 
+#include "common/merkle.h"
 #include "common/status.h"
 #include "signer/issuer.h"
 #include "store/certificates.h"
@@ -50,6 +51,27 @@ struct Issuance {
 
 // SignedCertOf is the store's view of a signed item (views into |item|).
 store::SignedCert SignedCertOf(const Issuance& item);
+
+// CertificateLeaf is a stored certificate's leaf in its chunk's Merkle tree (RFC 6962 leaf
+// hash of "request:issuer:serial:" and the SHA-256 of its DER, hex).
+merkle::Hash CertificateLeaf(const store::SignedCert& cert);
+merkle::Hash CertificateLeaf(int64_t request_id, int64_t issuer_id, std::string_view serial_hex,
+                             std::string_view der);
+
+// InclusionProof shows that certificate |serial_hex| of |issuer_id| is among the certificates
+// whose Merkle root audit entry |audit_seq| carries.
+struct InclusionProof {
+  int64_t audit_seq = 0;
+  size_t leaf_index = 0;
+  size_t tree_size = 0;
+  merkle::Hash leaf{};
+  merkle::Hash root{};  // as the audit entry records it
+  std::vector<merkle::Hash> path;
+  bool verified = false;
+};
+// ProveInclusion builds and checks the proof from the stored certificates and the entry.
+Result<InclusionProof> ProveInclusion(store::Connection& db, int64_t issuer_id,
+                                      std::string_view serial_hex);
 
 // IssueOne runs the whole cycle for one certificate: Prepare, Record with |ledger|, Sign, then
 // |persist| (which stores the certificate with whatever else belongs to its transaction).

@@ -81,7 +81,8 @@ Status AppendAudit(Connection& conn, const AuditEvent& e) {
   return AppendAuditBatch(conn, {e});
 }
 
-Status AppendAuditBatch(Connection& conn, const std::vector<AuditEvent>& events) {
+Status AppendAuditBatch(Connection& conn, const std::vector<AuditEvent>& events,
+                        int64_t* first_seq) {
   if (events.empty()) return Status::Ok();
   const auto& ring = conn.config().audit_keys;
   auto key = ring ? ring->keys.find(ring->current_id) : decltype(ring->keys.end()){};
@@ -92,6 +93,7 @@ Status AppendAuditBatch(Connection& conn, const std::vector<AuditEvent>& events)
                       Sql(conn).Query("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"));
   if (head.empty()) return DatabaseError("audit_head is missing; run `certpress db migrate`");
   int64_t seq = head[0].Int(0);
+  if (first_seq != nullptr) *first_seq = seq + 1;
   Hash prev{};
   ByteSpan head_hash = head[0].Blob(1);
   if (head_hash.size() != prev.size()) return DatabaseError("audit_head.hash is not 32 bytes");
@@ -222,6 +224,15 @@ Result<AuditReport> VerifyAudit(Connection& conn, std::map<int64_t, std::string>
                      " (entries deleted from the end)";
   }
   return report;
+}
+
+Result<std::optional<AuditEvent>> AuditEntry(Connection& conn, int64_t seq) {
+  CP_ASSIGN_OR_RETURN(auto rows, Sql(conn).Query("SELECT actor, action, object, details FROM "
+                                                 "audit_log WHERE seq = ?",
+                                                 {seq}));
+  if (rows.empty()) return std::optional<AuditEvent>();
+  return std::optional<AuditEvent>(
+      AuditEvent{rows[0].Str(0), rows[0].Str(1), rows[0].Str(2), rows[0].Str(3)});
 }
 
 Result<std::vector<WrappedAuditKey>> ListAuditKeys(Connection& conn) {

@@ -35,7 +35,11 @@ struct AuditEvent {
 
 // AppendAuditBatch appends many events with one head lock and multi-row inserts (the
 // pipeline's persist stage writes one entry per issued request).
-[[nodiscard]] Status AppendAuditBatch(Connection& conn, const std::vector<AuditEvent>& events);
+// |first_seq| (optional) receives the sequence number of the first event.
+[[nodiscard]] Status AppendAuditBatch(Connection& conn, const std::vector<AuditEvent>& events,
+                                      int64_t* first_seq = nullptr);
+// AuditEntry reads the entry |seq| (its details: a chunk's Merkle root).
+Result<std::optional<AuditEvent>> AuditEntry(Connection& conn, int64_t seq);
 
 struct AuditReport {
   int64_t entries = 0;

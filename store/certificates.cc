@@ -44,7 +44,7 @@ Status StoreCertificates(Connection& conn, const std::vector<SignedCert>& certs)
     const size_t end = std::min(certs.size(), start + kRows);
     std::string sql =
         "INSERT INTO certificates (issuer_id, serial, request_id, status, subject, not_before, "
-        "not_after, tbs_sha256, der, issued_at) VALUES ";
+        "not_after, tbs_sha256, der, issued_at, audit_seq, leaf_index) VALUES ";
     std::vector<std::string> times;
     times.reserve((end - start) * 2);
     for (size_t i = start; i < end; ++i) {
@@ -52,17 +52,20 @@ Status StoreCertificates(Connection& conn, const std::vector<SignedCert>& certs)
       times.push_back(FormatUtc(certs[i].intent->not_after));
     }
     std::vector<Param> p;
-    p.reserve((end - start) * 8);
+    p.reserve((end - start) * 10);
     for (size_t i = start; i < end; ++i) {
       const CertIntent& in = *certs[i].intent;
       const size_t t = 2 * (i - start);
-      sql += i > start ? ",(?,?,?,'issued',?,?,?,?,?,UTC_TIMESTAMP(6))"
-                       : "(?,?,?,'issued',?,?,?,?,?,UTC_TIMESTAMP(6))";
-      p.insert(p.end(), {Param(in.issuer_id), Param(std::string_view(in.serial_hex)),
-                         in.request_id ? Param(*in.request_id) : Param(nullptr),
-                         Param(std::string_view(in.subject)), Param(std::string_view(times[t])),
-                         Param(std::string_view(times[t + 1])), Param(Sv(in.tbs_sha256)),
-                         Param(Blob{certs[i].der})});
+      sql += i > start ? ",(?,?,?,'issued',?,?,?,?,?,UTC_TIMESTAMP(6),?,?)"
+                       : "(?,?,?,'issued',?,?,?,?,?,UTC_TIMESTAMP(6),?,?)";
+      p.insert(p.end(),
+               {Param(in.issuer_id), Param(std::string_view(in.serial_hex)),
+                in.request_id ? Param(*in.request_id) : Param(nullptr),
+                Param(std::string_view(in.subject)), Param(std::string_view(times[t])),
+                Param(std::string_view(times[t + 1])), Param(Sv(in.tbs_sha256)),
+                Param(Blob{certs[i].der}),
+                certs[i].audit_seq ? Param(certs[i].audit_seq) : Param(nullptr),
+                certs[i].audit_seq ? Param(int64_t{certs[i].leaf_index}) : Param(nullptr)});
     }
     auto r = Sql(conn).ExecV(sql, p);
     if (!r.ok()) return r.status().Wrap("storing signed certificates");
@@ -144,6 +147,29 @@ CertRecord CertFromRow(const Row& r) {
 }
 
 }  // namespace
+
+Result<std::vector<ChunkLeaf>> ChunkLeaves(Connection& conn, int64_t audit_seq) {
+  CP_ASSIGN_OR_RETURN(auto rows, Sql(conn).Query("SELECT issuer_id, serial, request_id, der FROM "
+                                                 "certificates WHERE audit_seq = ? ORDER BY "
+                                                 "leaf_index",
+                                                 {audit_seq}));
+  std::vector<ChunkLeaf> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows)
+    out.push_back({r.Int(0), r.Str(1), r.IsNull(2) ? 0 : r.Int(2), r.Str(3)});
+  return out;
+}
+
+Result<std::optional<std::pair<int64_t, int>>> LeafOf(Connection& conn, int64_t issuer_id,
+                                                      std::string_view serial_hex) {
+  CP_ASSIGN_OR_RETURN(auto rows,
+                      Sql(conn).Query("SELECT audit_seq, leaf_index FROM certificates WHERE "
+                                      "issuer_id = ? AND serial = ? AND audit_seq IS NOT NULL",
+                                      {issuer_id, serial_hex}));
+  if (rows.empty()) return std::optional<std::pair<int64_t, int>>();
+  return std::optional<std::pair<int64_t, int>>(
+      std::make_pair(rows[0].Int(0), static_cast<int>(rows[0].Int(1))));
+}
 
 Result<std::optional<CertRecord>> FindCertificate(Connection& conn, int64_t issuer_id,
                                                   std::string_view serial_hex) {

@@ -37,6 +37,10 @@ struct CertIntent {
 struct SignedCert {
   const CertIntent* intent = nullptr;
   std::string_view der;
+  // The audit entry whose Merkle root covers this certificate, and its leaf's position there
+  // (batch issuance audits a chunk as one entry; 0 when the certificate has its own entry).
+  int64_t audit_seq = 0;
+  int leaf_index = 0;
 };
 // StoreCertificates inserts signed certificates. Each needs its recorded intent (the foreign
 // key to serials): a certificate without one fails the statement.
@@ -65,6 +69,21 @@ struct CertRecord {
   std::string subject;
   std::string der;
 };
+
+// ChunkLeaf is one certificate of an audited chunk, in leaf order.
+struct ChunkLeaf {
+  int64_t issuer_id = 0;
+  std::string serial_hex;
+  int64_t request_id = 0;
+  std::string der;
+};
+// ChunkLeaves returns the certificates whose leaves audit entry |audit_seq| covers, in leaf
+// order.
+Result<std::vector<ChunkLeaf>> ChunkLeaves(Connection& conn, int64_t audit_seq);
+// LeafOf finds the audit entry and leaf index of the certificate |serial_hex| of |issuer_id|
+// (none if it was not issued in an audited chunk).
+Result<std::optional<std::pair<int64_t, int>>> LeafOf(Connection& conn, int64_t issuer_id,
+                                                      std::string_view serial_hex);
 
 // IssuedForRequest returns the issued certificates of a request, oldest first.
 Result<std::vector<CertRecord>> IssuedForRequest(Connection& conn, int64_t request_id);

@@ -280,6 +280,15 @@ const std::vector<Migration>& Migrations() {
                 signature VARBINARY(1024) NOT NULL
               ) ENGINE=InnoDB)",
        }},
+      {8,
+       "audit: issued chunks as Merkle roots",
+       {
+           // Batch issuance audits a chunk as one entry carrying the RFC 6962 Merkle root of
+           // its certificates; each certificate keeps its entry and leaf for inclusion proofs.
+           R"(ALTER TABLE certificates
+                ADD COLUMN IF NOT EXISTS audit_seq BIGINT NULL,
+                ADD COLUMN IF NOT EXISTS leaf_index INT NULL)",
+       }},
   };
   return kMigrations;
 }

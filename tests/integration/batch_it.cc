@@ -768,6 +768,42 @@ TEST_F(BatchIT, ACutAndReGrownAuditChainIsCaughtByTheCheckpointFile) {
       << forged.err;
 }
 
+// Issuance is audited per chunk: one entry with the RFC 6962 Merkle root of its
+// certificates. `audit prove` shows each certificate is in it, and a certificate row changed
+// afterwards is no longer.
+TEST_F(BatchIT, EveryCertificateIsProvableFromItsChunksAuditEntry) {
+  ImportAndApprove(Employees(30), 30);
+  ASSERT_EQ(Run({"run-batch", "--chunk", "8"}).exit_code, 0);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'chunk.issue'"), 4);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'request.issue'"), 0);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM certificates WHERE request_id IS NOT NULL AND "
+                   "audit_seq IS NULL"),
+            0);
+  auto c = db_.Connect();
+  auto rows = store::Sql(*c).Query(
+      "SELECT serial FROM certificates WHERE request_id IS NOT NULL ORDER BY id");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 30u);
+  for (size_t k : {size_t{0}, size_t{13}, size_t{29}}) {
+    auto p = Run({"audit", "prove", "--serial", (*rows)[k].Str(0)});
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+    auto j = nlohmann::json::parse(p.out);
+    EXPECT_TRUE(j["verified"].get<bool>());
+    EXPECT_EQ(j["tree_size"], k < 24 ? 8 : 6);
+  }
+  EXPECT_EQ(Run({"audit", "verify"}).exit_code, 0);
+  // Another certificate's DER in the row: the tree no longer has the recorded root.
+  const std::string serial = (*rows)[13].Str(0);
+  ASSERT_TRUE(store::Sql(*c)
+                  .Exec("UPDATE certificates SET der = (SELECT der FROM (SELECT der FROM "
+                        "certificates WHERE serial = ?) x) WHERE serial = ?",
+                        {(*rows)[14].Str(0), serial})
+                  .ok());
+  auto bad = Run({"audit", "prove", "--serial", serial});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("is not in the Merkle tree of audit entry"), std::string::npos) << bad.err;
+}
+
 TEST_F(BatchIT, SchedulerRunsOnScheduleAndStopsCleanlyOnSigterm) {
   ImportAndApprove(Employees(50), 50);
   auto once = Run({"scheduler", "--interval", "3600", "--run-now", "--max-runs", "1"});
