@@ -42,6 +42,8 @@ po::options_description CommonOptions() {
       "operator name recorded in the audit log (default: cli:<login>)")(
       "audit.checkpoint-file", po::value<std::string>()->default_value(""),
       "file outside the database to which signed audit checkpoints are appended")(
+      "audit.checkpoint-every", po::value<int>()->default_value(1000),
+      "a batch run signs a checkpoint after this many audit entries (and at its end)")(
       "log-level", po::value<std::string>()->default_value(""),
       "trace, debug, info, warn or error (default: info for scheduler, warn otherwise)")(
       "log-format", po::value<std::string>()->default_value("text"),

@@ -193,6 +193,7 @@ batch::BatchOptions BatchOptionsFrom(Context& ctx) {
   o.actor = ctx.Actor();
   o.kek_label = kKekLabel;
   o.checkpoint_file = ctx.Get<std::string>("audit.checkpoint-file");
+  o.checkpoint_every = ctx.Get<int>("audit.checkpoint-every");
   o.stop = &g_stop;
   return o;
 }

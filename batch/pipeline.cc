@@ -286,9 +286,9 @@ class Run {
 
   void Persist(std::unique_ptr<Chunk> c) {
     if (HasFatal()) return;
-    int64_t issued = 0, failed = 0;
+    int64_t issued = 0, failed = 0, appended = 0;
     Status st = store::RunTransaction(*persist_db_, [&](store::Connection& conn) -> Status {
-      issued = failed = 0;
+      issued = failed = appended = 0;
       std::vector<std::pair<int64_t, int64_t>> claims;
       for (const Item& it : c->items) claims.emplace_back(it.req.id, it.req.fence);
       CP_ASSIGN_OR_RETURN(std::vector<int64_t> owned,
@@ -333,6 +333,7 @@ class Run {
       }
       int64_t first_seq = 0;
       CP_RETURN_IF_ERROR(store::AppendAuditBatch(conn, audit, &first_seq));
+      appended = static_cast<int64_t>(audit.size());
       for (size_t i = 0; i < certs.size(); ++i) {
         certs[i].audit_seq = first_seq;
         certs[i].leaf_index = static_cast<int>(i);
@@ -347,6 +348,15 @@ class Run {
     }
     summary_.issued += issued;
     summary_.failed += failed;
+    audited_since_checkpoint_ += appended;
+    if (opt_.checkpoint_every > 0 && audited_since_checkpoint_ >= opt_.checkpoint_every) {
+      audited_since_checkpoint_ = 0;
+      auto cp = kgs::WriteCheckpoint(*persist_db_, token_, opt_.checkpoint_file);
+      if (!cp.ok()) {
+        log_.Warn("audit checkpoint not written",
+                  {{"run", summary_.run_id}, {"error", cp.status().message()}});
+      }
+    }
     log_.Debug("chunk persisted", {{"run", summary_.run_id},
                                    {"requests", c->items.size()},
                                    {"issued", issued},
@@ -476,6 +486,7 @@ class Run {
   std::vector<std::string> batch_profiles_;
   bool needs_data_key_ = false;
   std::optional<kgs::DataKey> data_key_;  // soft profiles' private keys are sealed under it
+  int64_t audited_since_checkpoint_ = 0;  // the persist stage's entries since a checkpoint
   std::map<std::pair<int64_t, std::string>, Result<Issuer>> issuers_;
   std::mutex fatal_mu_;
   bool stopped_ = false;

@@ -34,8 +34,11 @@ struct BatchOptions {
   int64_t limit = 0;  // requests to claim at most; 0: all
   int lease_seconds = 300;
   std::string kek_label = "certpress-kek";
-  // Where the run's closing audit checkpoint is appended besides the database (none if empty).
+  // Where the run's audit checkpoints are appended besides the database (none if empty): one at
+  // the end of the run, and one whenever the run has appended |checkpoint_every| audit entries
+  // since its last (a long run's head is pinned as it goes, not only when it ends).
   std::string checkpoint_file;
+  int checkpoint_every = 1000;
   const std::atomic<bool>* stop = nullptr;  // finish in-flight chunks, claim no more
   // After each persisted chunk, with the counts so far.
   std::function<void(const struct BatchSummary&)> on_progress;

@@ -732,7 +732,10 @@ TEST_F(BatchIT, SignedDecisionsAreVerifiedAgainByAuditVerify) {
 // caught by the file.
 TEST_F(BatchIT, ACutAndReGrownAuditChainIsCaughtByTheCheckpointFile) {
   ImportAndApprove(Employees(20), 20);
-  ASSERT_EQ(Run({"run-batch"}).exit_code, 0);  // a run ends with a checkpoint
+  // A run signs a checkpoint every N audit entries (here 2: chunks of 5, one entry each, and
+  // the run's start) and at its end.
+  ASSERT_EQ(Run({"run-batch", "--chunk", "5", "--audit.checkpoint-every", "2"}).exit_code, 0);
+  EXPECT_GE(Scalar("SELECT COUNT(*) FROM audit_checkpoints"), 3);
   auto cp = Run({"audit", "checkpoint"});
   ASSERT_EQ(cp.exit_code, 0) << cp.err;
   auto ok = Run({"audit", "verify", "--json"});
