@@ -135,12 +135,8 @@ bool CsvReader::Next(CsvRecord* record, CsvError* error) {
           return fail(field.line, field.column, "unterminated quoted field (opened here)");
         }
         if (c == '"') {
-          if (Peek() == '"') {
-            Get();
-            field.value.push_back('"');
-            continue;
-          }
-          break;
+          if (Peek() != '"') break;
+          Get();  // "" is one quote, and counts towards the limit like any byte
         }
         field.value.push_back(static_cast<char>(c));
         if (field.value.size() > options_.max_field_bytes) {

@@ -5,7 +5,9 @@
 // `source .certpress/env`; scripts/bench does both); without it they report an error and the
 // rest still run.
 #include <benchmark/benchmark.h>
+#ifndef CERTPRESS_NO_MALLOC_PROXY
 #include <oneapi/tbb/tbbmalloc_proxy.h>  // the product's allocator (app/main.cc)
+#endif
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>

@@ -10,7 +10,9 @@
 //
 // Every subcommand prints one JSON object on stdout.
 #include <dlfcn.h>
+#ifndef CERTPRESS_NO_MALLOC_PROXY
 #include <oneapi/tbb/tbbmalloc_proxy.h>  // the product's allocator (app/main.cc)
+#endif
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>

@@ -29,6 +29,31 @@ constexpr Spelling<KeySource> kKeySources[] = {{KeySource::kServer, "server"},
                                                {KeySource::kCard, "card"},
                                                {KeySource::kRequester, "requester"}};
 
+// CountsTooLarge reports whether a pattern has a repetition count ({m}, {m,n}) or a
+// back-reference number above 4096, the largest max_length: libstdc++'s std::regex reads such
+// numbers into a long without an overflow check (undefined behaviour, then truncated to int,
+// so {4294967297} meant {1}); profile_fuzz found it. A count above any field's length is
+// meaningless anyway.
+bool CountsTooLarge(std::string_view pattern) {
+  constexpr long kMaxCount = 4096;
+  // Reads the digits at |j| on; true if their value is above kMaxCount.
+  auto too_large = [&](size_t& j) {
+    long v = 0;
+    for (; j < pattern.size() && pattern[j] >= '0' && pattern[j] <= '9'; ++j) {
+      v = v * 10 + (pattern[j] - '0');
+      if (v > kMaxCount) return true;
+    }
+    return false;
+  };
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] != '{' && pattern[i] != '\\') continue;
+    size_t j = i + 1;
+    if (too_large(j)) return true;
+    if (pattern[i] == '{' && j < pattern.size() && pattern[j] == ',' && too_large(++j)) return true;
+  }
+  return false;
+}
+
 // "must be a, b or c"
 template <class Row, size_t N>
 std::string MustBeOneOf(const Row (&table)[N]) {
@@ -178,6 +203,10 @@ Status Parser::ParseFields(const toml::table& t, const std::string& path, CardPr
     f.max_length = static_cast<size_t>(ml);
     CP_ASSIGN_OR_RETURN(f.pattern, toml_.Str(*spec, "pattern", fpath, false));
     if (!f.pattern.empty()) {
+      if (CountsTooLarge(f.pattern)) {
+        return toml_.Error(*spec->get("pattern"), fpath + ".pattern",
+                           "has a repetition count or back-reference above 4096");
+      }
       // std::regex reports a bad pattern only by throwing; keep it inside this function.
       try {
         std::regex re(f.pattern, std::regex::ECMAScript);

@@ -275,6 +275,14 @@ Result<ParsedCsr> ParseCsr(ByteSpan in, const std::vector<std::string>& allowed)
   CP_ASSIGN_OR_RETURN(Bytes der, RequestDer(in));
   CP_ASSIGN_OR_RETURN(VerifiedRequest v, VerifyRequest(der, allowed));
   const Status malformed = InvalidInput("not a PKCS#10 request (PEM or DER)");
+  // Our reader decodes only what we use and skips other attributes' values; the request kept
+  // must still be one OpenSSL reads whole (csr_fuzz found an attribute value that was not DER).
+  const unsigned char* rp = der.data();
+  UniquePtr<X509_REQ> whole(d2i_X509_REQ(nullptr, &rp, static_cast<long>(der.size())));
+  if (!whole || rp != der.data() + der.size()) {
+    OpenSslErrors();
+    return malformed;
+  }
   const ByteSpan spki = v.spki, subject_el = v.subject_el, attributes = v.attributes;
   ParsedCsr out;
   out.key_type = v.key_type;

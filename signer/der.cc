@@ -160,7 +160,15 @@ std::string OidToString(ByteSpan c) {
   std::string out;
   uint64_t v = 0;
   bool first = true;
+  bool start = true;  // at the first octet of a subidentifier
   for (uint8_t b : c) {
+    // X.690 8.19.2: a subidentifier is minimal, its first octet never 0x80. A padded one would
+    // name the same text as another encoding, so an OID compared by its text could be matched
+    // by bytes OpenSSL and other readers reject. Subidentifiers beyond 64 bits are refused
+    // rather than wrapped around.
+    if (start && b == 0x80) return "";
+    if (v > (UINT64_MAX >> 7)) return "";
+    start = !(b & 0x80);
     v = (v << 7) | (b & 0x7f);
     if (b & 0x80) continue;
     if (first) {

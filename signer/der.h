@@ -94,7 +94,8 @@ class Reader {
   ByteSpan in_;
 };
 
-// OidToString renders OID content octets as a dotted string ("" if malformed).
+// OidToString renders OID content octets as a dotted string; "" if malformed: empty, cut off,
+// a subidentifier not in minimal form (X.690 8.19.2) or above 2^64-1.
 std::string OidToString(ByteSpan content);
 
 // ParseTime reads a UTCTime or GeneralizedTime content in the DER forms RFC 5280 requires.

@@ -81,6 +81,25 @@ TEST(CsvTest, MalformedRecordsAreReportedAndTheReaderResynchronises) {
   EXPECT_FALSE(r.Next(&rec, &err));
 }
 
+// Found by csv_fuzz (tests/fuzz/corpus/csv_fuzz/doubled-quotes-past-the-limit): a doubled
+// quote was appended without the length check, so a quoted field of "" pairs grew without
+// bound past max_field_bytes.
+TEST(CsvTest, DoubledQuotesCountTowardsTheFieldLimit) {
+  std::stringstream in("\"" + std::string(100, '"') + "\",x\nnext,1\n");
+  batch::CsvOptions opt;
+  opt.max_field_bytes = 40;
+  CsvReader r(in, opt);
+  CsvRecord rec;
+  CsvError err;
+  ASSERT_TRUE(r.Next(&rec, &err));
+  EXPECT_TRUE(rec.fields.empty());
+  EXPECT_EQ(err.line, 1u);
+  EXPECT_EQ(err.column, 1u);
+  EXPECT_NE(err.message.find("longer than 40 bytes"), std::string::npos);
+  ASSERT_TRUE(r.Next(&rec, &err));
+  EXPECT_EQ(Values(rec), (std::vector<std::string>{"next", "1"}));
+}
+
 TEST(CsvTest, FieldsCrossingReadBlocksStayWhole) {
   std::stringstream in;
   for (int i = 0; i < 20000; ++i) in << "row" << i << ",\"quoted, " << i << "\"\n";

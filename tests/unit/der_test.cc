@@ -23,6 +23,25 @@ TEST(DerTest, EncodesOidsLikeX690) {
   EXPECT_FALSE(EncodeOid("1.40").ok());
 }
 
+// Found by der_reader_fuzz (tests/fuzz/corpus/der_reader_fuzz/oid-nonminimal.der): a padded
+// subidentifier (0x80 first octet) rendered as the same text as the minimal encoding, so a
+// request's algorithm or attribute OID was matched by bytes OpenSSL rejects; a subidentifier
+// above 64 bits wrapped around and could render as a known OID.
+TEST(DerTest, OidToStringRefusesNonMinimalAndHugeSubidentifiers) {
+  const uint8_t padded[] = {0x80, 0x80, 0x01};
+  EXPECT_EQ(OidToString(padded), "");
+  // 1.2.840.113549.1.1.11 with the 840 arc padded: 86 48 -> 80 86 48.
+  const uint8_t padded_arc[] = {0x2a, 0x80, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b};
+  EXPECT_EQ(OidToString(padded_arc), "");
+  // 1.2.(2^64 + 11) would wrap to 1.2.11.
+  const uint8_t huge[] = {0x2a, 0x82, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x0b};
+  EXPECT_EQ(OidToString(huge), "");
+  // 1.2.(2^64 - 1) is the largest arc we render.
+  const uint8_t largest[] = {0x2a, 0x81, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f};
+  EXPECT_EQ(OidToString(largest), "1.2.18446744073709551615");
+  EXPECT_EQ(*EncodeOid("1.2.18446744073709551615"), Bytes(std::begin(largest), std::end(largest)));
+}
+
 TEST(DerTest, IntegersAreMinimalAndPositive) {
   Writer w;
   const uint8_t high[] = {0x00, 0x00, 0x80, 0x01};

@@ -197,6 +197,55 @@ TEST(CsrTest, PointOffTheCurveIsRefused) {
   EXPECT_FALSE(CheckCsr(req.bytes()).ok());
 }
 
+// SignInfo wraps a CertificationRequestInfo into a request signed by |key| (ECDSA-SHA256).
+Bytes SignInfo(ByteSpan info, EVP_PKEY* key) {
+  UniquePtr<EVP_MD_CTX> md(EVP_MD_CTX_new());
+  size_t siglen = 0;
+  EVP_DigestSignInit(md.get(), nullptr, EVP_sha256(), nullptr, key);
+  EVP_DigestSign(md.get(), nullptr, &siglen, info.data(), info.size());
+  Bytes sig(siglen);
+  EVP_DigestSign(md.get(), sig.data(), &siglen, info.data(), info.size());
+  sig.resize(siglen);
+  der::Writer req;
+  size_t r = req.Begin(der::kSequence);
+  req.Raw(info);
+  req.Raw(SignatureAlgorithmDer(KeyType::kEcP256));
+  req.BitString(sig);
+  req.End(r);
+  return req.Take();
+}
+
+// Found by csr_fuzz (tests/fuzz/corpus/csr_fuzz/attribute-value-not-der): an attribute other
+// than extensionRequest is skipped, and its value was never read; a properly signed request
+// whose challengePassword value is not DER was accepted, though OpenSSL cannot read it.
+TEST(CsrTest, AttributeValuesMustBeDerEvenWhenSkipped) {
+  auto key = Ec("P-256");
+  auto info_with = [&](ByteSpan value_set_content) {
+    der::Writer info;
+    size_t i = info.Begin(der::kSequence);
+    info.SmallInteger(0);
+    info.Raw(*EncodeName(*ParseName("CN=x")));
+    info.Raw(*SpkiDer(key.get()));
+    size_t attrs = info.Begin(der::ContextConstructed(0));
+    size_t attr = info.Begin(der::kSequence);
+    info.OidContent(*der::EncodeOid("1.2.840.113549.1.9.7"));  // challengePassword
+    size_t set = info.Begin(der::kSet);
+    info.Raw(value_set_content);
+    info.End(set);
+    info.End(attr);
+    info.End(attrs);
+    info.End(i);
+    return info.Take();
+  };
+  const uint8_t good_value[] = {0x0c, 0x02, 'p', 'w'};  // UTF8String "pw"
+  auto good = ParseCsr(SignInfo(info_with(good_value), key.get()));
+  ASSERT_TRUE(good.ok()) << good.status().message();
+  const uint8_t cut_off[] = {0x06, 0x05, 0x2a};  // an OID claiming 5 octets, holding 1
+  auto bad = ParseCsr(SignInfo(info_with(cut_off), key.get()));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().kind(), ErrorKind::kInvalidInput);
+}
+
 // The issuance-time check agrees with the full parse: same key, same verdicts.
 TEST(CsrTest, CheckCsrAgreesWithParseCsr) {
   for (const char* curve : {"P-256", "P-384"}) {

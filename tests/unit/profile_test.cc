@@ -142,6 +142,14 @@ TEST(ProfileTest, ErrorsSayFileLineColumnAndKey) {
       {Replace(kBase, "source = \"server\"", "source = \"hsm\""),
        "t.toml:14:10: card.k.keys[0].source: must be server, card or requester"},
       {"[card.x\n", "t.toml:1:"},
+      // Found by profile_fuzz (corpus/profile_fuzz/regex-count-overflow.toml): std::regex
+      // overflows on such counts (undefined behaviour inside libstdc++).
+      {Replace(kBase, "name = { required = true }",
+               "name = { required = true, pattern = \"a{99999999999999999999}\" }"),
+       "card.k.fields.name.pattern: has a repetition count or back-reference above 4096"},
+      {Replace(kBase, "name = { required = true }",
+               "name = { required = true, pattern = \"(a)\\\\99999999999999999999\" }"),
+       "card.k.fields.name.pattern: has a repetition count or back-reference above 4096"},
   };
   for (const auto& c : cases) {
     auto set = LoadProfilesFromString(c.toml, "t.toml");
