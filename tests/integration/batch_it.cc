@@ -807,6 +807,57 @@ TEST_F(BatchIT, EveryCertificateIsProvableFromItsChunksAuditEntry) {
   EXPECT_NE(bad.err.find("is not in the Merkle tree of audit entry"), std::string::npos) << bad.err;
 }
 
+// An operator whose key is in a PKCS#11 token (here a key the token generated, certified by a
+// CA the administrator trusts, made with plain openssl) signs decisions through its RFC 7512
+// URI; a certificate without its chain is not registered.
+TEST_F(BatchIT, AnOperatorSignsWithAKeyInAToken) {
+  const std::string root_key = Path("trusted.key"), root_pem = Path("trusted.pem");
+  auto mk = Sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
+               Quote(root_key) + " -out " + Quote(root_pem) +
+               " -days 365 -subj '/O=Trusted/CN=Trusted Operator CA' "
+               "-addext basicConstraints=critical,CA:TRUE "
+               "-addext keyUsage=critical,keyCertSign,cRLSign");
+  ASSERT_EQ(mk.exit_code, 0) << mk.err;
+  // A P-256 key generated in the token, and its CSR (signed in the token).
+  auto csr = Run({"ca", "create-sub", "--label", "op-carol", "--name", "CN=carol,O=Trusted",
+                  "--key-type", "ec-p256", "--csr-out", Path("carol.csr")});
+  ASSERT_EQ(csr.exit_code, 0) << csr.err;
+  ASSERT_TRUE(WriteFile(Path("op.cnf"),
+                        "basicConstraints=critical,CA:FALSE\n"
+                        "keyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n")
+                  .ok());
+  auto sign =
+      Sh("openssl x509 -req -in " + Quote(Path("carol.csr")) + " -CA " + Quote(root_pem) +
+         " -CAkey " + Quote(root_key) + " -CAcreateserial -days 30 -extfile " +
+         Quote(Path("op.cnf")) + " -out " + Quote(Path("carol.pem")) + " && cat " +
+         Quote(Path("carol.pem")) + " " + Quote(root_pem) + " > " + Quote(Path("carol-chain.pem")));
+  ASSERT_EQ(sign.exit_code, 0) << sign.err;
+  auto alone = Run({"operator", "add", "dave", "--cert", Path("carol.pem")});
+  EXPECT_EQ(alone.exit_code, 1);
+  EXPECT_NE(alone.err.find("does not chain to a CA of ours"), std::string::npos) << alone.err;
+  auto add = Run({"operator", "add", "carol", "--cert", Path("carol-chain.pem")});
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+
+  auto imp = Run({"import", Employees(2), "--profile", "employee-soft", "--ca", "issuing"});
+  ASSERT_EQ(imp.exit_code, 0) << imp.err;
+  const std::string uri = "pkcs11:token=" + token_.label() + ";object=op-carol";
+  // Another key of the same token is not carol's.
+  auto other = Run({"approve", "--all", "--profile", "employee-soft", "--operator", "carol",
+                    "--key", "pkcs11:token=" + token_.label() + ";object=issuing",
+                    "--key-password-file", token_.pin_file()});
+  EXPECT_EQ(other.exit_code, 1);
+  EXPECT_NE(other.err.find("does not verify with the operator's registered certificate"),
+            std::string::npos)
+      << other.err;
+  auto ok = Run({"approve", "--all", "--profile", "employee-soft", "--operator", "carol", "--key",
+                 uri, "--key-password-file", token_.pin_file()});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("2 approved"), std::string::npos) << ok.out;
+  auto verify = Run({"audit", "verify", "--json"});
+  ASSERT_EQ(verify.exit_code, 0) << verify.err;
+  EXPECT_EQ(nlohmann::json::parse(verify.out)["signed_decisions"], 2);
+}
+
 TEST_F(BatchIT, SchedulerRunsOnScheduleAndStopsCleanlyOnSigterm) {
   ImportAndApprove(Employees(50), 50);
   auto once = Run({"scheduler", "--interval", "3600", "--run-now", "--max-runs", "1"});
