@@ -2,9 +2,9 @@
 #include <nlohmann/json.hpp>
 
 #include "app/commands.h"
+#include "batch/report.h"
 #include "ca/issuance.h"
 #include "kgs/audit_keys.h"
-#include "ra/decisions.h"
 #include "signer/serial.h"
 #include "store/audit.h"
 #include "store/certificates.h"
@@ -25,12 +25,7 @@ CommandResult Migrate(Context& ctx) {
   // Audited now that the schema is current: the chain's keys live in tables it creates.
   auto current = ctx.Db();
   if (!current.ok()) return Fail(current.status());
-  std::vector<store::AuditEvent> events;
-  for (const auto& [version, name] : r->migrations) {
-    events.push_back({ctx.Actor(), "db.migrate", "schema:" + std::to_string(version), name});
-  }
-  Status st = store::RunTransaction(
-      **current, [&](store::Connection& c) { return store::AppendAuditBatch(c, events); });
+  Status st = store::AuditMigrations(**current, *r, ctx.Actor());
   if (!st.ok()) return Fail(st.Wrap("the migrations are applied, but auditing them failed"));
   return Ok();
 }
@@ -38,58 +33,48 @@ CommandResult Migrate(Context& ctx) {
 CommandResult AuditVerify(Context& ctx) {
   auto db = ctx.Db();
   if (!db.ok()) return Fail(db.status());
-  const std::string file = ctx.Get<std::string>("audit.checkpoint-file");
   auto token = ctx.Token();
   if (!token.ok()) return Fail(token.status().Wrap("the audit keys are in the token"));
-  auto seqs = kgs::CheckpointSeqs(**db, file);
-  if (!seqs.ok()) return Fail(seqs.status());
-  std::map<int64_t, std::string> chain_at;
-  for (int64_t s : *seqs) chain_at[s];
-  auto r = store::VerifyAudit(**db, &chain_at);
-  if (!r.ok()) return Fail(r.status());
-  auto cps = kgs::VerifyCheckpoints(**db, **token, file, chain_at, r->entries);
-  if (!cps.ok()) return Fail(cps.status());
-  // Every approval and rejection: its signed statement, checked again.
-  auto d = ra::VerifyDecisions(**db);
-  if (!d.ok()) return Fail(d.status());
-  std::vector<std::string> problems = d->problems;
-  problems.insert(problems.end(), cps->problems.begin(), cps->problems.end());
-  const bool decisions_ok = problems.empty();
+  auto t = batch::VerifyAuditTrail(**db, **token, ctx.Get<std::string>("audit.checkpoint-file"));
+  if (!t.ok()) return Fail(t.status());
+  const store::AuditReport& r = t->chain;
+  const ra::DecisionAudit& d = t->decisions;
+  const bool others_ok = t->problems.empty();
   if (ctx.Flag("json")) {
-    nlohmann::json j = {{"intact", r->intact && decisions_ok},
-                        {"entries", r->entries},
-                        {"decision_statements", d->statements},
-                        {"signed_decisions", d->decisions},
-                        {"unsigned_legacy_decisions", d->unsigned_legacy},
-                        {"keyed", r->keyed},
-                        {"checkpoints", cps->in_db},
-                        {"checkpoints_in_file", cps->in_file}};
-    if (!r->intact) {
-      j["first_bad_seq"] = r->first_bad_seq;
-      j["problem"] = r->problem;
+    nlohmann::json j = {{"intact", t->intact()},
+                        {"entries", r.entries},
+                        {"decision_statements", d.statements},
+                        {"signed_decisions", d.decisions},
+                        {"unsigned_legacy_decisions", d.unsigned_legacy},
+                        {"keyed", r.keyed},
+                        {"checkpoints", t->checkpoints.in_db},
+                        {"checkpoints_in_file", t->checkpoints.in_file}};
+    if (!r.intact) {
+      j["first_bad_seq"] = r.first_bad_seq;
+      j["problem"] = r.problem;
     }
-    if (!decisions_ok) j["problems"] = problems;
+    if (!others_ok) j["problems"] = t->problems;
     ctx.out << j.dump(2) << "\n";
   } else {
-    if (r->intact) {
-      ctx.out << "audit log intact: " << r->entries << " entries"
-              << (r->keyed ? ", keyed" : ", not keyed yet") << "; " << cps->in_db
-              << " signed checkpoint(s), " << cps->in_file << " in the checkpoint file\n";
+    if (r.intact) {
+      ctx.out << "audit log intact: " << r.entries << " entries"
+              << (r.keyed ? ", keyed" : ", not keyed yet") << "; " << t->checkpoints.in_db
+              << " signed checkpoint(s), " << t->checkpoints.in_file << " in the checkpoint file\n";
     }
-    if (decisions_ok) {
-      ctx.out << "decisions intact: " << d->decisions << " signed by operators in " << d->statements
+    if (others_ok) {
+      ctx.out << "decisions intact: " << d.decisions << " signed by operators in " << d.statements
               << " statements";
-      if (d->unsigned_legacy) ctx.out << " (" << d->unsigned_legacy << " older, unsigned)";
+      if (d.unsigned_legacy) ctx.out << " (" << d.unsigned_legacy << " older, unsigned)";
       ctx.out << "\n";
     }
   }
-  if (!r->intact) {
-    return Fail(DatabaseError("audit log broken at entry " + std::to_string(r->first_bad_seq) +
-                              ": " + r->problem));
+  if (!r.intact) {
+    return Fail(DatabaseError("audit log broken at entry " + std::to_string(r.first_bad_seq) +
+                              ": " + r.problem));
   }
-  if (!decisions_ok) {
-    for (const auto& p : problems) std::cerr << p << "\n";
-    return Fail(DatabaseError(std::to_string(problems.size()) +
+  if (!others_ok) {
+    for (const auto& p : t->problems) std::cerr << p << "\n";
+    return Fail(DatabaseError(std::to_string(t->problems.size()) +
                               " signed decision(s) or checkpoint(s) do not verify (listed above)"));
   }
   return Ok();

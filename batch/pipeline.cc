@@ -46,6 +46,7 @@ struct Work {
   UniquePtr<EVP_PKEY> private_key;  // server-generated keys only, until packaged
   // Through the issuance core: prepared in the encode stage, recorded, signed, persisted.
   ca::Issuance cert;
+  merkle::Hash leaf{};   // the certificate's leaf in its chunk's Merkle tree (parallel stage)
   std::string key_blob;  // IV || AES-256-GCM(PKCS#8) || tag
 };
 
@@ -265,7 +266,11 @@ class Run {
 
   void Sign(Chunk& c) {
     ParallelItems(c, [&](Item& it) {
-      for (Work& w : it.works) CP_RETURN_IF_ERROR(ca::Sign(w.cert));
+      for (Work& w : it.works) {
+        CP_RETURN_IF_ERROR(ca::Sign(w.cert));
+        // Hashed here, in parallel, not in the serial persist stage that needs it.
+        w.leaf = ca::CertificateLeaf(ca::SignedCertOf(w.cert));
+      }
       return Status::Ok();
     });
   }
@@ -295,6 +300,7 @@ class Run {
                           store::OwnedClaims(conn, claims, opt_.claimer));
       std::set<int64_t> mine(owned.begin(), owned.end());
       std::vector<store::SignedCert> certs;
+      std::vector<merkle::Hash> leaves;
       std::vector<store::EncryptedKey> keys;
       std::vector<int64_t> done;
       std::vector<store::AuditEvent> audit;
@@ -311,6 +317,7 @@ class Run {
         }
         for (const Work& w : it.works) {
           certs.push_back(ca::SignedCertOf(w.cert));
+          leaves.push_back(w.leaf);
           if (!w.key_blob.empty())
             keys.push_back({it.req.id, w.key->name, data_key_->id(), w.key_blob});
         }
@@ -321,9 +328,6 @@ class Run {
       // 6962): one row instead of one per request on the hot path, and each certificate stays
       // provable (`certpress audit prove`). It goes first, so its sequence number is known.
       if (!certs.empty()) {
-        std::vector<merkle::Hash> leaves;
-        leaves.reserve(certs.size());
-        for (const auto& sc : certs) leaves.push_back(ca::CertificateLeaf(sc));
         audit.insert(
             audit.begin(),
             store::AuditEvent{opt_.actor, "chunk.issue", "run:" + std::to_string(summary_.run_id),

@@ -32,4 +32,20 @@ Result<StatusReport> LoadStatus(store::Connection& db, int last_runs) {
   return report;
 }
 
+Result<AuditTrail> VerifyAuditTrail(store::Connection& db, CryptoToken& token,
+                                    const std::string& checkpoint_file) {
+  AuditTrail t;
+  // The chain's hash is kept at each place a checkpoint names, as the walk passes it.
+  CP_ASSIGN_OR_RETURN(auto seqs, kgs::CheckpointSeqs(db, checkpoint_file));
+  std::map<int64_t, std::string> chain_at;
+  for (int64_t s : seqs) chain_at[s];
+  CP_ASSIGN_OR_RETURN(t.chain, store::VerifyAudit(db, &chain_at));
+  CP_ASSIGN_OR_RETURN(
+      t.checkpoints, kgs::VerifyCheckpoints(db, token, checkpoint_file, chain_at, t.chain.entries));
+  CP_ASSIGN_OR_RETURN(t.decisions, ra::VerifyDecisions(db));
+  t.problems = t.decisions.problems;
+  t.problems.insert(t.problems.end(), t.checkpoints.problems.begin(), t.checkpoints.problems.end());
+  return t;
+}
+
 }  // namespace certpress::batch

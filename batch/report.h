@@ -10,6 +10,10 @@
 
 #include "batch/pipeline.h"
 #include "common/status.h"
+#include "kgs/audit_keys.h"
+#include "ra/decisions.h"
+#include "signer/token.h"
+#include "store/audit.h"
 #include "store/db.h"
 #include "store/runs.h"
 
@@ -28,5 +32,19 @@ struct StatusReport {
 
 // LoadStatus reads the status report, with the |last_runs| newest runs.
 Result<StatusReport> LoadStatus(store::Connection& db, int last_runs = 5);
+
+// AuditTrail is everything `audit verify` checks, in one report: the keyed chain (in one
+// snapshot), its signed checkpoints in the database and in |checkpoint_file|, and every
+// operator's signed decision.
+struct AuditTrail {
+  store::AuditReport chain;
+  kgs::CheckpointAudit checkpoints;
+  ra::DecisionAudit decisions;
+  std::vector<std::string> problems;  // checkpoints and decisions that do not verify
+
+  bool intact() const { return chain.intact && problems.empty(); }
+};
+Result<AuditTrail> VerifyAuditTrail(store::Connection& db, CryptoToken& token,
+                                    const std::string& checkpoint_file);
 
 }  // namespace certpress::batch

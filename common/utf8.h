@@ -19,7 +19,6 @@ size_t Utf8Length(std::string_view s);
 // DecodeUtf8 decodes the code point at s[*pos] and advances *pos; returns -1 if malformed.
 long DecodeUtf8(std::string_view s, size_t* pos);
 
-
 // CheckFieldText validates one field value of a request: valid UTF-8, no control characters
 // (C0, DEL, C1), no bidirectional formatting characters (U+061C, U+200E, U+200F,
 // U+202A-U+202E, U+2066-U+2069: they make a name display differently from what it is). On

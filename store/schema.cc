@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "store/audit.h"
 #include "store/sql.h"
 
 namespace certpress::store {
@@ -351,6 +352,15 @@ Result<MigrateReport> Migrate(Connection& conn) {
   Sql(conn).Query("SELECT RELEASE_LOCK('certpress.migrate')").status().IgnoreError();
   if (!st.ok()) return st;
   return report;
+}
+
+Status AuditMigrations(Connection& conn, const MigrateReport& report, const std::string& actor) {
+  if (report.migrations.empty()) return Status::Ok();
+  std::vector<AuditEvent> events;
+  for (const auto& [version, name] : report.migrations) {
+    events.push_back({actor, "db.migrate", "schema:" + std::to_string(version), name});
+  }
+  return RunTransaction(conn, [&](Connection& c) { return AppendAuditBatch(c, events); });
 }
 
 }  // namespace certpress::store

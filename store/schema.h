@@ -24,6 +24,10 @@ struct MigrateReport {
 // audits what was applied (`db migrate` does, once the schema is current and the audit keys,
 // which need it, are loaded).
 Result<MigrateReport> Migrate(Connection& conn);
+// AuditMigrations audits each migration |report| applied ("db.migrate", object "schema:N") as
+// |actor|, in one transaction; the connection needs the audit keys (store/audit.h).
+[[nodiscard]] Status AuditMigrations(Connection& conn, const MigrateReport& report,
+                                     const std::string& actor);
 // SchemaVersion returns the highest applied version (0 for an empty database).
 Result<int> SchemaVersion(Connection& conn);
 // LatestSchemaVersion is the version this build migrates to.

@@ -23,8 +23,8 @@
 #include "signer/der.h"
 
 namespace der = certpress::der;
-using certpress::ByteSpan;
 using certpress::Bytes;
+using certpress::ByteSpan;
 
 namespace {
 
@@ -67,8 +67,8 @@ bool Walk(ByteSpan in, int depth) {
     uint8_t tag = 0;
     ByteSpan content, element;
     if (!r.ReadAny(&tag, &content, &element)) return false;
-    if (element.data() != start || element.size() != before - r.remaining() ||
-        tag != start[0] || content.data() < element.data() ||
+    if (element.data() != start || element.size() != before - r.remaining() || tag != start[0] ||
+        content.data() < element.data() ||
         content.data() + content.size() != element.data() + element.size() ||
         element.size() - content.size() < 2 || element.size() - content.size() > 6) {
       Fail("element bounds");
@@ -190,7 +190,8 @@ Bytes WriteProgram(FuzzedDataProvider& in) {
         if (second > UINT64_MAX - 80) second %= 1000;
         dotted += "." + std::to_string(second);
         int extra = in.ConsumeIntegralInRange<int>(0, 6);
-        for (int i = 0; i < extra; ++i) dotted += "." + std::to_string(in.ConsumeIntegral<uint64_t>());
+        for (int i = 0; i < extra; ++i)
+          dotted += "." + std::to_string(in.ConsumeIntegral<uint64_t>());
         auto content = der::EncodeOid(dotted);
         if (!content.ok()) Fail("EncodeOid rejects a well-formed dotted OID");
         if (der::OidToString(*content) != dotted) Fail("OidToString(EncodeOid(x)) != x");

@@ -64,9 +64,9 @@ TEST(MerkleTest, AChangedLeafIndexOrPathDoesNotVerify) {
   const Hash root = Root(leaves);
   const auto path = InclusionPath(leaves, 6);
   ASSERT_TRUE(VerifyInclusion(leaves[6], 6, 13, path, root));
-  EXPECT_FALSE(VerifyInclusion(leaves[7], 6, 13, path, root));  // another leaf
-  EXPECT_FALSE(VerifyInclusion(leaves[6], 7, 13, path, root));  // another place
-  EXPECT_FALSE(VerifyInclusion(leaves[6], 6, 8, path, root));  // a tree of another shape
+  EXPECT_FALSE(VerifyInclusion(leaves[7], 6, 13, path, root));   // another leaf
+  EXPECT_FALSE(VerifyInclusion(leaves[6], 7, 13, path, root));   // another place
+  EXPECT_FALSE(VerifyInclusion(leaves[6], 6, 8, path, root));    // a tree of another shape
   EXPECT_FALSE(VerifyInclusion(leaves[6], 13, 13, path, root));  // out of range
   auto bad = path;
   bad[1][0] ^= 1;
