@@ -287,23 +287,39 @@ def case_attestation_faults(c):
 
 
 def case_pkcs11_list_and_sign(c):
-    """OpenSC's PKCS#11 module lists the certificates and keys, signs with ECDSA (9a) and
-    RSA (9c, PIN-always), and openssl verifies each signature against its certificate."""
+    """OpenSC's PKCS#11 module lists the certificates and keys, signs with ECDSA P-256 (9a),
+    RSA-2048 (9c, PIN-always) and ECDSA P-384 (9e), and openssl verifies each signature
+    against its certificate; ECDH with 9d gives openssl's shared secret."""
     cert_a = c.certify("9a", c.generate("9a", "ECCP256"))
     cert_c = c.certify("9c", c.generate("9c", "RSA2048"))
+    cert_e = c.certify("9e", c.generate("9e", "ECCP384"))
+    pub_d = c.generate("9d", "ECCP256")
+    c.certify("9d", pub_d)
     slot = ["--slot-description", c.reader]
     out = run(["pkcs11-tool", "--module", PKCS11, *slot, "--list-objects"])
     check("CN=holder 9a" in out and "CN=holder 9c" in out, f"both certificates listed:\n{out}")
     msg = c.path("msg.txt")
     with open(msg, "w") as f:
         f.write("signed by a virtual card\n")
-    for kid, mech, cert in (("01", "ECDSA-SHA256", cert_a), ("02", "SHA256-RSA-PKCS", cert_c)):
+    for kid, mech, cert, dgst in (("01", "ECDSA-SHA256", cert_a, "-sha256"), ("02", "SHA256-RSA-PKCS", cert_c, "-sha256"),
+                                  ("04", "ECDSA-SHA384", cert_e, "-sha384")):
         sig = c.path(f"sig{kid}.bin")
         run(["pkcs11-tool", "--module", PKCS11, *slot, "--login", "--pin", "123456",
              "--sign", "--id", kid, "-m", mech, "--signature-format", "openssl", "-i", msg, "-o", sig])
         pub = pubkey_of_cert(cert, c.path(f"p{kid}.pem"))
-        out = run(["openssl", "dgst", "-sha256", "-verify", pub, "-signature", sig, msg])
+        out = run(["openssl", "dgst", dgst, "-verify", pub, "-signature", sig, msg])
         check("Verified OK" in out, f"{mech}: {out}")
+    # OpenSC offers the key-management key (9D, EC) for key agreement only: ECDH with a peer
+    # key, the shared secret compared with openssl's from the peer's side.
+    peer, peer_der = c.path("peer.key"), c.path("peer.der")
+    run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", peer])
+    run(["openssl", "pkey", "-in", peer, "-pubout", "-outform", "DER", "-out", peer_der])
+    ours, theirs = c.path("ecdh-card.bin"), c.path("ecdh-openssl.bin")
+    run(["pkcs11-tool", "--module", PKCS11, *slot, "--login", "--pin", "123456", "--derive", "-m", "ECDH1-DERIVE",
+         "--id", "03", "-i", peer_der, "-o", ours])
+    run(["openssl", "pkeyutl", "-derive", "-inkey", peer, "-peerkey", pub_d, "-out", theirs])
+    with open(ours, "rb") as a, open(theirs, "rb") as b:
+        check(a.read() == b.read(), "the card's ECDH secret is openssl's")
 
 
 def case_removal_reported_by_pcscd(c):

@@ -188,6 +188,19 @@ class Objects(CardTest):
         self.assertEqual(sw, 0x9000)
         self.assertEqual(P.first_value(data, 0x53), body)
 
+    def test_max_response_fault_chains_every_answer(self):
+        self.card.faults["max-response"] = "2"
+        first, sw = self.t(bytes.fromhex("00FD000000"))
+        self.assertEqual((first, sw), (bytes([5, 4]), 0x6101))
+        self.assertEqual(self.t(bytes.fromhex("00C0000000")), (bytes([3]), 0x9000))
+        self.assertEqual(P.ok(self.t, 0, 0xF8, 0, 0, le=0), self.card.st["serial"].to_bytes(4, "big"))
+
+    def test_le_6c_fault_names_the_exact_length(self):
+        self.card.faults["le-6c"] = "1"
+        self.assertEqual(self.t(bytes.fromhex("00FD000000")), (b"", 0x6C03))
+        self.assertEqual(self.t(bytes.fromhex("00FD000003")), (bytes([5, 4, 3]), 0x9000))
+        self.assertEqual(self.t(bytes.fromhex("00FD0000")), (bytes([5, 4, 3]), 0x9000))  # no Le
+
     def test_missing_object_and_discovery(self):
         self.assertEqual(self.sw(0, 0xCB, 0x3F, 0xFF, P.tlv(0x5C, bytes.fromhex("5FC102"))), 0x6A82)
         d = P.ok(self.t, 0, 0xCB, 0x3F, 0xFF, P.tlv(0x5C, b"\x7e"))

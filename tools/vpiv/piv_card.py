@@ -409,6 +409,8 @@ FAULTS = {
     "bad-attestation": "signature (default): ATTEST signed by a key other than F9's; "
     "pubkey: it attests another public key",
     "accept-any-pin": "VERIFY accepts any PIN",
+    "max-response": "N: at most N bytes of data per response, the rest by 61xx/GET RESPONSE",
+    "le-6c": "a short Le other than the answer's length gets 6Cxx (ISO 7816-4 5.3.4), no data",
     "mute": "the card never answers APDUs (a hung card)",
 }
 
@@ -419,6 +421,9 @@ def parse_fault(spec):
         raise ValueError(f"unknown fault '{name}' (known: {', '.join(FAULTS)})")
     if name in ("slow", "drop-after", "drop-delay", "reinsert-after"):
         float(value)
+    elif name == "max-response":
+        if not 1 <= int(value) <= 65536:
+            raise ValueError("max-response=N with 1 <= N <= 65536")
     elif name == "drop-on":
         int(value, 16)
     elif name == "bad-attestation":
@@ -593,6 +598,21 @@ class PivCard:
     def _respond(self, data, apdu):
         """Response chaining (ISO 7816-4 section 5.3.4): at most Le bytes, 61xx while more."""
         limit = apdu.le if apdu.le is not None else (65536 if apdu.extended else 256)
+        if (
+            "le-6c" in self.faults
+            and apdu.le is not None
+            and not apdu.extended
+            and apdu.ins != 0xC0
+            and data
+            and len(data) < 256
+            and apdu.le != len(data)
+        ):
+            # "Wrong Le field; SW2 encodes the exact number of available data bytes": the host
+            # repeats the command with that Le.
+            self.pending = b""
+            return b"", 0x6C00 | len(data)
+        if "max-response" in self.faults:
+            limit = min(limit, int(self.faults["max-response"]))
         if len(data) <= limit:
             self.pending = b""
             return data, SW_OK
