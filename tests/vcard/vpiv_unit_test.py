@@ -137,7 +137,10 @@ class Pin(CardTest):
         self.assertEqual(self.verify("654321"), 0x9000)
 
     def test_change_reference_data(self):
+        self.assertEqual(P.first_value(P.ok(self.t, 0, 0xF7, 0, 0x80), 0x05), b"\x01")  # default PIN
         self.assertEqual(self.sw(0, 0x24, 0, 0x80, P.pin_block("123456") + P.pin_block("11112222")), 0x9000)
+        self.assertEqual(P.first_value(P.ok(self.t, 0, 0xF7, 0, 0x80), 0x05), b"\x00")
+        self.assertEqual(P.first_value(P.ok(self.t, 0, 0xF7, 0, 0x80), 0x06), b"\x03\x03")
         self.assertEqual(self.verify("123456"), 0x63C2)
         self.assertEqual(self.verify("11112222"), 0x9000)
         self.assertEqual(self.sw(0, 0x24, 0, 0x81, P.pin_block("12345678") + P.pin_block("87654321")), 0x9000)

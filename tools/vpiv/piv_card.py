@@ -34,7 +34,7 @@ except ImportError:  # pragma: no cover
 # --- constants (SP 800-78-4 table 6-2 algorithm identifiers, SP 800-73-4 part 1 table 4b) ------
 
 PIV_AID = bytes.fromhex("A000000308")
-PIV_AID_FULL = bytes.fromhex("A0000003080000100001 00".replace(" ", ""))
+PIV_AID_FULL = bytes.fromhex("A000000308000010000100")  # PIX: application 0000 1000, version 0100
 
 ALG_3DES = 0x03
 ALG_AES128 = 0x08
@@ -83,7 +83,6 @@ SW_SECURITY = 0x6982
 SW_BLOCKED = 0x6983
 SW_CONDITIONS = 0x6985
 SW_WRONG_DATA = 0x6A80
-SW_FUNC_NOT_SUPPORTED = 0x6A81
 SW_NOT_FOUND = 0x6A82
 SW_NO_SPACE = 0x6A84
 SW_INCORRECT_P1P2 = 0x6A86
@@ -229,12 +228,6 @@ def public_key_template(alg, public_key):
     return tlv(0x7F49, inner)
 
 
-def key_alg(key):
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        return {"secp256r1": ALG_P256, "secp384r1": ALG_P384}[key.curve.name]
-    return {1024: ALG_RSA1024, 2048: ALG_RSA2048}[key.key_size]
-
-
 def raw_rsa(key, data):
     """RSA private operation on the raw block (the card signs what the host padded)."""
     nums = key.private_numbers()
@@ -270,12 +263,6 @@ def sym_encrypt(alg, key, block):
     c, _ = sym_cipher(alg, key)
     e = c.encryptor()
     return e.update(block) + e.finalize()
-
-
-def sym_decrypt(alg, key, block):
-    c, _ = sym_cipher(alg, key)
-    d = c.decryptor()
-    return d.update(block) + d.finalize()
 
 
 # --- attestation CA (shared by all cards of a directory, as Yubico's root is by all YubiKeys) ---
@@ -479,22 +466,23 @@ class PivCard:
         keep_objs = {
             k: v for k, v in st.get("objects", {}).items() if k == "%06x" % ATTESTATION_OBJECT
         }
-        st["pin"] = self._secret(DEFAULT_PIN, 3)
-        st["puk"] = self._secret(DEFAULT_PUK, 3)
+        st["pin"] = self._secret(DEFAULT_PIN, 3, default=True)
+        st["puk"] = self._secret(DEFAULT_PUK, 3, default=True)
         aes = tuple(int(x) for x in st["version"].split(".")) >= (5, 7, 0)
         st["mgmt"] = {"alg": ALG_AES192 if aes else ALG_3DES, "key": DEFAULT_MGMT.hex(), "touch": 0}
         st["keys"] = keep_keys
         st["objects"] = keep_objs
 
     @staticmethod
-    def _secret(value, tries):
+    def _secret(value, tries, default=False):
+        """A PIN or PUK as the state keeps it: salted SHA-256, never the value itself."""
         salt = secrets.token_bytes(16)
         return {
             "salt": salt.hex(),
             "hash": hashlib.sha256(salt + value).hexdigest(),
             "max": tries,
             "left": tries,
-            "default": value in (DEFAULT_PIN, DEFAULT_PUK),
+            "default": default,  # GET METADATA tells whether the factory value is still set
         }
 
     @staticmethod
@@ -722,10 +710,7 @@ class PivCard:
     def _set_secret(self, which, value, min_len):
         if not min_len <= len(value) <= 8:
             raise CardError(SW_WRONG_DATA)
-        s = self.st[which]
-        new = self._secret(value, s["max"])
-        new["default"] = False
-        self.st[which] = new
+        self.st[which] = self._secret(value, self.st[which]["max"])
 
     def cmd_change_reference(self, a):
         if a.p1 != 0x00 or a.p2 not in (PIN_REF, PUK_REF):
@@ -996,8 +981,8 @@ class PivCard:
         if not (1 <= a.p1 <= 255 and 1 <= a.p2 <= 255):
             raise CardError(SW_INCORRECT_P1P2)
         # As on a YubiKey, new retry counters reset PIN and PUK to their factory values.
-        self.st["pin"] = self._secret(DEFAULT_PIN, a.p1)
-        self.st["puk"] = self._secret(DEFAULT_PUK, a.p2)
+        self.st["pin"] = self._secret(DEFAULT_PIN, a.p1, default=True)
+        self.st["puk"] = self._secret(DEFAULT_PUK, a.p2, default=True)
         self.pin_verified = self.pin_fresh = False
         self.save()
 
