@@ -310,6 +310,35 @@ class Attestation(CardTest):
         self.assertNotEqual(att.public_key().public_numbers(), pub.public_numbers())
 
 
+class Robustness(CardTest):
+    def test_random_commands_always_get_a_status_word(self):
+        """Structured random input (nested TLVs of the tags the commands read, random lengths,
+        slots and algorithms): every command is answered with a status word, nothing raises."""
+        import random
+
+        rnd = random.Random(7)
+        tags = [0x7C, 0x80, 0x81, 0x82, 0x85, 0xAC, 0xAA, 0xAB, 0x5C, 0x53, 1, 2, 3, 4, 5, 6, 0x7F49]
+
+        def rtlv(depth=0):
+            tag = rnd.choice(tags)
+            if depth < 2 and tag in (0x7C, 0xAC) and rnd.random() < 0.7:
+                value = b"".join(rtlv(depth + 1) for _ in range(rnd.randrange(4)))
+            else:
+                value = bytes(rnd.randrange(256) for _ in range(rnd.choice([0, 1, 2, 3, 8, 16, 24, 32, 48, 65, 97])))
+            return P.tlv(tag, value)
+
+        for _ in range(1500):
+            if rnd.random() < 0.1:
+                P.mgmt_auth(self.t)
+                self.verify()
+            ins = rnd.choice([0x87, 0x47, 0xFE, 0xDB, 0xCB, 0xF9, 0xF7, 0xFF, 0x24, 0x2C, 0x20, 0xA4])
+            data = b"".join(rtlv() for _ in range(rnd.randrange(1, 3)))
+            p1 = rnd.choice([0, 3, 7, 0x11, 0x14, 8, 0xA, 0xC, 0x3F, 0xFF, 0x9A])
+            p2 = rnd.choice([0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0xFF, 0x80, 0x81, 0xF9, 0x82])
+            _, sw = P.send(self.t, rnd.choice([0, 0x10]), ins, p1, p2, data)
+            self.assertIsInstance(sw, int)
+
+
 class State(CardTest):
     def test_state_survives_a_restart_and_pins_are_not_in_clear(self):
         P.mgmt_auth(self.t)

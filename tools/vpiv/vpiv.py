@@ -27,6 +27,7 @@ import struct
 import sys
 import threading
 import time
+import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import piv_card  # noqa: E402
@@ -213,7 +214,13 @@ class Server:
                 self.reinsert_at = time.monotonic() + float(faults["reinsert-after"]) / 1000
             self.want_inserted = False
             raise Removed()
-        data, sw = self.card.process(apdu)
+        try:
+            data, sw = self.card.process(apdu)
+        except Removed:
+            raise
+        except Exception:  # a bug of the card must not take the reader down: 6F00, as a card
+            self.log("internal error on INS %02X:\n%s" % (apdu[1], traceback.format_exc()))
+            data, sw = b"", 0x6F00
         extra = float(faults.get("slow", 0))
         total = self.card.timing.get("apdu", 0) + extra
         if total:
