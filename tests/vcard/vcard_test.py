@@ -28,6 +28,7 @@ import piv_apdu as P  # noqa: E402
 
 PKCS11 = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
 CARD = os.environ.get("CERTPRESS_VCARD_TEST_CARD", "1")
+FIRMWARE = "5.4.3"  # the cards' version for these tests: 3DES factory key, as yubico-piv-tool 2.2 needs
 NEW_MGMT = "0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a09080"
 
 
@@ -68,7 +69,7 @@ class Case:
         self.y = ["yubico-piv-tool", "-r", self.reader]
         vcard("fault-clear")
         vcard("timing", "none")
-        vcard("factory-reset")
+        vcard("factory-reset", FIRMWARE)
         vcard("insert")
         self.serial = vcard("status")["serial"]
 
@@ -250,6 +251,29 @@ def case_aes_management_key(c):
     check("SW1=0x90, SW2=0x00" in out, f"piv-tool authenticates with the AES-256 key:\n{out}")
 
 
+def case_aes192_factory_key_from_5_7(c):
+    """A card with firmware 5.7 has an AES-192 factory management key: OpenSC's piv-tool
+    authenticates with it as AES-192 (0A), not as 3DES (03)."""
+    vcard("factory-reset", "5.7.1")
+    out = c.ykpiv("-a", "status")
+    check(re.search(r"Version:\s*5\.7\.1", out), f"version 5.7.1 in:\n{out}")
+    keyfile = c.path("default.key")
+    with open(keyfile, "w") as f:
+        f.write("010203040506070801020304050607080102030405060708")
+    with pcsc.Context() as ctx:
+        idx = str(ctx.readers().index(c.reader))
+    put = "00:DB:3F:FF:09:5C:03:5F:C1:02:53:02:AA:BB"
+    outs = {}
+    for alg in ("03", "0A"):
+        vcard("remove")
+        vcard("insert")
+        p = subprocess.run(["piv-tool", "-r", idx, "-A", f"M:9B:{alg}", "-s", put], capture_output=True, text=True,
+                           env=dict(os.environ, PIV_EXT_AUTH_KEY=keyfile))
+        outs[alg] = p.stdout + p.stderr
+    check("SW1=0x90" not in outs["03"], f"3DES refused on a 5.7 card:\n{outs['03']}")
+    check("SW1=0x90, SW2=0x00" in outs["0A"], f"AES-192 with the factory key:\n{outs['0A']}")
+
+
 def case_attestation_chain(c):
     """ATTEST: openssl verifies the attestation certificate through the device certificate
     (slot F9) to the vpiv root, and it certifies the key GENERATE returned."""
@@ -399,7 +423,7 @@ def case_two_cards_at_once(c):
     check(other != CARD, "the stack has a second card")
     second = vcard_of(other)
     second("fault-clear")
-    second("factory-reset")
+    second("factory-reset", FIRMWARE)
     second("insert")
     readers = [c.reader, second("reader")]
     serials = [c.serial, second("status")["serial"]]
@@ -420,7 +444,7 @@ def case_two_cards_at_once(c):
             check(re.search(rf"Serial Number:\s*{serials[i]}\b", out), f"{r} is card {serials[i]}")
     finally:
         second("timing", "none")
-        second("factory-reset")
+        second("factory-reset", FIRMWARE)
 
 
 def case_timing_emulation(c):
@@ -461,7 +485,7 @@ def main():
             try:  # leave the card as the next user expects it: factory state, in, no faults
                 vcard("fault-clear")
                 vcard("timing", "none")
-                vcard("factory-reset")
+                vcard("factory-reset", FIRMWARE)
                 vcard("insert")
             except Exception as e:  # noqa: BLE001
                 sys.stderr.write(f"could not restore card {CARD}: {e}\n")
