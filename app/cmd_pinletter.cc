@@ -146,7 +146,15 @@ CommandResult Sample(Context& ctx) {
   if (!profiles.ok()) return Fail(profiles.status());
   auto profile = (*profiles)->Card(ctx.Get<std::string>("profile"));
   if (!profile.ok()) return Fail(profile.status());
-  auto pdf = kgs::SampleLetter(**profile);
+  kgs::LetterRecipient recipient;
+  recipient.holder_name = ctx.Get<std::string>("holder");
+  if (ctx.vm().count("address")) {
+    recipient.postal_address = ctx.Get<std::vector<std::string>>("address");
+  }
+  if (recipient.holder_name.empty() != recipient.postal_address.empty()) {
+    return Usage("--holder and --address go together");
+  }
+  auto pdf = kgs::SampleLetter(**profile, recipient);
   if (!pdf.ok()) return Fail(pdf.status().Wrap("profile " + (*profile)->name));
   const std::string out = ctx.Get<std::string>("out");
   if (Status st = WriteNewFile(out, pdf->view(), 0644, /*replace=*/true); !st.ok()) {
@@ -198,7 +206,11 @@ void AddPinLetterCommands(std::vector<Command>& out) {
                  "lay out a sample letter of a profile (made-up holder and PIN, marked SAMPLE)", "",
                  [](po::options_description& d, po::positional_options_description&) {
                    d.add_options()("profile", po::value<std::string>()->required(), "card profile")(
-                       "out", po::value<std::string>()->required(), "the PDF to write");
+                       "out", po::value<std::string>()->required(), "the PDF to write")(
+                       "holder", po::value<std::string>()->default_value(""),
+                       "show this holder's name (with --address)")(
+                       "address", po::value<std::vector<std::string>>()->multitoken(),
+                       "show these postal address lines (1 to 5)");
                  },
                  Sample});
 }

@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <pango/pangocairo.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -200,6 +201,9 @@ class Page {
     cairo_font_options_set_hint_metrics(fo.get(), CAIRO_HINT_METRICS_OFF);
     cairo_font_options_set_hint_style(fo.get(), CAIRO_HINT_STYLE_NONE);
     pango_cairo_context_set_font_options(ctx, fo.get());
+    // Pango rounds glyph positions to whole user units by default: millimetres here, which
+    // scatters the letters of a word (and pdftotext reads "Servi ces").
+    pango_context_set_round_glyph_positions(ctx, FALSE);
     pango_context_set_language(ctx, pango_language_from_string(language_.c_str()));
     pango_layout_context_changed(layout.get());
     FontDesc desc(pango_font_description_new());
@@ -358,7 +362,7 @@ Result<SecureString> RenderLetterPdf(const LetterPage& page) {
                     cairo_status_to_string(cairo_surface_status(surface.get())));
   }
   cairo_pdf_surface_restrict_to_version(surface.get(), CAIRO_PDF_VERSION_1_5);
-  const std::string title = "PIN letter " + letter_no;
+  const std::string title = (page.sample ? "Sample PIN letter " : "PIN letter ") + letter_no;
   cairo_pdf_surface_set_metadata(surface.get(), CAIRO_PDF_METADATA_TITLE, title.c_str());
   cairo_pdf_surface_set_metadata(surface.get(), CAIRO_PDF_METADATA_CREATOR, "CertPress");
   Cairo cr(cairo_create(surface.get()));
@@ -374,20 +378,33 @@ Result<SecureString> RenderLetterPdf(const LetterPage& page) {
   const std::string org = t.sender.empty() ? "" : t.sender[0];
   p.Text(kLeft, 14.0, 95.0, org, {"DejaVu Sans", 17, true}, kAccent);
   p.Line(kLeft, 27.0, kRight, 27.0, 0.6, kAccent);
-  double sy = 12.0;
+  // The sender's address and contacts under the rule, at the right, above the information
+  // block.
+  double sy = 30.0;
   for (size_t i = 1; i < t.sender.size(); ++i) {
-    sy += p.Text(kInfoX, sy, kRight - kInfoX, t.sender[i], {"DejaVu Sans", 8}, kGrey,
+    sy += p.Text(kInfoX, sy, kRight - kInfoX, t.sender[i], {"DejaVu Sans", 7.5}, kGrey,
                  PANGO_ALIGN_RIGHT);
   }
-  if (sy > 26.5) return InvalidInput("letter sender: too many lines for the letterhead");
+  if (sy > 62.0) return InvalidInput("letter sender: too many lines for the letterhead");
 
   // Address field: return address (underlined, small), the remark, then the recipient.
   std::string ret = t.return_address;
   if (ret.empty()) {
     for (size_t i = 0; i < t.sender.size() && i < 3; ++i) ret += (i ? " · " : "") + t.sender[i];
   }
-  p.Text(kAddressX + 5, kAddressTop + 2.0, 80.0, ret, {"DejaVu Sans", 6.5}, kGrey, PANGO_ALIGN_LEFT,
-         1.0, 0, true);
+  // One line (DIN 5008): 6.5 pt, or smaller down to 5 pt for a long one.
+  double ret_size = 0;
+  for (double size : {6.5, 6.0, 5.5, 5.0}) {
+    if (p.Measure(ret, {"DejaVu Sans", size}).second <= kWindowTextWidth) {
+      ret_size = size;
+      break;
+    }
+  }
+  if (ret_size == 0) {
+    return InvalidInput("letter return_address: wider than the envelope window (80 mm at 5 pt)");
+  }
+  p.Text(kAddressX + 5, kAddressTop + 2.0, 0, ret, {"DejaVu Sans", ret_size}, kGrey,
+         PANGO_ALIGN_LEFT, 1.0, 0, true);
   p.Text(kAddressX + 5, kAddressTop + 8.5, 80.0, labels.personal, {"DejaVu Sans", 8.5, true}, kInk);
   CP_ASSIGN_OR_RETURN(std::vector<double> sizes, RecipientSizes(p, page.holder_name, page.address));
   double ay = kAddressZoneTop;
@@ -402,13 +419,15 @@ Result<SecureString> RenderLetterPdf(const LetterPage& page) {
   }
 
   // Information block: date, letter number, card serial.
-  double iy = 52.0;
+  double iy = std::max(52.0, sy + 4.0);
   const std::pair<const char*, std::string> info[] = {
       {labels.date, date}, {labels.letter, letter_no}, {labels.card, page.card_serial}};
   for (const auto& [label, value] : info) {
-    p.Text(kInfoX, iy, 32.0, label, {"DejaVu Sans", 7.5}, kGrey);
-    iy += p.Text(kInfoX + 33.0, iy - 0.4, kRight - kInfoX - 33.0, value, {"DejaVu Sans", 9}, kInk);
-    iy += 1.2;
+    // A label may wrap (French runs long): the row is as tall as its taller column.
+    const double lh = p.Text(kInfoX, iy, 32.0, label, {"DejaVu Sans", 7.5}, kGrey);
+    const double vh =
+        p.Text(kInfoX + 33.0, iy - 0.4, kRight - kInfoX - 33.0, value, {"DejaVu Sans", 9}, kInk);
+    iy += std::max(lh, vh) + 1.2;
   }
 
   // Subject, greeting, body.
@@ -440,8 +459,13 @@ Result<SecureString> RenderLetterPdf(const LetterPage& page) {
                                                            {labels.puk, page.puk}};
   for (const auto& [label, value] : rows) {
     if (value.empty()) continue;
-    p.Text(kLeft + 5.0, ry + 3.4, 52.0, label, {"DejaVu Sans", 9.5, true}, kInk);
-    p.Text(kLeft + 60.0, ry, 0, value, {"DejaVu Sans Mono", 22, true}, kInk);
+    // The label centred on the digits' line, whether it takes one line or wraps to two.
+    const Font digits{"DejaVu Sans Mono", 22, true};
+    const Font label_font{"DejaVu Sans", 9.5, true};
+    const double dh = p.Measure(value, digits).first;
+    const double lh = p.Measure(label, label_font, 52.0).first;
+    p.Text(kLeft + 5.0, ry + (dh - lh) / 2, 52.0, label, label_font, kInk);
+    p.Text(kLeft + 60.0, ry, 0, value, digits, kInk);
     ry += row_h;
   }
   if (page.sample) {

@@ -34,7 +34,7 @@ struct LetterPage {
   std::string date;      // "YYYY-MM-DD", printed in the template's language
   std::string_view pin;  // views into wiped memory (SecureString); never copied here
   std::string_view puk;  // empty: the letter has the PIN only
-  bool sample = false;   // a design sample: marked SAMPLE across the page
+  bool sample = false;   // a design sample: stamped SAMPLE beside the PIN box
 };
 
 // RenderLetterPdf lays |page| out and returns the PDF in memory that is wiped when it is

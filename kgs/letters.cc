@@ -327,7 +327,8 @@ Status MarkMailed(store::Connection& db, int64_t id, const std::string& actor) {
   });
 }
 
-Result<SecureString> SampleLetter(const profiles::CardProfile& profile) {
+Result<SecureString> SampleLetter(const profiles::CardProfile& profile,
+                                  const LetterRecipient& recipient) {
   LetterPage page;
   page.tmpl = &profile.letter;
   page.letter_id = 1234;
@@ -336,6 +337,18 @@ Result<SecureString> SampleLetter(const profiles::CardProfile& profile) {
   page.profile = profile.name;
   page.holder_name = "Zoë Łukasiewicz-Ångström";
   page.address = {"Hauptstraße 5", "80331 München", "GERMANY"};
+  if (!recipient.holder_name.empty() || !recipient.postal_address.empty()) {
+    PinLetterInput in;
+    in.request_id = page.request_id;
+    in.card_serial = page.card_serial;
+    in.profile = profile.name;
+    in.holder_name = recipient.holder_name;
+    in.postal_address = recipient.postal_address;
+    in.pin = SecureString("123456");  // checked for its form only
+    CP_RETURN_IF_ERROR(CheckLetterInput(in));
+    page.holder_name = recipient.holder_name;
+    page.address = recipient.postal_address;
+  }
   page.date = UtcNow("%Y-%m-%d");
   page.pin = "123456";
   page.puk = "12345678";

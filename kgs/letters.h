@@ -152,9 +152,11 @@ Result<PrintTally> PrintAll(store::Connection& db, CryptoToken& token, const Pri
 // |actor|; a letter in any other state is a conflict naming its state.
 [[nodiscard]] Status MarkMailed(store::Connection& db, int64_t id, const std::string& actor);
 
-// SampleLetter lays out a letter of |profile| with a made-up holder, card, PIN and PUK, marked
-// SAMPLE across the page: for designing a profile's [letter] template.
-Result<SecureString> SampleLetter(const profiles::CardProfile& profile);
+// SampleLetter lays out a letter of |profile| with a made-up card, PIN and PUK, marked SAMPLE
+// beside the PIN box: for designing a profile's [letter] template. |recipient| is the holder
+// to show (checked as QueueLetter checks it); empty: a made-up one.
+Result<SecureString> SampleLetter(const profiles::CardProfile& profile,
+                                  const LetterRecipient& recipient = {});
 
 // The AES-GCM additional data of a letter's wrapped data key, and of its sealed secret.
 inline constexpr std::string_view kLetterKeyAad = "certpress-letter-dek-v1";

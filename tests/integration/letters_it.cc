@@ -116,8 +116,10 @@ class LettersIT : public ::testing::Test {
     return nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
   }
 
-  std::string PdfText(const std::string& path) {
-    RunResult r = Sh("pdftotext -enc UTF-8 " + Quote(path) + " -");
+  // PdfText is pdftotext's reading; |raw| also reads text set at an angle (the SAMPLE stamp).
+  std::string PdfText(const std::string& path, bool raw = false) {
+    RunResult r =
+        Sh(std::string("pdftotext ") + (raw ? "-raw " : "") + "-enc UTF-8 " + Quote(path) + " -");
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return r.out;
   }
@@ -363,11 +365,26 @@ TEST_F(LettersIT, ASampleLetterIsMarkedSample) {
   const std::string out = cli_.dir() + "/sample.pdf";
   RunResult r = cli_.Run({"pinletter", "sample", "--profile", "employee-piv", "--out", out});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const std::string text = PdfText(out);
+  const std::string text = PdfText(out, /*raw=*/true);
   EXPECT_NE(text.find("SAMPLE"), std::string::npos) << text;
   EXPECT_NE(text.find("Your PIN for your new employee card"), std::string::npos) << text;
   RunResult soft = cli_.Run({"pinletter", "sample", "--profile", "nope", "--out", out});
   EXPECT_EQ(soft.exit_code, 1);
+  // A given holder, as the window will show it; one that does not fit is refused by line.
+  RunResult cjk =
+      cli_.Run({"pinletter", "sample", "--profile", "employee-piv", "--out", out, "--holder",
+                "山田 太郎", "--address", "東京都千代田区丸の内1-1-1", "100-0005 東京"});
+  ASSERT_EQ(cjk.exit_code, 0) << cjk.err;
+  EXPECT_NE(PdfText(out).find("山田 太郎\n東京都千代田区丸の内1-1-1\n100-0005 東京"),
+            std::string::npos)
+      << PdfText(out);
+  RunResult wide =
+      cli_.Run({"pinletter", "sample", "--profile", "employee-piv", "--out", out, "--holder", "A",
+                "--address", "東京都千代田区丸の内一丁目一番一号東京駅前ビルディング二十階"});
+  EXPECT_EQ(wide.exit_code, 1);
+  EXPECT_NE(wide.err.find("postal address line 1 is wider than the envelope window"),
+            std::string::npos)
+      << wide.err;
 }
 
 TEST_F(LettersIT, TheRecipientComesFromTheRequestFields) {
