@@ -321,6 +321,30 @@ TEST_F(LettersIT, StatesMoveOnlyForward) {
       << table.out;
 }
 
+TEST_F(LettersIT, TwoPrintersAtOnceGetTheLetterOnce) {
+  auto id = Queue(RandomDigits(), RandomDigits());
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  const std::string n = std::to_string(*id);
+  const std::string a = cli_.dir() + "/a", b = cli_.dir() + "/b";
+  auto line = [&](const std::string& out) {
+    return cli_.CommandLine({"pinletter", "print", "--id", n, "--out-dir", QueueDir()}) + " >" +
+           Quote(out) + ".out 2>" + Quote(out) + ".err; echo $? >" + Quote(out) + ".rc";
+  };
+  RunResult both = Sh("( " + line(a) + " ) & ( " + line(b) + " ) & wait");
+  ASSERT_EQ(both.exit_code, 0) << both.err;
+  auto rc = [](const std::string& p) {
+    return ReadFile(p + ".rc").ok() ? *ReadFile(p + ".rc") : "";
+  };
+  // One printed it; the other found it printed (the row is locked from reading the secret
+  // to the commit).
+  EXPECT_EQ(rc(a) + rc(b) == "0\n1\n" || rc(a) + rc(b) == "1\n0\n", true) << rc(a) << rc(b);
+  const std::string loser_err = rc(a) == "1\n" ? *ReadFile(a + ".err") : *ReadFile(b + ".err");
+  EXPECT_NE(loser_err.find("was printed on"), std::string::npos) << loser_err;
+  auto l = ListJson();
+  EXPECT_EQ(l[0]["print_count"], 1);
+  EXPECT_EQ(AuditActions("pinletter:" + n).size(), 2u);
+}
+
 TEST_F(LettersIT, PrintAllGoesOnPastALetterThatCannotBePrinted) {
   auto a = Queue(RandomDigits(), "");
   kgs::PinLetterInput orphan = Input(RandomDigits(), "");
