@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <ctime>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "common/utf8.h"
 #include "kgs/letter_pdf.h"
@@ -220,6 +221,38 @@ Result<int64_t> QueueLetter(store::Connection& db, CryptoToken& token, const std
     return Status::Ok();
   });
   if (!st.ok()) return st.Wrap("queuing the PIN letter for card " + in.card_serial);
+  return id;
+}
+
+Result<int64_t> QueueLetterForCard(store::Connection& tx, CryptoToken& token,
+                                   const std::string& kek_label,
+                                   const profiles::CardProfile& profile, int64_t request_id,
+                                   const std::string& card_serial, const std::string& fields_json,
+                                   const SecureString& pin, const SecureString& puk,
+                                   const std::string& actor) {
+  const std::string what = "PIN letter for card " + card_serial;
+  std::map<std::string, std::string> fields;
+  auto parsed = nlohmann::json::parse(fields_json, nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_object()) {
+    return InvalidInput(what + ": the fields of request " + std::to_string(request_id) +
+                        " are not a JSON object");
+  }
+  for (const auto& [k, v] : parsed.items()) {
+    if (v.is_string()) fields[k] = v.get<std::string>();
+  }
+  auto recipient = RecipientFromFields(profile, fields);
+  if (!recipient.ok()) return recipient.status().Wrap(what);
+  PinLetterInput in;
+  in.request_id = request_id;
+  in.card_serial = card_serial;
+  in.profile = profile.name;
+  in.holder_name = std::move(recipient->holder_name);
+  in.postal_address = std::move(recipient->postal_address);
+  in.pin = pin.Clone();
+  in.puk = puk.Clone();
+  CP_ASSIGN_OR_RETURN(PreparedLetter prepared, PrepareLetter(token, kek_label, in));
+  auto id = StoreLetter(tx, prepared, actor);
+  if (!id.ok()) return id.status().Wrap(what);
   return id;
 }
 

@@ -158,6 +158,18 @@ Result<PrintTally> PrintAll(store::Connection& db, CryptoToken& token, const Pri
 Result<SecureString> SampleLetter(const profiles::CardProfile& profile,
                                   const LetterRecipient& recipient = {});
 
+// QueueLetterForCard is what a station calls once a card passed every check, inside the
+// transaction |tx| that marks the card personalized (so the card is personalized exactly when
+// its letter exists): the holder's name and address from the request's |fields_json| with
+// |profile|'s [letter] templates (RecipientFromFields), then PrepareLetter (one HSM call) and
+// StoreLetter. |puk| may be empty. Returns the letter id.
+Result<int64_t> QueueLetterForCard(store::Connection& tx, CryptoToken& token,
+                                   const std::string& kek_label,
+                                   const profiles::CardProfile& profile, int64_t request_id,
+                                   const std::string& card_serial, const std::string& fields_json,
+                                   const SecureString& pin, const SecureString& puk,
+                                   const std::string& actor);
+
 // The AES-GCM additional data of a letter's wrapped data key, and of its sealed secret.
 inline constexpr std::string_view kLetterKeyAad = "certpress-letter-dek-v1";
 std::string LetterSecretAad(int64_t letter_id, int64_t request_id, std::string_view card_serial);

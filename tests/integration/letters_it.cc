@@ -427,6 +427,31 @@ TEST_F(LettersIT, TheRecipientComesFromTheRequestFields) {
   // address_line2 is empty: its line is left out.
   EXPECT_EQ(r->postal_address,
             (std::vector<std::string>{"ул. Тверская, д. 7", "125009 Москва", "RU"}));
+
+  // A station's call, inside its own transaction: the letter exists once that commits.
+  const std::string pin = RandomDigits();
+  int64_t id = 0;
+  Status st = store::RunTransaction(*conn_, [&](store::Connection& tx) -> Status {
+    CP_ASSIGN_OR_RETURN(
+        id, kgs::QueueLetterForCard(
+                tx, *hsm_, kKek, **piv, 7, "CARD-0042",
+                R"({"given_name":"山田","surname":"太郎","address_line1":"丸の内1-1",)"
+                R"("postal_code":"100-0005","city":"東京","country":"JP","employee_id":"E000001"})",
+                SecureString(pin), SecureString(), "station:test"));
+    return Status::Ok();
+  });
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(Print({"--id", std::to_string(id)}).exit_code, 0);
+  const std::string text = PdfText(QueueDir() + "/pinletter-" + std::to_string(id) + ".pdf");
+  EXPECT_NE(text.find("山田 太郎\n丸の内1-1\n100-0005 東京\nJP"), std::string::npos) << text;
+  EXPECT_NE(text.find(pin), std::string::npos);
+  EXPECT_EQ(text.find("Your PUK"), std::string::npos) << text;
+  auto bad = kgs::QueueLetterForCard(*conn_, *hsm_, kKek, **piv, 7, "CARD-0043", "[1]",
+                                     SecureString(pin), SecureString(), "station:test");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("the fields of request 7 are not a JSON object"),
+            std::string::npos)
+      << bad.status().message();
 }
 
 }  // namespace
