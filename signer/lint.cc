@@ -50,6 +50,7 @@ constexpr uint8_t kOcspSigning[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x
 constexpr uint8_t kAnyEku[] = {0x55, 0x1d, 0x25, 0x00};
 constexpr uint8_t kCommonName[] = {0x55, 0x04, 0x03};
 constexpr uint8_t kCountryName[] = {0x55, 0x04, 0x06};
+constexpr uint8_t kOrganizationalUnit[] = {0x55, 0x04, 0x0b};
 constexpr uint8_t kEmailAddress[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01};
 constexpr uint8_t kExtensionRequest[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x0e};
 constexpr uint8_t kP256[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
@@ -104,6 +105,7 @@ struct TbsView {
   std::optional<ByteSpan> aki_key_id;
   bool has_san = false, san_critical = false;
   std::vector<GeneralName> sans;
+  std::vector<std::string_view> dns_names;
   bool has_crl_dp = false, crl_dp_critical = false;
   std::vector<std::string_view> crl_uris;
   std::vector<int> crl_points_without_uri;  // indexes of distribution points with no URI
@@ -114,6 +116,7 @@ struct TbsView {
   std::vector<std::string_view> common_names;
   std::vector<std::string_view> countries;
   std::vector<std::string_view> subject_emails;
+  bool subject_has_ou = false;
 
   bool KuBit(int bit) const {
     size_t byte = 1 + static_cast<size_t>(bit / 8);
@@ -131,13 +134,8 @@ struct TbsView {
   // has to every email-protection certificate (docs/LINT.md).
   bool IsSmime() const { return !is_ca && HasEku(kEmailProtection); }
   bool SelfIssued() const { return Same(issuer, subject); }
-  std::vector<std::string_view> DnsNames() const {
-    std::vector<std::string_view> out;
-    for (const auto& n : sans) {
-      if (n.tag == der::ContextPrimitive(2)) out.push_back(AsString(n.value));
-    }
-    return out;
-  }
+  // DnsNames: the dNSNames of the SAN (read once; several rules look at them).
+  const std::vector<std::string_view>& DnsNames() const { return dns_names; }
 };
 
 namespace {
@@ -252,6 +250,9 @@ Status ReadExtension(TbsView* v, const TbsView::Extension& x) {
     ByteSpan seq;
     if (!r.Read(der::kSequence, &seq) || !r.empty()) return Bad("malformed subjectAltName");
     CP_RETURN_IF_ERROR(ReadGeneralNames(seq, &v->sans));
+    for (const auto& n : v->sans) {
+      if (n.tag == der::ContextPrimitive(2)) v->dns_names.push_back(AsString(n.value));
+    }
   } else if (Is(x.oid, kCertPolicies)) {
     ByteSpan seq;
     if (!r.Read(der::kSequence, &seq) || !r.empty()) return Bad("malformed certificatePolicies");
@@ -333,6 +334,7 @@ Status ReadSubject(TbsView* v) {
       if (Is(oid, kCommonName)) v->common_names.push_back(AsString(value));
       if (Is(oid, kCountryName)) v->countries.push_back(AsString(value));
       if (Is(oid, kEmailAddress)) v->subject_emails.push_back(AsString(value));
+      if (Is(oid, kOrganizationalUnit)) v->subject_has_ou = true;
     }
   }
   return Status::Ok();
@@ -1151,6 +1153,511 @@ LintCheck EcPointUncompressed(const TbsView& t, const LintOptions&) {
   return Pass();
 }
 
+// ---- rules added for `certpress lint` (issue 15) ----
+
+LintCheck CertSigAlgMatchesTbs(const TbsView& t, const LintOptions&) {
+  // RFC 5280 4.1.1.2: signatureAlgorithm "MUST contain the same algorithm identifier as the
+  // signature field in the sequence tbsCertificate".
+  if (t.cert_sig_alg.empty()) return Na();
+  if (!Same(t.cert_sig_alg, t.sig_alg)) {
+    return Fail("the certificate's signatureAlgorithm differs from the TBS signature field");
+  }
+  return Pass();
+}
+
+// NotCritical is the check of an extension RFC 5280 says MUST NOT be critical.
+LintCheck NotCritical(bool present, bool critical, const char* what) {
+  if (!present) return Na();
+  if (critical) return Fail(std::string(what) + " is marked critical");
+  return Pass();
+}
+
+LintCheck AkiNotCritical(const TbsView& t, const LintOptions&) {
+  return NotCritical(t.has_aki, t.aki_critical, "authorityKeyIdentifier");  // RFC 5280 4.2.1.1
+}
+
+LintCheck SkiNotCritical(const TbsView& t, const LintOptions&) {
+  return NotCritical(t.has_ski, t.ski_critical, "subjectKeyIdentifier");  // RFC 5280 4.2.1.2
+}
+
+LintCheck AiaNotCritical(const TbsView& t, const LintOptions&) {
+  return NotCritical(t.has_aia, t.aia_critical, "authorityInfoAccess");  // RFC 5280 4.2.2.1
+}
+
+LintCheck CrlDpNotCritical(const TbsView& t, const LintOptions&) {
+  // RFC 5280 4.2.1.13: "SHOULD be non-critical".
+  return NotCritical(t.has_crl_dp, t.crl_dp_critical, "cRLDistributionPoints");
+}
+
+LintCheck SanHasEntries(const TbsView& t, const LintOptions&) {
+  // RFC 5280 4.2.1.6: GeneralNames ::= SEQUENCE SIZE (1..MAX) OF GeneralName.
+  if (!t.has_san) return Na();
+  if (t.sans.empty()) return Fail("subjectAltName has no names");
+  return Pass();
+}
+
+LintCheck SanNoEmptyName(const TbsView& t, const LintOptions&) {
+  if (!t.has_san) return Na();
+  for (const auto& n : t.sans) {
+    if (n.value.empty()) return Fail("subjectAltName holds an empty name");
+  }
+  return Pass();
+}
+
+// IsMailbox checks an rfc822Name as RFC 5280 4.2.1.6 wants it: a Mailbox of RFC 5321 4.1.2,
+// local-part "@" domain, without a phrase, angle brackets or spaces.
+bool IsMailbox(std::string_view m) {
+  size_t at = m.rfind('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 == m.size()) return false;
+  for (unsigned char c : m.substr(0, at)) {
+    if (c <= 0x20 || c >= 0x7f || c == '<' || c == '>' || c == '(' || c == ')' || c == ',' ||
+        c == ';' || c == ':' || c == '\\' || c == '"' || c == '[' || c == ']' || c == '@') {
+      return false;
+    }
+  }
+  std::string_view domain = m.substr(at + 1);
+  for (auto label : Labels(domain)) {
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-' ||
+        !std::all_of(label.begin(), label.end(), IsLdhChar)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+LintCheck SanRfc822Syntax(const TbsView& t, const LintOptions&) {
+  bool any = false;
+  for (const auto& n : t.sans) {
+    if (n.tag != der::ContextPrimitive(1)) continue;
+    any = true;
+    if (!IsMailbox(AsString(n.value))) {
+      return Fail("rfc822Name " + Quoted(AsString(n.value)) + " is not a mailbox address");
+    }
+  }
+  return any ? Pass() : Na();
+}
+
+LintCheck CaSubjectNotEmpty(const TbsView& t, const LintOptions&) {
+  // RFC 5280 4.1.2.6: a CA's subject "MUST contain a non-empty distinguished name".
+  if (!t.is_ca) return Na();
+  if (t.subject.empty()) return Fail("a CA certificate with an empty subject");
+  return Pass();
+}
+
+LintCheck PathLenNotNegative(const TbsView& t, const LintOptions&) {
+  // RFC 5280 4.2.1.9: "it gives the maximum number of non-self-issued intermediate
+  // certificates"; INTEGER (0..MAX).
+  if (!t.has_path_len) return Na();
+  if (t.path_len[0] & 0x80) return Fail("pathLenConstraint is negative");
+  return Pass();
+}
+
+LintCheck NoDuplicatePolicy(const TbsView& t, const LintOptions&) {
+  // RFC 5280 4.2.1.4: "A certificate policy OID MUST NOT appear more than once".
+  if (t.policies.empty()) return Na();
+  for (size_t i = 0; i < t.policies.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (Same(t.policies[i], t.policies[j])) {
+        return Fail("policy " + der::OidToString(t.policies[i]) + " appears twice");
+      }
+    }
+  }
+  return Pass();
+}
+
+// TimeForm checks the validity times of one type (|tag|) against RFC 5280 4.1.2.5.1/4.1.2.5.2:
+// the form YYMMDDHHMMSSZ or YYYYMMDDHHMMSSZ, which |what| picks apart: 'Z' the zone, 's' the
+// seconds, 'f' no fraction.
+LintCheck TimeForm(const TbsView& t, uint8_t tag, char what) {
+  const size_t digits = tag == der::kUtcTime ? 12 : 14;
+  bool any = false;
+  for (auto [tg, raw] : {std::pair{t.not_before_tag, t.not_before_raw},
+                         std::pair{t.not_after_tag, t.not_after_raw}}) {
+    if (tg != tag) continue;
+    any = true;
+    std::string_view s = AsString(raw);
+    size_t n = 0;
+    while (n < s.size() && s[n] >= '0' && s[n] <= '9') ++n;
+    const char* type = tag == der::kUtcTime ? "UTCTime" : "GeneralizedTime";
+    if (what == 'Z' && (s.empty() || s.back() != 'Z')) {
+      return Fail(std::string(type) + " " + Quoted(s) + " is not in Zulu time (no Z)");
+    }
+    if (what == 's' && n < digits) {
+      return Fail(std::string(type) + " " + Quoted(s) + " has no seconds");
+    }
+    if (what == 'f' && s.find('.') != std::string_view::npos) {
+      return Fail(std::string(type) + " " + Quoted(s) + " has fractional seconds");
+    }
+  }
+  return any ? Pass() : Na();
+}
+
+LintCheck UtcTimeZulu(const TbsView& t, const LintOptions&) {
+  return TimeForm(t, der::kUtcTime, 'Z');
+}
+LintCheck UtcTimeSeconds(const TbsView& t, const LintOptions&) {
+  return TimeForm(t, der::kUtcTime, 's');
+}
+LintCheck GeneralizedTimeZulu(const TbsView& t, const LintOptions&) {
+  return TimeForm(t, der::kGeneralizedTime, 'Z');
+}
+LintCheck GeneralizedTimeSeconds(const TbsView& t, const LintOptions&) {
+  return TimeForm(t, der::kGeneralizedTime, 's');
+}
+LintCheck GeneralizedTimeNoFraction(const TbsView& t, const LintOptions&) {
+  return TimeForm(t, der::kGeneralizedTime, 'f');
+}
+
+LintCheck SubjectEmailInSan(const TbsView& t, const LintOptions&) {
+  // RFC 5280 4.1.2.6: "Conforming implementations generating new certificates with electronic
+  // mail addresses MUST use the rfc822Name in the subject alternative name".
+  if (t.subject_emails.empty()) return Na();
+  for (auto email : t.subject_emails) {
+    bool found = false;
+    for (const auto& n : t.sans) {
+      found = found || (n.tag == der::ContextPrimitive(1) && AsString(n.value) == email);
+    }
+    if (!found) {
+      return Fail("subject emailAddress " + Quoted(email) + " is not an rfc822Name of the SAN");
+    }
+  }
+  return Pass();
+}
+
+// The officially assigned ISO 3166-1 alpha-2 codes, and XX, which BR 7.1.4.2.2 allows where
+// a country has none.
+constexpr std::string_view kIsoCountries =
+    "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ "
+    "BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM "
+    "DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS "
+    "GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN "
+    "KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ "
+    "MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM "
+    "PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV "
+    "SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI "
+    "VN VU WF WS XX YE YT ZA ZM ZW";
+
+LintCheck CountryIsIso(const TbsView& t, const LintOptions&) {
+  // BR 7.1.4.2.2(g) (7.1.2.7.4 table): the two-letter ISO 3166-1 code; "UK" and "EN" are the
+  // usual mistakes.
+  if (t.countries.empty()) return Na();
+  for (auto c : t.countries) {
+    // The codes are sorted, three characters apart: a binary search.
+    size_t lo = 0, hi = kIsoCountries.size() / 3 + 1;
+    bool ok = false;
+    while (c.size() == 2 && lo < hi && !ok) {
+      const size_t mid = (lo + hi) / 2;
+      const std::string_view code = kIsoCountries.substr(mid * 3, 2);
+      if (code == c) {
+        ok = true;
+      } else if (code < c) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    if (!ok) return Fail("country " + Quoted(c) + " is not an ISO 3166-1 alpha-2 code");
+  }
+  return Pass();
+}
+
+// RsaKey reads an RSA public key's modulus and exponent (RFC 8017 A.1.1) as INTEGER contents.
+bool RsaKey(const TbsView& t, ByteSpan* n, ByteSpan* e) {
+  if (t.key_bits.size() < 2 || t.key_bits[0] != 0) return false;
+  der::Reader r(t.key_bits.subspan(1));
+  ByteSpan seq;
+  if (!r.Read(der::kSequence, &seq) || !r.empty()) return false;
+  der::Reader k(seq);
+  return k.Read(der::kInteger, n) && k.Read(der::kInteger, e) && k.empty() && !n->empty() &&
+         !e->empty();
+}
+
+// Magnitude drops the sign octet of a positive INTEGER's content.
+ByteSpan Magnitude(ByteSpan v) {
+  while (v.size() > 1 && v[0] == 0) v = v.subspan(1);
+  return v;
+}
+
+size_t BitLength(ByteSpan v) {
+  v = Magnitude(v);
+  if (v.empty() || (v.size() == 1 && v[0] == 0)) return 0;
+  size_t bits = (v.size() - 1) * 8;
+  for (uint8_t b = v[0]; b != 0; b >>= 1) ++bits;
+  return bits;
+}
+
+// RsaCheck runs |f| on a parsed RSA key; a key that does not parse is a finding of its own.
+template <class F>
+LintCheck RsaCheck(const TbsView& t, F f) {
+  if (!t.IsRsa()) return Na();
+  ByteSpan n, e;
+  if (!RsaKey(t, &n, &e)) return Fail("the RSA public key is not RSAPublicKey ::= SEQUENCE {n, e}");
+  return f(n, e);
+}
+
+LintCheck RsaModulus2048(const TbsView& t, const LintOptions&) {
+  // BR 6.1.5: RSA moduli of at least 2048 bits.
+  return RsaCheck(t, [](ByteSpan n, ByteSpan) {
+    size_t bits = BitLength(n);
+    return bits < 2048 ? Fail("RSA modulus of " + std::to_string(bits) + " bits") : Pass();
+  });
+}
+
+LintCheck RsaModulusOdd(const TbsView& t, const LintOptions&) {
+  // BR 6.1.6: the modulus is odd (a product of two odd primes).
+  return RsaCheck(t, [](ByteSpan n, ByteSpan) {
+    return (n.back() & 1) ? Pass() : Fail("RSA modulus is even");
+  });
+}
+
+LintCheck RsaExponentOdd(const TbsView& t, const LintOptions&) {
+  // BR 6.1.6: "The value of the public exponent MUST be an odd number".
+  return RsaCheck(t, [](ByteSpan, ByteSpan e) {
+    return (e.back() & 1) ? Pass() : Fail("RSA public exponent is even");
+  });
+}
+
+LintCheck RsaExponentNotTooSmall(const TbsView& t, const LintOptions&) {
+  // BR 6.1.6: "equal to 3 or more".
+  return RsaCheck(t, [](ByteSpan, ByteSpan e) {
+    return BitLength(e) < 2 ? Fail("RSA public exponent is smaller than 3") : Pass();
+  });
+}
+
+LintCheck RsaExponentInRange(const TbsView& t, const LintOptions&) {
+  // BR 6.1.6 (NIST SP 800-89 5.3.3): "SHOULD be in the range between 2^16+1 and 2^256-1".
+  return RsaCheck(t, [](ByteSpan, ByteSpan e) {
+    size_t bits = BitLength(e);
+    ByteSpan m = Magnitude(e);
+    bool small = bits < 17 || (bits == 17 && m.size() == 3 && m[1] == 0 && m[2] == 0);
+    return small || bits > 256 ? Fail("RSA public exponent outside 2^16+1 .. 2^256-1") : Pass();
+  });
+}
+
+LintCheck RsaParamsNull(const TbsView& t, const LintOptions&) {
+  // RFC 3279 2.3.1 / RFC 4055 1.2: rsaEncryption's parameters "MUST be present and MUST be
+  // NULL".
+  if (!t.IsRsa()) return Na();
+  static constexpr uint8_t kNullElement[] = {0x05, 0x00};
+  if (!Same(t.key_params, kNullElement)) return Fail("rsaEncryption parameters are not NULL");
+  return Pass();
+}
+
+LintCheck TlsHasSan(const TbsView& t, const LintOptions&) {
+  // BR 7.1.2.7.12: a subscriber TLS certificate carries subjectAltName.
+  if (!t.IsTlsServer()) return Na();
+  if (!t.has_san) return Fail("a TLS server certificate without subjectAltName");
+  return Pass();
+}
+
+// TlsSanHasNo reports a GeneralName of context tag |tag| in a TLS server certificate: BR
+// 7.1.2.7.12 allows only dNSName and iPAddress.
+LintCheck TlsSanHasNo(const TbsView& t, int tag, const char* what) {
+  if (!t.IsTlsServer() || !t.has_san) return Na();
+  for (const auto& n : t.sans) {
+    if (n.tag == der::ContextPrimitive(tag) || n.tag == der::ContextConstructed(tag)) {
+      return Fail(std::string("a TLS server certificate's SAN holds an ") + what);
+    }
+  }
+  return Pass();
+}
+
+LintCheck TlsSanNoRfc822(const TbsView& t, const LintOptions&) {
+  return TlsSanHasNo(t, 1, "rfc822Name");
+}
+LintCheck TlsSanNoOtherName(const TbsView& t, const LintOptions&) {
+  return TlsSanHasNo(t, 0, "otherName");
+}
+LintCheck TlsSanNoUri(const TbsView& t, const LintOptions&) {
+  return TlsSanHasNo(t, 6, "uniformResourceIdentifier");
+}
+
+// ServerValidity checks BR 6.3.2 as ballot SC-081 changed it: a TLS subscriber certificate's
+// validity period (RFC 5280 4.1.2.5: notAfter - notBefore + 1 second) at most |days|.
+LintCheck ServerValidity(const TbsView& t, int days) {
+  if (!t.IsTlsServer()) return Na();
+  if (t.not_after - t.not_before + 1 > static_cast<time_t>(days) * 86400) {
+    return Fail("a TLS server certificate issued now may be valid for at most " +
+                std::to_string(days) + " days (BR 6.3.2, SC-081)");
+  }
+  return Pass();
+}
+
+LintCheck ServerValidity200(const TbsView& t, const LintOptions&) {
+  return ServerValidity(t, 200);
+}
+LintCheck ServerValidity199(const TbsView& t, const LintOptions&) {
+  return ServerValidity(t, 199);
+}
+LintCheck ServerValidity100(const TbsView& t, const LintOptions&) {
+  return ServerValidity(t, 100);
+}
+LintCheck ServerValidity99(const TbsView& t, const LintOptions&) {
+  return ServerValidity(t, 99);
+}
+LintCheck ServerValidity47(const TbsView& t, const LintOptions&) {
+  return ServerValidity(t, 47);
+}
+LintCheck ServerValidity46(const TbsView& t, const LintOptions&) {
+  return ServerValidity(t, 46);
+}
+
+LintCheck TlsHasAia(const TbsView& t, const LintOptions&) {
+  // BR 7.1.2.7.7 (7.1.2.3(c) before 2.0): a subscriber TLS certificate has authorityInfoAccess.
+  if (!t.IsTlsServer()) return Na();
+  if (!t.has_aia) return Fail("a TLS server certificate without authorityInfoAccess");
+  return Pass();
+}
+
+LintCheck TlsNoOu(const TbsView& t, const LintOptions&) {
+  // BR 7.1.2.7.4 (7.1.4.2.2(i) since 2022-09-01): organizationalUnitName MUST NOT be present.
+  if (!t.IsTlsServer()) return Na();
+  if (t.subject_has_ou) return Fail("a TLS server certificate's subject has an OU");
+  return Pass();
+}
+
+LintCheck KeyTypeAllowed(const TbsView& t, const LintOptions&) {
+  // BR 6.1.5: RSA or ECDSA keys (RFC 5480's id-ecPublicKey); CertPress issues nothing else.
+  if (t.IsRsa() || t.IsEc()) return Pass();
+  return Fail("public key algorithm " + der::OidToString(t.key_alg) + " is neither RSA nor EC");
+}
+
+LintCheck TlsEkuOnlyServerClient(const TbsView& t, const LintOptions&) {
+  // BR 7.1.2.7.10: serverAuth MUST, clientAuth MAY be present; anyExtendedKeyUsage,
+  // emailProtection, codeSigning, timeStamping and OCSPSigning MUST NOT.
+  if (!t.IsTlsServer() || !t.has_eku) return Na();
+  for (ByteSpan bad : {ByteSpan(kAnyEku), ByteSpan(kEmailProtection), ByteSpan(kCodeSigning),
+                       ByteSpan(kTimeStamping), ByteSpan(kOcspSigning)}) {
+    if (t.HasEku(bad)) {
+      return Fail("a TLS server certificate also for " + der::OidToString(bad));
+    }
+  }
+  if (!t.HasEku(kServerAuth)) return Fail("serverAuth is missing");
+  return Pass();
+}
+
+LintCheck TlsHasCrlDpWithoutOcsp(const TbsView& t, const LintOptions&) {
+  // BR 7.1.2.11.2 (ballot SC-063): without an OCSP location, cRLDistributionPoints MUST be
+  // present, so that the certificate can be revoked at all.
+  if (!t.IsTlsServer()) return Na();
+  const bool ocsp =
+      std::any_of(t.aia.begin(), t.aia.end(), [](const auto& a) { return Is(a.first, kOcsp); });
+  if (!ocsp && !t.has_crl_dp) {
+    return Fail("a TLS server certificate with neither an OCSP location nor a CRL");
+  }
+  return Pass();
+}
+
+LintCheck TlsBasicConstraintsCritical(const TbsView& t, const LintOptions&) {
+  // BR 7.1.2.7.6: basicConstraints MAY be present in a subscriber certificate; if so, critical.
+  if (!t.IsTlsServer() || !t.has_bc) return Na();
+  if (!t.bc_critical) return Fail("basicConstraints is not critical");
+  return Pass();
+}
+
+LintCheck TlsEkuNotCritical(const TbsView& t, const LintOptions&) {
+  // BR 7.1.2.7.6: extKeyUsage MUST be present and not critical.
+  if (!t.IsTlsServer() || !t.has_eku) return Na();
+  if (t.eku_critical) return Fail("extKeyUsage is critical");
+  return Pass();
+}
+
+LintCheck SanCriticalWithSubject(const TbsView& t, const LintOptions&) {
+  // RFC 5280 4.2.1.6: "If the subject field contains an empty sequence ... critical";
+  // otherwise the extension "SHOULD" be non-critical.
+  if (!t.has_san || t.subject.empty()) return Na();
+  if (t.san_critical) return Fail("subjectAltName is critical although the subject is not empty");
+  return Pass();
+}
+
+LintCheck TlsSanNoDirName(const TbsView& t, const LintOptions&) {
+  return TlsSanHasNo(t, 4, "directoryName");
+}
+LintCheck TlsSanNoEdiParty(const TbsView& t, const LintOptions&) {
+  return TlsSanHasNo(t, 5, "ediPartyName");
+}
+LintCheck TlsSanNoRegisteredId(const TbsView& t, const LintOptions&) {
+  return TlsSanHasNo(t, 8, "registeredID");
+}
+
+LintCheck SmimeHasKeyUsage(const TbsView& t, const LintOptions&) {
+  // S/MIME BR 7.1.2.3(e): keyUsage SHALL be present.
+  if (!t.IsSmime()) return Na();
+  if (!t.has_ku) return Fail("an email protection certificate without keyUsage");
+  return Pass();
+}
+
+LintCheck SmimeHasSan(const TbsView& t, const LintOptions&) {
+  // S/MIME BR 7.1.2.3(h): subjectAltName SHALL be present.
+  if (!t.IsSmime()) return Na();
+  if (!t.has_san) return Fail("an email protection certificate without subjectAltName");
+  return Pass();
+}
+
+LintCheck SmimeHasMailbox(const TbsView& t, const LintOptions&) {
+  // S/MIME BR 7.1.4.2.1: the SAN holds the mailbox address (rfc822Name or SmtpUTF8Mailbox).
+  if (!t.IsSmime() || !t.has_san) return Na();
+  for (const auto& n : t.sans) {
+    if (n.tag == der::ContextPrimitive(1)) return Pass();
+  }
+  return Fail("an email protection certificate whose SAN has no rfc822Name");
+}
+
+LintCheck SmimeSanNotCritical(const TbsView& t, const LintOptions&) {
+  // S/MIME BR 7.1.2.3(h): "SHOULD NOT be marked critical unless the subject field is empty".
+  if (!t.IsSmime() || !t.has_san || t.subject.empty()) return Na();
+  if (t.san_critical) return Fail("subjectAltName is critical with a subject present");
+  return Pass();
+}
+
+LintCheck SmimeHasCrlDp(const TbsView& t, const LintOptions&) {
+  // S/MIME BR 7.1.2.3(b): cRLDistributionPoints SHALL be present.
+  if (!t.IsSmime()) return Na();
+  if (!t.has_crl_dp) return Fail("an email protection certificate without CRL distribution points");
+  return Pass();
+}
+
+LintCheck SmimeCrlDpHttp(const TbsView& t, const LintOptions&) {
+  // S/MIME BR 7.1.2.3(b): "at least one uniformResourceIdentifier ... the HTTP scheme".
+  if (!t.IsSmime() || !t.has_crl_dp) return Na();
+  for (const auto& u : t.crl_uris) {
+    if (!IsUrl(u, /*ldap=*/false)) {
+      return Fail("CRL distribution point " + Quoted(u) + " is no http URL");
+    }
+  }
+  if (t.crl_uris.empty()) return Fail("no http CRL distribution point");
+  return Pass();
+}
+
+LintCheck SmimeEku(const TbsView& t, const LintOptions&) {
+  // S/MIME BR 7.1.2.3(f), legacy and multipurpose: emailProtection, and none of serverAuth,
+  // codeSigning, timeStamping, anyExtendedKeyUsage.
+  if (!t.IsSmime()) return Na();
+  for (ByteSpan bad : {ByteSpan(kServerAuth), ByteSpan(kCodeSigning), ByteSpan(kTimeStamping),
+                       ByteSpan(kAnyEku)}) {
+    if (t.HasEku(bad)) {
+      return Fail("an email protection certificate also for " + der::OidToString(bad));
+    }
+  }
+  return Pass();
+}
+
+LintCheck SmimeEcKeyUsage(const TbsView& t, const LintOptions&) {
+  // S/MIME BR 7.1.2.3(e) for id-ecPublicKey: signing digitalSignature (nonRepudiation), key
+  // management keyAgreement (encipherOnly or decipherOnly), or both; nothing else.
+  if (!t.IsSmime() || !t.IsEc() || !t.has_ku) return Na();
+  if (!t.KuBit(kDigitalSignature) && !t.KuBit(kKeyAgreement)) {
+    return Fail("an EC email certificate needs digitalSignature or keyAgreement");
+  }
+  for (int bit : {kKeyEncipherment, kDataEncipherment, kKeyCertSign, kCrlSign}) {
+    if (t.KuBit(bit)) return Fail("key usage bit " + std::to_string(bit) + " is not allowed");
+  }
+  if ((t.KuBit(kEncipherOnly) || t.KuBit(kDecipherOnly)) && !t.KuBit(kKeyAgreement)) {
+    return Fail("encipherOnly or decipherOnly without keyAgreement");
+  }
+  return Pass();
+}
+
 LintCheck EkuOfProfile(const TbsView& t, const LintOptions& o) {
   // The profile's own limit: a certificate says exactly the purposes its profile gives.
   if (o.profile_ekus.empty() || t.is_ca) return Na();
@@ -1194,6 +1701,11 @@ constexpr time_t kCabV130 = Day(2015, 4, 16);
 constexpr time_t kCab180 = Day(2021, 8, 25);
 constexpr time_t kCab200 = Day(2023, 9, 15);  // BR 2.0.0 (ballot SC-62)
 constexpr time_t kApple398 = Day(2020, 9, 1);
+constexpr time_t kCabV113 = Day(2013, 2, 21);
+constexpr time_t kSc081First = Day(2026, 3, 15);  // ballot SC-081's three steps
+constexpr time_t kSc081Second = Day(2027, 3, 15);
+constexpr time_t kSc081Third = Day(2029, 3, 15);
+constexpr time_t kSmime = Day(2023, 9, 1);  // S/MIME BR 1.0.0
 
 constexpr LintStatus E = LintStatus::kError;
 constexpr LintStatus W = LintStatus::kWarn;
@@ -1310,6 +1822,131 @@ constexpr LintRule kRules[] = {
      "EC keys on a named curve P-256, P-384 or P-521", kAlways, 0, E, kAll, EcNamedCurve},
     {"cp_ec_point_not_uncompressed", "RFC 5480 2.2 (zlint e_mp_ecdsa_pub_key_encoding_correct)",
      "EC public keys as uncompressed points", kAlways, 0, E, kAll, EcPointUncompressed},
+    {"e_cert_sig_alg_not_match_tbs_sig_alg", "RFC 5280 4.1.1.2",
+     "signatureAlgorithm equals the TBS signature field", kRfc5280, 0, E, kLintCert,
+     CertSigAlgMatchesTbs},
+    {"e_ext_authority_key_identifier_critical", "RFC 5280 4.2.1.1",
+     "authorityKeyIdentifier not critical", kRfc2459, 0, E, kCertTbs, AkiNotCritical},
+    {"e_ext_subject_key_identifier_critical", "RFC 5280 4.2.1.2",
+     "subjectKeyIdentifier not critical", kRfc2459, 0, E, kCertTbs, SkiNotCritical},
+    {"e_ext_aia_marked_critical", "RFC 5280 4.2.2.1", "authorityInfoAccess not critical", kRfc2459,
+     0, E, kCertTbs, AiaNotCritical},
+    {"w_ext_crl_distribution_marked_critical", "RFC 5280 4.2.1.13",
+     "cRLDistributionPoints not critical", kRfc2459, 0, W, kCertTbs, CrlDpNotCritical},
+    {"e_ext_san_no_entries", "RFC 5280 4.2.1.6", "subjectAltName has a name", kRfc2459, 0, E, kAll,
+     SanHasEntries},
+    {"e_ext_san_empty_name", "RFC 5280 4.2.1.6", "no empty name in subjectAltName", kRfc2459, 0, E,
+     kAll, SanNoEmptyName},
+    {"e_ext_san_rfc822_format_invalid", "RFC 5280 4.2.1.6, RFC 5321 4.1.2",
+     "rfc822Names are bare mailbox addresses", kRfc2459, 0, E, kAll, SanRfc822Syntax},
+    {"e_ca_subject_field_empty", "RFC 5280 4.1.2.6", "CA certificates have a subject", kRfc2459, 0,
+     E, kCertTbs, CaSubjectNotEmpty},
+    {"e_path_len_constraint_zero_or_less", "RFC 5280 4.2.1.9", "pathLenConstraint not negative",
+     kRfc2459, 0, E, kCertTbs, PathLenNotNegative},
+    {"e_ext_cert_policy_duplicate", "RFC 5280 4.2.1.4", "no certificate policy twice", kRfc5280, 0,
+     E, kCertTbs, NoDuplicatePolicy},
+    {"e_utc_time_not_in_zulu", "RFC 5280 4.1.2.5.1", "UTCTime ends in Z", kRfc2459, 0, E, kCertTbs,
+     UtcTimeZulu},
+    {"e_utc_time_does_not_include_seconds", "RFC 5280 4.1.2.5.1", "UTCTime has seconds", kRfc2459,
+     0, E, kCertTbs, UtcTimeSeconds},
+    {"e_generalized_time_not_in_zulu", "RFC 5280 4.1.2.5.2", "GeneralizedTime ends in Z", kRfc2459,
+     0, E, kCertTbs, GeneralizedTimeZulu},
+    {"e_generalized_time_does_not_include_seconds", "RFC 5280 4.1.2.5.2",
+     "GeneralizedTime has seconds", kRfc2459, 0, E, kCertTbs, GeneralizedTimeSeconds},
+    {"e_generalized_time_includes_fraction_seconds", "RFC 5280 4.1.2.5.2",
+     "GeneralizedTime has no fractional seconds", kRfc2459, 0, E, kCertTbs,
+     GeneralizedTimeNoFraction},
+    {"e_subj_email_not_in_san", "RFC 5280 4.1.2.6",
+     "a subject emailAddress is also an rfc822Name of the SAN", kRfc2459, 0, E, kAll,
+     SubjectEmailInSan},
+    {"e_subject_country_not_iso", "BR 7.1.4.2.2 (7.1.2.7.4)", "countries are ISO 3166-1 codes",
+     kCab, 0, E, kAll, CountryIsIso},
+    {"e_rsa_mod_less_than_2048_bits", "BR 6.1.5", "RSA moduli of at least 2048 bits", kAlways, 0, E,
+     kAll, RsaModulus2048},
+    {"w_rsa_mod_not_odd", "BR 6.1.6", "RSA modulus odd", kCabV113, 0, W, kAll, RsaModulusOdd},
+    {"e_rsa_public_exponent_not_odd", "BR 6.1.6", "RSA public exponent odd", kCabV113, 0, E, kAll,
+     RsaExponentOdd},
+    {"e_rsa_public_exponent_too_small", "BR 6.1.6", "RSA public exponent at least 3", kCabV113, 0,
+     E, kAll, RsaExponentNotTooSmall},
+    {"w_rsa_public_exponent_not_in_range", "BR 6.1.6, NIST SP 800-89 5.3.3",
+     "RSA public exponent in 2^16+1 .. 2^256-1", kCabV113, 0, W, kAll, RsaExponentInRange},
+    {"e_spki_rsa_encryption_parameter_not_null", "RFC 3279 2.3.1, RFC 4055 1.2",
+     "rsaEncryption parameters are NULL", kRfc5280, 0, E, kAll, RsaParamsNull},
+    {"e_ext_san_missing", "BR 7.1.2.7.12 (7.1.4.2.1)", "TLS server certificates have a SAN", kCab,
+     0, E, kCertTbs, TlsHasSan},
+    {"e_ext_san_rfc822_name_present", "BR 7.1.2.7.12 (7.1.4.2.1)",
+     "no rfc822Name in a TLS server certificate", kCab, 0, E, kCertTbs, TlsSanNoRfc822},
+    {"e_ext_san_other_name_present", "BR 7.1.2.7.12 (7.1.4.2.1)",
+     "no otherName in a TLS server certificate", kCab, 0, E, kCertTbs, TlsSanNoOtherName},
+    {"e_ext_san_uniform_resource_identifier_present", "BR 7.1.2.7.12 (7.1.4.2.1)",
+     "no URI in a TLS server certificate", kCab, 0, E, kCertTbs, TlsSanNoUri},
+    {"e_server_cert_valid_time_longer_than_200_days", "BR 6.3.2 (ballot SC-081)",
+     "TLS server certificates issued from 2026-03-15: at most 200 days", kSc081First, kSc081Second,
+     E, kCertTbs, ServerValidity200},
+    {"w_server_cert_valid_time_longer_than_199_days", "BR 6.3.2 (ballot SC-081)",
+     "TLS server certificates issued from 2026-03-15: not over 199 days", kSc081First, kSc081Second,
+     W, kCertTbs, ServerValidity199},
+    {"e_server_cert_valid_time_longer_than_100_days", "BR 6.3.2 (ballot SC-081)",
+     "TLS server certificates issued from 2027-03-15: at most 100 days", kSc081Second, kSc081Third,
+     E, kCertTbs, ServerValidity100},
+    {"w_server_cert_valid_time_longer_than_99_days", "BR 6.3.2 (ballot SC-081)",
+     "TLS server certificates issued from 2027-03-15: not over 99 days", kSc081Second, kSc081Third,
+     W, kCertTbs, ServerValidity99},
+    {"e_server_cert_valid_time_longer_than_47_days", "BR 6.3.2 (ballot SC-081)",
+     "TLS server certificates issued from 2029-03-15: at most 47 days", kSc081Third, 0, E, kCertTbs,
+     ServerValidity47},
+    {"w_server_cert_valid_time_longer_than_46_days", "BR 6.3.2 (ballot SC-081)",
+     "TLS server certificates issued from 2029-03-15: not over 46 days", kSc081Third, 0, W,
+     kCertTbs, ServerValidity46},
+    {"e_sub_cert_aia_missing", "BR 7.1.2.7.7", "TLS server certificates have AIA", kCab, 0, E,
+     kCertTbs, TlsHasAia},
+    {"e_organizational_unit_name_prohibited", "BR 7.1.2.7.4 (7.1.4.2.2 i)",
+     "no OU in a TLS server certificate's subject", Day(2022, 9, 1), 0, E, kCertTbs, TlsNoOu},
+    {"e_public_key_type_not_allowed", "BR 6.1.5", "RSA or EC keys only", kCab, 0, E, kAll,
+     KeyTypeAllowed},
+    {"e_sub_cert_eku_check", "BR 7.1.2.7.10",
+     "a TLS server certificate's EKU is serverAuth (and clientAuth), nothing of another kind",
+     kCab200, 0, E, kCertTbs, TlsEkuOnlyServerClient},
+    {"e_missing_crl_distrib_point", "BR 7.1.2.11.2 (ballot SC-063)",
+     "TLS server certificates without OCSP have CRL distribution points", Day(2024, 3, 15), 0, E,
+     kCertTbs, TlsHasCrlDpWithoutOcsp},
+    {"e_sub_cert_basic_constraints_not_critical", "BR 7.1.2.7.6",
+     "a TLS server certificate's basicConstraints critical when present", kCab200, 0, E, kCertTbs,
+     TlsBasicConstraintsCritical},
+    {"e_eku_critical", "BR 7.1.2.7.6", "a TLS server certificate's extKeyUsage not critical",
+     kCab200, 0, E, kCertTbs, TlsEkuNotCritical},
+    {"w_ext_san_critical_with_subject_dn", "RFC 5280 4.2.1.6",
+     "subjectAltName not critical when there is a subject", kRfc5280, 0, W, kCertTbs,
+     SanCriticalWithSubject},
+    {"e_ext_san_directory_name_present", "BR 7.1.2.7.12 (7.1.4.2.1)",
+     "no directoryName in a TLS server certificate's SAN", kCab, 0, E, kCertTbs, TlsSanNoDirName},
+    {"e_ext_san_edi_party_name_present", "BR 7.1.2.7.12 (7.1.4.2.1)",
+     "no ediPartyName in a TLS server certificate's SAN", kCab, 0, E, kCertTbs, TlsSanNoEdiParty},
+    {"e_ext_san_registered_id_present", "BR 7.1.2.7.12 (7.1.4.2.1)",
+     "no registeredID in a TLS server certificate's SAN", kCab, 0, E, kCertTbs,
+     TlsSanNoRegisteredId},
+    {"e_key_usage_presence", "S/MIME BR 7.1.2.3(e)", "email protection certificates have keyUsage",
+     kSmime, 0, E, kCertTbs, SmimeHasKeyUsage},
+    {"e_san_shall_be_present", "S/MIME BR 7.1.2.3(h)", "email protection certificates have a SAN",
+     kSmime, 0, E, kCertTbs, SmimeHasSan},
+    {"cp_smime_san_without_mailbox", "S/MIME BR 7.1.2.3(h), 7.1.4.2.1",
+     "an email protection certificate's SAN holds a mailbox address", kSmime, 0, E, kCertTbs,
+     SmimeHasMailbox},
+    {"w_san_should_not_be_critical", "S/MIME BR 7.1.2.3(h)",
+     "an email certificate's SAN not critical when it has a subject", kSmime, 0, W, kCertTbs,
+     SmimeSanNotCritical},
+    {"e_subscribers_shall_have_crl_distribution_points", "S/MIME BR 7.1.2.3(b)",
+     "email protection certificates have CRL distribution points", kSmime, 0, E, kCertTbs,
+     SmimeHasCrlDp},
+    {"e_subscribers_crl_distribution_points_are_http", "S/MIME BR 7.1.2.3(b)",
+     "an email certificate's CRL distribution points are http URLs", kSmime, 0, E, kCertTbs,
+     SmimeCrlDpHttp},
+    {"e_smime_legacy_multipurpose_eku_check", "S/MIME BR 7.1.2.3(f)",
+     "email certificates not also for serverAuth, codeSigning, timeStamping or any purpose", kSmime,
+     0, E, kCertTbs, SmimeEku},
+    {"e_ecpublickey_key_usages", "S/MIME BR 7.1.2.3(e)",
+     "an EC email certificate's key usage is signing, key agreement or both", kSmime, 0, E,
+     kCertTbs, SmimeEcKeyUsage},
 };
 
 // InEffect: whether |rule| applies to a certificate issued at |when| (zlint's ne).

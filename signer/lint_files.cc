@@ -179,9 +179,9 @@ std::string LintText(const std::vector<LintItem>& items) {
 }
 
 std::string LintJson(const std::vector<LintItem>& items) {
-  nlohmann::json all = nlohmann::json::array();
+  nlohmann::ordered_json all = nlohmann::ordered_json::array();
   for (const auto& item : items) {
-    nlohmann::json results = nlohmann::json::array();
+    nlohmann::ordered_json results = nlohmann::ordered_json::array();
     for (const auto& r : item.report.results) {
       results.push_back({{"rule", std::string(r.rule)},
                          {"status", std::string(LintStatusName(r.status))},
@@ -194,7 +194,7 @@ std::string LintJson(const std::vector<LintItem>& items) {
   }
   // Invalid UTF-8 in a certificate's names is replaced, not allowed to abort the output.
   const auto& doc = all.size() == 1 ? all[0] : all;
-  return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  return doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
 std::string LintRulesText() {
@@ -215,7 +215,7 @@ std::string LintRulesText() {
 }
 
 std::string LintRulesJson() {
-  nlohmann::json all = nlohmann::json::array();
+  nlohmann::ordered_json all = nlohmann::ordered_json::array();
   for (const auto& r : LintRules()) {
     all.push_back({{"rule", std::string(r.name)},
                    {"severity", std::string(LintStatusName(r.severity))},

@@ -87,7 +87,7 @@ class LintCliIT : public ::testing::Test {
   }
 
   std::string WriteCert(const std::string& name, const Tbs& t) const {
-    return WritePem(name, certpress::testing::Certificate(t.Encode(), t.sig_alg));
+    return WritePem(name, certpress::testing::CertificateOf(t));
   }
 
   RunResult Openssl(const std::string& args) const {
@@ -172,7 +172,10 @@ TEST_F(LintCliIT, CertificatesMadeByOpenSslAreLinted) {
                                        "extendedKeyUsage=serverAuth\n"
                                        "subjectAltName=DNS:www.example.org\n"
                                        "subjectKeyIdentifier=hash\n"
-                                       "authorityKeyIdentifier=keyid\n",
+                                       "authorityKeyIdentifier=keyid\n"
+                                       "authorityInfoAccess=caIssuers;URI:http://pki.example.org/"
+                                       "ca.crt\n"
+                                       "crlDistributionPoints=URI:http://pki.example.org/ca.crl\n",
                                        90);
   auto ok = Lint({good, Path("ca.pem")});
   EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;

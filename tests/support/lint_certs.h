@@ -116,6 +116,32 @@ inline const Bytes& RsaSpki() {
   return spki;
 }
 
+// RsaSpkiWith is an RSA key with the given modulus and exponent (INTEGER contents), with
+// NULL parameters unless |null_params| is false. The lint does not check that n factors.
+inline Bytes RsaSpkiWith(const Bytes& n, const Bytes& e, bool null_params = true) {
+  der::Writer key;
+  size_t k = key.Begin(der::kSequence);
+  key.Primitive(der::kInteger, n);
+  key.Primitive(der::kInteger, e);
+  key.End(k);
+  return Seq([&](der::Writer& w) {
+    size_t a = w.Begin(der::kSequence);
+    w.OidContent(Oid("1.2.840.113549.1.1.1"));
+    if (null_params) w.Null();
+    w.End(a);
+    w.BitString(key.bytes());
+  });
+}
+
+// A modulus of |bits| bits (a sign octet first), odd unless |even|.
+inline Bytes Modulus(int bits, bool even = false) {
+  Bytes n(static_cast<size_t>(bits / 8) + 1, 0x5b);
+  n[0] = 0x00;
+  n[1] = 0xc5;
+  n.back() = even ? 0x5a : 0x5b;
+  return n;
+}
+
 // EcSpkiWith replaces the algorithm parameters and/or the point of the EC key.
 inline Bytes EcSpkiWith(const Bytes* params, bool compress) {
   der::Reader r(EcSpki());
@@ -162,6 +188,11 @@ struct Tbs {
   time_t not_before = 1700000000;
   time_t not_after = 1700000000 + 365 * 86400;
   bool generalized_not_before = false;
+  // A notBefore written as given (tag, content), for the time-encoding rules.
+  uint8_t raw_not_before_tag = 0;
+  std::string raw_not_before;
+  // The Certificate's outer signatureAlgorithm (empty: the TBS's).
+  Bytes cert_sig_alg;
   Bytes subject = *EncodeName(*ParseName("CN=host.example.org,O=CertPress,C=DK"));
   Bytes spki = EcSpki();
   std::vector<Extension> exts = {
@@ -197,6 +228,13 @@ struct Tbs {
   void SetSans(const std::vector<std::pair<int, Bytes>>& names) {
     Set("2.5.29.17", false, Names(names));
   }
+  // MakeSmime turns the certificate into an employee email certificate (S/MIME BR) that
+  // passes every rule.
+  void MakeSmime() {
+    Set("2.5.29.37", false, EkuValue({"1.3.6.1.5.5.7.3.2", "1.3.6.1.5.5.7.3.4"}));
+    SetSans({{1, Str("ada@example.org")}});
+    subject = *EncodeName(*ParseName("CN=Ada Lovelace,O=CertPress,C=DK"));
+  }
   // MakeCa turns the certificate into a CA certificate that passes every rule.
   void MakeCa() {
     Set("2.5.29.19", true, Seq([](der::Writer& v) { v.Boolean(true); }));
@@ -216,7 +254,9 @@ struct Tbs {
     w.Raw(sig_alg);
     w.Raw(issuer);
     size_t validity = w.Begin(der::kSequence);
-    if (generalized_not_before) {
+    if (raw_not_before_tag != 0) {
+      w.Primitive(raw_not_before_tag, Str(raw_not_before));
+    } else if (generalized_not_before) {
       struct tm tm;
       gmtime_r(&not_before, &tm);
       char buf[32];
@@ -430,6 +470,261 @@ inline const std::vector<Case>& Cases() {
        }},
       {"cp_ec_point_not_uncompressed",
        [](Tbs& t, LintOptions&) { t.spki = EcSpkiWith(nullptr, true); }},
+      {"e_cert_sig_alg_not_match_tbs_sig_alg",
+       [](Tbs& t, LintOptions&) {
+         auto rsa = SignatureAlgorithmDer(KeyType::kRsa2048);
+         t.cert_sig_alg.assign(rsa.begin(), rsa.end());
+       }},
+      {"e_ext_authority_key_identifier_critical",
+       [](Tbs& t, LintOptions&) { t.Find("2.5.29.35")->critical = true; }},
+      {"e_ext_subject_key_identifier_critical",
+       [](Tbs& t, LintOptions&) { t.Find("2.5.29.14")->critical = true; }},
+      {"e_ext_aia_marked_critical",
+       [](Tbs& t, LintOptions&) { t.Find("1.3.6.1.5.5.7.1.1")->critical = true; }},
+      {"w_ext_crl_distribution_marked_critical",
+       [](Tbs& t, LintOptions&) { t.Find("2.5.29.31")->critical = true; }},
+      {"e_ext_san_no_entries", [](Tbs& t, LintOptions&) { t.SetSans({}); }},
+      {"e_ext_san_empty_name",
+       [](Tbs& t, LintOptions&) {
+         t.SetSans({{2, Str("host.example.org")}, {2, Str("")}});
+       }},
+      {"e_ext_san_rfc822_format_invalid",
+       [](Tbs& t, LintOptions&) {
+         t.MakeSmime();
+         t.SetSans({{1, Str("Ada Lovelace <ada@example.org>")}});
+       }},
+      {"e_ca_subject_field_empty",
+       [](Tbs& t, LintOptions&) {
+         t.MakeCa();
+         t.subject = {0x30, 0x00};
+       }},
+      {"e_path_len_constraint_zero_or_less",
+       [](Tbs& t, LintOptions&) {
+         t.MakeCa();
+         t.Set("2.5.29.19", true, Seq([](der::Writer& v) {
+                 v.Boolean(true);
+                 v.Primitive(der::kInteger, Bytes{0xff});  // -1
+               }));
+       }},
+      {"e_ext_cert_policy_duplicate",
+       [](Tbs& t, LintOptions&) {
+         t.Set("2.5.29.32", false, Seq([](der::Writer& v) {
+                 for (int i = 0; i < 2; ++i) {
+                   size_t p = v.Begin(der::kSequence);
+                   v.OidContent(Oid("2.23.140.1.2.1"));
+                   v.End(p);
+                 }
+               }));
+       }},
+      {"e_utc_time_not_in_zulu",
+       [](Tbs& t, LintOptions&) {
+         t.raw_not_before_tag = der::kUtcTime;
+         t.raw_not_before = "231114221320+0100";
+       }},
+      {"e_utc_time_does_not_include_seconds",
+       [](Tbs& t, LintOptions&) {
+         t.raw_not_before_tag = der::kUtcTime;
+         t.raw_not_before = "2311142213Z";
+       }},
+      {"e_generalized_time_not_in_zulu",
+       [](Tbs& t, LintOptions&) {
+         t.raw_not_before_tag = der::kGeneralizedTime;
+         t.raw_not_before = "20231114221320+0100";
+       }},
+      {"e_generalized_time_does_not_include_seconds",
+       [](Tbs& t, LintOptions&) {
+         t.raw_not_before_tag = der::kGeneralizedTime;
+         t.raw_not_before = "202311142213Z";
+       }},
+      {"e_generalized_time_includes_fraction_seconds",
+       [](Tbs& t, LintOptions&) {
+         t.raw_not_before_tag = der::kGeneralizedTime;
+         t.raw_not_before = "20231114221320.5Z";
+       }},
+      {"e_subj_email_not_in_san",
+       [](Tbs& t, LintOptions&) {
+         t.subject = *EncodeName(*ParseName(
+             "CN=host.example.org,emailAddress=hostmaster@example.org,O=CertPress,C=DK"));
+       }},
+      {"e_subject_country_not_iso",
+       [](Tbs& t, LintOptions&) {
+         t.subject = *EncodeName(*ParseName("CN=host.example.org,O=CertPress,C=UK"));
+       }},
+      {"e_rsa_mod_less_than_2048_bits",
+       [](Tbs& t, LintOptions&) {
+         t.spki = RsaSpkiWith(Modulus(1024), {0x01, 0x00, 0x01});
+       }},
+      {"w_rsa_mod_not_odd",
+       [](Tbs& t, LintOptions&) {
+         t.spki = RsaSpkiWith(Modulus(2048, true), {0x01, 0x00, 0x01});
+       }},
+      {"e_rsa_public_exponent_not_odd",
+       [](Tbs& t, LintOptions&) {
+         t.spki = RsaSpkiWith(Modulus(2048), {0x01, 0x00, 0x00});
+       }},
+      {"e_rsa_public_exponent_too_small",
+       [](Tbs& t, LintOptions&) { t.spki = RsaSpkiWith(Modulus(2048), {0x01}); }},
+      {"w_rsa_public_exponent_not_in_range",
+       [](Tbs& t, LintOptions&) { t.spki = RsaSpkiWith(Modulus(2048), {0x03}); }},
+      {"e_spki_rsa_encryption_parameter_not_null",
+       [](Tbs& t, LintOptions&) {
+         t.spki = RsaSpkiWith(Modulus(2048), {0x01, 0x00, 0x01}, /*null_params=*/false);
+       }},
+      {"e_ext_san_missing", [](Tbs& t, LintOptions&) { t.Remove("2.5.29.17"); }},
+      {"e_ext_san_rfc822_name_present",
+       [](Tbs& t, LintOptions&) {
+         t.SetSans({{2, Str("host.example.org")}, {1, Str("hostmaster@example.org")}});
+       }},
+      {"e_ext_san_other_name_present",
+       [](Tbs& t, LintOptions&) {
+         t.Set("2.5.29.17", false, Seq([](der::Writer& v) {
+                 v.Primitive(der::ContextPrimitive(2), Str("host.example.org"));
+                 size_t o = v.Begin(der::ContextConstructed(0));
+                 v.OidContent(Oid("1.3.6.1.4.1.311.20.2.3"));
+                 size_t x = v.Begin(der::ContextConstructed(0));
+                 v.Primitive(der::kUtf8String, Str("host@example.org"));
+                 v.End(x);
+                 v.End(o);
+               }));
+       }},
+      {"e_ext_san_uniform_resource_identifier_present",
+       [](Tbs& t, LintOptions&) {
+         t.SetSans({{2, Str("host.example.org")}, {6, Str("https://host.example.org/")}});
+       }},
+      // BR 6.3.2 as ballot SC-081 changed it: 200, 100 and 47 days from 2026, 2027 and 2029.
+      {"e_server_cert_valid_time_longer_than_200_days",
+       [](Tbs& t, LintOptions&) {
+         t.not_before = 1780272000;  // 2026-06-01
+         t.not_after = t.not_before + 200 * 86400;
+       }},
+      {"w_server_cert_valid_time_longer_than_199_days",
+       [](Tbs& t, LintOptions&) {
+         t.not_before = 1780272000;
+         t.not_after = t.not_before + 199 * 86400;
+       }},
+      {"e_server_cert_valid_time_longer_than_100_days",
+       [](Tbs& t, LintOptions&) {
+         t.not_before = 1811808000;  // 2027-06-01
+         t.not_after = t.not_before + 100 * 86400;
+       }},
+      {"w_server_cert_valid_time_longer_than_99_days",
+       [](Tbs& t, LintOptions&) {
+         t.not_before = 1811808000;
+         t.not_after = t.not_before + 99 * 86400;
+       }},
+      {"e_server_cert_valid_time_longer_than_47_days",
+       [](Tbs& t, LintOptions&) {
+         t.not_before = 1874966400;  // 2029-06-01
+         t.not_after = t.not_before + 47 * 86400;
+       }},
+      {"w_server_cert_valid_time_longer_than_46_days",
+       [](Tbs& t, LintOptions&) {
+         t.not_before = 1874966400;
+         t.not_after = t.not_before + 46 * 86400;
+       }},
+      {"e_sub_cert_aia_missing", [](Tbs& t, LintOptions&) { t.Remove("1.3.6.1.5.5.7.1.1"); }},
+      {"e_organizational_unit_name_prohibited",
+       [](Tbs& t, LintOptions&) {
+         t.subject = *EncodeName(*ParseName("CN=host.example.org,OU=Web,O=CertPress,C=DK"));
+       }},
+      {"e_public_key_type_not_allowed",
+       [](Tbs& t, LintOptions&) {
+         t.spki = Seq([](der::Writer& w) {  // an Ed25519 key (RFC 8410)
+           size_t a = w.Begin(der::kSequence);
+           w.OidContent(Oid("1.3.101.112"));
+           w.End(a);
+           w.BitString(Bytes(32, 0x42));
+         });
+       }},
+      {"e_sub_cert_eku_check",
+       [](Tbs& t, LintOptions&) {
+         t.Set("2.5.29.37", false, EkuValue({"1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.3"}));
+       }},
+      {"e_missing_crl_distrib_point",
+       [](Tbs& t, LintOptions&) {
+         t.not_before = 1717200000;  // 2024-06-01, after ballot SC-063
+         t.not_after = t.not_before + 90 * 86400;
+         t.Remove("2.5.29.31");
+         t.Set("1.3.6.1.5.5.7.1.1", false, Seq([](der::Writer& v) {  // caIssuers only
+                 size_t ad = v.Begin(der::kSequence);
+                 v.OidContent(Oid("1.3.6.1.5.5.7.48.2"));
+                 v.Primitive(der::ContextPrimitive(6), Str("http://pki.example.org/issuing.crt"));
+                 v.End(ad);
+               }));
+       }},
+      {"e_sub_cert_basic_constraints_not_critical",
+       [](Tbs& t, LintOptions&) { t.Find("2.5.29.19")->critical = false; }},
+      {"e_eku_critical", [](Tbs& t, LintOptions&) { t.Find("2.5.29.37")->critical = true; }},
+      {"w_ext_san_critical_with_subject_dn",
+       [](Tbs& t, LintOptions&) { t.Find("2.5.29.17")->critical = true; }},
+      {"e_ext_san_directory_name_present",
+       [](Tbs& t, LintOptions&) {
+         t.Set("2.5.29.17", false, Seq([](der::Writer& v) {
+                 v.Primitive(der::ContextPrimitive(2), Str("host.example.org"));
+                 size_t d = v.Begin(der::ContextConstructed(4));
+                 v.Raw(*EncodeName(*ParseName("CN=host.example.org")));
+                 v.End(d);
+               }));
+       }},
+      {"e_ext_san_edi_party_name_present",
+       [](Tbs& t, LintOptions&) {
+         t.Set("2.5.29.17", false, Seq([](der::Writer& v) {
+                 v.Primitive(der::ContextPrimitive(2), Str("host.example.org"));
+                 size_t e = v.Begin(der::ContextConstructed(5));
+                 size_t p = v.Begin(der::ContextConstructed(1));
+                 v.Primitive(der::kUtf8String, Str("party"));
+                 v.End(p);
+                 v.End(e);
+               }));
+       }},
+      {"e_ext_san_registered_id_present",
+       [](Tbs& t, LintOptions&) {
+         t.Set("2.5.29.17", false, Seq([](der::Writer& v) {
+                 v.Primitive(der::ContextPrimitive(2), Str("host.example.org"));
+                 v.Primitive(der::ContextPrimitive(8), Oid("1.3.6.1.4.1.55555.7"));
+               }));
+       }},
+      {"e_key_usage_presence",
+       [](Tbs& t, LintOptions&) {
+         t.MakeSmime();
+         t.Remove("2.5.29.15");
+       }},
+      // S/MIME BR, on the employee email certificate of MakeSmime.
+      {"e_san_shall_be_present",
+       [](Tbs& t, LintOptions&) {
+         t.MakeSmime();
+         t.Remove("2.5.29.17");
+       }},
+      {"cp_smime_san_without_mailbox",
+       [](Tbs& t, LintOptions&) {
+         t.MakeSmime();
+         t.SetSans({{2, Str("host.example.org")}});
+       }},
+      {"w_san_should_not_be_critical",
+       [](Tbs& t, LintOptions&) {
+         t.MakeSmime();
+         t.Find("2.5.29.17")->critical = true;
+       }},
+      {"e_subscribers_shall_have_crl_distribution_points",
+       [](Tbs& t, LintOptions&) {
+         t.MakeSmime();
+         t.Remove("2.5.29.31");
+       }},
+      {"e_subscribers_crl_distribution_points_are_http",
+       [](Tbs& t, LintOptions&) {
+         t.MakeSmime();
+         t.Set("2.5.29.31", false, CrlDp("ldap://ldap.example.org/cn=crl"));
+       }},
+      {"e_smime_legacy_multipurpose_eku_check",
+       [](Tbs& t, LintOptions&) {
+         t.MakeSmime();
+         t.Set("2.5.29.37", false, EkuValue({"1.3.6.1.5.5.7.3.4", "1.3.6.1.5.5.7.3.3"}));
+       }},
+      {"e_ecpublickey_key_usages",
+       [](Tbs& t, LintOptions&) {
+         t.MakeSmime();
+         t.Set("2.5.29.15", true, KeyUsage({1}));
+       }},
   };
   return cases;
 }
@@ -442,6 +737,11 @@ inline Bytes Certificate(const Bytes& tbs, const Bytes& sig_alg) {
     w.Raw(sig_alg);
     w.BitString(Bytes(8, 0x5a));
   });
+}
+
+// CertificateOf wraps |t| as a Certificate, with its outer signatureAlgorithm if it has one.
+inline Bytes CertificateOf(const Tbs& t) {
+  return Certificate(t.Encode(), t.cert_sig_alg.empty() ? t.sig_alg : t.cert_sig_alg);
 }
 
 }  // namespace certpress::testing

@@ -20,6 +20,13 @@ namespace certpress {
 namespace {
 using namespace certpress::testing;  // NOLINT: the shared test certificates
 
+const LintResult* ResultOf(const LintReport& r, std::string_view rule) {
+  for (const auto& x : r.results) {
+    if (x.rule == rule) return &x;
+  }
+  return nullptr;
+}
+
 TEST(LintTest, TheBaseCertificatePassesEveryRule) {
   Tbs t;
   Status st = LintTbs(t.Encode(), DefaultOptions());
@@ -27,6 +34,23 @@ TEST(LintTest, TheBaseCertificatePassesEveryRule) {
   Tbs ca;
   ca.MakeCa();
   st = LintTbs(ca.Encode(), DefaultOptions());
+  EXPECT_TRUE(st.ok()) << st.message();
+  Tbs smime;
+  smime.MakeSmime();
+  st = LintTbs(smime.Encode(), DefaultOptions());
+  EXPECT_TRUE(st.ok()) << st.message();
+  // An RSA key of the kind the key policy accepts.
+  Tbs rsa;
+  rsa.spki = RsaSpki();
+  rsa.Set("2.5.29.15", true, KeyUsage({0, 2}));
+  st = LintTbs(rsa.Encode(), DefaultOptions());
+  EXPECT_TRUE(st.ok()) << st.message();
+  // A TLS server certificate issued under SC-081's first step for 198 days (the tls-server
+  // profile's validity).
+  Tbs now;
+  now.not_before = 1780272000;  // 2026-06-01
+  now.not_after = now.not_before + 198 * 86400;
+  st = LintTbs(now.Encode(), DefaultOptions());
   EXPECT_TRUE(st.ok()) << st.message();
 }
 
@@ -36,9 +60,25 @@ TEST(LintTest, EachRuleRefusesTheCertificateThatBreaksIt) {
     Tbs t;
     LintOptions o = DefaultOptions();
     c.breaks(t, o);
-    Status st = LintTbs(t.Encode(), o);
-    ASSERT_FALSE(st.ok());
-    EXPECT_EQ(st.message().rfind("lint " + std::string(c.rule) + ": ", 0), 0u) << st.message();
+    const LintRule* rule = FindLintRule(c.rule);
+    ASSERT_NE(rule, nullptr);
+    const bool fatal = std::string_view(c.rule) == "cp_asn1_structure" ||
+                       std::string_view(c.rule) == "e_cert_ext_invalid_der";
+    // Before signing: the issuer refuses it, naming a rule.
+    if ((rule->applies_to & kLintTbs) && rule->severity >= LintStatus::kWarn) {
+      Status st = LintTbs(t.Encode(), o);
+      ASSERT_FALSE(st.ok());
+      EXPECT_EQ(st.message().rfind("lint ", 0), 0u) << st.message();
+      if (fatal) {
+        EXPECT_NE(st.message().find(c.rule), std::string::npos) << st.message();
+      }
+    }
+    // As a whole certificate: the rule reports it at its severity, with a detail.
+    LintReport r = LintDer(kLintCert, CertificateOf(t), o);
+    const LintResult* result = ResultOf(r, c.rule);
+    ASSERT_NE(result, nullptr);
+    EXPECT_EQ(result->status, fatal ? LintStatus::kFatal : rule->severity) << result->detail;
+    EXPECT_FALSE(result->detail.empty());
   }
 }
 
@@ -53,19 +93,13 @@ TEST(LintTest, EveryRuleHasACaseAndAUniqueName) {
   EXPECT_EQ(covered.size(), names.size());
 }
 
-const LintResult* ResultOf(const LintReport& r, std::string_view rule) {
-  for (const auto& x : r.results) {
-    if (x.rule == rule) return &x;
-  }
-  return nullptr;
-}
-
 TEST(LintTest, TheReportOfAWholeCertificateHasEveryRuleWithItsStatus) {
   Tbs t;
-  const Bytes cert = Certificate(t.Encode(), t.sig_alg);
+  const Bytes cert = CertificateOf(t);
   LintOptions o;  // no CA, issuer or profile known: the rules that need them do not apply
   LintReport r = LintDer(kLintCert, cert, o);
-  EXPECT_EQ(r.worst, LintStatus::kNa);
+  EXPECT_EQ(r.worst, LintStatus::kNe);  // issued in 2023: the SC-081 rules postdate it
+  EXPECT_EQ(ResultOf(r, "e_server_cert_valid_time_longer_than_200_days")->status, LintStatus::kNe);
   EXPECT_EQ(r.subject, "CN=host.example.org,O=CertPress,C=DK");
   size_t for_certs = 0;
   for (const auto& rule : LintRules()) for_certs += (rule.applies_to & kLintCert) ? 1 : 0;
@@ -75,7 +109,7 @@ TEST(LintTest, TheReportOfAWholeCertificateHasEveryRuleWithItsStatus) {
   // A finding gets the rule's severity: w_ rules warn, e_ rules are errors.
   t.Find("2.5.29.15")->critical = false;
   t.Set("2.5.29.15", false, KeyUsage({0, 5}));
-  r = LintDer(kLintCert, Certificate(t.Encode(), t.sig_alg), o);
+  r = LintDer(kLintCert, CertificateOf(t), o);
   EXPECT_EQ(ResultOf(r, "w_ext_key_usage_not_critical")->status, LintStatus::kWarn);
   EXPECT_EQ(ResultOf(r, "e_ext_key_usage_cert_sign_without_ca")->status, LintStatus::kError);
   EXPECT_EQ(r.worst, LintStatus::kError);
@@ -87,18 +121,18 @@ TEST(LintTest, ARuleIsNotEffectiveForACertificateIssuedBeforeIt) {
   t.not_before = 1262304000;  // 2010-01-01: before BR 2.0.0 (2023-09-15)
   t.not_after = t.not_before + 365 * 86400;
   t.Set("2.5.29.31", false, CrlDp("ldap://ldap.example.org/cn=crl"));
-  LintReport r = LintDer(kLintCert, Certificate(t.Encode(), t.sig_alg), LintOptions{});
+  LintReport r = LintDer(kLintCert, CertificateOf(t), LintOptions{});
   EXPECT_EQ(ResultOf(r, "e_crl_distrib_points_not_http")->status, LintStatus::kNe);
   t.not_before = 1700000000;
   t.not_after = t.not_before + 365 * 86400;
-  r = LintDer(kLintCert, Certificate(t.Encode(), t.sig_alg), LintOptions{});
+  r = LintDer(kLintCert, CertificateOf(t), LintOptions{});
   EXPECT_EQ(ResultOf(r, "e_crl_distrib_points_not_http")->status, LintStatus::kError);
 }
 
 TEST(LintTest, OnlyRunsTheNamedRulesAndAnUnreadableInputIsFatal) {
   Tbs t;
   const std::string only[] = {"e_ext_duplicate_extension", "e_ec_improper_curves"};
-  LintReport r = LintDer(kLintCert, Certificate(t.Encode(), t.sig_alg), LintOptions{}, only);
+  LintReport r = LintDer(kLintCert, CertificateOf(t), LintOptions{}, only);
   ASSERT_EQ(r.results.size(), 2u);
   EXPECT_EQ(r.results[0].rule, "e_ext_duplicate_extension");
   const Bytes junk = {0x30, 0x03, 0x02, 0x01};
@@ -114,9 +148,15 @@ TEST(LintTest, EveryRuleHasASourceADateOrderAndASeverity) {
     SCOPED_TRACE(std::string(r.name));
     const std::string_view prefix = r.name.substr(0, 2);
     EXPECT_TRUE(prefix == "e_" || prefix == "w_" || prefix == "n_" || prefix == "cp") << r.name;
-    if (prefix == "e_") EXPECT_EQ(r.severity, LintStatus::kError);
-    if (prefix == "w_") EXPECT_EQ(r.severity, LintStatus::kWarn);
-    if (prefix == "n_") EXPECT_EQ(r.severity, LintStatus::kNotice);
+    if (prefix == "e_") {
+      EXPECT_EQ(r.severity, LintStatus::kError);
+    }
+    if (prefix == "w_") {
+      EXPECT_EQ(r.severity, LintStatus::kWarn);
+    }
+    if (prefix == "n_") {
+      EXPECT_EQ(r.severity, LintStatus::kNotice);
+    }
     EXPECT_TRUE(r.ineffective == 0 || r.ineffective > r.effective);
     EXPECT_NE(r.applies_to, 0);
     EXPECT_EQ(FindLintRule(r.name), &r);
@@ -138,7 +178,8 @@ TEST(LintTest, TlsOnlyRulesLeaveOtherCertificatesAlone) {
   // A client certificate (no serverAuth) may name an internal host, use an ldap CRL and a
   // CN that is no SAN; RSA keys may do keyEncipherment.
   Tbs t;
-  t.Set("2.5.29.37", false, EkuValue({"1.3.6.1.5.5.7.3.2", "1.3.6.1.5.5.7.3.4"}));
+  // clientAuth and smart card logon: no serverAuth, and no emailProtection (S/MIME BR).
+  t.Set("2.5.29.37", false, EkuValue({"1.3.6.1.5.5.7.3.2", "1.3.6.1.4.1.311.20.2.2"}));
   t.SetSans({{2, Str("printer.internal")}, {1, Str("alice@example.org")}});
   t.Set("2.5.29.31", false, CrlDp("ldap://ldap.example.org/cn=crl"));
   t.spki = RsaSpki();
