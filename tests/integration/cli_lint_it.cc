@@ -329,7 +329,8 @@ TEST_F(LintCliIT, AProfileAddsItsOwnLimits) {
 // A certificate of each shipped profile, issued by the real stack (MariaDB, SoftHSM2), lints
 // clean, with and without its profile's limits: the employee soft certificate, the TLS server
 // certificate, the CA certificates and an operator's certificate. (PIV certificates are issued
-// at a personalization station, not by a batch run.)
+// at a personalization station, not by a batch run; LintTest.CertificatesOfEveryShippedProfile-
+// LintClean issues every certificate profile, the PIV ones included, through the issuer.)
 class LintShippedIT : public ::testing::Test {
  protected:
   LintShippedIT() : cli_(db_, token_) {}

@@ -11,10 +11,16 @@
 #include <string>
 #include <vector>
 
+#include "cardprofiles/profile.h"
+#include "signer/cert_info.h"
 #include "signer/der.h"
+#include "signer/issuer.h"
 #include "signer/key_type.h"
+#include "signer/lint_files.h"
 #include "signer/name.h"
 #include "tests/support/lint_certs.h"
+#include "tests/support/memory_ledger.h"
+#include "tests/support/soft_token.h"
 
 namespace certpress {
 namespace {
@@ -197,6 +203,86 @@ TEST(LintTest, AMalformedExtensionIsReportedAsInvalidDer) {
   Status st = LintTbs(t.Encode(), DefaultOptions());
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.message().rfind("lint e_cert_ext_invalid_der: ", 0), 0u) << st.message();
+}
+
+// Clean lists every finding of |r| (an empty string when there is none).
+std::string Findings(const LintReport& r) {
+  std::string out;
+  for (const auto& x : r.results) {
+    if (x.status > LintStatus::kNe) {
+      out += std::string(x.rule) + ": " + std::string(LintStatusName(x.status)) + " " + x.detail +
+             "; ";
+    }
+  }
+  return out;
+}
+
+// A certificate of every shipped certificate profile (profiles/), issued by the issuer (its
+// pre-issuance lint included) under a root and a sub-CA made as `ca create-root/create-sub`
+// make them, for an EC and an RSA key, lints clean as a whole certificate with the profile's
+// own limits. The CLI test LintShippedIT does the same through the real stack for the profiles
+// a batch run issues (PIV certificates are issued at a station).
+TEST(LintTest, CertificatesOfEveryShippedProfileLintClean) {
+  testing::ScopedSoftToken token("cp-lint-shipped");
+  auto set = profiles::LoadProfiles(CERTPRESS_SOURCE_DIR "/profiles");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  // The root, self-signed, then the sub-CA it signs.
+  auto sign = [](const profiles::CertProfile& profile, const CaKey& ca, const TbsInput& in) {
+    auto is = Issuer::Create(profile, ca);
+    EXPECT_TRUE(is.ok()) << is.status().message();
+    auto p = is->Prepare(in);
+    EXPECT_TRUE(p.ok()) << profile.name << ": " << p.status().message();
+    if (!p.ok()) return Bytes{};
+    auto der = testing::SignRecorded(*is, *p);
+    EXPECT_TRUE(der.ok()) << der.status().message();
+    return der.ok() ? *der : Bytes{};
+  };
+  const Bytes root_name = *EncodeName(*ParseName("CN=Lint Root,O=CertPress Test,C=DK"));
+  const Bytes root_spki = *token->GenerateKey("root", KeyType::kEcP384);
+  CaKey root{token.get(), "root", KeyType::kEcP384, root_name, root_spki, 0, 0};
+  const Bytes root_der = sign(profiles::RootCaProfile(3650), root, {root_name, root_spki, {}, 0});
+  root.not_after = ParseCertificate(root_der)->not_after;
+  const Bytes sub_name = *EncodeName(*ParseName("CN=Lint Issuing CA,O=CertPress Test,C=DK"));
+  const Bytes sub_spki = *token->GenerateKey("sub", KeyType::kEcP256);
+  const Bytes sub_der = sign(profiles::SubCaProfile(1825, 0), root, {sub_name, sub_spki, {}, 0});
+  CaKey sub{token.get(),
+            "sub",
+            KeyType::kEcP256,
+            sub_name,
+            sub_spki,
+            0,
+            ParseCertificate(sub_der)->not_after};
+  for (const Bytes* ca : {&root_der, &sub_der}) {
+    LintReport r = LintDer(kLintCert, *ca, LintOptions{});
+    EXPECT_EQ(Findings(r), "") << r.subject;
+  }
+  ASSERT_GE(set->certificates.size(), 5u);
+  for (const auto& [name, profile] : set->certificates) {
+    for (KeyType type : {KeyType::kEcP256, KeyType::kRsa2048}) {
+      SCOPED_TRACE(name + " " + std::string(KeyTypeName(type)));
+      const bool tls = profile.AllowsSan(profiles::SanType::kDns);
+      TbsInput in;
+      in.subject_der =
+          *EncodeName(*ParseName(tls ? "CN=www.example.org,O=CertPress Demo,C=DK"
+                                     : "CN=Ada Lovelace,OU=Research,O=CertPress Demo,C=DK"));
+      in.spki = *SpkiDer(GenerateSoftKey(type)->get());
+      for (auto [kind, value] : std::initializer_list<std::pair<profiles::SanType, const char*>>{
+               {profiles::SanType::kEmail, "ada@example.org"},
+               {profiles::SanType::kUpn, "ada@example.org"},
+               {profiles::SanType::kDns, "www.example.org"},
+               {profiles::SanType::kIp, "93.184.216.34"}}) {
+        if (profile.AllowsSan(kind)) in.sans.push_back({kind, value});
+      }
+      const Bytes der = sign(profile, sub, in);
+      ASSERT_FALSE(der.empty());
+      auto options = LintOptionsForProfiles({&profile}, LintOptions{});
+      ASSERT_TRUE(options.ok());
+      LintReport r = LintDer(kLintCert, der, *options);
+      EXPECT_EQ(Findings(r), "");
+      EXPECT_EQ(ResultOf(r, "cp_eku_not_profile")->status, LintStatus::kPass);
+      EXPECT_EQ(ResultOf(r, "cp_validity_longer_than_profile")->status, LintStatus::kPass);
+    }
+  }
 }
 
 TEST(LintTest, InternalDnsNames) {
