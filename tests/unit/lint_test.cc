@@ -285,6 +285,65 @@ TEST(LintTest, CertificatesOfEveryShippedProfileLintClean) {
   }
 }
 
+// `certpress lint` reads certificates from anywhere: every truncation and many one-octet
+// changes of well-formed inputs are read without reading past them (ASan in scripts/test) and
+// give either one fatal result or every rule's result, never an empty report.
+TEST(LintTest, TruncatedAndChangedInputsGiveAFatalResultOrAFullReport) {
+  Tbs tls, smime, ca, rsa;
+  smime.MakeSmime();
+  ca.MakeCa();
+  rsa.spki = RsaSpki();
+  std::vector<std::pair<LintTarget, Bytes>> inputs;
+  for (const Tbs* t : {&tls, &smime, &ca, &rsa}) inputs.push_back({kLintCert, CertificateOf(*t)});
+  // A request: subject, key and an extensionRequest with the SAN (RFC 2986 4.1, RFC 2985 5.4.2).
+  inputs.push_back({kLintCsr, Seq([&](der::Writer& w) {
+                      size_t info = w.Begin(der::kSequence);
+                      w.SmallInteger(0);
+                      w.Raw(tls.subject);
+                      w.Raw(tls.spki);
+                      size_t attrs = w.Begin(der::ContextConstructed(0));
+                      size_t attr = w.Begin(der::kSequence);
+                      w.OidContent(Oid("1.2.840.113549.1.9.14"));
+                      size_t set = w.Begin(der::kSet);
+                      size_t exts = w.Begin(der::kSequence);
+                      size_t ext = w.Begin(der::kSequence);
+                      w.OidContent(Oid("2.5.29.17"));
+                      w.Primitive(der::kOctetString, tls.Find("2.5.29.17")->value);
+                      w.End(ext);
+                      w.End(exts);
+                      w.End(set);
+                      w.End(attr);
+                      w.End(attrs);
+                      w.End(info);
+                      size_t alg = w.Begin(der::kSequence);
+                      w.OidContent(Oid("1.2.840.10045.4.3.2"));
+                      w.End(alg);
+                      w.BitString(Bytes(8, 0x5a));
+                    })});
+  size_t runs = 0;
+  auto check = [&](LintTarget kind, const Bytes& in) {
+    ++runs;
+    LintReport r = LintDer(kind, in, LintOptions{});
+    ASSERT_FALSE(r.results.empty());
+    // A fatal result means the input did not parse, and then it is the only result.
+    if (r.worst == LintStatus::kFatal) EXPECT_EQ(r.results.size(), 1u);
+    (void)LintTbs(in, LintOptions{});
+  };
+  for (const auto& [kind, der] : inputs) {
+    LintReport whole = LintDer(kind, der, LintOptions{});
+    EXPECT_EQ(Findings(whole), "") << (kind == kLintCsr ? "request" : "certificate");
+    for (size_t n = 0; n < der.size(); ++n) check(kind, Bytes(der.begin(), der.begin() + n));
+    for (size_t i = 0; i < der.size(); ++i) {
+      for (uint8_t v : {uint8_t{0x00}, uint8_t{0x80}, uint8_t{0xff}, uint8_t(der[i] ^ 0x01)}) {
+        Bytes changed = der;
+        changed[i] = v;
+        check(kind, changed);
+      }
+    }
+  }
+  EXPECT_GT(runs, 10000u);
+}
+
 TEST(LintTest, InternalDnsNames) {
   for (const char* n : {"intranet", "localhost", "a.localhost", "printer.local", "x.internal",
                         "nas.home.arpa", "db.corp", "HOST.LAN"}) {
