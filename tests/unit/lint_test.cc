@@ -326,7 +326,9 @@ TEST(LintTest, TruncatedAndChangedInputsGiveAFatalResultOrAFullReport) {
     LintReport r = LintDer(kind, in, LintOptions{});
     ASSERT_FALSE(r.results.empty());
     // A fatal result means the input did not parse, and then it is the only result.
-    if (r.worst == LintStatus::kFatal) EXPECT_EQ(r.results.size(), 1u);
+    if (r.worst == LintStatus::kFatal) {
+      EXPECT_EQ(r.results.size(), 1u);
+    }
     (void)LintTbs(in, LintOptions{});
   };
   for (const auto& [kind, der] : inputs) {
