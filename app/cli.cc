@@ -129,6 +129,7 @@ int Main(int argc, char** argv) {
   AddOperatorCommands(cmds);
   AddRequestCommands(cmds);
   AddPinLetterCommands(cmds);
+  AddLintCommands(cmds);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
