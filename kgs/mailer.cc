@@ -221,6 +221,10 @@ class SmtpClient {
       out.reply = reply.last;
       return out;
     }
+    // After a refusal the session may be left mid-transaction (a 500 after DATA, and the
+    // server then answers the next MAIL with 503 "nested MAIL command"): the next mail opens
+    // a connection of its own.
+    h_.reset(curl_easy_init());
     out.permanent = code >= 500 && code < 600;
     out.reply = std::string(curl_easy_strerror(rc));
     if (errbuf[0] != '\0') out.reply += ": " + std::string(errbuf);

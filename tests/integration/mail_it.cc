@@ -512,6 +512,25 @@ TEST_F(MailIT, AMailRefusedForGoodEndsFailedWithTheServersReply) {
             3);
 }
 
+TEST_F(MailIT, AServerErrorAfterDataDoesNotSpoilTheNextMailOnTheConnection) {
+  Issue();
+  // aiosmtpd's Mailbox creates a Maildir's folders only when the directory does not exist:
+  // given an empty one, it answers every DATA with 500 and keeps the transaction open, and a
+  // client that goes on with the same session gets "503 nested MAIL command" instead.
+  smtpd_->Stop();
+  const std::string broken = Path("broken-maildir");
+  fs::create_directories(broken);
+  Smtpd server(broken, smtpd_->port());
+  ASSERT_TRUE(server.Start());
+  auto r = Run({"mail", "send"});
+  server.Stop();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("3 failed"), std::string::npos) << r.out;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM mail_outbox WHERE state = 'failed' AND last_error LIKE "
+                   "'%500 Error%' AND last_error NOT LIKE '%503%'"),
+            3);
+}
+
 TEST_F(MailIT, ACrashAfterSendingYieldsAtMostADuplicateWithTheSameMessageId) {
   auto ids = Issue();
   // The hook exits right after the server took the first mail, before the row says sent.
