@@ -267,30 +267,45 @@ Result<Sent> SendOne(store::Connection& db, const ActivationKeys& keys,
     MailLog().Warn("mail failed", {{"mail", row.id}, {"attempts", row.attempts}, {"error", why}});
     return Sent::kFailed;
   };
-  if (row.kind != "activation") return fail_it("unknown mail kind '" + row.kind + "'");
   if (!SafeAddress(row.recipient_email)) return fail_it("not a usable recipient address");
   std::string from_name, from_address;
   SplitMailbox(s.from, &from_name, &from_address);
 
-  CP_ASSIGN_OR_RETURN(auto act, store::FindActivationById(db, row.ref_id, false));
-  if (!act) return void_it("activation missing");
-  if (act->state == store::kActUsed || act->state == store::kActLocked ||
-      act->state == store::kActVoid) {
-    return void_it("activation " + act->state);
+  RenderedMail rendered;
+  if (row.kind != "activation") {
+    // Another module's mail (invitations): its composer mints what it links to.
+    auto composer = s.composers.find(row.kind);
+    if (composer == s.composers.end()) return fail_it("unknown mail kind '" + row.kind + "'");
+    auto composed = composer->second(db, row);
+    if (!composed.ok()) {
+      const ErrorKind k = composed.status().kind();
+      if (k == ErrorKind::kConflict || k == ErrorKind::kNotFound) {
+        return void_it(composed.status().message());
+      }
+      return composed.status();
+    }
+    rendered = std::move(composed).value();
+  } else {
+    CP_ASSIGN_OR_RETURN(auto act, store::FindActivationById(db, row.ref_id, false));
+    if (!act) return void_it("activation missing");
+    if (act->state == store::kActUsed || act->state == store::kActLocked ||
+        act->state == store::kActVoid) {
+      return void_it("activation " + act->state);
+    }
+    // The link is minted now, in memory only, and is gone when this function returns.
+    auto minted = MintLink(db, keys, act->id);
+    if (!minted.ok()) {
+      if (minted.status().kind() == ErrorKind::kConflict) return void_it("activation not live");
+      return minted.status();
+    }
+    profiles::ActivationSpec spec;
+    if (auto card = profiles.Card(row.profile); card.ok()) spec = (*card)->activation;
+    std::string base = s.public_url;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    SecureString link(base + "/pickup/" + minted->token.str());
+    CP_ASSIGN_OR_RETURN(rendered, RenderMail(spec, row.recipient_name, link.view(),
+                                             minted->expires_at.substr(0, 16) + " UTC"));
   }
-  // The link is minted now, in memory only, and is gone when this function returns.
-  auto minted = MintLink(db, keys, act->id);
-  if (!minted.ok()) {
-    if (minted.status().kind() == ErrorKind::kConflict) return void_it("activation not live");
-    return minted.status();
-  }
-  profiles::ActivationSpec spec;
-  if (auto card = profiles.Card(row.profile); card.ok()) spec = (*card)->activation;
-  std::string base = s.public_url;
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  SecureString link(base + "/pickup/" + minted->token.str());
-  CP_ASSIGN_OR_RETURN(RenderedMail rendered, RenderMail(spec, row.recipient_name, link.view(),
-                                                        minted->expires_at.substr(0, 16) + " UTC"));
   MailMessage m;
   m.from_name = from_name;
   m.from_address = from_address;
@@ -310,7 +325,7 @@ Result<Sent> SendOne(store::Connection& db, const ActivationKeys& keys,
     if (std::getenv(kExitAfterSendHook) != nullptr) _exit(75);
     CP_RETURN_IF_ERROR(EndRow(
         db, [&](store::Connection& c) { return store::MarkMailSent(c, row.id, s.claimer); }));
-    MailLog().Debug("mail sent", {{"mail", row.id}, {"activation", act->id}});
+    MailLog().Debug("mail sent", {{"mail", row.id}, {"kind", row.kind}, {"ref", row.ref_id}});
     return Sent::kSent;
   }
   if (sent.permanent || row.attempts >= s.max_attempts) return fail_it(sent.reply);

@@ -22,6 +22,7 @@
 #include "common/bytes.h"
 #include "kgs/activations.h"
 #include "kgs/audit_keys.h"
+#include "kgs/mailer.h"
 #include "signer/token.h"
 #include "store/sql.h"
 #include "tests/support/test_env.h"
@@ -200,7 +201,7 @@ class MailIT : public ::testing::Test {
     hsm_ = std::move(t).value();
     api_db_ = Connect();
     ASSERT_TRUE(api_db_);
-    auto k = kgs::ActivationKeys::Load(*api_db_, *hsm_, "certpress-kek", false);
+    auto k = kgs::ActivationKeys::Load(*api_db_, *hsm_, "certpress-kek", true);
     ASSERT_TRUE(k.ok()) << k.status().message();
     keys_ = *k;
   }
@@ -529,6 +530,57 @@ TEST_F(MailIT, AServerErrorAfterDataDoesNotSpoilTheNextMailOnTheConnection) {
   EXPECT_EQ(Scalar("SELECT COUNT(*) FROM mail_outbox WHERE state = 'failed' AND last_error LIKE "
                    "'%500 Error%' AND last_error NOT LIKE '%503%'"),
             3);
+}
+
+TEST_F(MailIT, OtherMailKindsGoThroughTheOutboxWithTheirComposer) {
+  // As web/'s invitations will: a row of kind "invitation" and a composer for it.
+  Issue();
+  OpenApi();
+  int64_t first = 0, second = 0;
+  Status queued = store::RunTransaction(*api_db_, [&](store::Connection& c) -> Status {
+    store::OutboxRow row;
+    row.kind = "invitation";
+    row.recipient_email = "new.hire@example.org";
+    row.recipient_name = "Nøvak Hire";
+    row.profile = "employee-soft";
+    row.ref_id = 7;
+    CP_ASSIGN_OR_RETURN(first, store::QueueMail(c, row, "t1"));
+    row.ref_id = 8;  // its invitation was withdrawn: the composer says Conflict
+    CP_ASSIGN_OR_RETURN(second, store::QueueMail(c, row, "t2"));
+    return Status::Ok();
+  });
+  ASSERT_TRUE(queued.ok()) << queued.message();
+  Exec("UPDATE mail_outbox SET state = 'void' WHERE kind = 'activation'");
+  kgs::MailSettings s;
+  s.smtp_url = "smtp://127.0.0.1:" + std::to_string(smtpd_->port());
+  s.tls = kgs::SmtpTls::kNone;
+  s.from = "CertPress <certpress@test.example>";
+  s.public_url = "https://pickup.test.example";
+  s.claimer = "mailer:test";
+  s.composers["invitation"] = [](store::Connection&,
+                                 const store::OutboxRow& row) -> Result<kgs::RenderedMail> {
+    if (row.ref_id == 8) return Conflict("invitation withdrawn");
+    kgs::RenderedMail m;
+    m.subject = "You are invited";
+    m.text = SecureString("Apply here: https://pickup.test.example/invite/abc\n");
+    m.html = SecureString("<p>Apply</p>\n");
+    return m;
+  };
+  profiles::ProfileSet none;
+  auto r = kgs::DrainOutbox(*api_db_, *keys_, none, s);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->sent, 1);
+  EXPECT_EQ(r->voided, 1);
+  auto mails = Maildir();
+  ASSERT_EQ(mails.size(), 1u);
+  EXPECT_EQ(mails[0]["subject"], "You are invited");
+  EXPECT_EQ(mails[0]["to_name"], "Nøvak Hire");
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM mail_outbox WHERE id = " + std::to_string(second) +
+                   " AND state = 'void' AND last_error = 'invitation withdrawn'"),
+            1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM mail_outbox WHERE id = " + std::to_string(first) +
+                   " AND state = 'sent'"),
+            1);
 }
 
 TEST_F(MailIT, ACrashAfterSendingYieldsAtMostADuplicateWithTheSameMessageId) {
