@@ -35,5 +35,6 @@ inline CommandResult FailAbout(const Status& s, const std::string& file) {
   return Fail(s.kind() == ErrorKind::kInvalidInput ? s.Wrap(file) : s);
 }
 void AddRequestCommands(std::vector<Command>& out);
+void AddStationCommands(std::vector<Command>& out);
 
 }  // namespace certpress::app
