@@ -134,7 +134,10 @@ Result<std::unique_ptr<PcscCard>> PcscCard::Connect(const PcscContext& ctx,
 }
 
 PcscCard::~PcscCard() {
-  if (h_ != 0) SCardDisconnect(static_cast<SCARDHANDLE>(h_), SCARD_LEAVE_CARD);
+  if (h_ != 0) {
+    SCardDisconnect(static_cast<SCARDHANDLE>(h_),
+                    reset_on_close_ ? SCARD_RESET_CARD : SCARD_LEAVE_CARD);
+  }
 }
 
 Status PcscCard::ReadAtr() {

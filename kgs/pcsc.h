@@ -55,6 +55,10 @@ class PcscCard final : public CardTransport {
 
   const Bytes& atr() const { return atr_; }
   const std::string& reader() const { return reader_; }
+  // ResetOnClose makes the disconnect reset the card (SCARD_RESET_CARD) instead of leaving it
+  // as it is: a personalized card must not stay in the reader with its PIN verified and the
+  // management key authenticated for the next application that connects.
+  void ResetOnClose() { reset_on_close_ = true; }
 
   // Begin/End a PC/SC transaction (exclusive use of the card across several APDUs; SP
   // 800-73-4 does not require one, but a second application interleaving its APDUs with a
@@ -69,6 +73,7 @@ class PcscCard final : public CardTransport {
 
   uintptr_t h_ = 0;  // SCARDHANDLE
   unsigned long protocol_ = 0;
+  bool reset_on_close_ = false;
   std::string reader_;
   Bytes atr_;
 };

@@ -280,7 +280,11 @@ class Personalization {
       item.subject = req_.subject;
       item.tbs.subject_der.assign(req_.subject_der.begin(), req_.subject_der.end());
       item.tbs.spki = w.spki;
-      item.tbs.sans = sans;
+      // The request's SANs are the card's; each certificate carries those kinds its profile
+      // names (the UPN on the logon certificate only, where Windows looks for it).
+      for (const auto& san : sans) {
+        if (issuer->profile().AllowsSan(san.type)) item.tbs.sans.push_back(san);
+      }
       // Recorded before it is signed (ca/issuance.h); stored with the card's slot and audited
       // in one transaction.
       auto der = ca::IssueOne(ledger, item, [&](const ca::Issuance& done) -> Status {

@@ -90,6 +90,7 @@ class Station {
     auto result = [&]() -> Status {
       CP_ASSIGN_OR_RETURN(PcscContext ctx, PcscContext::Establish());
       CP_ASSIGN_OR_RETURN(auto card, PcscCard::Connect(ctx, reader));
+      card->ResetOnClose();  // the card leaves with no PIN verified, no key authenticated
       CP_ASSIGN_OR_RETURN(PcscTransaction tx, PcscTransaction::Begin(*card));
       CP_ASSIGN_OR_RETURN(auto conn, store::Connection::Open(db_));
       out = PersonalizeCard(popt_, *card, card->atr(), reader, *conn, token_, issuers_);
@@ -194,8 +195,8 @@ std::string OutcomeLine(const CardOutcome& o) {
     // The card's own share (I/O and on-card work) beside the total: the rest is the
     // station's (HSM, database, checks).
     char tail[128];
-    std::snprintf(tail, sizeof tail, "; %.3f s, card %.3f s, %lld APDUs", o.seconds,
-                  o.card_seconds, static_cast<long long>(o.apdus));
+    std::snprintf(tail, sizeof tail, "; %.3f s, card %.3f s, %lld APDUs", o.seconds, o.card_seconds,
+                  static_cast<long long>(o.apdus));
     return line + " personalized (" + certs + tail + ")";
   }
   return line + " failed: " + o.status.message() +
