@@ -73,6 +73,9 @@ Result<log::Config> LogConfig(const po::variables_map& vm, log::Level level) {
 std::string EnvName(const std::string& var, const po::options_description& desc) {
   static const std::string kPrefix = "CERTPRESS_";
   if (var.rfind(kPrefix, 0) != 0) return "";
+  // The state directory of scripts/stack, not an option (it would fill `pinletter list
+  // --state`).
+  if (var == "CERTPRESS_STATE") return "";
   std::string rest = var.substr(kPrefix.size());
   for (char& c : rest) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   size_t us = rest.find('_');
@@ -120,6 +123,7 @@ int Main(int argc, char** argv) {
   AddOperatorCommands(cmds);
   AddRequestCommands(cmds);
   AddStationCommands(cmds);
+  AddPinLetterCommands(cmds);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {

@@ -36,5 +36,6 @@ inline CommandResult FailAbout(const Status& s, const std::string& file) {
 }
 void AddRequestCommands(std::vector<Command>& out);
 void AddStationCommands(std::vector<Command>& out);
+void AddPinLetterCommands(std::vector<Command>& out);
 
 }  // namespace certpress::app

@@ -4,10 +4,12 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
 #include "common/log.h"
+#include "kgs/letters.h"
 #include "kgs/pcsc.h"
 #include "store/cards.h"
 
@@ -29,7 +31,9 @@ class Station {
     popt_.card_serial = opt.card_serial;
     popt_.attestation_root_pem = opt.attestation_root_pem;
     popt_.kek_label = opt.kek_label;
-    popt_.release_letter = opt.release_letter;
+    popt_.release_letter = opt.release_letter
+                               ? opt.release_letter
+                               : QueuedLetters(profile, token, opt.kek_label, opt.actor);
     popt_.test_secrets = opt.test_secrets;
   }
 
@@ -179,6 +183,32 @@ Result<StationSummary> RunStation(const profiles::ProfileSet& profiles, CryptoTo
   CP_ASSIGN_OR_RETURN(StationSummary summary, station.Run());
   summary.abandoned = abandoned;
   return summary;
+}
+
+ReleaseLetter QueuedLetters(const profiles::CardProfile& profile, CryptoToken& token,
+                            std::string kek_label, std::string actor) {
+  return [&profile, &token, kek_label = std::move(kek_label), actor = std::move(actor)](
+             store::Connection& tx, const LetterInput& in, const SecureString& pin,
+             const SecureString& puk) -> Status {
+    auto json = nlohmann::json::parse(in.fields_json, nullptr, /*allow_exceptions=*/false);
+    if (!json.is_object()) return Internal("request's fields are not a JSON object");
+    std::map<std::string, std::string> fields;
+    for (const auto& [k, v] : json.items()) {
+      if (v.is_string()) fields[k] = v.get<std::string>();
+    }
+    CP_ASSIGN_OR_RETURN(LetterRecipient who, RecipientFromFields(profile, fields));
+    PinLetterInput letter;
+    letter.request_id = in.request_id;
+    letter.card_serial = in.card_serial;
+    letter.profile = in.profile;
+    letter.holder_name = who.holder_name;
+    letter.postal_address = who.postal_address;
+    letter.pin = pin.Clone();
+    letter.puk = puk.Clone();
+    CP_ASSIGN_OR_RETURN(PreparedLetter prepared, PrepareLetter(token, kek_label, letter));
+    auto id = StoreLetter(tx, prepared, actor);
+    return id.ok() ? Status::Ok() : id.status();
+  };
 }
 
 std::string OutcomeLine(const CardOutcome& o) {

@@ -33,6 +33,8 @@ struct StationOptions {
   int lease_seconds = 900;
   std::string attestation_root_pem;
   std::string kek_label = "certpress-kek";
+  // How a done card's PIN letter is released: empty, the letter is queued sealed
+  // (kgs/letters.h) in the transaction that marks the card personalized.
   ReleaseLetter release_letter;
   std::function<void(const std::string&, const SecureString&, const SecureString&)> test_secrets;
   const std::atomic<bool>* stop = nullptr;
@@ -52,6 +54,12 @@ struct StationSummary {
 // error only when the station itself cannot work (no PC/SC service, no database, no profile).
 Result<StationSummary> RunStation(const profiles::ProfileSet& profiles, CryptoToken& token,
                                   const store::DbConfig& db, const StationOptions& options);
+
+// QueuedLetters releases a card's PIN letter as kgs/letters.h queues it: the holder's name and
+// address from the request's fields through |profile|'s letter templates, PIN and PUK sealed
+// under a data key wrapped by |kek_label| in |token|, stored in the card's transaction.
+ReleaseLetter QueuedLetters(const profiles::CardProfile& profile, CryptoToken& token,
+                            std::string kek_label, std::string actor);
 
 // OutcomeLine renders a card's result as one line: 'card 12345 reader "R" request 42
 // personalized (9a=... 9c=...; 3.215 s, card 3.104 s, 61 APDUs)' or '... failed: reason'.

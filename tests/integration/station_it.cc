@@ -155,6 +155,67 @@ TEST_F(StationIT, PersonalizesACardThatYubicoPivToolAndOpenScRead) {
   EXPECT_EQ(Run({"audit", "verify"}).exit_code, 0);
 }
 
+// The PIN comes from the PIN letter (printed to PDF, read back with pdftotext): OpenSC logs in
+// with it and signs, openssl verifies the signature with the issued certificate; a wrong PIN
+// lowers the counter; the PUK from the same letter unblocks a blocked PIN.
+TEST_F(StationIT, ThePinFromTheLetterSignsWithOpenScAndItsPukUnblocks) {
+  // A short letterhead: the letter's layout is kgs/letter_pdf's to test, not this test's (the
+  // letter's wording is outside the hash a request pins, so this may change at any time).
+  auto profile = ReadFile(Path("profiles/employee-piv.toml"));
+  ASSERT_TRUE(profile.ok());
+  ASSERT_TRUE(WriteFile(Path("profiles/employee-piv.toml"),
+                        std::regex_replace(*profile, std::regex("sender = \\[[^\\]]*\\]"),
+                                           "sender = [\"CertPress Test\", \"Card Services\"]"))
+                  .ok());
+  Requests(1);
+  auto st = Run({"station", "--profile", "employee-piv", "--reader", Reader(1), "--once"});
+  ASSERT_EQ(st.exit_code, 0) << st.out << st.err;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM pin_letters WHERE state = 'created' AND card_serial = '" +
+                   Serial(1) + "'"),
+            1);
+  auto print = Run({"pinletter", "print", "--all", "--out-dir", Path("queue")});
+  ASSERT_EQ(print.exit_code, 0) << print.err;
+  auto text = Sh("pdftotext -layout -enc UTF-8 " + Path("queue") + "/pinletter-*.pdf -");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(text.out, m, std::regex("Your PIN[^\\n]*?(\\d{6,8})"))) << text.out;
+  const std::string pin = m[1].str();
+  ASSERT_TRUE(std::regex_search(text.out, m, std::regex("Your PUK[^\\n]*?(\\d{8})"))) << text.out;
+  const std::string puk = m[1].str();
+  EXPECT_EQ(pin.size(), 8u);  // employee-piv's default pin_length
+  // Neither secret went anywhere but the card and the letter.
+  EXPECT_EQ((st.out + st.err).find(pin), std::string::npos);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM audit_log WHERE details LIKE '%" + pin + "%'"), 0);
+
+  // OpenSC: log in with the letter's PIN and sign with the PIV authentication key (9A, id 01).
+  ASSERT_TRUE(WriteFile(Path("data"), "a fresh challenge " + testing::RandomSuffix()).ok());
+  auto sign = Sh("pkcs11-tool --module opensc-pkcs11.so --login --pin " + pin +
+                 " --sign --id 01 -m ECDSA-SHA256 --signature-format openssl -i " +
+                 Quote(Path("data")) + " -o " + Quote(Path("sig")));
+  ASSERT_EQ(sign.exit_code, 0) << sign.out << sign.err;
+  auto cert = PivTool(1, "-a read-cert -s 9a");
+  ASSERT_EQ(cert.exit_code, 0) << cert.err;
+  ASSERT_TRUE(WriteFile(Path("9a.pem"), cert.out).ok());
+  auto verify =
+      Sh("openssl x509 -pubkey -noout -in " + Quote(Path("9a.pem")) + " > " +
+         Quote(Path("9a.pub")) + " && openssl dgst -sha256 -verify " + Quote(Path("9a.pub")) +
+         " -signature " + Quote(Path("sig")) + " " + Quote(Path("data")));
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  EXPECT_NE(verify.out.find("Verified OK"), std::string::npos) << verify.out;
+
+  // A wrong PIN lowers the counter (3 -> 2).
+  const std::string wrong = pin == "00000000" ? "11111111" : "00000000";
+  EXPECT_NE(PivTool(1, "-a verify-pin -P " + wrong).exit_code, 0);
+  EXPECT_NE(PivTool(1, "-a status").out.find("PIN tries left:\t2"), std::string::npos);
+  // Blocked after two more; the PUK sets a new PIN, which then verifies.
+  PivTool(1, "-a verify-pin -P " + wrong);
+  PivTool(1, "-a verify-pin -P " + wrong);
+  EXPECT_NE(PivTool(1, "-a verify-pin -P " + pin).exit_code, 0);  // blocked
+  auto unblock = PivTool(1, "-a unblock-pin -P " + puk + " -N 24681357");
+  EXPECT_EQ(unblock.exit_code, 0) << unblock.out << unblock.err;
+  EXPECT_EQ(PivTool(1, "-a verify-pin -P 24681357").exit_code, 0);
+}
+
 TEST_F(StationIT, ACardPulledOutHalfWayFailsWithItsCertificatesRevokedAndIsDoneAgain) {
   Requests(1);
   // The card leaves its reader on the first PUT DATA (DB): the 9A certificate is issued,
@@ -198,6 +259,24 @@ TEST_F(StationIT, TwoReadersPersonalizeTwoCardsAtOnce) {
   EXPECT_EQ(Scalar("SELECT COUNT(DISTINCT serial) FROM cards WHERE state = 'personalized'"), 2);
   EXPECT_EQ(Scalar("SELECT COUNT(DISTINCT request_id) FROM cards WHERE state = 'personalized'"), 2);
   EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE state = 'issued'"), 2);
+}
+
+// An operator names the card (--card-serial) and the request (--request): the other card is
+// left alone and the named request goes to the named card.
+TEST_F(StationIT, AnOperatorNamesTheCardAndTheRequest) {
+  Requests(2);
+  const std::string serial2 = Serial(2);
+  auto st = Run({"station", "--profile", "employee-piv", "--all-readers", "--once", "--card-serial",
+                 serial2, "--request", "2"});
+  ASSERT_EQ(st.exit_code, 0) << st.out << st.err;
+  EXPECT_NE(st.out.find("card " + serial2), std::string::npos) << st.out;
+  EXPECT_NE(st.out.find("request 2 personalized"), std::string::npos) << st.out;
+  EXPECT_NE(st.out.find("skipped"), std::string::npos) << st.out;
+  EXPECT_EQ(Scalar("SELECT request_id FROM cards WHERE state = 'personalized' AND serial = '" +
+                   serial2 + "'"),
+            2);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM cards"), 1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE id = 1 AND state = 'approved'"), 1);
 }
 
 TEST_F(StationIT, AWrongPublicKeyFromTheCardGetsNoCertificate) {

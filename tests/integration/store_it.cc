@@ -40,7 +40,9 @@ TEST(StoreIT, MigrationsRunTwiceWithoutChange) {
   EXPECT_EQ(again->applied, 0);
   EXPECT_EQ(again->to_version, LatestSchemaVersion());
   EXPECT_EQ(SchemaFingerprint(*c, db.name()), before);
-  auto n = Sql(*c).Query("SELECT COUNT(*) FROM schema_migrations");
+  // Versions are owned per branch and may leave gaps (9 and 10 before 11): the newest one
+  // recorded is the latest, and each is recorded once (the primary key).
+  auto n = Sql(*c).Query("SELECT MAX(version) FROM schema_migrations");
   EXPECT_EQ((*n)[0].Int(0), LatestSchemaVersion());
 }
 
@@ -208,6 +210,9 @@ TEST(StoreIT, MigrationToSerialsKeepsCertificatesAndMovesIntents) {
   auto c = db.Connect();
   AddCas(*c, 1);
   // Back to schema 4, with one open intent and one issued certificate as schema 4 kept them.
+  // Schema 10's tables refer to serials: they go too, and come back with their migration.
+  ASSERT_TRUE(Sql(*c).ExecScript("DROP TABLE card_certificates, revocations").ok());
+  ASSERT_TRUE(Sql(*c).Exec("DELETE FROM schema_migrations WHERE version = 10").ok());
   ASSERT_TRUE(
       Sql(*c).ExecScript("ALTER TABLE certificates DROP FOREIGN KEY fk_certificates_serial").ok());
   ASSERT_TRUE(Sql(*c).ExecScript("DROP TABLE serials").ok());
@@ -224,7 +229,7 @@ TEST(StoreIT, MigrationToSerialsKeepsCertificatesAndMovesIntents) {
   }
   auto m = Migrate(*c);
   ASSERT_TRUE(m.ok()) << m.status().message();
-  EXPECT_EQ(m->applied, 1);
+  EXPECT_EQ(m->applied, 2);  // 5, and 10 that needs it
   EXPECT_EQ(SchemaFingerprint(*c, db.name()), latest);
   auto serials =
       Sql(*c).Query("SELECT serial, request_id, tbs_sha256 FROM serials ORDER BY serial");
