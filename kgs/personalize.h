@@ -5,8 +5,9 @@
 //   select -> serial -> take a request (store: card personalizing, request issuing)
 //   -> management key (factory; the algorithm from GET METADATA where the card says)
 //   -> per key slot: generate on the card (or import an archived server key to 9D)
-//      -> public key checked -> attestation verified (profile) -> certificate issued
-//      (ca::IssueOne: intent recorded before signing) and stored -> PUT DATA
+//      -> public key checked -> attestation verified (profile)
+//   -> the card's certificates through the issuance core together (ca::Prepare, the intents
+//      recorded in one transaction before signing, ca::Sign, stored in one) -> PUT DATA
 //   -> CHUID (fresh GUID, expiry) and CCC -> retry counters, then PIN and PUK
 //   -> the factory management key replaced by one derived in the HSM from the card's serial
 //   -> checks: every certificate read back, every key signs a fresh challenge that verifies
