@@ -146,6 +146,7 @@ int Main(int argc, char** argv) {
   AddTokenCommands(cmds);
   AddOperatorCommands(cmds);
   AddRequestCommands(cmds);
+  AddStationCommands(cmds);
   AddPinLetterCommands(cmds);
   AddLintCommands(cmds);
   AddActivationCommands(cmds);

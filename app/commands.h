@@ -36,6 +36,7 @@ inline CommandResult FailAbout(const Status& s, const std::string& file) {
   return Fail(s.kind() == ErrorKind::kInvalidInput ? s.Wrap(file) : s);
 }
 void AddRequestCommands(std::vector<Command>& out);
+void AddStationCommands(std::vector<Command>& out);
 void AddPinLetterCommands(std::vector<Command>& out);
 void AddActivationCommands(std::vector<Command>& out);  // activation ..., mail ...
 

@@ -60,6 +60,24 @@ struct SanTemplate {
   std::string value;  // for kDnsList and kIpList fields, one SAN per comma-separated element
 };
 
+// The card-side policy of a PIV profile ([card.NAME.piv]; SP 800-73-4, FIPS 201-3 2.9).
+struct PivPolicy {
+  int pin_length = 8;  // random digits, 6 to 8 (FIPS 201-3 4.3.1: numeric, at least 6)
+  int pin_tries = 3;   // retry counters, 1 to 10, set before the PIN and PUK
+  int puk_tries = 3;
+  // The per-card management key's algorithm: "aes-128", "aes-192", "aes-256" or "3des".
+  std::string management_key = "aes-256";
+  // The factory key's algorithm where the card does not say (Yubico GET METADATA does).
+  std::string factory_management_key = "3des";
+  // The master key in the token from which every card's management key is derived.
+  std::string master_key = "certpress-piv-admin";
+  // "required": only keys the card attests (Yubico ATTEST) chaining to |attestation_root| get
+  // certificates; "if-offered": verified when the card attests; "off": not asked.
+  std::string attestation = "if-offered";
+  std::string attestation_root;  // PEM file, relative to the profile directory or absolute
+  int chuid_years = 5;           // the CHUID's expiration date, from personalization
+};
+
 // LetterTemplate is a piv profile's [card.NAME.letter] table: how its PIN letters read
 // (kgs/letter_pdf.h lays them out on A4 for a windowed envelope). Every text may use the
 // placeholders of kLetterPlaceholders. A profile without the table gets these defaults.
@@ -125,6 +143,7 @@ struct CardProfile {
   bool submitter_may_approve = true;  // false: who submitted a request may not approve it
   Delivery delivery = Delivery::kNone;
   ActivationSpec activation;  // delivery = activation-email
+  PivPolicy piv;              // piv tokens only
   // The CAs that may sign for this profile (`cas`), and the one that does unless the request
   // names another of them (`ca`, which must be among `cas`). Only `ca` given: cas = [ca].
   // Only `cas` given: its single entry is the default, or with several `--ca` must choose.

@@ -103,7 +103,7 @@ Status Parser::ParseCard(const std::string& name, const toml::table& t, const st
   CP_RETURN_IF_ERROR(toml_.KnownKeys(
       t, path,
       {"description", "token", "approvals", "submitter_may_approve", "delivery", "natural_key",
-       "ca", "cas", "subject", "sans", "fields", "keys", "letter", "activation"}));
+       "ca", "cas", "subject", "sans", "fields", "keys", "piv", "letter", "activation"}));
   CardProfile c;
   c.name = name;
   CP_ASSIGN_OR_RETURN(c.description, toml_.Str(t, "description", path, false));
@@ -117,6 +117,7 @@ Status Parser::ParseCard(const std::string& name, const toml::table& t, const st
   CP_RETURN_IF_ERROR(ParseSubject(t, path, &c));  // templates name fields: after ParseFields
   CP_RETURN_IF_ERROR(ParseSans(t, path, &c));
   CP_RETURN_IF_ERROR(ParseKeys(t, path, &c));        // a key's source depends on the token
+  CP_RETURN_IF_ERROR(ParsePiv(t, path, &c));
   CP_RETURN_IF_ERROR(ParseLetter(t, path, &c));
   CP_RETURN_IF_ERROR(ParseActivation(t, path, &c));  // after the fields and subject it names
   // The hash a request pins covers what gets issued: free text (the description, the PIN
@@ -381,6 +382,9 @@ Status Parser::ParseKeySource(const toml::table& kt, const std::string& kpath, T
     return toml_.Error(*kt.get("source"), kpath + ".source", MustBeOneOf(kKeySources));
   }
   k->source = *key_source;
+  // A PIV profile that archives its key-management key has the server make it and imports it
+  // to slot 9D (ParsePiv checks the slot).
+  if (token == TokenKind::kPiv && k->source == KeySource::kServer) return Status::Ok();
   const KeySource expected = token == TokenKind::kSoft  ? KeySource::kServer
                              : token == TokenKind::kPiv ? KeySource::kCard
                                                         : KeySource::kRequester;
@@ -441,6 +445,68 @@ Status Parser::ParseKeySlot(const toml::node& kn, const toml::table& kt, const s
   if (!slots->insert(k->piv_slot).second) {
     return toml_.Error(*kt.get("piv_slot"), kpath + ".piv_slot",
                        "slot " + k->piv_slot + " is used twice");
+  }
+  return Status::Ok();
+}
+
+}  // namespace certpress::profiles
+
+namespace certpress::profiles {
+
+// [card.NAME.piv], optional for piv tokens and refused for others: the card-side policy.
+Status Parser::ParsePiv(const toml::table& t, const std::string& path, CardProfile* c) const {
+  for (const auto& k : c->keys) {
+    if (c->token == TokenKind::kPiv && k.source == KeySource::kServer && k.piv_slot != "9d") {
+      return InvalidInput(toml_.Where(t) + path + ".keys." + k.name +
+                          ": only the key-management slot 9d takes a server-made (archived) key");
+    }
+  }
+  const toml::node* node = t.get("piv");
+  if (node == nullptr) return Status::Ok();
+  const std::string ppath = path + ".piv";
+  if (c->token != TokenKind::kPiv) return toml_.Error(*node, ppath, "only for token = \"piv\"");
+  const toml::table* pt = node->as_table();
+  if (pt == nullptr) return toml_.Error(*node, ppath, "must be a table");
+  CP_RETURN_IF_ERROR(toml_.KnownKeys(
+      *pt, ppath,
+      {"pin_length", "pin_tries", "puk_tries", "management_key", "factory_management_key",
+       "master_key", "attestation", "attestation_root", "chuid_years"}));
+  PivPolicy& p = c->piv;
+  auto int_in = [&](std::string_view key, int lo, int hi, int* out) -> Status {
+    CP_ASSIGN_OR_RETURN(int64_t v, toml_.Int(*pt, key, ppath, false, *out));
+    if (v < lo || v > hi) {
+      return toml_.Error(*pt->get(key), ppath + "." + std::string(key),
+                         "must be " + std::to_string(lo) + " to " + std::to_string(hi));
+    }
+    *out = static_cast<int>(v);
+    return Status::Ok();
+  };
+  // FIPS 201-3 4.3.1: a PIN of at least 6 digits; PIV cards hold at most 8.
+  CP_RETURN_IF_ERROR(int_in("pin_length", 6, 8, &p.pin_length));
+  CP_RETURN_IF_ERROR(int_in("pin_tries", 1, 10, &p.pin_tries));
+  CP_RETURN_IF_ERROR(int_in("puk_tries", 1, 10, &p.puk_tries));
+  CP_RETURN_IF_ERROR(int_in("chuid_years", 1, 20, &p.chuid_years));
+  auto one_of = [&](std::string_view key, std::initializer_list<std::string_view> names,
+                    std::string* out) -> Status {
+    CP_ASSIGN_OR_RETURN(std::string v, toml_.Str(*pt, key, ppath, false, *out));
+    if (std::find(names.begin(), names.end(), v) == names.end()) {
+      std::string list;
+      for (auto n : names) list += (list.empty() ? "" : ", ") + std::string(n);
+      return toml_.Error(*pt->get(key), ppath + "." + std::string(key), "must be one of " + list);
+    }
+    *out = v;
+    return Status::Ok();
+  };
+  CP_RETURN_IF_ERROR(
+      one_of("management_key", {"aes-128", "aes-192", "aes-256", "3des"}, &p.management_key));
+  CP_RETURN_IF_ERROR(one_of("factory_management_key", {"aes-128", "aes-192", "aes-256", "3des"},
+                            &p.factory_management_key));
+  CP_RETURN_IF_ERROR(one_of("attestation", {"required", "if-offered", "off"}, &p.attestation));
+  CP_ASSIGN_OR_RETURN(p.master_key, toml_.Str(*pt, "master_key", ppath, false, p.master_key));
+  if (p.master_key.empty()) return toml_.Error(*pt->get("master_key"), ppath, "must not be empty");
+  CP_ASSIGN_OR_RETURN(p.attestation_root, toml_.Str(*pt, "attestation_root", ppath, false));
+  if (p.attestation == "required" && p.attestation_root.empty()) {
+    return toml_.Error(*node, ppath, "attestation = \"required\" needs attestation_root");
   }
   return Status::Ok();
 }

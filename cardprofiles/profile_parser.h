@@ -52,6 +52,7 @@ class Parser {
   Status ParseSubject(const toml::table& t, const std::string& path, CardProfile* c) const;
   Status ParseSans(const toml::table& t, const std::string& path, CardProfile* c) const;
   Status ParseKeys(const toml::table& t, const std::string& path, CardProfile* c);
+  Status ParsePiv(const toml::table& t, const std::string& path, CardProfile* c) const;
   // [card.NAME.letter]: the PIN letter template (profile_letter.cc).
   Status ParseLetter(const toml::table& t, const std::string& path, CardProfile* c) const;
   // One [[card.NAME.keys]] entry, in parts; |kn| is the entry, |kpath| its path.

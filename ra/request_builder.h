@@ -60,7 +60,8 @@ class RequestBuilder {
 store::NewRequest NewRequestRow(const profiles::CardProfile& profile, int64_t ca_id,
                                 BuiltRequest built);
 
-// SansToJson / SansFromJson store SANs as [["email","a@example.org"], ...].
+// SansToJson / SansFromJson store SANs as [["email","a@example.org"], ...] (reading is
+// ca::SansFromJson's, which the stations use too).
 std::string SansToJson(const std::vector<SubjectAltName>& sans);
 Result<std::vector<SubjectAltName>> SansFromJson(std::string_view json);
 

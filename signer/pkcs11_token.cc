@@ -130,6 +130,70 @@ class Pkcs11Token final : public CryptoToken {
     return inner;
   }
 
+  Status EnsureDerivationKey(std::string_view label) override {
+    return WithSession(
+        [&](CK_SESSION_HANDLE s) -> CK_RV {
+          std::vector<CK_OBJECT_HANDLE> v;
+          CK_RV rv = FindObjects(s, CKO_SECRET_KEY, label, &v);
+          if (rv != CKR_OK || !v.empty()) return rv;
+          CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+          CK_ULONG len = 32;
+          CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
+          CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+          // A master key that never leaves the token and does nothing but HMAC.
+          CK_ATTRIBUTE tmpl[] = {
+              {CKA_CLASS, &cls, sizeof cls},
+              {CKA_KEY_TYPE, &kt, sizeof kt},
+              {CKA_TOKEN, &yes, sizeof yes},
+              {CKA_PRIVATE, &yes, sizeof yes},
+              {CKA_SENSITIVE, &yes, sizeof yes},
+              {CKA_EXTRACTABLE, &no, sizeof no},
+              {CKA_SIGN, &yes, sizeof yes},
+              {CKA_VERIFY, &no, sizeof no},
+              {CKA_ENCRYPT, &no, sizeof no},
+              {CKA_DECRYPT, &no, sizeof no},
+              {CKA_WRAP, &no, sizeof no},
+              {CKA_UNWRAP, &no, sizeof no},
+              {CKA_DERIVE, &no, sizeof no},
+              {CKA_VALUE_LEN, &len, sizeof len},
+              {CKA_LABEL, const_cast<char*>(label.data()), label.size()},
+          };
+          CK_MECHANISM mech = {CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
+          CK_OBJECT_HANDLE h;
+          return fl_->C_GenerateKey(s, &mech, tmpl, sizeof tmpl / sizeof tmpl[0], &h);
+        },
+        "creating derivation key", label);
+  }
+
+  Result<SecureString> DeriveSecret(std::string_view label, ByteSpan data) override {
+    std::string out(32, '\0');
+    Status inner;
+    Status st = WithSession(
+        [&](CK_SESSION_HANDLE s) -> CK_RV {
+          std::vector<CK_OBJECT_HANDLE> keys;
+          CK_RV rv = FindSecrets(s, label, &keys, &inner);
+          if (rv != CKR_OK || !inner.ok()) return rv;
+          if (keys.size() != 1) {
+            inner = Conflict(std::to_string(keys.size()) + " secret keys labelled '" +
+                             std::string(label) + "' in token '" + config_.label +
+                             "': derivations need exactly one");
+            return CKR_OK;
+          }
+          CK_MECHANISM mech = {CKM_SHA256_HMAC, nullptr, 0};
+          if ((rv = fl_->C_SignInit(s, &mech, keys.front())) != CKR_OK) return rv;
+          CK_ULONG len = out.size();
+          rv = fl_->C_Sign(s, const_cast<uint8_t*>(data.data()), data.size(),
+                           reinterpret_cast<uint8_t*>(out.data()), &len);
+          out.resize(len);
+          return rv;
+        },
+        "deriving with", label);
+    SecureString secret(std::move(out));
+    if (!st.ok()) return st;
+    if (!inner.ok()) return inner;
+    return secret;
+  }
+
   Result<Bytes> SecretEncrypt(std::string_view label, ByteSpan plaintext, ByteSpan aad) override {
     Bytes out;
     Status inner;

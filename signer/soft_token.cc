@@ -1,6 +1,7 @@
 // soft_token.cc: keys as password-encrypted PKCS#8 files (AES-256-CBC, PBKDF2, the OpenSSL 3
 // defaults for PEM_write_bio_PKCS8PrivateKey with a cipher), one file per label, mode 0600.
 // For tests and small installs; production CA keys belong in an HSM.
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
@@ -90,6 +91,21 @@ class SoftToken final : public CryptoToken {
   Result<SecureString> SecretDecrypt(std::string_view label, ByteSpan blob, ByteSpan aad) override {
     CP_ASSIGN_OR_RETURN(const SecureString* key, LoadSecret(label, false));
     return AesGcmOpen(AsBytes(key->view()), blob, aad);
+  }
+
+  // A soft derivation key is a soft secret key (<label>.aes) used as the HMAC key.
+  Status EnsureDerivationKey(std::string_view label) override { return EnsureSecretKey(label); }
+
+  Result<SecureString> DeriveSecret(std::string_view label, ByteSpan data) override {
+    CP_ASSIGN_OR_RETURN(const SecureString* key, LoadSecret(label, false));
+    std::string out(EVP_MAX_MD_SIZE, '\0');
+    unsigned int len = 0;
+    if (HMAC(EVP_sha256(), key->str().data(), static_cast<int>(key->size()), data.data(),
+             data.size(), reinterpret_cast<uint8_t*>(out.data()), &len) == nullptr) {
+      return OsslError("HMAC");
+    }
+    out.resize(len);
+    return SecureString(std::move(out));
   }
 
   std::string KeyUri(std::string_view label) const override { return "file:" + PathOf(label); }

@@ -57,6 +57,17 @@ class CryptoToken {
   virtual Result<SecureString> SecretDecrypt(std::string_view label, ByteSpan blob,
                                              ByteSpan aad) = 0;
 
+  // EnsureDerivationKey makes sure a derivation key |label| exists in the token, creating it if
+  // needed: a 256-bit generic secret, sensitive, never extractable, usable only to compute
+  // HMACs. It is a master key from which per-item secrets are derived (kgs/: each PIV card's
+  // management key, FIPS 201-3 4.2.2.2 "each card has its own administration key"), so that
+  // nothing per item is stored. Two keys under one label make DeriveSecret fail: derivations
+  // must never depend on which one a search finds first.
+  [[nodiscard]] virtual Status EnsureDerivationKey(std::string_view label) = 0;
+  // DeriveSecret returns HMAC-SHA256(K, |data|) computed inside the token with derivation key
+  // |label| (CKM_SHA256_HMAC; RFC 2104 as a PRF, SP 800-108 counter mode with one block).
+  virtual Result<SecureString> DeriveSecret(std::string_view label, ByteSpan data) = 0;
+
   // KeyUri names the private key |label| (RFC 7512 for PKCS#11, file: for soft tokens).
   virtual std::string KeyUri(std::string_view label) const = 0;
 };

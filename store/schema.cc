@@ -350,6 +350,56 @@ const std::vector<Migration>& Migrations() {
                 KEY ix_mail_outbox_due (state, next_attempt_at, id)
               ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin)",
        }},
+      {10,
+       "cards: PIV cards personalized at stations, their certificates, revocations",
+       {
+           // One row per personalization of a card (a card failed and personalized again has
+           // two). state: personalizing -> personalized -> letter-printed -> active, or failed.
+           R"(CREATE TABLE IF NOT EXISTS cards (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                serial VARCHAR(64) NOT NULL,
+                atr VARBINARY(64) NOT NULL,
+                chuid_guid BINARY(16) NULL,
+                profile VARCHAR(64) NOT NULL,
+                request_id BIGINT NOT NULL,
+                state VARCHAR(16) NOT NULL,
+                station VARCHAR(128) NOT NULL,
+                reader VARCHAR(256) NOT NULL,
+                reason TEXT NULL,
+                started_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+                updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+                finished_at DATETIME(6) NULL,
+                KEY ix_cards_serial (serial, id),
+                KEY ix_cards_request (request_id),
+                KEY ix_cards_state (state, id),
+                CONSTRAINT fk_cards_request FOREIGN KEY (request_id) REFERENCES requests (id)
+              ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin)",
+           // The certificate in each PIV slot of a card (SP 800-73-4 Part 1 Table 3).
+           R"(CREATE TABLE IF NOT EXISTS card_certificates (
+                card_id BIGINT NOT NULL,
+                slot CHAR(2) NOT NULL,
+                issuer_id BIGINT NOT NULL,
+                serial VARCHAR(40) NOT NULL,
+                PRIMARY KEY (card_id, slot),
+                CONSTRAINT fk_card_certificates_card FOREIGN KEY (card_id) REFERENCES cards (id),
+                CONSTRAINT fk_card_certificates_serial FOREIGN KEY (issuer_id, serial)
+                  REFERENCES serials (issuer_id, serial)
+              ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin)",
+           // Revoked serials with their CRLReason (RFC 5280 5.3.1) and time, ready for CRLs
+           // and OCSP. Keyed by serial, not certificate: a serial signed but never stored (a
+           // crash between the HSM and the store) is revoked too.
+           R"(CREATE TABLE IF NOT EXISTS revocations (
+                issuer_id BIGINT NOT NULL,
+                serial VARCHAR(40) NOT NULL,
+                reason_code TINYINT NOT NULL,
+                revoked_at DATETIME(6) NOT NULL,
+                revoked_by VARCHAR(128) NOT NULL,
+                comment VARCHAR(512) NULL,
+                PRIMARY KEY (issuer_id, serial),
+                CONSTRAINT fk_revocations_serial FOREIGN KEY (issuer_id, serial)
+                  REFERENCES serials (issuer_id, serial)
+              ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin)",
+       }},
       {11,
        "PIN letters: queued, printed and mailed, the secret sealed until printed",
        {

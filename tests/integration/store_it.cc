@@ -210,6 +210,9 @@ TEST(StoreIT, MigrationToSerialsKeepsCertificatesAndMovesIntents) {
   auto c = db.Connect();
   AddCas(*c, 1);
   // Back to schema 4, with one open intent and one issued certificate as schema 4 kept them.
+  // Schema 10's tables refer to serials: they go too, and come back with their migration.
+  ASSERT_TRUE(Sql(*c).ExecScript("DROP TABLE card_certificates, revocations").ok());
+  ASSERT_TRUE(Sql(*c).Exec("DELETE FROM schema_migrations WHERE version = 10").ok());
   ASSERT_TRUE(
       Sql(*c).ExecScript("ALTER TABLE certificates DROP FOREIGN KEY fk_certificates_serial").ok());
   ASSERT_TRUE(Sql(*c).ExecScript("DROP TABLE serials").ok());
@@ -226,7 +229,7 @@ TEST(StoreIT, MigrationToSerialsKeepsCertificatesAndMovesIntents) {
   }
   auto m = Migrate(*c);
   ASSERT_TRUE(m.ok()) << m.status().message();
-  EXPECT_EQ(m->applied, 1);
+  EXPECT_EQ(m->applied, 2);  // 5, and 10 that needs it
   EXPECT_EQ(SchemaFingerprint(*c, db.name()), latest);
   auto serials =
       Sql(*c).Query("SELECT serial, request_id, tbs_sha256 FROM serials ORDER BY serial");

@@ -116,8 +116,24 @@ TEST(ProfileTest, ErrorsSayFileLineColumnAndKey) {
       {Replace(kBase, "name = { required = true }",
                "name = { required = true, pattern = \"[a-\" }"),
        "card.k.fields.name.pattern: is not a valid regular expression"},
-      {Replace(kBase, "token = \"soft\"", "token = \"piv\""),
+      // A PIV profile's server-made (archived) key goes to the key-management slot only.
+      {Replace(Replace(kBase, "token = \"soft\"", "token = \"piv\""), "source = \"server\"",
+               "source = \"server\"\npiv_slot = \"9a\""),
+       "only the key-management slot 9d takes a server-made (archived) key"},
+      {Replace(Replace(kBase, "token = \"soft\"", "token = \"piv\""), "source = \"server\"",
+               "source = \"requester\"\npiv_slot = \"9a\""),
        "keys[0].source: a piv profile's keys come from the card"},
+      // [card.NAME.piv]: FIPS 201-3's six-digit minimum, and attestation needs its root.
+      {Replace(Replace(kBase, "token = \"soft\"", "token = \"piv\""), "source = \"server\"",
+               "source = \"card\"\npiv_slot = \"9a\"") +
+           "\n[card.k.piv]\npin_length = 5\n",
+       "card.k.piv.pin_length: must be 6 to 8"},
+      {Replace(Replace(kBase, "token = \"soft\"", "token = \"piv\""), "source = \"server\"",
+               "source = \"card\"\npiv_slot = \"9a\"") +
+           "\n[card.k.piv]\nattestation = \"required\"\n",
+       "attestation = \"required\" needs attestation_root"},
+      {std::string(kBase) + "\n[card.k.piv]\npin_length = 6\n",
+       "card.k.piv: only for token = \"piv\""},
       {Replace(Replace(kBase, "token = \"soft\"", "token = \"piv\""), "source = \"server\"",
                "source = \"card\""),
        "card.k.keys[0].piv_slot: is required for piv profiles"},
