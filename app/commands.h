@@ -36,5 +36,6 @@ inline CommandResult FailAbout(const Status& s, const std::string& file) {
   return Fail(s.kind() == ErrorKind::kInvalidInput ? s.Wrap(file) : s);
 }
 void AddRequestCommands(std::vector<Command>& out);
+void AddActivationCommands(std::vector<Command>& out);  // activation ..., mail ...
 
 }  // namespace certpress::app

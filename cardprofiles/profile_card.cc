@@ -203,13 +203,19 @@ Status Parser::ParseActivation(const toml::table& t, const std::string& path,
   for (const auto& n : c->subject) {
     if (n.attribute == "CN") a.name = n.value;
   }
-  if (anode == nullptr) return Status::Ok();
   const std::string apath = path + ".activation";
-  const toml::table* at = anode->as_table();
-  if (at == nullptr) return toml_.Error(*anode, apath, "must be a table");
-  if (c->delivery != Delivery::kActivationEmail) {
+  if (anode != nullptr && c->delivery != Delivery::kActivationEmail) {
     return toml_.Error(*anode, apath, "needs delivery = \"activation-email\"");
   }
+  if (c->delivery != Delivery::kActivationEmail) return Status::Ok();
+  const toml::table empty;
+  const toml::table* at = anode != nullptr ? anode->as_table() : &empty;
+  if (at == nullptr) return toml_.Error(*anode, apath, "must be a table");
+  // Errors point at the key, or at the card table when the key is a default.
+  auto at_key = [&](std::string_view key) -> const toml::node& {
+    const toml::node* n = at->get(key);
+    return n != nullptr ? *n : static_cast<const toml::node&>(t);
+  };
   CP_RETURN_IF_ERROR(toml_.KnownKeys(
       *at, apath,
       {"recipient", "name", "code", "validity_hours", "max_attempts", "subject", "text", "html"}));
@@ -217,22 +223,22 @@ Status Parser::ParseActivation(const toml::table& t, const std::string& path,
   for (auto [key, out] : {std::pair{"recipient", &a.recipient}, std::pair{"name", &a.name}}) {
     CP_ASSIGN_OR_RETURN(std::string tmpl, toml_.Str(*at, key, apath, false, *out));
     auto r = RenderTemplate(tmpl, probe);
-    if (!r.ok()) return toml_.Error(*at->get(key), apath + "." + key, r.status().message());
+    if (!r.ok()) return toml_.Error(at_key(key), apath + "." + key, r.status().message());
     *out = tmpl;
   }
   CP_ASSIGN_OR_RETURN(std::string code, toml_.Str(*at, "code", apath, false, "none"));
   auto channel = FromName(kCodeChannels, code);
-  if (!channel) return toml_.Error(*at->get("code"), apath + ".code", MustBeOneOf(kCodeChannels));
+  if (!channel) return toml_.Error(at_key("code"), apath + ".code", MustBeOneOf(kCodeChannels));
   a.code = *channel;
   CP_ASSIGN_OR_RETURN(int64_t hours, toml_.Int(*at, "validity_hours", apath, false, 168));
   if (hours < 1 || hours > 24 * 90) {
-    return toml_.Error(*at->get("validity_hours"), apath + ".validity_hours",
+    return toml_.Error(at_key("validity_hours"), apath + ".validity_hours",
                        "must be 1 to 2160 (90 days)");
   }
   a.validity_seconds = hours * 3600;
   CP_ASSIGN_OR_RETURN(int64_t tries, toml_.Int(*at, "max_attempts", apath, false, 10));
   if (tries < 1 || tries > 100) {
-    return toml_.Error(*at->get("max_attempts"), apath + ".max_attempts", "must be 1 to 100");
+    return toml_.Error(at_key("max_attempts"), apath + ".max_attempts", "must be 1 to 100");
   }
   a.max_attempts = static_cast<int>(tries);
   // The mail's templates know {name}, {link} and {expiry} only.
@@ -242,7 +248,7 @@ Status Parser::ParseActivation(const toml::table& t, const std::string& path,
                           std::pair{"html", &a.mail_html}}) {
     CP_ASSIGN_OR_RETURN(*out, toml_.Str(*at, key, apath, false));
     auto r = RenderTemplate(*out, mail_probe);
-    if (!r.ok()) return toml_.Error(*at->get(key), apath + "." + key, r.status().message());
+    if (!r.ok()) return toml_.Error(at_key(key), apath + "." + key, r.status().message());
   }
   return Status::Ok();
 }

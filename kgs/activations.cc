@@ -185,16 +185,16 @@ Result<store::NewActivation> RenderActivation(const profiles::CardProfile& profi
   return a;
 }
 
-Status QueueActivationsFor(
+Result<PlannedActivations> PlanActivations(
     store::Connection& conn,
     const std::vector<std::pair<int64_t, const profiles::CardProfile*>>& issued) {
+  PlannedActivations plan;
   std::vector<int64_t> ids;
   for (const auto& [id, p] : issued) {
     if (p != nullptr && p->delivery == profiles::Delivery::kActivationEmail) ids.push_back(id);
   }
-  if (ids.empty()) return Status::Ok();
+  if (ids.empty()) return plan;
   CP_ASSIGN_OR_RETURN(auto fields_json, store::RequestFieldsJson(conn, ids));
-  std::vector<store::NewActivation> rows;
   for (const auto& [id, p] : issued) {
     if (p == nullptr || p->delivery != profiles::Delivery::kActivationEmail) continue;
     std::map<std::string, std::string> fields;
@@ -204,9 +204,18 @@ Status QueueActivationsFor(
         if (it.value().is_string()) fields[it.key()] = it.value().get<std::string>();
       }
     }
-    CP_ASSIGN_OR_RETURN(store::NewActivation a, RenderActivation(*p, id, fields));
-    rows.push_back(std::move(a));
+    auto a = RenderActivation(*p, id, fields);
+    if (!a.ok()) {
+      plan.failed.emplace(id, a.status());
+      continue;
+    }
+    plan.rows.push_back(std::move(a).value());
   }
+  return plan;
+}
+
+Status QueueActivations(store::Connection& conn, const std::vector<store::NewActivation>& rows) {
+  if (rows.empty()) return Status::Ok();
   const std::string salt = RandomHex(8);
   if (salt.empty()) return Internal("RAND_bytes failed");
   return store::QueueActivations(conn, rows, salt);

@@ -66,12 +66,22 @@ Result<store::NewActivation> RenderActivation(const profiles::CardProfile& profi
                                               int64_t request_id,
                                               const std::map<std::string, std::string>& fields);
 
-// QueueActivationsFor renders and queues, in the caller's (issuing) transaction, the
-// activation and its mail of every request in |issued| whose profile delivers by activation
-// email. |issued|: request id and profile. The request fields are read in one query.
-[[nodiscard]] Status QueueActivationsFor(
+// PlanActivations renders the activation of every request in |issued| (request id and card
+// profile) whose profile delivers by activation email; the request fields are read in one
+// query. A request whose recipient does not render (no address) is in |failed| with the
+// reason, so the caller fails it alone.
+struct PlannedActivations {
+  std::vector<store::NewActivation> rows;
+  std::map<int64_t, Status> failed;
+};
+Result<PlannedActivations> PlanActivations(
     store::Connection& conn,
     const std::vector<std::pair<int64_t, const profiles::CardProfile*>>& issued);
+
+// QueueActivations stores |rows| and their mails in the caller's (issuing) transaction: a
+// certificate is never issued without its mail, nor a mail queued for one that was not.
+[[nodiscard]] Status QueueActivations(store::Connection& conn,
+                                      const std::vector<store::NewActivation>& rows);
 
 // ---- The pickup API (web/ calls these) ----
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "kgs/mailer.h"
 #include "store/invitations.h"
 
 namespace certpress::kgs {
@@ -48,8 +49,8 @@ std::vector<std::string> InvitationMacs(const ActivationKeys& keys, std::string_
   return out;
 }
 
-Result<SecureString> MintInvitationLink(store::Connection& db, const ActivationKeys& keys,
-                                        int64_t invitation_id) {
+Result<MintedLink> MintInvitationLink(store::Connection& db, const ActivationKeys& keys,
+                                      int64_t invitation_id) {
   unsigned char raw[32];
   if (RAND_bytes(raw, sizeof raw) != 1) return Internal("RAND_bytes failed");
   SecureString token(Base64Url(raw, sizeof raw));
@@ -57,7 +58,31 @@ Result<SecureString> MintInvitationLink(store::Connection& db, const ActivationK
   const std::string mac = keys.Mac(keys.current_id(), kInvitationLinkLabel, token.view());
   if (mac.empty()) return Internal("no activation key to protect the invitation link");
   CP_RETURN_IF_ERROR(store::SetInvitationLink(db, invitation_id, keys.current_id(), mac));
-  return token;
+  CP_ASSIGN_OR_RETURN(auto row, store::FindInvitationById(db, invitation_id, false));
+  MintedLink out;
+  out.token = std::move(token);
+  out.expires_at = row ? row->expires_at : "";
+  return out;
+}
+
+Result<RenderedMail> RenderInvitationMail(std::string_view name, std::string_view link,
+                                          std::string_view expiry) {
+  profiles::ActivationSpec spec;
+  spec.mail_subject = "You are invited to apply for a certificate";
+  spec.mail_text =
+      "Hello {name},\n\nyou are invited to apply for a certificate. Fill in the application "
+      "form here before {expiry}:\n\n{link}\n\nAn administrator reviews your application; "
+      "once your certificate is issued you will get another email telling you how to collect "
+      "it. The link works for one application.\n\nIf you did not expect this message, ignore "
+      "it.\n";
+  spec.mail_html =
+      "<!DOCTYPE html>\n<html><body>\n<p>Hello {name},</p>\n<p>you are invited to apply for a "
+      "certificate. Fill in the application form before {expiry}:</p>\n<p><a "
+      "href=\"{link}\">{link}</a></p>\n<p>An administrator reviews your application; once "
+      "your certificate is issued you will get another email telling you how to collect it. "
+      "The link works for one application.</p>\n<p>If you did not expect this message, ignore "
+      "it.</p>\n</body></html>\n";
+  return RenderMail(spec, name, link, expiry);
 }
 
 }  // namespace certpress::kgs

@@ -12,6 +12,7 @@
 #include "common/bytes.h"
 #include "common/status.h"
 #include "kgs/activations.h"
+#include "kgs/mailer.h"
 #include "store/db.h"
 
 namespace certpress::kgs {
@@ -19,10 +20,15 @@ namespace certpress::kgs {
 inline constexpr std::string_view kInvitationLinkLabel = "certpress-invitation-link-v1";
 
 // MintInvitationLink draws a new token for invitation |invitation_id| and stores its HMAC under
-// the current activation key (state sent, expiry from now by the database clock), in the
-// caller's transaction; an earlier link stops working. Conflict if the invitation was used.
-Result<SecureString> MintInvitationLink(store::Connection& db, const ActivationKeys& keys,
-                                        int64_t invitation_id);
+// the current activation key (state sent, expiry from now by the database clock); an earlier
+// link stops working. Conflict if the invitation is no longer open (applied for, or missing).
+Result<MintedLink> MintInvitationLink(store::Connection& db, const ActivationKeys& keys,
+                                      int64_t invitation_id);
+
+// RenderInvitationMail is the invitation's mail: |name| invited to apply at |link| before
+// |expiry| (values HTML-escaped in the HTML part; kgs/mailer.h RenderMail).
+Result<RenderedMail> RenderInvitationMail(std::string_view name, std::string_view link,
+                                          std::string_view expiry);
 
 // InvitationMacs returns the HMAC of |token| under each activation key up to the current one
 // (a lookup tries them all, so a key rotation does not orphan links).

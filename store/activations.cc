@@ -75,8 +75,6 @@ Status QueueActivations(Connection& conn, std::span<const NewActivation> rows,
       "code_needed, validity_seconds, max_attempts, code_hmac, code_key_id) VALUES ";
   std::vector<Param> params;
   std::string ids;
-  std::vector<std::string> keep;  // strings the parameters point into
-  keep.reserve(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
     const NewActivation& a = rows[i];
     sql += i ? ", (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)" : "(?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)";
