@@ -179,10 +179,16 @@ Csrf::Issued Csrf::Issue(const Request& req) const {
 bool Csrf::Check(const Request& req, std::string_view form_value) const {
   const std::string cookie = CookieValue(req, kCookie);
   if (!WellFormedCookie(cookie)) return false;
-  // Fetch Metadata / Origin (RFC 6454 7): a browser names the page's origin on a POST; it
-  // must be this server's.
+  // Origin (RFC 6454 7): a browser names the posting page's origin; another site's is refused.
+  // Under Referrer-Policy: no-referrer, browsers send "Origin: null" on form posts (Fetch,
+  // "serializing a request origin"), so there Fetch Metadata speaks: Sec-Fetch-Site, when
+  // sent, must be same-origin.
   const std::string& origin = req.Header("origin");
-  if (!origin.empty() && origin != "https://" + req.Header("host")) return false;
+  if (!origin.empty() && origin != "null" && origin != "https://" + req.Header("host")) {
+    return false;
+  }
+  const std::string& site = req.Header("sec-fetch-site");
+  if (!site.empty() && site != "same-origin") return false;
   return ConstantTimeEquals(Sign(cookie), form_value);
 }
 

@@ -39,7 +39,8 @@ std::string CookieValue(const Request& req, std::string_view name);
 // __Host- prefix keeps a sibling host from planting one) and, in each form, HMAC-SHA256 of
 // that cookie under a key that lives only in this process. A cross-site page can neither read
 // the cookie nor compute the form value. An Origin header, when the browser sends one, must
-// name this server too.
+// name this server (or be "null", as under no-referrer), and Sec-Fetch-Site must be
+// same-origin.
 class Csrf {
  public:
   static constexpr std::string_view kCookie = "__Host-certpress-csrf";

@@ -1,6 +1,8 @@
 #include "web/site.h"
 
+#include <algorithm>
 #include <cctype>
+#include <tuple>
 
 #include "ca/authorities.h"
 #include "common/log.h"
@@ -26,14 +28,40 @@ const log::Logger& Log() {
 // A PKCS#12 leaves us for good: its password alone protects the key (as `cert pkcs12`).
 constexpr size_t kMaxPasswordChars = 256;
 
-// Label turns a field name into words: "given_name" -> "Given name".
+// Label turns a field name into words: "given_name" -> "Given name", "address_line1" ->
+// "Address line 1".
 std::string Label(const std::string& name) {
-  std::string out = name;
-  for (char& c : out) c = c == '_' || c == '-' ? ' ' : c;
+  std::string out;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    if (std::isdigit(static_cast<unsigned char>(c)) && i > 0 &&
+        std::isalpha(static_cast<unsigned char>(name[i - 1]))) {
+      out += ' ';
+    }
+    out += c == '_' || c == '-' ? ' ' : c;
+  }
   if (!out.empty()) out[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
   if (out == "Cn") return "Host name (CN)";
   if (out == "Dns") return "Other host names";
   if (out == "Ip") return "IP addresses";
+  return out;
+}
+
+// FormOrder puts a profile's fields in the order a person fills them in: required before
+// optional, and within each the usual order of a name, address and identifiers (TOML tables
+// keep no order of their own).
+std::vector<const profiles::FieldSpec*> FormOrder(const profiles::CardProfile& p) {
+  static const std::vector<std::string> kUsual = {
+      "given_name", "surname", "name",       "email",         "employee_id",   "cn",
+      "dns",        "ip",      "department", "address_line1", "address_line2", "postal_code",
+      "city",       "country"};
+  auto rank = [](const profiles::FieldSpec* f) {
+    const auto at = std::find(kUsual.begin(), kUsual.end(), f->name);
+    return std::make_tuple(!f->required, at - kUsual.begin(), f->name);
+  };
+  std::vector<const profiles::FieldSpec*> out;
+  for (const auto& f : p.fields) out.push_back(&f);
+  std::sort(out.begin(), out.end(), [&](auto* a, auto* b) { return rank(a) < rank(b); });
   return out;
 }
 
@@ -419,7 +447,8 @@ struct ApplyView {
 
 std::string ApplyBody(const ApplyView& v) {
   std::vector<FormField> fields;
-  for (const auto& spec : v.profile->fields) {
+  for (const profiles::FieldSpec* field : FormOrder(*v.profile)) {
+    const profiles::FieldSpec& spec = *field;
     FormField f{spec.name, Label(spec.name)};
     f.type = spec.kind == profiles::FieldKind::kEmail ? "email" : "text";
     f.value = v.values.count(spec.name) ? v.values.at(spec.name) : "";
@@ -521,7 +550,16 @@ Response Site::Apply(const Request& req, const std::string& token) {
       if (p.field.empty() || !(view.profile->Field(p.field) || p.field == "csr")) {
         view.general_error += (view.general_error.empty() ? "" : " ") + p.message;
       } else if (!view.errors.count(p.field)) {
-        view.errors[p.field] = p.message;
+        // The builder's messages name the field ("employee_id: 'X42' does not match ...",
+        // "country is required"); next to the field its label says that already.
+        std::string m = p.message;
+        if (m.rfind(p.field + ": ", 0) == 0) {
+          m = m.substr(p.field.size() + 2);
+        } else if (m.rfind(p.field + " ", 0) == 0) {
+          m = Label(p.field) + m.substr(p.field.size());
+        }
+        if (!m.empty()) m[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(m[0])));
+        view.errors[p.field] = m;
       }
     }
     return form_page(400);

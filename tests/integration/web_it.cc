@@ -29,6 +29,7 @@ namespace {
 namespace fs = std::filesystem;
 using certpress::testing::Cli;
 using certpress::testing::Quote;
+using certpress::testing::RandomSuffix;
 using certpress::testing::RunResult;
 using certpress::testing::Sh;
 using certpress::testing::TestDb;
@@ -96,35 +97,47 @@ class WebIT : public ::testing::Test {
 
     std::string Path(const std::string& n) const { return cli.dir() + "/" + n; }
 
-    pid_t StartServer(int port, const std::vector<std::string>& extra, std::string* url_out) {
-      std::vector<std::string> args = {"serve",
-                                       "--web.listen",
-                                       "127.0.0.1:" + std::to_string(port),
-                                       "--web.state-dir",
-                                       Path("web-" + std::to_string(port)),
-                                       "--web.tls-profile",
-                                       "tls-server-internal",
-                                       "--web.pkcs12-iterations",
-                                       "10000",
-                                       "--web.threads",
-                                       "4"};
-      args.insert(args.end(), extra.begin(), extra.end());
-      const std::string out = Path("serve-" + std::to_string(port) + ".out");
-      auto r = Sh(cli.CommandLine(args) + " > " + Quote(out) + " 2>&1 & echo $!");
-      EXPECT_EQ(r.exit_code, 0);
-      const pid_t pid = static_cast<pid_t>(std::stol(r.out));
-      for (int i = 0; i < 300; ++i) {
-        auto text = ReadFile(out);
-        if (text.ok() && text->find("listening on ") != std::string::npos) {
-          const size_t at = text->find("listening on ") + 13;
-          *url_out = text->substr(at, text->find('\n', at) - at);
-          return pid;
+    // StartServer starts `certpress serve` on a free port of 18470-18499 (this suite's part of
+    // the helper's range: ctest runs each test in a process of its own, several at once, so a
+    // port taken meanwhile means trying the next).
+    pid_t StartServer(const std::vector<std::string>& extra, std::string* url_out) {
+      const int first = static_cast<int>(std::stoul(RandomSuffix().substr(0, 4), nullptr, 16));
+      for (int attempt = 0; attempt < 30; ++attempt) {
+        const int port = 18470 + (first + attempt) % 30;
+        std::vector<std::string> args = {"serve",
+                                         "--web.listen",
+                                         "127.0.0.1:" + std::to_string(port),
+                                         "--web.state-dir",
+                                         Path("web"),
+                                         "--web.tls-profile",
+                                         "tls-server-internal",
+                                         "--web.pkcs12-iterations",
+                                         "10000",
+                                         "--web.threads",
+                                         "4"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        const std::string out = Path("serve-" + std::to_string(port) + ".out");
+        auto r = Sh(cli.CommandLine(args) + " > " + Quote(out) + " 2>&1 & echo $!");
+        EXPECT_EQ(r.exit_code, 0);
+        const pid_t pid = static_cast<pid_t>(std::stol(r.out));
+        for (int i = 0; i < 300; ++i) {
+          const std::string text = Slurp(out);
+          if (text.find("listening on ") != std::string::npos) {
+            const size_t at = text.find("listening on ") + 13;
+            *url_out = text.substr(at, text.find('\n', at) - at);
+            return pid;
+          }
+          if (Sh("kill -0 " + std::to_string(pid) + " 2>/dev/null").exit_code != 0) break;
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
-        if (::kill(pid, 0) != 0) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        ::waitpid(pid, nullptr, WNOHANG);
+        if (Slurp(out).find("Address already in use") == std::string::npos) {
+          ADD_FAILURE() << "certpress serve did not start: " << Slurp(out);
+          return -1;
+        }
       }
-      ADD_FAILURE() << "certpress serve did not start: " << Slurp(out);
-      return pid;
+      ADD_FAILURE() << "no free port in 18470-18499";
+      return -1;
     }
 
     void Start() {
@@ -135,13 +148,10 @@ class WebIT : public ::testing::Test {
       auto sub = cli.Run({"ca", "create-sub", "--parent", "root", "--label", "issuing", "--name",
                           "CN=Web Test Issuing CA,O=CertPress Test,C=DK", "--key-type", "ec-p256"});
       ASSERT_EQ(sub.exit_code, 0) << sub.err;
-      // Ports of this helper's range (18443-18499).
-      server = StartServer(18451,
-                           {"--web.rate-limit", "100000", "--web.rate-burst", "100000",
+      server = StartServer({"--web.rate-limit", "100000", "--web.rate-burst", "100000",
                             "--web.post-rate-limit", "100000", "--web.post-burst", "100000"},
                            &url);
-      limited =
-          StartServer(18452, {"--web.rate-limit", "6", "--web.rate-burst", "3"}, &limited_url);
+      limited = StartServer({"--web.rate-limit", "6", "--web.rate-burst", "3"}, &limited_url);
       // The test's own view: the token (to mint links and codes as the mailer and the
       // operator's command do) and a connection with the audit keys.
       TokenConfig tc;
@@ -291,7 +301,7 @@ TEST_F(WebIT, ServerCertificateIsIssuedByCertPressAndOnlyModernTlsIsSpoken) {
   auto v12 = Sh("openssl s_client -connect 127.0.0.1:" + port + " -tls1_2 </dev/null 2>&1");
   EXPECT_NE(v12.out.find("Cipher is ECDHE-ECDSA-"), std::string::npos) << v12.out;
   EXPECT_EQ(v12.out.find("CBC"), std::string::npos) << v12.out;
-  auto key_mode = fs::status(s_->Path("web-18451/tls.key")).permissions();
+  auto key_mode = fs::status(s_->Path("web/tls.key")).permissions();
   EXPECT_EQ(key_mode & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
 }
 
@@ -499,6 +509,13 @@ TEST_F(WebIT, PostsWithoutTheCsrfTokenAreRefusedAndCountNoAttempt) {
                      {"password2", "pw-123456"}},
                     "-H 'Origin: https://evil.example'");
   EXPECT_EQ(cross.status, 403);
+  Http fetch_meta = Curl(url, jar,
+                         {{"csrf", Csrf(page.body)},
+                          {"code", i.code},
+                          {"password", "pw-123456"},
+                          {"password2", "pw-123456"}},
+                         "-H 'Origin: null' -H 'Sec-Fetch-Site: cross-site'");
+  EXPECT_EQ(fetch_meta.status, 403);
   EXPECT_EQ(Scalar("SELECT attempts FROM activations WHERE request_id = " +
                    std::to_string(i.request) + " ORDER BY id DESC LIMIT 1"),
             0);
