@@ -144,24 +144,27 @@ class Session : public std::enable_shared_from_this<Session> {
     req.body = std::move(msg.body());
     req.remote = remote_;
     const bool keep_alive = msg.keep_alive();
+    const bool head = msg.method() == http::verb::head;
     // No read is pending while the handler runs; the write gets its own deadline.
     beast::get_lowest_layer(stream_).expires_never();
-    net::post(
-        *shared_->workers, [self = shared_from_this(), req = std::move(req), keep_alive]() mutable {
-          Response r;
-          try {
-            r = self->shared_->handler(req);
-          } catch (const std::exception&) {
-            r = PlainError(500, "Internal server error");
-          }
-          OPENSSL_cleanse(req.body.data(), req.body.size());  // may hold a password
-          net::post(self->stream_.get_executor(), [self, r = std::move(r), keep_alive]() mutable {
-            self->Send(std::move(r), keep_alive);
-          });
-        });
+    net::post(*shared_->workers, [self = shared_from_this(), req = std::move(req), keep_alive,
+                                  head]() mutable {
+      Response r;
+      try {
+        r = self->shared_->handler(req);
+      } catch (const std::exception&) {
+        r = PlainError(500, "Internal server error");
+      }
+      OPENSSL_cleanse(req.body.data(), req.body.size());  // may hold a password
+      net::post(self->stream_.get_executor(), [self, r = std::move(r), keep_alive, head]() mutable {
+        self->Send(std::move(r), keep_alive, head);
+      });
+    });
   }
 
-  void Send(Response r, bool keep_alive) {
+  // Send writes |r|; for a HEAD request the headers only, with the body's length (RFC 9110
+  // 9.3.2).
+  void Send(Response r, bool keep_alive, bool head = false) {
     res_ = {};
     res_.version(11);
     res_.result(static_cast<unsigned>(r.status));
@@ -173,6 +176,10 @@ class Session : public std::enable_shared_from_this<Session> {
     wipe_ = r.wipe_body;
     res_.keep_alive(keep_alive);
     res_.prepare_payload();
+    if (head) {
+      OPENSSL_cleanse(res_.body().data(), res_.body().size());
+      res_.body().clear();
+    }
     beast::get_lowest_layer(stream_).expires_after(shared_->options.write_timeout);
     http::async_write(stream_, res_,
                       beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
