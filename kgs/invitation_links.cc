@@ -85,4 +85,16 @@ Result<RenderedMail> RenderInvitationMail(std::string_view name, std::string_vie
   return RenderMail(spec, name, link, expiry);
 }
 
+Composer InvitationComposer(std::shared_ptr<const ActivationKeys> keys, std::string public_url) {
+  while (!public_url.empty() && public_url.back() == '/') public_url.pop_back();
+  return [keys = std::move(keys), base = std::move(public_url)](
+             store::Connection& db, const store::OutboxRow& row) -> Result<RenderedMail> {
+    // The link is minted now, in memory only, and is gone once the mail is rendered.
+    CP_ASSIGN_OR_RETURN(MintedLink minted, MintInvitationLink(db, *keys, row.ref_id));
+    SecureString link(base + "/apply/" + minted.token.str());
+    return RenderInvitationMail(row.recipient_name, link.view(),
+                                minted.expires_at.substr(0, 16) + " UTC");
+  };
+}
+
 }  // namespace certpress::kgs

@@ -5,6 +5,7 @@
 // token is never an activation token or the reverse).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,11 @@ inline constexpr std::string_view kInvitationLinkLabel = "certpress-invitation-l
 // link stops working. Conflict if the invitation is no longer open (applied for, or missing).
 Result<MintedLink> MintInvitationLink(store::Connection& db, const ActivationKeys& keys,
                                       int64_t invitation_id);
+
+// InvitationComposer is the mailer's composer for outbox rows of kind "invitation"
+// (MailSettings::composers): it mints the row's invitation link under |keys| and renders the
+// mail with |public_url| + "/apply/" + token. An invitation no longer open voids its mail.
+Composer InvitationComposer(std::shared_ptr<const ActivationKeys> keys, std::string public_url);
 
 // RenderInvitationMail is the invitation's mail: |name| invited to apply at |link| before
 // |expiry| (values HTML-escaped in the HTML part; kgs/mailer.h RenderMail).

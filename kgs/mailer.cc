@@ -15,7 +15,6 @@
 #include <thread>
 
 #include "common/log.h"
-#include "kgs/invitation_links.h"
 #include "store/activations.h"
 
 namespace certpress::kgs {
@@ -222,6 +221,10 @@ class SmtpClient {
       out.reply = reply.last;
       return out;
     }
+    // After a refusal the session may be left mid-transaction (a 500 after DATA, and the
+    // server then answers the next MAIL with 503 "nested MAIL command"): the next mail opens
+    // a connection of its own.
+    h_.reset(curl_easy_init());
     out.permanent = code >= 500 && code < 600;
     out.reply = std::string(curl_easy_strerror(rc));
     if (errbuf[0] != '\0') out.reply += ": " + std::string(errbuf);
@@ -264,27 +267,24 @@ Result<Sent> SendOne(store::Connection& db, const ActivationKeys& keys,
     MailLog().Warn("mail failed", {{"mail", row.id}, {"attempts", row.attempts}, {"error", why}});
     return Sent::kFailed;
   };
-  if (row.kind != "activation" && row.kind != "invitation") {
-    return fail_it("unknown mail kind '" + row.kind + "'");
-  }
   if (!SafeAddress(row.recipient_email)) return fail_it("not a usable recipient address");
   std::string from_name, from_address;
   SplitMailbox(s.from, &from_name, &from_address);
 
-  std::string base = s.public_url;
-  while (!base.empty() && base.back() == '/') base.pop_back();
   RenderedMail rendered;
-  if (row.kind == "invitation") {
-    // An invitation to apply (kgs/invitation_links.h): its link is minted now as well.
-    auto minted = MintInvitationLink(db, keys, row.ref_id);
-    if (!minted.ok()) {
-      if (minted.status().kind() == ErrorKind::kConflict) return void_it("invitation not open");
-      if (minted.status().kind() == ErrorKind::kNotFound) return void_it("invitation missing");
-      return minted.status();
+  if (row.kind != "activation") {
+    // Another module's mail (invitations): its composer mints what it links to.
+    auto composer = s.composers.find(row.kind);
+    if (composer == s.composers.end()) return fail_it("unknown mail kind '" + row.kind + "'");
+    auto composed = composer->second(db, row);
+    if (!composed.ok()) {
+      const ErrorKind k = composed.status().kind();
+      if (k == ErrorKind::kConflict || k == ErrorKind::kNotFound) {
+        return void_it(composed.status().message());
+      }
+      return composed.status();
     }
-    SecureString link(base + "/apply/" + minted->token.str());
-    CP_ASSIGN_OR_RETURN(rendered, RenderInvitationMail(row.recipient_name, link.view(),
-                                                       minted->expires_at.substr(0, 16) + " UTC"));
+    rendered = std::move(composed).value();
   } else {
     CP_ASSIGN_OR_RETURN(auto act, store::FindActivationById(db, row.ref_id, false));
     if (!act) return void_it("activation missing");
@@ -300,6 +300,8 @@ Result<Sent> SendOne(store::Connection& db, const ActivationKeys& keys,
     }
     profiles::ActivationSpec spec;
     if (auto card = profiles.Card(row.profile); card.ok()) spec = (*card)->activation;
+    std::string base = s.public_url;
+    while (!base.empty() && base.back() == '/') base.pop_back();
     SecureString link(base + "/pickup/" + minted->token.str());
     CP_ASSIGN_OR_RETURN(rendered, RenderMail(spec, row.recipient_name, link.view(),
                                              minted->expires_at.substr(0, 16) + " UTC"));

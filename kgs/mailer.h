@@ -15,6 +15,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -23,12 +24,25 @@
 #include "common/bytes.h"
 #include "common/status.h"
 #include "kgs/activations.h"
+#include "store/activations.h"
 #include "store/db.h"
 
 namespace certpress::kgs {
 
 enum class SmtpTls { kStartTls, kImplicit, kNone };
 Result<SmtpTls> ParseSmtpTls(std::string_view text);
+
+// RenderedMail is a mail's subject and bodies, its link already in them.
+struct RenderedMail {
+  std::string subject;
+  SecureString text, html;
+};
+
+// Composer makes the mail of an outbox row of another kind than "activation" (an invitation
+// from web/, say), minting whatever secret it links to: called just before sending, so that
+// the clear secret lives only in memory. A Conflict or NotFound voids the row (nothing left
+// to send); another error stops the drain (the row is retried after its lease).
+using Composer = std::function<Result<RenderedMail>(store::Connection&, const store::OutboxRow&)>;
 
 struct MailSettings {
   std::string smtp_url;              // smtp://host:port (STARTTLS, none) or smtps://host:port
@@ -44,6 +58,8 @@ struct MailSettings {
   int backoff_base_seconds = 30;  // attempt n waits base * 2^(n-1), capped
   int backoff_max_seconds = 3600;
   int lease_seconds = 120;  // a claimed row returns to the queue after this
+  // Composers of other mail kinds, by the outbox row's kind (store::QueueMail writes them).
+  std::map<std::string, Composer> composers;
 };
 
 // CheckMailSettings says what is missing or inconsistent (an smtp:// URL with implicit TLS).
@@ -76,10 +92,6 @@ SecureString BuildMessage(const MailMessage& m);
 
 // RenderMail fills the profile's mail templates (or the defaults) with the holder's name, the
 // link and its expiry; values are HTML-escaped in the HTML part.
-struct RenderedMail {
-  std::string subject;
-  SecureString text, html;
-};
 Result<RenderedMail> RenderMail(const profiles::ActivationSpec& spec, std::string_view name,
                                 std::string_view link, std::string_view expiry);
 
