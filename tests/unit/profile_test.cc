@@ -96,6 +96,21 @@ TEST(ProfileTest, CasListTheCasThatMaySignAndCaIsTheDefault) {
   }
 }
 
+TEST(ProfileTest, ArchiveKeysIsOffUnlessTheProfileSaysSo) {
+  auto plain = LoadProfilesFromString(kBase, "t.toml");
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  EXPECT_FALSE((*plain->Card("k"))->archive_keys);
+  auto kept = LoadProfilesFromString(
+      Replace(kBase, "approvals = 1", "approvals = 1\narchive_keys = true"), "t.toml");
+  ASSERT_TRUE(kept.ok()) << kept.status().message();
+  EXPECT_TRUE((*kept->Card("k"))->archive_keys);
+  // It is part of what a request pins: keeping keys or not changes what an issue means.
+  EXPECT_NE((*plain->Card("k"))->content_hash, (*kept->Card("k"))->content_hash);
+  auto bad = LoadProfilesFromString(
+      Replace(kBase, "approvals = 1", "approvals = 1\narchive_keys = \"yes\""), "t.toml");
+  EXPECT_FALSE(bad.ok());
+}
+
 struct Bad {
   std::string toml;
   std::string expect;
