@@ -597,6 +597,37 @@ TEST_F(WebIT, AnInvitationBecomesOnePendingRequestWithFieldErrorsShownFirst) {
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
 }
 
+TEST_F(WebIT, AnInvitationToACsrProfileTakesAPastedRequest) {
+  auto inv = s_->cli.Run({"invite", "--profile", "tls-server", "--ca", "issuing", "--email",
+                          "ops@example.org", "--name", "Ops Team"});
+  ASSERT_EQ(inv.exit_code, 0) << inv.err;
+  const int64_t id = Scalar("SELECT MAX(id) FROM invitations");
+  auto link = kgs::MintInvitationLink(*s_->conn, *s_->keys, id);
+  ASSERT_TRUE(link.ok()) << link.status().message();
+  const std::string url = s_->url + "/apply/" + link->token.str();
+  const std::string jar = s_->Path("jar-csr");
+  Http page = Curl(url, jar);
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_NE(page.body.find("name=\"csr\""), std::string::npos);
+  // Not a CSR: refused at the field, the invitation still open.
+  Http bad = Curl(url, jar, {{"csrf", Csrf(page.body)}, {"csr", "not a request"}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("id=\"f-csr-error\""), std::string::npos) << bad.body;
+  EXPECT_EQ(Str("SELECT state FROM invitations WHERE id = " + std::to_string(id)), "sent");
+  // An openssl CSR: its CN fills the fields, the request waits for approval.
+  auto csr = Sh("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
+                Quote(s_->Path("www.key")) + " -subj /CN=www.example.org 2>/dev/null");
+  ASSERT_EQ(csr.exit_code, 0);
+  Http good = Curl(url, jar, {{"csrf", Csrf(page.body)}, {"csr", csr.out}});
+  ASSERT_EQ(good.status, 200) << good.body;
+  const int64_t req = Scalar("SELECT request_id FROM invitations WHERE id = " + std::to_string(id));
+  EXPECT_GT(req, 0);
+  EXPECT_EQ(Str("SELECT state FROM requests WHERE id = " + std::to_string(req)), "pending");
+  EXPECT_EQ(Str("SELECT subject FROM requests WHERE id = " + std::to_string(req)),
+            "CN=www.example.org,O=CertPress Demo,C=DK");
+  EXPECT_EQ(Str("SELECT state FROM invitations WHERE id = " + std::to_string(id)), "used");
+}
+
 TEST_F(WebIT, InviteFromCsvReportsBadRowsAndQueuesTheRest) {
   ASSERT_TRUE(WriteFile(s_->Path("invitees.csv"),
                         "name,email\nAlan Turing,alan@example.org\nNobody,not-an-address\n"
