@@ -150,6 +150,7 @@ int Main(int argc, char** argv) {
   AddPinLetterCommands(cmds);
   AddLintCommands(cmds);
   AddActivationCommands(cmds);
+  AddWebCommands(cmds);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {

@@ -4,6 +4,7 @@
 
 #include "app/commands.h"
 #include "kgs/activations.h"
+#include "kgs/invitation_links.h"
 #include "kgs/mailer.h"
 
 namespace certpress::app {
@@ -85,6 +86,7 @@ CommandResult MailSend(Context& ctx) {
   if (!db.ok()) return Fail(db.status());
   auto keys = ctx.ActivationKeys();
   if (!keys.ok()) return Fail(keys.status());
+  settings->composers["invitation"] = kgs::InvitationComposer(*keys, settings->public_url);
   auto r = kgs::DrainOutbox(**db, **keys, **profiles, *settings, ctx.Get<int>("max"));
   if (!r.ok()) return Fail(r.status());
   ctx.out << "mail: " << r->sent << " sent, " << r->retried << " deferred, " << r->failed

@@ -11,6 +11,7 @@
 #include "batch/importer.h"
 #include "batch/pipeline.h"
 #include "batch/report.h"
+#include "kgs/invitation_links.h"
 #include "kgs/mailer.h"
 #include "ra/decisions.h"
 #include "ra/operators.h"
@@ -273,6 +274,7 @@ CommandResult Scheduler(Context& ctx) {
     auto keys = ctx.ActivationKeys();
     if (!keys.ok()) return Fail(keys.status());
     mail_keys = *keys;
+    mail->composers["invitation"] = kgs::InvitationComposer(mail_keys, mail->public_url);
     auto settings = ctx.DbSettings();
     if (!settings.ok()) return Fail(settings.status());
     auto conn = store::Connection::Open(*settings);

@@ -93,9 +93,6 @@ CommandResult Export(Context& ctx) {
   return st.ok() ? Ok() : Fail(st);
 }
 
-// A PKCS#12 file is attacked offline once it leaves us: its password alone protects the key.
-constexpr size_t kMinPkcs12Password = 8;
-
 CommandResult Pkcs12(Context& ctx) {
   const int64_t request = ctx.Get<int64_t>("request");
   const std::string out = ctx.Get<std::string>("out");

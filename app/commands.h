@@ -29,6 +29,7 @@ void AddCertCommands(std::vector<Command>& out);
 void AddTokenCommands(std::vector<Command>& out);
 void AddOperatorCommands(std::vector<Command>& out);
 void AddLintCommands(std::vector<Command>& out);
+void AddWebCommands(std::vector<Command>& out);
 
 // FailAbout fails with |s|, naming |file| where the problem is the file's content (invalid
 // input); other failures (not found, conflict, HSM) speak for themselves.

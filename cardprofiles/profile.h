@@ -144,6 +144,8 @@ struct CardProfile {
   Delivery delivery = Delivery::kNone;
   ActivationSpec activation;  // delivery = activation-email
   PivPolicy piv;              // piv tokens only
+  // Server-generated keys are destroyed when their holder picks them up, unless archived.
+  bool archive_keys = false;
   // The CAs that may sign for this profile (`cas`), and the one that does unless the request
   // names another of them (`ca`, which must be among `cas`). Only `ca` given: cas = [ca].
   // Only `cas` given: its single entry is the default, or with several `--ca` must choose.

@@ -103,7 +103,8 @@ Status Parser::ParseCard(const std::string& name, const toml::table& t, const st
   CP_RETURN_IF_ERROR(toml_.KnownKeys(
       t, path,
       {"description", "token", "approvals", "submitter_may_approve", "delivery", "natural_key",
-       "ca", "cas", "subject", "sans", "fields", "keys", "piv", "letter", "activation"}));
+       "ca", "cas", "subject", "sans", "fields", "keys", "piv", "letter", "activation",
+       "archive_keys"}));
   CardProfile c;
   c.name = name;
   CP_ASSIGN_OR_RETURN(c.description, toml_.Str(t, "description", path, false));
@@ -111,6 +112,9 @@ Status Parser::ParseCard(const std::string& name, const toml::table& t, const st
   CP_RETURN_IF_ERROR(ParseApprovals(t, path, &c));
   CP_RETURN_IF_ERROR(ParseDelivery(t, path, &c));
   CP_ASSIGN_OR_RETURN(c.natural_key, toml_.Str(t, "natural_key", path, false));
+  // archive_keys = true keeps a server-generated key after its holder picked it up (key
+  // recovery for key-management keys); by default the pickup destroys it.
+  CP_ASSIGN_OR_RETURN(c.archive_keys, toml_.Bool(t, "archive_keys", path, false));
   CP_RETURN_IF_ERROR(ParseCas(t, path, &c));
   CP_RETURN_IF_ERROR(ParseFields(t, path, &c));
   CP_RETURN_IF_ERROR(CheckNaturalKey(t, path, c));

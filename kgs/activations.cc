@@ -336,16 +336,18 @@ Result<Redemption> Redeem(store::Connection& db, const ActivationKeys& keys,
       }
     }
     CP_RETURN_IF_ERROR(store::SetActivationState(c, row->id, store::kActUsed));
-    CP_RETURN_IF_ERROR(store::AppendAudit(c, {actor, "activation.pickup", Object(row->id),
-                                              "request=" + std::to_string(row->request_id)}));
     red.ok = true;
     red.activation = ViewOf(*row);
     red.activation.state = ActivationState::kUsed;
+    // Delivery (a PKCS#12: key derivations of most of a second) runs before the audit entry:
+    // an append locks the audit head, the one row every audited change of the system takes,
+    // and holding it across the derivations queued every pickup and batch behind each other.
     if (deliver) {
       Status d = deliver(c, red.activation);
       if (!d.ok()) return d.Wrap("delivering activation " + std::to_string(row->id));
     }
-    return Status::Ok();
+    return store::AppendAudit(c, {actor, "activation.pickup", Object(row->id),
+                                  "request=" + std::to_string(row->request_id)});
   });
   OPENSSL_cleanse(typed.data(), typed.size());
   if (!st.ok()) return st;

@@ -123,9 +123,11 @@ struct Redemption {
 };
 
 // Deliver runs inside Redeem's transaction after every check passed and the activation was
-// marked used, before the commit: build the PKCS#12 there and destroy the stored key. If it
-// fails, the whole transaction rolls back: the link stays unused and the error is returned.
-// It may run more than once (a deadlock retries the transaction), so it must be re-runnable.
+// marked used, before the pickup's audit entry and the commit (so it should do its slow work
+// before any audit append of its own: an append holds the audit head until the commit): build the
+// PKCS#12 there and destroy the stored key. If it fails, the whole transaction rolls back: the link
+// stays unused and the error is returned. It may run more than once (a deadlock retries the
+// transaction), so it must be re-runnable.
 using Deliver = std::function<Status(store::Connection&, const Activation&)>;
 
 // Redeem checks a link and its code in one transaction and marks it used exactly once: the

@@ -11,6 +11,10 @@
 
 namespace certpress {
 
+// A PKCS#12 file is attacked offline once it leaves us: its password alone protects the key.
+// `cert pkcs12` and the pickup page refuse shorter ones.
+inline constexpr size_t kMinPkcs12Password = 8;
+
 struct Pkcs12Options {
   // Default: PBES2 with PBKDF2-HMAC-SHA256 and AES-256-CBC for key and certificates, a
   // SHA-256 MAC, |iterations| rounds. Legacy: pbeWithSHA1And3-KeyTripleDES-CBC and a SHA-1

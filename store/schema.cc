@@ -430,6 +430,34 @@ const std::vector<Migration>& Migrations() {
                 KEY ix_pin_letters_card (card_serial)
               ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin)",
        }},
+      {12,
+       "invitations",
+       {
+           // An invitation to apply for a certificate: its link token is stored only as an
+           // HMAC under an activation key (token_key_id; kgs/activations.h), never in clear.
+           // state: queued (mail not yet sent, no link yet), sent, applying (an application
+           // is being submitted), used (request_id made), void (replaced). Expiry is
+           // expires_at against the database clock.
+           R"(CREATE TABLE IF NOT EXISTS invitations (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                profile VARCHAR(64) NOT NULL,
+                ca_id BIGINT NOT NULL,
+                email VARCHAR(254) NOT NULL,
+                name VARCHAR(256) NOT NULL,
+                state VARCHAR(16) NOT NULL,
+                token_key_id BIGINT NULL,
+                token_hmac VARBINARY(32) NULL,
+                validity_seconds BIGINT NOT NULL,
+                expires_at DATETIME(6) NULL,
+                request_id BIGINT NULL,
+                created_by VARCHAR(128) NOT NULL,
+                created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+                used_at DATETIME(6) NULL,
+                UNIQUE KEY uq_invitations_token (token_hmac),
+                KEY ix_invitations_state (state, id),
+                CONSTRAINT fk_invitations_ca FOREIGN KEY (ca_id) REFERENCES cas (id)
+              ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin)",
+       }},
   };
   return kMigrations;
 }

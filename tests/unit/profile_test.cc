@@ -90,8 +90,25 @@ TEST(ProfileTest, CasListTheCasThatMaySignAndCaIsTheDefault) {
   auto shipped = LoadProfiles(CERTPRESS_SOURCE_DIR "/profiles");
   ASSERT_TRUE(shipped.ok());
   for (const auto& [name, card] : shipped->cards) {
-    EXPECT_EQ(card.cas, std::vector<std::string>{"demo-issuing"}) << name;
+    // tls-server-internal is the web server's own, signed by the CA `certpress serve` makes.
+    const std::string want = name == "tls-server-internal" ? "certpress-web" : "demo-issuing";
+    EXPECT_EQ(card.cas, std::vector<std::string>{want}) << name;
   }
+}
+
+TEST(ProfileTest, ArchiveKeysIsOffUnlessTheProfileSaysSo) {
+  auto plain = LoadProfilesFromString(kBase, "t.toml");
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  EXPECT_FALSE((*plain->Card("k"))->archive_keys);
+  auto kept = LoadProfilesFromString(
+      Replace(kBase, "approvals = 1", "approvals = 1\narchive_keys = true"), "t.toml");
+  ASSERT_TRUE(kept.ok()) << kept.status().message();
+  EXPECT_TRUE((*kept->Card("k"))->archive_keys);
+  // It is part of what a request pins: keeping keys or not changes what an issue means.
+  EXPECT_NE((*plain->Card("k"))->content_hash, (*kept->Card("k"))->content_hash);
+  auto bad = LoadProfilesFromString(
+      Replace(kBase, "approvals = 1", "approvals = 1\narchive_keys = \"yes\""), "t.toml");
+  EXPECT_FALSE(bad.ok());
 }
 
 struct Bad {

@@ -1,0 +1,645 @@
+// The pickup server on the real stack: `certpress serve` with its own TLS certificate, driven
+// with curl (an independent HTTP client) and checked with openssl: security headers on every
+// response, CSRF refused, per-address rate limiting, header and body caps, the PKCS#12 pickup
+// (once, with the key destroyed), 50 concurrent pickups of one link, wrong codes locking the
+// link, expired links, and invitations becoming pending requests. The browser flow is
+// tests/browser (ctest label browser).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <thread>
+
+#include "cardprofiles/profile.h"
+#include "common/bytes.h"
+#include "kgs/activations.h"
+#include "kgs/audit_keys.h"
+#include "kgs/invitation_links.h"
+#include "store/sql.h"
+#include "tests/support/test_env.h"
+
+namespace certpress {
+namespace {
+
+namespace fs = std::filesystem;
+using certpress::testing::Cli;
+using certpress::testing::Quote;
+using certpress::testing::RandomSuffix;
+using certpress::testing::RunResult;
+using certpress::testing::Sh;
+using certpress::testing::TestDb;
+using certpress::testing::TestToken;
+
+// A soft profile whose pickup needs an activation code from the operator and locks after 3
+// wrong ones, and a CSR profile for invitations with a CSR.
+constexpr const char* kWebProfiles = R"(
+[card.web-soft]
+description = "Web test soft certificate"
+token = "soft"
+approvals = 1
+delivery = "activation-email"
+natural_key = "employee_id"
+cas = ["issuing"]
+ca = "issuing"
+subject = [["CN", "{given_name} {surname}"], ["O", "CertPress Test"], ["C", "{country}"]]
+sans = [["email", "{email}"]]
+
+[card.web-soft.fields]
+given_name = { required = true, max_length = 64 }
+surname = { required = true, max_length = 64 }
+email = { required = true, kind = "email", max_length = 128 }
+employee_id = { required = true, pattern = "E[0-9]{6}", max_length = 7 }
+country = { required = true, pattern = "[A-Z]{2}", max_length = 2 }
+
+[card.web-soft.activation]
+code = "operator"
+max_attempts = 3
+
+[[card.web-soft.keys]]
+name = "auth"
+algorithm = "ec-p256"
+source = "server"
+certificate = "employee-auth"
+)";
+
+// Slurp reads a file, or "" when it cannot.
+std::string Slurp(const std::string& path) {
+  auto r = ReadFile(path);
+  return r.ok() ? *r : std::string();
+}
+
+class WebIT : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    s_ = new Suite();
+    s_->Start();
+  }
+  static void TearDownTestSuite() {
+    delete s_;
+    s_ = nullptr;
+  }
+
+  struct Suite {
+    TestDb db;
+    TestToken token;
+    Cli cli{db, token};
+    pid_t server = -1;
+    pid_t limited = -1;
+    std::string url, limited_url;
+    std::unique_ptr<CryptoToken> tok;
+    std::unique_ptr<store::Connection> conn;
+    std::shared_ptr<const kgs::ActivationKeys> keys;
+
+    std::string Path(const std::string& n) const { return cli.dir() + "/" + n; }
+
+    // StartServer starts `certpress serve` on a free port of 18470-18499 (this suite's part of
+    // the helper's range: ctest runs each test in a process of its own, several at once, so a
+    // port taken meanwhile means trying the next).
+    pid_t StartServer(const std::vector<std::string>& extra, std::string* url_out) {
+      const int first = static_cast<int>(std::stoul(RandomSuffix().substr(0, 4), nullptr, 16));
+      for (int attempt = 0; attempt < 30; ++attempt) {
+        const int port = 18470 + (first + attempt) % 30;
+        std::vector<std::string> args = {"serve",
+                                         "--web.listen",
+                                         "127.0.0.1:" + std::to_string(port),
+                                         "--web.state-dir",
+                                         Path("web"),
+                                         "--web.tls-profile",
+                                         "tls-server-internal",
+                                         "--web.pkcs12-iterations",
+                                         "10000",
+                                         "--web.threads",
+                                         "4"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        const std::string out = Path("serve-" + std::to_string(port) + ".out");
+        auto r = Sh(cli.CommandLine(args) + " > " + Quote(out) + " 2>&1 & echo $!");
+        EXPECT_EQ(r.exit_code, 0);
+        const pid_t pid = static_cast<pid_t>(std::stol(r.out));
+        for (int i = 0; i < 300; ++i) {
+          const std::string text = Slurp(out);
+          if (text.find("listening on ") != std::string::npos) {
+            const size_t at = text.find("listening on ") + 13;
+            *url_out = text.substr(at, text.find('\n', at) - at);
+            return pid;
+          }
+          if (Sh("kill -0 " + std::to_string(pid) + " 2>/dev/null").exit_code != 0) break;
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        ::waitpid(pid, nullptr, WNOHANG);
+        if (Slurp(out).find("Address already in use") == std::string::npos) {
+          ADD_FAILURE() << "certpress serve did not start: " << Slurp(out);
+          return -1;
+        }
+      }
+      ADD_FAILURE() << "no free port in 18470-18499";
+      return -1;
+    }
+
+    void Start() {
+      ASSERT_TRUE(WriteFile(cli.dir() + "/profiles/web-test.toml", kWebProfiles).ok());
+      auto root = cli.Run({"ca", "create-root", "--label", "root", "--name",
+                           "CN=Web Test Root,O=CertPress Test,C=DK", "--key-type", "ec-p256"});
+      ASSERT_EQ(root.exit_code, 0) << root.err;
+      auto sub = cli.Run({"ca", "create-sub", "--parent", "root", "--label", "issuing", "--name",
+                          "CN=Web Test Issuing CA,O=CertPress Test,C=DK", "--key-type", "ec-p256"});
+      ASSERT_EQ(sub.exit_code, 0) << sub.err;
+      server = StartServer({"--web.rate-limit", "100000", "--web.rate-burst", "100000",
+                            "--web.post-rate-limit", "100000", "--web.post-burst", "100000"},
+                           &url);
+      limited = StartServer({"--web.rate-limit", "6", "--web.rate-burst", "3"}, &limited_url);
+      // The test's own view: the token (to mint links and codes as the mailer and the
+      // operator's command do) and a connection with the audit keys.
+      TokenConfig tc;
+      tc.module = token.module();
+      tc.label = token.label();
+      tc.pin = SecureString(token.pin());
+      auto t = OpenToken(tc);
+      ASSERT_TRUE(t.ok()) << t.status().message();
+      tok = std::move(t).value();
+      conn = db.Connect();
+      auto ak = kgs::LoadAuditKeys(*conn, *tok, "certpress-kek", true);
+      ASSERT_TRUE(ak.ok()) << ak.status().message();
+      conn->SetAuditKeys(*ak);
+      auto k = kgs::ActivationKeys::Load(*conn, *tok, "certpress-kek", true);
+      ASSERT_TRUE(k.ok()) << k.status().message();
+      keys = *k;
+    }
+
+    ~Suite() {
+      for (pid_t p : {server, limited}) {
+        if (p > 0) {
+          ::kill(p, SIGTERM);
+          for (int i = 0; i < 100 && ::kill(p, 0) == 0; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          }
+        }
+      }
+    }
+  };
+
+  static Suite* s_;
+
+  static int64_t Scalar(const std::string& sql) {
+    auto rows = store::Sql(*s_->conn).Query(sql);
+    EXPECT_TRUE(rows.ok()) << rows.status().message();
+    return rows.ok() && !rows->empty() && !(*rows)[0].IsNull(0) ? (*rows)[0].Int(0) : -1;
+  }
+  static std::string Str(const std::string& sql) {
+    auto rows = store::Sql(*s_->conn).Query(sql);
+    EXPECT_TRUE(rows.ok()) << rows.status().message();
+    return rows.ok() && !rows->empty() && !(*rows)[0].IsNull(0) ? (*rows)[0].Str(0) : "";
+  }
+
+  // An issued web-soft request with its activation: link token and code, minted as the mailer
+  // and `activation code` mint them (the browser test takes them from the mail itself).
+  struct Issued {
+    int64_t request = 0;
+    std::string link;
+    std::string code;
+  };
+  Issued IssueOne(const std::string& employee_id) {
+    Issued out;
+    const std::string csv = s_->Path("one-" + employee_id + ".csv");
+    EXPECT_TRUE(WriteFile(csv,
+                          "given_name,surname,email,employee_id,country\n"
+                          "Ada,Lovelace,ada." +
+                              employee_id + "@example.org," + employee_id + ",GB\n")
+                    .ok());
+    auto imp = s_->cli.Run({"import", csv, "--profile", "web-soft"});
+    EXPECT_EQ(imp.exit_code, 0) << imp.err;
+    out.request = Scalar("SELECT id FROM requests WHERE natural_key = '" + employee_id + "'");
+    auto ok = s_->cli.Decide({"approve", "--ids", std::to_string(out.request)}, "alice");
+    EXPECT_EQ(ok.exit_code, 0) << ok.err;
+    auto run = s_->cli.Run({"run-batch"});
+    EXPECT_EQ(run.exit_code, 0) << run.err;
+    int64_t act =
+        Scalar("SELECT MAX(id) FROM activations WHERE request_id = " + std::to_string(out.request));
+    // The issuing transaction queued it, with its mail.
+    EXPECT_GT(act, 0);
+    auto link = kgs::MintLink(*s_->conn, *s_->keys, act);
+    EXPECT_TRUE(link.ok()) << link.status().message();
+    if (link.ok()) out.link = link->token.str();
+    auto code = kgs::MintCode(*s_->conn, *s_->keys, out.request, "test");
+    EXPECT_TRUE(code.ok()) << code.status().message();
+    if (code.ok()) out.code = code->str();
+    return out;
+  }
+
+  struct Http {
+    int status = 0;
+    std::string headers;
+    std::string body;  // the file it went to, for binary bodies: body_file
+    std::string body_file;
+  };
+  // Curl runs one request; |form| goes as a urlencoded POST body.
+  static Http Curl(const std::string& url, const std::string& jar,
+                   const std::vector<std::pair<std::string, std::string>>& form = {},
+                   const std::string& extra = "") {
+    static int n = 0;
+    Http h;
+    h.body_file = s_->Path("body-" + std::to_string(++n));
+    const std::string hdr = s_->Path("hdr-" + std::to_string(n));
+    std::string cmd = "curl -sk --max-time 60 -o " + Quote(h.body_file) + " -D " + Quote(hdr) +
+                      " -w '%{http_code}' " + extra;
+    if (!jar.empty()) cmd += " -b " + Quote(jar) + " -c " + Quote(jar);
+    for (const auto& [k, v] : form) cmd += " --data-urlencode " + Quote(k + "=" + v);
+    cmd += " " + Quote(url);
+    auto r = Sh(cmd);
+    h.status = r.out.empty() ? 0 : std::stoi(r.out);
+    h.headers = Slurp(hdr);
+    h.body = Slurp(h.body_file);
+    return h;
+  }
+  static std::string Csrf(const std::string& html) {
+    std::smatch m;
+    std::regex re("name=\"csrf\" value=\"([^\"]+)\"");
+    return std::regex_search(html, m, re) ? m[1].str() : "";
+  }
+  static bool HasHeader(const Http& h, const std::string& line_start) {
+    std::string lower = h.headers;
+    std::string want = line_start;
+    for (auto* s : {&lower, &want}) {
+      for (char& c : *s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    return lower.find("\n" + want) != std::string::npos;
+  }
+
+  // PickUp opens the page and posts the form; returns the POST's response.
+  static Http PickUp(const Issued& i, const std::string& code, const std::string& password,
+                     const std::string& jar_name) {
+    const std::string jar = s_->Path(jar_name);
+    Http page = Curl(s_->url + "/pickup/" + i.link, jar);
+    return Curl(s_->url + "/pickup/" + i.link, jar,
+                {{"csrf", Csrf(page.body)},
+                 {"code", code},
+                 {"password", password},
+                 {"password2", password}});
+  }
+};
+
+WebIT::Suite* WebIT::s_ = nullptr;
+
+TEST_F(WebIT, ServerCertificateIsIssuedByCertPressAndOnlyModernTlsIsSpoken) {
+  auto root = s_->cli.Run({"ca", "export", "certpress-web-root"});
+  ASSERT_EQ(root.exit_code, 0) << root.err;
+  ASSERT_TRUE(WriteFile(s_->Path("web-root.pem"), root.out).ok());
+  const std::string port = s_->url.substr(s_->url.rfind(':') + 1);
+  // openssl verifies the chain the server sends against the root CertPress made for it.
+  auto v = Sh("openssl s_client -connect 127.0.0.1:" + port + " -verify_return_error -CAfile " +
+              Quote(s_->Path("web-root.pem")) + " -verify_ip 127.0.0.1 </dev/null 2>&1");
+  EXPECT_NE(v.out.find("Verify return code: 0 (ok)"), std::string::npos) << v.out;
+  // The certificate went through the issuance core: a stored, audited certificate.
+  EXPECT_GE(Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'web.tls-certificate'"), 1);
+  // TLS 1.1 is refused (RFC 8996); TLS 1.2 gets a forward-secret AEAD suite.
+  auto old = Sh("openssl s_client -connect 127.0.0.1:" + port + " -tls1_1 </dev/null 2>&1");
+  EXPECT_NE(old.out.find("Cipher is (NONE)"), std::string::npos) << old.out;
+  auto v12 = Sh("openssl s_client -connect 127.0.0.1:" + port + " -tls1_2 </dev/null 2>&1");
+  EXPECT_NE(v12.out.find("Cipher is ECDHE-ECDSA-"), std::string::npos) << v12.out;
+  EXPECT_EQ(v12.out.find("CBC"), std::string::npos) << v12.out;
+  auto key_mode = fs::status(s_->Path("web/tls.key")).permissions();
+  EXPECT_EQ(key_mode & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+}
+
+TEST_F(WebIT, EveryResponseCarriesTheSecurityHeaders) {
+  const std::string big(100 * 1024, 'x');
+  ASSERT_TRUE(WriteFile(s_->Path("big.txt"), "a=" + big).ok());
+  std::vector<Http> responses = {
+      Curl(s_->url + "/", ""),
+      Curl(s_->url + "/static/style.css", ""),
+      Curl(s_->url + "/nowhere", ""),
+      Curl(s_->url + "/pickup/" + std::string(43, 'A'), ""),
+      Curl(s_->url + "/apply/short", ""),
+      Curl(s_->url + "/pickup/" + std::string(43, 'A'), "", {},
+           "--data-binary @" + Quote(s_->Path("big.txt"))),
+  };
+  EXPECT_EQ(responses[0].status, 200);
+  EXPECT_EQ(responses[1].status, 200);
+  EXPECT_EQ(responses[2].status, 404);
+  EXPECT_EQ(responses[3].status, 404);
+  EXPECT_EQ(responses[5].status, 413);
+  for (const auto& r : responses) {
+    EXPECT_TRUE(HasHeader(r, "Content-Security-Policy: default-src 'none'; style-src 'self'"))
+        << r.headers;
+    EXPECT_TRUE(HasHeader(r, "Strict-Transport-Security: max-age=")) << r.headers;
+    EXPECT_TRUE(HasHeader(r, "Cache-Control: no-store")) << r.headers;
+    EXPECT_TRUE(HasHeader(r, "Referrer-Policy: no-referrer")) << r.headers;
+    EXPECT_TRUE(HasHeader(r, "X-Content-Type-Options: nosniff")) << r.headers;
+    EXPECT_NE(r.headers.find("frame-ancestors 'none'"), std::string::npos) << r.headers;
+    EXPECT_NE(r.headers.find("form-action 'self'"), std::string::npos) << r.headers;
+  }
+  // An oversized header gets 431, with the headers too.
+  Http h = Curl(s_->url + "/", "", {}, "-H " + Quote("X-Big: " + std::string(20000, 'y')));
+  EXPECT_EQ(h.status, 431);
+  EXPECT_TRUE(HasHeader(h, "Cache-Control: no-store")) << h.headers;
+}
+
+TEST_F(WebIT, PickupGivesAPkcs12OnceWhoseKeyMatchesItsCertificate) {
+  Issued i = IssueOne("E100001");
+  ASSERT_FALSE(i.link.empty());
+  const std::string jar = s_->Path("jar-once");
+  Http page = Curl(s_->url + "/pickup/" + i.link, jar);
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_NE(page.body.find("Ada Lovelace"), std::string::npos);
+  EXPECT_NE(page.body.find("name=\"code\""), std::string::npos);
+  EXPECT_TRUE(HasHeader(page, "Set-Cookie: __Host-certpress-csrf=")) << page.headers;
+  EXPECT_EQ(Str("SELECT state FROM activations WHERE request_id = " + std::to_string(i.request) +
+                " ORDER BY id DESC LIMIT 1"),
+            "opened");
+  const std::string password = "correct horse battery staple";
+  // The two passwords differ: the form again, nothing used up.
+  Http differ = Curl(s_->url + "/pickup/" + i.link, jar,
+                     {{"csrf", Csrf(page.body)},
+                      {"code", i.code},
+                      {"password", password},
+                      {"password2", password + "!"}});
+  EXPECT_EQ(differ.status, 400);
+  EXPECT_NE(differ.body.find("The two passwords differ"), std::string::npos);
+
+  Http got = Curl(s_->url + "/pickup/" + i.link, jar,
+                  {{"csrf", Csrf(page.body)},
+                   {"code", i.code},
+                   {"password", password},
+                   {"password2", password}});
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_TRUE(HasHeader(got, "Content-Type: application/x-pkcs12")) << got.headers;
+  EXPECT_TRUE(HasHeader(got, "Content-Disposition: attachment; filename=\"Ada-Lovelace.p12\""))
+      << got.headers;
+  ASSERT_TRUE(WriteFile(s_->Path("pw"), password).ok());
+  // openssl opens it with the password; its key is the certificate's key.
+  const std::string p12 = Quote(got.body_file), pw = "file:" + Quote(s_->Path("pw"));
+  auto cert_pub = Sh("openssl pkcs12 -in " + p12 + " -passin " + pw +
+                     " -nokeys -clcerts | openssl x509 -noout -pubkey");
+  auto key_pub = Sh("openssl pkcs12 -in " + p12 + " -passin " + pw +
+                    " -nocerts -nodes | openssl pkey -pubout");
+  ASSERT_EQ(cert_pub.exit_code, 0) << cert_pub.err;
+  ASSERT_EQ(key_pub.exit_code, 0) << key_pub.err;
+  EXPECT_NE(cert_pub.out.find("BEGIN PUBLIC KEY"), std::string::npos);
+  EXPECT_EQ(cert_pub.out, key_pub.out);
+  auto wrong = Sh("openssl pkcs12 -in " + p12 + " -passin pass:wrong-password -noout 2>&1");
+  EXPECT_NE(wrong.exit_code, 0);
+
+  // Used: the link fails with the invalid-link page, the key is gone, the request delivered.
+  Http again = PickUp(i, i.code, password, "jar-again");
+  EXPECT_EQ(again.status, 404);
+  EXPECT_NE(again.body.find("This link cannot be used"), std::string::npos);
+  const std::string req = std::to_string(i.request);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM private_keys WHERE request_id = " + req), 0);
+  EXPECT_EQ(Str("SELECT state FROM requests WHERE id = " + req), "delivered");
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'web.pickup' AND object = "
+                   "'request:" +
+                   req + "'"),
+            1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'key.destroy' AND object = "
+                   "'request:" +
+                   req + "'"),
+            1);
+  // Neither the link nor the code nor the password reached the audit log.
+  for (const std::string& secret : {i.link, i.code, password}) {
+    EXPECT_EQ(Scalar("SELECT COUNT(*) FROM audit_log WHERE INSTR(CONCAT_WS(' ', actor, action, "
+                     "object, details), '" +
+                     secret + "') > 0"),
+              0)
+        << secret;
+  }
+}
+
+TEST_F(WebIT, FiftyConcurrentPickupsOfOneLinkGiveExactlyOnePkcs12) {
+  Issued i = IssueOne("E100002");
+  ASSERT_FALSE(i.link.empty());
+  const std::string jar = s_->Path("jar-50");
+  Http page = Curl(s_->url + "/pickup/" + i.link, jar);
+  ASSERT_EQ(page.status, 200);
+  const std::string csrf = Csrf(page.body);
+  // 50 curl processes at once, one cookie jar (read-only), the same form.
+  std::string script = "cd " + Quote(s_->Path("")) + " && for n in $(seq 1 50); do curl -sk " +
+                       "--max-time 120 -b " + Quote(jar) + " -o race-$n.out -w '%{http_code} " +
+                       "%{content_type}\\n' --data-urlencode " + Quote("csrf=" + csrf) +
+                       " --data-urlencode " + Quote("code=" + i.code) +
+                       " --data-urlencode password=race-password-1 --data-urlencode "
+                       "password2=race-password-1 " +
+                       Quote(s_->url + "/pickup/" + i.link) + " > race-$n.code & done; wait";
+  auto r = Sh(script);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  int pkcs12 = 0, refused = 0;
+  for (int n = 1; n <= 50; ++n) {
+    const std::string code = Slurp(s_->Path("race-" + std::to_string(n) + ".code"));
+    if (code.rfind("200 application/x-pkcs12", 0) == 0) ++pkcs12;
+    if (code.rfind("404 ", 0) == 0) ++refused;
+  }
+  EXPECT_EQ(pkcs12, 1);
+  EXPECT_EQ(refused, 49);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'web.pickup' AND object = "
+                   "'request:" +
+                   std::to_string(i.request) + "'"),
+            1);
+}
+
+TEST_F(WebIT, WrongCodesLockTheLinkAndTheRightCodeThenFails) {
+  Issued i = IssueOne("E100003");
+  ASSERT_FALSE(i.link.empty());
+  // web-soft allows 3 attempts: two wrong codes say how many are left, the third locks.
+  Http w1 = PickUp(i, "AAAAA-AAAAA", "a good password", "jar-lock-1");
+  EXPECT_EQ(w1.status, 400);
+  EXPECT_NE(w1.body.find("2 attempt(s) left"), std::string::npos) << w1.body;
+  Http w2 = PickUp(i, "AAAAA-AAAAB", "a good password", "jar-lock-2");
+  EXPECT_NE(w2.body.find("1 attempt(s) left"), std::string::npos) << w2.body;
+  Http w3 = PickUp(i, "AAAAA-AAAAC", "a good password", "jar-lock-3");
+  EXPECT_EQ(w3.status, 404);
+  Http right = PickUp(i, i.code, "a good password", "jar-lock-4");
+  EXPECT_EQ(right.status, 404);
+  EXPECT_NE(right.body.find("This link cannot be used"), std::string::npos);
+  EXPECT_EQ(Str("SELECT state FROM activations WHERE request_id = " + std::to_string(i.request) +
+                " ORDER BY id DESC LIMIT 1"),
+            "locked");
+  EXPECT_GE(Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'activation.lock'"), 1);
+  EXPECT_EQ(
+      Scalar("SELECT COUNT(*) FROM private_keys WHERE request_id = " + std::to_string(i.request)),
+      1);
+}
+
+TEST_F(WebIT, ExpiredUnknownAndUsedLinksLookTheSame) {
+  Issued i = IssueOne("E100004");
+  ASSERT_FALSE(i.link.empty());
+  ASSERT_TRUE(store::Sql(*s_->conn)
+                  .Exec("UPDATE activations SET expires_at = NOW(6) - INTERVAL 1 SECOND WHERE "
+                        "request_id = ?",
+                        {i.request})
+                  .ok());
+  Http expired = Curl(s_->url + "/pickup/" + i.link, "");
+  Http unknown = Curl(s_->url + "/pickup/" + std::string(43, 'Q'), "");
+  Http malformed = Curl(s_->url + "/pickup/not-a-token", "");
+  EXPECT_EQ(expired.status, 404);
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(malformed.status, 404);
+  EXPECT_EQ(expired.body, unknown.body);
+  EXPECT_EQ(expired.body, malformed.body);
+  Http post = PickUp(i, i.code, "a good password", "jar-expired");
+  EXPECT_EQ(post.status, 404);
+  EXPECT_EQ(post.body, unknown.body);
+}
+
+TEST_F(WebIT, PostsWithoutTheCsrfTokenAreRefusedAndCountNoAttempt) {
+  Issued i = IssueOne("E100005");
+  ASSERT_FALSE(i.link.empty());
+  const std::string url = s_->url + "/pickup/" + i.link;
+  // No cookie at all.
+  Http none = Curl(
+      url, "",
+      {{"csrf", "x"}, {"code", i.code}, {"password", "pw-123456"}, {"password2", "pw-123456"}});
+  EXPECT_EQ(none.status, 403);
+  // A cookie, but a form value that is not its signature.
+  const std::string jar = s_->Path("jar-csrf");
+  Http page = Curl(url, jar);
+  Http forged = Curl(url, jar,
+                     {{"csrf", std::string(43, 'A')},
+                      {"code", i.code},
+                      {"password", "pw-123456"},
+                      {"password2", "pw-123456"}});
+  EXPECT_EQ(forged.status, 403);
+  // The right value from another origin.
+  Http cross = Curl(url, jar,
+                    {{"csrf", Csrf(page.body)},
+                     {"code", i.code},
+                     {"password", "pw-123456"},
+                     {"password2", "pw-123456"}},
+                    "-H 'Origin: https://evil.example'");
+  EXPECT_EQ(cross.status, 403);
+  Http fetch_meta = Curl(url, jar,
+                         {{"csrf", Csrf(page.body)},
+                          {"code", i.code},
+                          {"password", "pw-123456"},
+                          {"password2", "pw-123456"}},
+                         "-H 'Origin: null' -H 'Sec-Fetch-Site: cross-site'");
+  EXPECT_EQ(fetch_meta.status, 403);
+  EXPECT_EQ(Scalar("SELECT attempts FROM activations WHERE request_id = " +
+                   std::to_string(i.request) + " ORDER BY id DESC LIMIT 1"),
+            0);
+  EXPECT_EQ(Str("SELECT state FROM requests WHERE id = " + std::to_string(i.request)), "issued");
+}
+
+TEST_F(WebIT, TooManyRequestsFromOneAddressGet429) {
+  int ok = 0, limited = 0;
+  std::string retry;
+  for (int n = 0; n < 6; ++n) {
+    Http h = Curl(s_->limited_url + "/", "");
+    if (h.status == 200) ++ok;
+    if (h.status == 429) {
+      ++limited;
+      EXPECT_TRUE(HasHeader(h, "Retry-After: ")) << h.headers;
+      EXPECT_TRUE(HasHeader(h, "Cache-Control: no-store")) << h.headers;
+    }
+  }
+  // A burst of 3, refilled at 6 a minute: the 6 requests take far less than 10 s.
+  EXPECT_GE(ok, 3);
+  EXPECT_LE(ok, 4);
+  EXPECT_EQ(ok + limited, 6);
+}
+
+TEST_F(WebIT, AnInvitationBecomesOnePendingRequestWithFieldErrorsShownFirst) {
+  auto inv = s_->cli.Run({"invite", "--profile", "web-soft", "--email", "grace@example.org",
+                          "--name", "Grace Hopper"});
+  ASSERT_EQ(inv.exit_code, 0) << inv.err;
+  const int64_t id = Scalar("SELECT MAX(id) FROM invitations");
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM mail_outbox WHERE kind = 'invitation' AND ref_id = " +
+                   std::to_string(id)),
+            1);
+  auto link = kgs::MintInvitationLink(*s_->conn, *s_->keys, id);
+  ASSERT_TRUE(link.ok()) << link.status().message();
+  const std::string url = s_->url + "/apply/" + link->token.str();
+  const std::string jar = s_->Path("jar-apply");
+  Http page = Curl(url, jar);
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_NE(page.body.find("value=\"grace@example.org\""), std::string::npos);
+  EXPECT_NE(page.body.find("value=\"Grace\""), std::string::npos);
+  // A bad employee id and a missing country: both named, nothing stored.
+  Http bad = Curl(url, jar,
+                  {{"csrf", Csrf(page.body)},
+                   {"given_name", "Grace"},
+                   {"surname", "Hopper"},
+                   {"email", "grace@example.org"},
+                   {"employee_id", "X1"},
+                   {"country", ""}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("id=\"f-employee_id-error\""), std::string::npos) << bad.body;
+  EXPECT_NE(bad.body.find("id=\"f-country-error\""), std::string::npos) << bad.body;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE natural_key = 'E200001'"), 0);
+  Http good = Curl(url, jar,
+                   {{"csrf", Csrf(page.body)},
+                    {"given_name", "Grace"},
+                    {"surname", "Hopper"},
+                    {"email", "grace@example.org"},
+                    {"employee_id", "E200001"},
+                    {"country", "US"}});
+  ASSERT_EQ(good.status, 200) << good.body;
+  const int64_t req = Scalar("SELECT id FROM requests WHERE natural_key = 'E200001'");
+  EXPECT_NE(good.body.find(std::to_string(req)), std::string::npos);
+  EXPECT_EQ(Str("SELECT state FROM requests WHERE id = " + std::to_string(req)), "pending");
+  EXPECT_EQ(Str("SELECT subject FROM requests WHERE id = " + std::to_string(req)),
+            "CN=Grace Hopper,O=CertPress Test,C=US");
+  EXPECT_EQ(Scalar("SELECT request_id FROM invitations WHERE id = " + std::to_string(id)), req);
+  // One invitation, one application.
+  Http twice = Curl(url, jar,
+                    {{"csrf", Csrf(page.body)},
+                     {"given_name", "Grace"},
+                     {"surname", "Hopper"},
+                     {"email", "grace@example.org"},
+                     {"employee_id", "E200002"},
+                     {"country", "US"}});
+  EXPECT_EQ(twice.status, 404);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE natural_key = 'E200002'"), 0);
+  // The usual approval applies to it.
+  auto ok = s_->cli.Decide({"approve", "--ids", std::to_string(req)}, "alice");
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+}
+
+TEST_F(WebIT, AnInvitationToACsrProfileTakesAPastedRequest) {
+  auto inv = s_->cli.Run({"invite", "--profile", "tls-server", "--ca", "issuing", "--email",
+                          "ops@example.org", "--name", "Ops Team"});
+  ASSERT_EQ(inv.exit_code, 0) << inv.err;
+  const int64_t id = Scalar("SELECT MAX(id) FROM invitations");
+  auto link = kgs::MintInvitationLink(*s_->conn, *s_->keys, id);
+  ASSERT_TRUE(link.ok()) << link.status().message();
+  const std::string url = s_->url + "/apply/" + link->token.str();
+  const std::string jar = s_->Path("jar-csr");
+  Http page = Curl(url, jar);
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_NE(page.body.find("name=\"csr\""), std::string::npos);
+  // Not a CSR: refused at the field, the invitation still open.
+  Http bad = Curl(url, jar, {{"csrf", Csrf(page.body)}, {"csr", "not a request"}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("id=\"f-csr-error\""), std::string::npos) << bad.body;
+  EXPECT_EQ(Str("SELECT state FROM invitations WHERE id = " + std::to_string(id)), "sent");
+  // An openssl CSR: its CN fills the fields, the request waits for approval.
+  auto csr = Sh("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
+                Quote(s_->Path("www.key")) + " -subj /CN=www.example.org 2>/dev/null");
+  ASSERT_EQ(csr.exit_code, 0);
+  Http good = Curl(url, jar, {{"csrf", Csrf(page.body)}, {"csr", csr.out}});
+  ASSERT_EQ(good.status, 200) << good.body;
+  const int64_t req = Scalar("SELECT request_id FROM invitations WHERE id = " + std::to_string(id));
+  EXPECT_GT(req, 0);
+  EXPECT_EQ(Str("SELECT state FROM requests WHERE id = " + std::to_string(req)), "pending");
+  EXPECT_EQ(Str("SELECT subject FROM requests WHERE id = " + std::to_string(req)),
+            "CN=www.example.org,O=CertPress Demo,C=DK");
+  EXPECT_EQ(Str("SELECT state FROM invitations WHERE id = " + std::to_string(id)), "used");
+}
+
+TEST_F(WebIT, InviteFromCsvReportsBadRowsAndQueuesTheRest) {
+  ASSERT_TRUE(WriteFile(s_->Path("invitees.csv"),
+                        "name,email\nAlan Turing,alan@example.org\nNobody,not-an-address\n"
+                        "Edsger Dijkstra,edsger@example.org\n")
+                  .ok());
+  auto r = s_->cli.Run({"invite", "--profile", "web-soft", "--csv", s_->Path("invitees.csv")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("invitees.csv:3:8: email: 'not-an-address' is not an email address"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.out.find("2 invitation(s) queued, 1 refused"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace certpress

@@ -1,0 +1,123 @@
+// The web server's pieces that need no socket: form parsing, HTML escaping, the CSRF token
+// and the per-address rate limiter.
+#include <gtest/gtest.h>
+
+#include "web/pages.h"
+#include "web/security.h"
+
+namespace certpress::web {
+namespace {
+
+TEST(WebTest, FormsAreDecodedAndRepeatedOrBrokenOnesRefused) {
+  auto f = ParseForm("a=1&b=x+y%21&c=&d&e=%C3%A6");
+  ASSERT_TRUE(f.ok()) << f.status().message();
+  EXPECT_EQ(f->at("a"), "1");
+  EXPECT_EQ(f->at("b"), "x y!");
+  EXPECT_EQ(f->at("c"), "");
+  EXPECT_EQ(f->at("d"), "");
+  EXPECT_EQ(f->at("e"), "\xC3\xA6");
+  EXPECT_FALSE(ParseForm("a=1&a=2").ok());
+  EXPECT_FALSE(ParseForm("a=%4").ok());
+  EXPECT_FALSE(ParseForm("a=%zz").ok());
+  EXPECT_FALSE(ParseForm("a=%").ok());
+}
+
+TEST(WebTest, HtmlIsEscapedInTextAndAttributes) {
+  EXPECT_EQ(HtmlEscape("<a href=\"x\">O'Neil & co</a>"),
+            "&lt;a href=&quot;x&quot;&gt;O&#39;Neil &amp; co&lt;/a&gt;");
+  FormField f{"n", "Name <b>"};
+  f.value = "\"><script>";
+  f.error = "<bad>";
+  const std::string html = FieldHtml(f);
+  EXPECT_EQ(html.find("<script>"), std::string::npos) << html;
+  EXPECT_EQ(html.find("<bad>"), std::string::npos) << html;
+  EXPECT_NE(html.find("aria-invalid=\"true\""), std::string::npos);
+  EXPECT_NE(html.find("aria-describedby=\"f-n-error\""), std::string::npos);
+  FormField p{"pw", "Password", "password"};
+  p.value = "secret";
+  EXPECT_EQ(FieldHtml(p).find("secret"), std::string::npos);  // never shown back
+}
+
+TEST(WebTest, Base64UrlMatchesRfc4648Vectors) {
+  // RFC 4648 10, in the URL-safe alphabet without padding.
+  EXPECT_EQ(Base64Url(AsBytes("")), "");
+  EXPECT_EQ(Base64Url(AsBytes("f")), "Zg");
+  EXPECT_EQ(Base64Url(AsBytes("fo")), "Zm8");
+  EXPECT_EQ(Base64Url(AsBytes("foo")), "Zm9v");
+  EXPECT_EQ(Base64Url(AsBytes("foob")), "Zm9vYg");
+  EXPECT_EQ(Base64Url(AsBytes("fooba")), "Zm9vYmE");
+  EXPECT_EQ(Base64Url(AsBytes("foobar")), "Zm9vYmFy");
+  EXPECT_EQ(Base64Url(Bytes{0xfb, 0xff}), "-_8");
+  EXPECT_EQ(RandomToken(32).size(), 43u);
+  EXPECT_NE(RandomToken(32), RandomToken(32));
+}
+
+Request Post(const std::string& cookie, const std::string& origin = "",
+             const std::string& site = "") {
+  Request r;
+  r.method = "POST";
+  r.headers["host"] = "pickup.example.org";
+  if (!cookie.empty()) r.headers["cookie"] = "other=1; " + cookie;
+  if (!origin.empty()) r.headers["origin"] = origin;
+  if (!site.empty()) r.headers["sec-fetch-site"] = site;
+  return r;
+}
+
+TEST(WebTest, CsrfTokenIsTheCookiesSignatureUnderThisServersKey) {
+  Csrf csrf;
+  Request get;
+  get.method = "GET";
+  const Csrf::Issued first = csrf.Issue(get);
+  ASSERT_EQ(first.set_cookie.rfind("__Host-certpress-csrf=", 0), 0u);
+  EXPECT_NE(first.set_cookie.find("Secure"), std::string::npos);
+  EXPECT_NE(first.set_cookie.find("HttpOnly"), std::string::npos);
+  EXPECT_NE(first.set_cookie.find("SameSite=Strict"), std::string::npos);
+  const std::string cookie = first.set_cookie.substr(0, first.set_cookie.find(';'));
+  // The same cookie keeps its form value and gets no new cookie.
+  Request again = get;
+  again.headers["cookie"] = cookie;
+  EXPECT_EQ(csrf.Issue(again).form_value, first.form_value);
+  EXPECT_TRUE(csrf.Issue(again).set_cookie.empty());
+
+  EXPECT_TRUE(csrf.Check(Post(cookie), first.form_value));
+  EXPECT_TRUE(
+      csrf.Check(Post(cookie, "https://pickup.example.org", "same-origin"), first.form_value));
+  EXPECT_TRUE(csrf.Check(Post(cookie, "null", "same-origin"), first.form_value));
+  EXPECT_FALSE(csrf.Check(Post(""), first.form_value));
+  EXPECT_FALSE(csrf.Check(Post(cookie), ""));
+  EXPECT_FALSE(csrf.Check(Post(cookie), first.form_value + "x"));
+  EXPECT_FALSE(csrf.Check(Post(cookie, "https://evil.example"), first.form_value));
+  EXPECT_FALSE(csrf.Check(Post(cookie, "null", "cross-site"), first.form_value));
+  EXPECT_FALSE(csrf.Check(Post(cookie, "", "same-site"), first.form_value));
+  // Another server (another key) does not accept this one's value.
+  Csrf other;
+  EXPECT_FALSE(other.Check(Post(cookie), first.form_value));
+  // A planted cookie of another shape is not used.
+  Request planted = get;
+  planted.headers["cookie"] = "__Host-certpress-csrf=short";
+  EXPECT_FALSE(csrf.Issue(planted).set_cookie.empty());
+}
+
+TEST(WebTest, RateLimiterAllowsTheBurstThenRefusesPerAddress) {
+  RateLimiter limiter(/*per_minute=*/1, /*burst=*/3);
+  int retry = 0;
+  EXPECT_TRUE(limiter.Allow("192.0.2.1", &retry));
+  EXPECT_TRUE(limiter.Allow("192.0.2.1", &retry));
+  EXPECT_TRUE(limiter.Allow("192.0.2.1", &retry));
+  EXPECT_FALSE(limiter.Allow("192.0.2.1", &retry));
+  EXPECT_GT(retry, 0);
+  EXPECT_LE(retry, 60);
+  EXPECT_TRUE(limiter.Allow("192.0.2.2", &retry));  // another address has its own bucket
+}
+
+TEST(WebTest, PagesDeclareTheirLanguageAndLoadOnlyOurStylesheet) {
+  const std::string html = Page("en", "T <1>", "<p>x</p>");
+  EXPECT_NE(html.find("<html lang=\"en\">"), std::string::npos);
+  EXPECT_NE(html.find("<title>T &lt;1&gt; - CertPress</title>"), std::string::npos);
+  EXPECT_NE(html.find("href=\"/static/style.css\""), std::string::npos);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("http"), std::string::npos);  // no external asset
+}
+
+}  // namespace
+}  // namespace certpress::web

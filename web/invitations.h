@@ -1,0 +1,72 @@
+// invitations.h: inviting people to apply for a certificate, and their applications. An
+// operator invites one person (email and name) or many (a CSV with email and name columns);
+// each invitation is stored and its mail queued in the outbox (the mailer mints the link when
+// it sends, kgs/invitation_links.h). The person's application is the profile's fields, checked
+// exactly as a CSV row is (ra::RequestBuilder, store::CheckRequestLimits), and, for a profile
+// whose key is the requester's, a PKCS#10 request (ra::SubmitCsr); it becomes a pending
+// request for the usual approval. One invitation, one application.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cardprofiles/profile.h"
+#include "common/status.h"
+#include "kgs/activations.h"
+#include "ra/request_builder.h"
+#include "store/db.h"
+#include "store/invitations.h"
+
+namespace certpress::web {
+
+struct NewInvitation {
+  std::string email;
+  std::string name;
+};
+
+struct InviteOptions {
+  std::string ca_label;  // empty: the profile's default CA
+  int64_t validity_seconds = 14 * 24 * 3600;
+  std::string actor;
+};
+
+// CheckInvitee checks an address and a name (the name's text as request fields are checked).
+[[nodiscard]] Status CheckInvitee(const NewInvitation& who);
+
+// Invite stores the invitation and queues its mail in one transaction, audited
+// ("invitation.create"). Returns its id.
+Result<int64_t> Invite(store::Connection& db, const profiles::CardProfile& profile,
+                       const NewInvitation& who, const InviteOptions& options);
+
+// ReadInviteesCsv reads a CSV with columns email and name (a header row naming them, in any
+// order, other columns refused). Each bad row is reported as "FILE:LINE:COLUMN: reason" to
+// |on_error| and skipped.
+Result<std::vector<NewInvitation>> ReadInviteesCsv(
+    const std::string& path, const std::function<void(const std::string&)>& on_error);
+
+// FindOpenInvitation looks up a link: a sent invitation whose link has not expired. Unknown,
+// used, expired and replaced links are all the same NotFound.
+Result<store::InvitationRow> FindOpenInvitation(store::Connection& db,
+                                                const kgs::ActivationKeys& keys,
+                                                std::string_view token);
+
+struct Application {
+  ra::Fields fields;
+  std::string csr;  // PEM, for profiles whose key is the requester's; else empty
+};
+
+struct ApplyOutcome {
+  int64_t request_id = 0;                  // set when the request was created
+  std::vector<ra::FieldProblem> problems;  // per field (field empty: the application)
+};
+
+// Apply turns an application into a pending request. Problems with the fields or the CSR
+// come back in the outcome (nothing stored, the invitation still open); a link that is not
+// open is NotFound. Audited ("invitation.apply").
+Result<ApplyOutcome> Apply(store::Connection& db, const profiles::ProfileSet& profiles,
+                           const kgs::ActivationKeys& keys, std::string_view token,
+                           const Application& app, const std::string& actor);
+
+}  // namespace certpress::web

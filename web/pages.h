@@ -1,0 +1,37 @@
+// pages.h: the HTML of the server's pages: plain, accessible HTML5 (one <main>, labelled
+// fields, errors tied to their fields with aria-describedby and listed in a summary that
+// takes focus order first), no script, no external asset: one stylesheet served by us.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace certpress::web {
+
+// Page wraps |body_html| (already escaped) in a document titled |title|.
+std::string Page(std::string_view lang, std::string_view title, std::string_view body_html);
+
+// The stylesheet at /static/style.css.
+std::string_view StyleSheet();
+
+// FormField is one input of a form.
+struct FormField {
+  std::string name;
+  std::string label;
+  std::string type = "text";  // text, email, password, textarea
+  std::string value;          // shown back (never for passwords)
+  std::string hint;
+  std::string error;
+  std::string autocomplete;
+  bool required = false;
+  size_t max_length = 0;
+  size_t min_length = 0;
+};
+
+// FieldHtml renders a labelled input with its hint and error.
+std::string FieldHtml(const FormField& f);
+// ErrorSummary lists the fields' errors (and |general|) as links to the fields.
+std::string ErrorSummary(std::string_view general, const std::vector<FormField>& fields);
+
+}  // namespace certpress::web

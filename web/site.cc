@@ -1,0 +1,576 @@
+#include "web/site.h"
+
+#include <algorithm>
+#include <cctype>
+#include <tuple>
+
+#include "ca/authorities.h"
+#include "common/log.h"
+#include "common/utf8.h"
+#include "kgs/invitation_links.h"
+#include "kgs/sealed_keys.h"
+#include "signer/cert_info.h"
+#include "store/audit.h"
+#include "store/certificates.h"
+#include "store/pickup.h"
+#include "web/invitations.h"
+#include "web/pages.h"
+
+namespace certpress::web {
+
+namespace {
+
+const log::Logger& Log() {
+  static const log::Logger logger = log::Get("web");
+  return logger;
+}
+
+// A PKCS#12 leaves us for good: its password alone protects the key (as `cert pkcs12`).
+constexpr size_t kMaxPasswordChars = 256;
+
+// Label turns a field name into words: "given_name" -> "Given name", "address_line1" ->
+// "Address line 1".
+std::string Label(const std::string& name) {
+  std::string out;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    if (std::isdigit(static_cast<unsigned char>(c)) && i > 0 &&
+        std::isalpha(static_cast<unsigned char>(name[i - 1]))) {
+      out += ' ';
+    }
+    out += c == '_' || c == '-' ? ' ' : c;
+  }
+  if (!out.empty()) out[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
+  if (out == "Cn") return "Host name (CN)";
+  if (out == "Dns") return "Other host names";
+  if (out == "Ip") return "IP addresses";
+  return out;
+}
+
+// FormOrder puts a profile's fields in the order a person fills them in: required before
+// optional, and within each the usual order of a name, address and identifiers (TOML tables
+// keep no order of their own).
+std::vector<const profiles::FieldSpec*> FormOrder(const profiles::CardProfile& p) {
+  static const std::vector<std::string> kUsual = {
+      "given_name", "surname", "name",       "email",         "employee_id",   "cn",
+      "dns",        "ip",      "department", "address_line1", "address_line2", "postal_code",
+      "city",       "country"};
+  auto rank = [](const profiles::FieldSpec* f) {
+    const auto at = std::find(kUsual.begin(), kUsual.end(), f->name);
+    return std::make_tuple(!f->required, at - kUsual.begin(), f->name);
+  };
+  std::vector<const profiles::FieldSpec*> out;
+  for (const auto& f : p.fields) out.push_back(&f);
+  std::sort(out.begin(), out.end(), [&](auto* a, auto* b) { return rank(a) < rank(b); });
+  return out;
+}
+
+std::string FieldHint(const profiles::FieldSpec& f) {
+  switch (f.kind) {
+    case profiles::FieldKind::kEmail:
+      return "An email address, such as name@example.org.";
+    case profiles::FieldKind::kDns:
+      return "A host name, such as www.example.org.";
+    case profiles::FieldKind::kDnsList:
+      return "Host names separated by commas.";
+    case profiles::FieldKind::kIpList:
+      return "IP addresses separated by commas.";
+    case profiles::FieldKind::kText:
+      break;
+  }
+  if (!f.pattern.empty()) return "Must match the pattern " + f.pattern + ".";
+  return "";
+}
+
+// PercentEncode for RFC 8187 ext-values (filename*): attr-char stays, the rest is %XX.
+std::string PercentEncode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '!' || c == '#' || c == '$' || c == '&' || c == '+' || c == '-' ||
+        c == '.' || c == '^' || c == '_' || c == '`' || c == '|' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// ContentDisposition names a download after its holder: an ASCII fallback (RFC 6266 4.3) and
+// the UTF-8 name (RFC 8187).
+std::string ContentDisposition(const std::string& holder, const std::string& ext) {
+  std::string ascii;
+  for (unsigned char c : holder) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
+      ascii += static_cast<char>(c);
+    } else if (c == ' ' && !ascii.empty() && ascii.back() != '-') {
+      ascii += '-';
+    }
+  }
+  if (ascii.empty()) ascii = "certificate";
+  std::string name = holder.empty() ? "certificate" : holder;
+  return "attachment; filename=\"" + ascii + ext + "\"; filename*=UTF-8''" +
+         PercentEncode(name + ext);
+}
+
+std::string Hidden(std::string_view name, std::string_view value) {
+  return "<input type=\"hidden\" name=\"" + HtmlEscape(name) + "\" value=\"" + HtmlEscape(value) +
+         "\">\n";
+}
+
+std::string Get(const std::map<std::string, std::string>& form, const std::string& name) {
+  auto it = form.find(name);
+  return it == form.end() ? "" : it->second;
+}
+
+}  // namespace
+
+Site::Site(DbPool& db, CryptoToken& token, const profiles::ProfileSet& profiles,
+           std::shared_ptr<const kgs::ActivationKeys> keys, SiteOptions options)
+    : db_(db),
+      token_(token),
+      profiles_(profiles),
+      keys_(std::move(keys)),
+      options_(std::move(options)),
+      all_(options_.rate_per_minute, options_.rate_burst),
+      posts_(options_.post_per_minute, options_.post_burst) {}
+
+Response Site::Html(int status, const std::string& title, const std::string& body) const {
+  Response r;
+  r.status = status;
+  r.body = Page(options_.lang, title, body);
+  return r;
+}
+
+Response Site::Unavailable(const std::string& what, const Status& why) {
+  Log().Error("request failed", {{"route", what}, {"error", why.message()}});
+  return Html(503, "Please try again later",
+              "<p>The service could not complete your request just now. Nothing was used up: "
+              "your link still works. Please try again in a few minutes.</p>\n");
+}
+
+Response Site::InvalidLink(const Request& req, const std::string& what) {
+  // One page for unknown, expired, used, replaced and locked links alike, with one status:
+  // a guesser learns nothing from it (the audit log and the operator's `activation list`
+  // tell them apart).
+  if (auto db = db_.Get(); db.ok()) {
+    store::RunTransaction(**db, [&](store::Connection& c) {
+      return store::AppendAudit(
+          c, {options_.actor + " " + req.remote, "web.link-refused", what, "method=" + req.method});
+    }).IgnoreError();
+  }
+  return Html(404, "This link cannot be used",
+              "<p>The link you followed is not valid. It may have expired, been used already, "
+              "been replaced by a newer link, or been locked after too many wrong activation "
+              "codes.</p>\n<p>Please ask your administrator to send you a new link.</p>\n");
+}
+
+Response Site::Handle(const Request& req) {
+  int retry_after = 0;
+  if (!all_.Allow(req.remote, &retry_after) ||
+      (req.method == "POST" && !posts_.Allow(req.remote, &retry_after))) {
+    Log().Warn("rate limited", {{"remote", req.remote}});
+    Response r = Html(429, "Too many requests",
+                      "<p>Too many requests came from your address. Please wait a minute and "
+                      "try again.</p>\n");
+    r.headers.emplace_back("Retry-After", std::to_string(retry_after));
+    return r;
+  }
+  const bool get = req.method == "GET" || req.method == "HEAD";
+  const bool post = req.method == "POST";
+  auto not_allowed = [&](const char* allow) {
+    Response r = Html(405, "Method not allowed", "<p>This page cannot be used that way.</p>\n");
+    r.headers.emplace_back("Allow", allow);
+    return r;
+  };
+  if (req.path == "/static/style.css") {
+    if (!get) return not_allowed("GET");
+    Response r;
+    r.content_type = "text/css; charset=utf-8";
+    r.body = std::string(StyleSheet());
+    return r;
+  }
+  if (req.path == "/") {
+    if (!get) return not_allowed("GET");
+    return Html(200, "Certificate pickup",
+                "<p>This service hands out certificates. To collect yours, open the link in "
+                "the email you received.</p>\n");
+  }
+  // A query string never carries a secret here; one on a link page is refused rather than
+  // ignored, so a link that leaked one is noticed.
+  for (const std::string prefix : {"/pickup/", "/apply/"}) {
+    if (req.path.rfind(prefix, 0) != 0) continue;
+    if (!get && !post) return not_allowed("GET, POST");
+    const std::string token = req.path.substr(prefix.size());
+    const std::string route = prefix == "/pickup/" ? "pickup" : "apply";
+    if (req.target != req.path) return Html(400, "Bad request", "<p>Bad request.</p>\n");
+    if (!kgs::WellFormedLinkToken(token)) return InvalidLink(req, route);
+    return route == "pickup" ? Pickup(req, token) : Apply(req, token);
+  }
+  return Html(404, "Page not found", "<p>There is no page at this address.</p>\n");
+}
+
+// ---- Pickup ----
+
+namespace {
+
+struct PickupView {
+  const kgs::Activation* act = nullptr;
+  bool csr = false;  // the holder has the key: the certificate and chain, not a PKCS#12
+  std::string token;
+  std::string csrf;
+  std::string code;
+  std::string format = "pem";
+  std::string general_error;
+  std::string code_error, password_error, password2_error;
+};
+
+std::string PickupBody(const PickupView& v) {
+  std::vector<FormField> fields;
+  if (v.act->code_required) {
+    FormField f{"code", "Activation code"};
+    f.hint =
+        "The code you received separately from this email (by letter or from your "
+        "administrator), for example ABCDE-12345.";
+    f.value = v.code;
+    f.error = v.code_error;
+    f.autocomplete = "one-time-code";
+    f.required = true;
+    f.max_length = 32;
+    fields.push_back(f);
+  }
+  if (!v.csr) {
+    FormField p{"password", "New password for the certificate file", "password"};
+    p.hint =
+        "At least 8 characters. This password alone protects your private key in the "
+        "downloaded file: a passphrase of four or more unrelated words is strong.";
+    p.error = v.password_error;
+    p.autocomplete = "new-password";
+    p.required = true;
+    p.min_length = 8;
+    p.max_length = kMaxPasswordChars;
+    fields.push_back(p);
+    FormField p2{"password2", "Repeat the password", "password"};
+    p2.error = v.password2_error;
+    p2.autocomplete = "new-password";
+    p2.required = true;
+    p2.min_length = 8;
+    p2.max_length = kMaxPasswordChars;
+    fields.push_back(p2);
+  }
+  std::string body = ErrorSummary(v.general_error, fields);
+  body += "<p>This page hands out the certificate of:</p>\n<dl>\n";
+  body += "<dt>Name</dt><dd>" + HtmlEscape(v.act->holder_name) + "</dd>\n";
+  body += "<dt>Email</dt><dd>" + HtmlEscape(v.act->recipient) + "</dd>\n";
+  body += "<dt>Link valid until</dt><dd>" + HtmlEscape(v.act->expires_at) + " UTC</dd>\n</dl>\n";
+  body += v.csr ? "<p class=\"notice\">You hold this certificate's private key yourself. "
+                  "Download the certificate with the chain of the authorities that issued "
+                  "it. The link works once.</p>\n"
+                : "<p class=\"notice\">Your certificate and its private key are packed into "
+                  "one PKCS#12 file (.p12), encrypted with the password you choose here. The "
+                  "link works once: keep the file and the password safe.</p>\n";
+  body += "<form method=\"post\" action=\"/pickup/" + HtmlEscape(v.token) + "\">\n";
+  body += Hidden("csrf", v.csrf);
+  for (const auto& f : fields) body += FieldHtml(f);
+  if (v.csr) {
+    body += "<fieldset>\n<legend>Format</legend>\n";
+    body += std::string("<label><input type=\"radio\" name=\"format\" value=\"pem\"") +
+            (v.format != "der" ? " checked" : "") +
+            "> PEM, with the issuing chain (.pem)</label>\n";
+    body += std::string("<label><input type=\"radio\" name=\"format\" value=\"der\"") +
+            (v.format == "der" ? " checked" : "") + "> DER, the certificate only (.cer)</label>\n";
+    body += "</fieldset>\n";
+  }
+  body += std::string("<button type=\"submit\">") +
+          (v.csr ? "Download the certificate" : "Download the certificate file (.p12)") +
+          "</button>\n</form>\n";
+  return body;
+}
+
+}  // namespace
+
+Response Site::Pickup(const Request& req, const std::string& token) {
+  const std::string actor = options_.actor + " " + req.remote;
+  auto db = db_.Get();
+  if (!db.ok()) return Unavailable("pickup", db.status());
+  std::map<std::string, std::string> form;
+  if (req.method == "POST") {
+    auto parsed = ParseForm(req.body);
+    if (!parsed.ok()) return Html(400, "Bad request", "<p>The form could not be read.</p>\n");
+    form = std::move(parsed).value();
+  }
+  auto act = kgs::FindActivation(**db, *keys_, token, req.method != "POST", actor);
+  if (!act.ok()) {
+    if (act.status().kind() == ErrorKind::kNotFound) return InvalidLink(req, "pickup");
+    return Unavailable("pickup", act.status());
+  }
+  auto profile = profiles_.Card(act->profile);
+  if (!profile.ok()) return Unavailable("pickup", profile.status());
+  PickupView view;
+  view.act = &*act;
+  view.csr = (*profile)->token == profiles::TokenKind::kCsr;
+  view.token = token;
+  const Csrf::Issued csrf = csrf_.Issue(req);
+  view.csrf = csrf.form_value;
+  auto form_page = [&](int status) {
+    Response r = Html(status, "Collect your certificate", PickupBody(view));
+    if (!csrf.set_cookie.empty()) r.headers.emplace_back("Set-Cookie", csrf.set_cookie);
+    return r;
+  };
+  if (req.method != "POST") return form_page(200);
+
+  if (!csrf_.Check(req, Get(form, std::string(Csrf::kField)))) {
+    Log().Warn("csrf refused", {{"route", "pickup"}, {"remote", req.remote}});
+    view.general_error = "This form has expired. Please fill it in again.";
+    return form_page(403);
+  }
+  view.code = Get(form, "code");
+  view.format = Get(form, "format") == "der" ? "der" : "pem";
+  SecureString password(Get(form, "password"));
+  SecureString password2(Get(form, "password2"));
+  for (auto* k : {"password", "password2"}) {
+    if (auto it = form.find(k); it != form.end())
+      OPENSSL_cleanse(it->second.data(), it->second.size());
+  }
+  bool bad = false;
+  if (act->code_required && kgs::NormalizeCode(view.code).empty()) {
+    view.code_error = "Enter the activation code.";
+    bad = true;
+  }
+  if (!view.csr) {
+    const size_t len = Utf8Length(password.view());
+    if (!ValidateUtf8(password.view()) || len < kMinPkcs12Password) {
+      view.password_error =
+          "Choose a password of at least " + std::to_string(kMinPkcs12Password) + " characters.";
+      bad = true;
+    } else if (len > kMaxPasswordChars) {
+      view.password_error =
+          "The password may have at most " + std::to_string(kMaxPasswordChars) + " characters.";
+      bad = true;
+    } else if (!ConstantTimeEquals(password.view(), password2.view())) {
+      view.password2_error = "The two passwords differ.";
+      bad = true;
+    }
+  }
+  if (bad) return form_page(400);
+
+  // Built inside Redeem's transaction, after the link and code were accepted and the
+  // activation marked used: if anything fails the whole pickup rolls back. Re-runnable.
+  Response download;
+  const profiles::CardProfile& card = **profile;
+  auto deliver = [&](store::Connection& c, const kgs::Activation& a) -> Status {
+    download = Response();
+    download.wipe_body = true;
+    std::string serial;
+    if (view.csr) {
+      CP_ASSIGN_OR_RETURN(auto certs, store::IssuedForRequest(c, a.request_id));
+      if (certs.empty())
+        return NotFound("request " + std::to_string(a.request_id) + " has no certificate");
+      const store::CertRecord& cert = certs.back();
+      serial = cert.serial_hex;
+      if (view.format == "der") {
+        download.content_type = "application/pkix-cert";  // RFC 2585 4.1
+        download.body = cert.der;
+        download.headers.emplace_back("Content-Disposition",
+                                      ContentDisposition(a.holder_name, ".cer"));
+      } else {
+        CP_ASSIGN_OR_RETURN(auto chain, ca::CaChain(c, cert.issuer_id));
+        download.content_type = "application/pem-certificate-chain";  // RFC 8555 9.1
+        download.body = ToPem(AsBytes(cert.der));
+        for (const auto& d : chain) download.body += ToPem(AsBytes(d));
+        download.headers.emplace_back("Content-Disposition",
+                                      ContentDisposition(a.holder_name, ".pem"));
+      }
+    } else {
+      CP_ASSIGN_OR_RETURN(auto stored, store::FindPrivateKeys(c, a.request_id));
+      kgs::KeyChoice choice;
+      // A profile with several server keys gets the first key's PKCS#12 here.
+      if (stored.size() > 1) choice.key_name = card.keys.front().name;
+      CP_ASSIGN_OR_RETURN(auto picked,
+                          kgs::PickKeyAndCert(c, token_, a.request_id, std::move(stored), choice));
+      CP_ASSIGN_OR_RETURN(auto chain, ca::CaChain(c, picked.cert.issuer_id));
+      Pkcs12Options opt;
+      opt.iterations = options_.pkcs12_iterations;
+      opt.friendly_name = picked.cert.subject;
+      CP_ASSIGN_OR_RETURN(
+          Bytes p12, BuildPkcs12(picked.key.get(), AsBytes(picked.cert.der), chain, password, opt));
+      serial = picked.cert.serial_hex;
+      download.content_type = "application/x-pkcs12";
+      download.body.assign(p12.begin(), p12.end());
+      OPENSSL_cleanse(p12.data(), p12.size());
+      download.headers.emplace_back("Content-Disposition",
+                                    ContentDisposition(a.holder_name, ".p12"));
+      // The server's copy of the key goes with the pickup unless the profile archives keys.
+      if (!card.archive_keys) {
+        CP_ASSIGN_OR_RETURN(int64_t destroyed, store::DestroyPrivateKeys(c, a.request_id));
+        CP_RETURN_IF_ERROR(
+            store::AppendAudit(c, {actor, "key.destroy", "request:" + std::to_string(a.request_id),
+                                   "keys=" + std::to_string(destroyed) + " after pickup"}));
+      }
+    }
+    CP_RETURN_IF_ERROR(store::MarkDelivered(c, a.request_id));
+    return store::AppendAudit(
+        c, {actor, "web.pickup", "request:" + std::to_string(a.request_id),
+            "serial=" + serial + " format=" + (view.csr ? view.format : std::string("pkcs12"))});
+  };
+  auto redeemed = kgs::Redeem(**db, *keys_, token, view.code, actor, deliver);
+  if (!redeemed.ok()) return Unavailable("pickup", redeemed.status());
+  if (redeemed->ok) {
+    Log().Info("picked up", {{"request", redeemed->activation.request_id}});
+    return download;
+  }
+  if (redeemed->refusal == kgs::Refusal::kWrongCode) {
+    view.code.clear();
+    view.code_error = "The activation code is not correct. " +
+                      std::to_string(redeemed->attempts_left) + " attempt(s) left.";
+    return form_page(400);
+  }
+  return InvalidLink(req, "pickup");
+}
+
+// ---- Apply ----
+
+namespace {
+
+struct ApplyView {
+  const store::InvitationRow* inv = nullptr;
+  const profiles::CardProfile* profile = nullptr;
+  std::string token;
+  std::string csrf;
+  std::map<std::string, std::string> values;
+  std::map<std::string, std::string> errors;
+  std::string general_error;
+};
+
+std::string ApplyBody(const ApplyView& v) {
+  std::vector<FormField> fields;
+  for (const profiles::FieldSpec* field : FormOrder(*v.profile)) {
+    const profiles::FieldSpec& spec = *field;
+    FormField f{spec.name, Label(spec.name)};
+    f.type = spec.kind == profiles::FieldKind::kEmail ? "email" : "text";
+    f.value = v.values.count(spec.name) ? v.values.at(spec.name) : "";
+    f.hint = FieldHint(spec);
+    f.error = v.errors.count(spec.name) ? v.errors.at(spec.name) : "";
+    f.required = spec.required;
+    f.max_length = spec.max_length;
+    if (spec.name == "given_name") f.autocomplete = "given-name";
+    if (spec.name == "surname") f.autocomplete = "family-name";
+    if (spec.kind == profiles::FieldKind::kEmail) f.autocomplete = "email";
+    fields.push_back(f);
+  }
+  if (v.profile->token == profiles::TokenKind::kCsr) {
+    FormField f{"csr", "Certificate signing request (PKCS#10, PEM)", "textarea"};
+    f.hint =
+        "Paste the request your server made, from -----BEGIN CERTIFICATE REQUEST----- to "
+        "the END line. Its key stays with you.";
+    f.value = v.values.count("csr") ? v.values.at("csr") : "";
+    f.error = v.errors.count("csr") ? v.errors.at("csr") : "";
+    f.required = true;
+    fields.push_back(f);
+  }
+  std::string body = ErrorSummary(v.general_error, fields);
+  body += "<p>" + HtmlEscape(v.inv->name) + ", you are invited to apply for: <strong>" +
+          HtmlEscape(v.profile->description.empty() ? v.profile->name : v.profile->description) +
+          "</strong>.</p>\n";
+  body +=
+      "<p class=\"notice\">An administrator reviews your application before the "
+      "certificate is issued. You will then get an email telling you how to collect "
+      "it.</p>\n";
+  body += "<form method=\"post\" action=\"/apply/" + HtmlEscape(v.token) + "\">\n";
+  body += Hidden("csrf", v.csrf);
+  for (const auto& f : fields) body += FieldHtml(f);
+  body += "<button type=\"submit\">Submit the application</button>\n</form>\n";
+  return body;
+}
+
+}  // namespace
+
+Response Site::Apply(const Request& req, const std::string& token) {
+  const std::string actor = options_.actor + " " + req.remote;
+  auto db = db_.Get();
+  if (!db.ok()) return Unavailable("apply", db.status());
+  auto inv = FindOpenInvitation(**db, *keys_, token);
+  if (!inv.ok()) {
+    if (inv.status().kind() == ErrorKind::kNotFound) return InvalidLink(req, "apply");
+    return Unavailable("apply", inv.status());
+  }
+  auto profile = profiles_.Card(inv->profile);
+  if (!profile.ok()) return Unavailable("apply", profile.status());
+  ApplyView view;
+  view.inv = &*inv;
+  view.profile = *profile;
+  view.token = token;
+  const Csrf::Issued csrf = csrf_.Issue(req);
+  view.csrf = csrf.form_value;
+  auto form_page = [&](int status) {
+    Response r = Html(status, "Apply for a certificate", ApplyBody(view));
+    if (!csrf.set_cookie.empty()) r.headers.emplace_back("Set-Cookie", csrf.set_cookie);
+    return r;
+  };
+  if (req.method != "POST") {
+    // What the invitation already knows fills the form.
+    for (const auto& f : view.profile->fields) {
+      if (f.kind == profiles::FieldKind::kEmail) view.values[f.name] = inv->email;
+    }
+    const size_t space = inv->name.rfind(' ');
+    if (view.profile->Field("given_name") && view.profile->Field("surname") &&
+        space != std::string::npos) {
+      view.values["given_name"] = inv->name.substr(0, space);
+      view.values["surname"] = inv->name.substr(space + 1);
+    }
+    return form_page(200);
+  }
+  auto form = ParseForm(req.body);
+  if (!form.ok()) return Html(400, "Bad request", "<p>The form could not be read.</p>\n");
+  Application app;
+  for (const auto& f : view.profile->fields) {
+    const std::string v = Get(*form, f.name);
+    view.values[f.name] = v;
+    app.fields[f.name] = v;
+  }
+  if (view.profile->token == profiles::TokenKind::kCsr) {
+    app.csr = Get(*form, "csr");
+    view.values["csr"] = app.csr;
+  }
+  if (!csrf_.Check(req, Get(*form, std::string(Csrf::kField)))) {
+    Log().Warn("csrf refused", {{"route", "apply"}, {"remote", req.remote}});
+    view.general_error = "This form has expired. Please submit it again.";
+    return form_page(403);
+  }
+  auto outcome = web::Apply(**db, profiles_, *keys_, token, app, actor);
+  if (!outcome.ok()) {
+    if (outcome.status().kind() == ErrorKind::kNotFound) return InvalidLink(req, "apply");
+    return Unavailable("apply", outcome.status());
+  }
+  if (!outcome->problems.empty()) {
+    for (const auto& p : outcome->problems) {
+      if (p.field.empty() || !(view.profile->Field(p.field) || p.field == "csr")) {
+        view.general_error += (view.general_error.empty() ? "" : " ") + p.message;
+      } else if (!view.errors.count(p.field)) {
+        // The builder's messages name the field ("employee_id: 'X42' does not match ...",
+        // "country is required"); next to the field its label says that already.
+        std::string m = p.message;
+        if (m.rfind(p.field + ": ", 0) == 0) {
+          m = m.substr(p.field.size() + 2);
+        } else if (m.rfind(p.field + " ", 0) == 0) {
+          m = Label(p.field) + m.substr(p.field.size());
+        }
+        if (!m.empty()) m[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(m[0])));
+        view.errors[p.field] = m;
+      }
+    }
+    return form_page(400);
+  }
+  Log().Info("application", {{"request", outcome->request_id}});
+  return Html(200, "Application received",
+              "<p>Thank you. Your application was received as request number <strong>" +
+                  std::to_string(outcome->request_id) +
+                  "</strong>.</p>\n<p>An administrator will review it. When your certificate "
+                  "is ready you will get an email with a link to collect it. This invitation "
+                  "link cannot be used again.</p>\n");
+}
+
+}  // namespace certpress::web

@@ -1,0 +1,56 @@
+// site.h: the server's pages. GET/POST /pickup/<token> (a soft certificate's PKCS#12, or a
+// CSR-based request's certificate and chain), GET/POST /apply/<token> (an invitation's
+// application form), / and /static/style.css. Every request is rate limited per address
+// (POSTs, which derive keys, more strictly); every POST needs its CSRF token. No secret ever
+// travels in a URL query: the link token is in the path (it is what the mail carries), the
+// activation code and passwords are in POST bodies.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "cardprofiles/profile.h"
+#include "kgs/activations.h"
+#include "signer/pkcs12.h"
+#include "signer/token.h"
+#include "web/db_pool.h"
+#include "web/http.h"
+#include "web/security.h"
+
+namespace certpress::web {
+
+struct SiteOptions {
+  double rate_per_minute = 120;  // every request, per address
+  double rate_burst = 60;
+  double post_per_minute = 12;  // POSTs (a pickup derives a PKCS#12 key: expensive)
+  double post_burst = 6;
+  int pkcs12_iterations = 600000;  // PBKDF2-HMAC-SHA256 rounds (signer/pkcs12.h)
+  std::string lang = "en";
+  std::string actor = "web";
+};
+
+class Site {
+ public:
+  Site(DbPool& db, CryptoToken& token, const profiles::ProfileSet& profiles,
+       std::shared_ptr<const kgs::ActivationKeys> keys, SiteOptions options);
+
+  Response Handle(const Request& req);
+
+ private:
+  Response Pickup(const Request& req, const std::string& token);
+  Response Apply(const Request& req, const std::string& token);
+  Response InvalidLink(const Request& req, const std::string& what);
+  Response Unavailable(const std::string& what, const Status& why);
+  Response Html(int status, const std::string& title, const std::string& body) const;
+
+  DbPool& db_;
+  CryptoToken& token_;
+  const profiles::ProfileSet& profiles_;
+  std::shared_ptr<const kgs::ActivationKeys> keys_;
+  SiteOptions options_;
+  Csrf csrf_;
+  RateLimiter all_;
+  RateLimiter posts_;
+};
+
+}  // namespace certpress::web
