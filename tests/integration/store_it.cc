@@ -3,6 +3,7 @@
 #include <openssl/sha.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <thread>
 
@@ -42,6 +43,45 @@ TEST(StoreIT, MigrationsRunTwiceWithoutChange) {
   EXPECT_EQ(SchemaFingerprint(*c, db.name()), before);
   auto n = Sql(*c).Query("SELECT COUNT(*) FROM schema_migrations");
   EXPECT_EQ((*n)[0].Int(0), LatestSchemaVersion());
+}
+
+// The migration lock is a lease in schema_lock (a committed row, which Galera certifies across
+// nodes), not GET_LOCK: a migrator waits while another holds an unexpired lease, goes on once
+// it is released, and takes over one that ran out (its holder died).
+TEST(StoreIT, MigrationsWaitForTheLeaseInSchemaLockAndTakeOverAnExpiredOne) {
+  TestDb db;
+  auto c = db.Connect();
+  auto other = db.Connect();
+  ASSERT_TRUE(c && other);
+  ASSERT_TRUE(Sql(*other)
+                  .Exec("UPDATE schema_lock SET holder = 'someone-else', lease_until = "
+                        "UTC_TIMESTAMP(6) + INTERVAL 60 SECOND WHERE id = 1")
+                  .ok());
+  std::atomic<bool> released{false};
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    released = true;
+    EXPECT_TRUE(Sql(*other)
+                    .Exec("UPDATE schema_lock SET holder = NULL, lease_until = NULL WHERE id = 1")
+                    .ok());
+  });
+  auto m = Migrate(*c);
+  const bool waited = released.load();
+  release.join();
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_TRUE(waited) << "Migrate did not wait for the lease another process held";
+  auto free = Sql(*other).Query("SELECT COUNT(*) FROM schema_lock WHERE holder IS NULL");
+  ASSERT_TRUE(free.ok());
+  EXPECT_EQ((*free)[0].Int(0), 1);  // released after the migration
+
+  // A holder that died: its lease ran out, and the next migration takes the lock at once.
+  ASSERT_TRUE(Sql(*other)
+                  .Exec("UPDATE schema_lock SET holder = 'dead', lease_until = "
+                        "UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE id = 1")
+                  .ok());
+  auto again = Migrate(*c);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->applied, 0);
 }
 
 TEST(StoreIT, TransactionInterruptedByKilledConnectionIsRetried) {
