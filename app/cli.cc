@@ -29,6 +29,12 @@ po::options_description CommonOptions() {
       "db.user", po::value<std::string>()->default_value("certpress"), "database user")(
       "db.password-file", po::value<std::string>()->default_value(""),
       "file holding the database password")(
+      "db.user-host", po::value<std::string>()->default_value("localhost"),
+      "host part of the run-time account, for the grants `db migrate` gives it")(
+      "db.migrate-user", po::value<std::string>()->default_value(""),
+      "account `db migrate` uses (DDL and GRANT OPTION); empty: db.user")(
+      "db.migrate-password-file", po::value<std::string>()->default_value(""),
+      "file holding the migration account's password")(
       "token.kind", po::value<std::string>()->default_value("pkcs11"), "pkcs11 or soft")(
       "token.module", po::value<std::string>()->default_value("/usr/lib/softhsm/libsofthsm2.so"),
       "PKCS#11 module")("token.label", po::value<std::string>()->default_value("certpress"),

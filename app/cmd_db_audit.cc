@@ -15,12 +15,30 @@ namespace certpress::app {
 namespace {
 
 CommandResult Migrate(Context& ctx) {
-  auto db = ctx.Db(/*any_schema=*/true);
-  if (!db.ok()) return Fail(db.status());
-  auto r = store::Migrate(**db);
+  // DDL runs as the migration account; the run-time account then gets per-table grants, so a
+  // CertPress process (or whoever has its password) can append to the audit log but never
+  // rewrite it, drop its triggers or change the schema.
+  auto settings = ctx.MigrationDbSettings();
+  if (!settings.ok()) return Fail(settings.status());
+  const std::string runtime_user = ctx.Get<std::string>("db.user");
+  const bool separate = settings->user != runtime_user;
+  auto conn = store::Connection::Open(*settings);
+  if (!conn.ok())
+    return Fail(conn.status().Wrap("connecting as migration account '" + settings->user + "'"));
+  auto r = store::Migrate(**conn);
   if (!r.ok()) return Fail(r.status());
   ctx.out << "schema at version " << r->to_version << " (" << r->applied
           << " migration(s) applied)\n";
+  if (separate) {
+    Status g =
+        store::GrantRuntimePrivileges(**conn, runtime_user, ctx.Get<std::string>("db.user-host"));
+    if (!g.ok()) return Fail(g.Wrap("the schema is current, but granting the run-time account"));
+    ctx.out << "run-time account '" << runtime_user << "' granted its privileges\n";
+  } else {
+    log::Get("db").Warn(
+        "db.migrate-user is not set: the run-time account migrates, so it keeps "
+        "the rights to change the schema and the audit log's triggers");
+  }
   if (r->migrations.empty()) return Ok();
   // Audited now that the schema is current: the chain's keys live in tables it creates.
   auto current = ctx.Db();

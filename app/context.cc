@@ -77,6 +77,21 @@ Result<store::DbConfig> Context::DbSettings() const {
   return c;
 }
 
+Result<store::DbConfig> Context::MigrationDbSettings() const {
+  CP_ASSIGN_OR_RETURN(store::DbConfig c, DbSettings());
+  const std::string user = Get<std::string>("db.migrate-user");
+  if (user.empty()) return c;
+  c.user = user;
+  c.password = SecureString();
+  const std::string pw_file = Get<std::string>("db.migrate-password-file");
+  if (!pw_file.empty()) {
+    auto pw = ReadSecretFile(pw_file);
+    if (!pw.ok()) return pw.status().Wrap("reading the migration account's password");
+    c.password = std::move(pw).value();
+  }
+  return c;
+}
+
 Result<TokenConfig> Context::TokenSettings() const {
   TokenConfig c;
   c.kind = Get<std::string>("token.kind");

@@ -55,6 +55,9 @@ class Context {
   Result<const profiles::ProfileSet*> Profiles();
   // DbConfig returns the database settings (for modules that open their own connections).
   Result<store::DbConfig> DbSettings() const;
+  // MigrationDbSettings: DbSettings with the migration account (db.migrate-user) instead of the
+  // run-time one; nullopt-like empty user when none is configured.
+  Result<store::DbConfig> MigrationDbSettings() const;
   // Actor names who is acting, for the audit log.
   std::string Actor() const;
 

@@ -6,7 +6,11 @@
 //   limit  the machine's limit: what the unavoidable cryptography costs, measured with plain
 //          OpenSSL and raw PKCS#11 (a bare session on the same token and CA key), never with
 //          CertPress's own stage code, so the limit does not move when our code does;
-//   cfssl  drive a `cfssl serve` on loopback with keep-alive connections (/sign or /newcert).
+//   cfssl  drive a `cfssl serve` on loopback with keep-alive connections (/sign or /newcert);
+//   audit  the audit log's share of persisting a chunk, isolated: N certificates' worth of
+//          audit rows appended one per certificate (as before schema 8) against one chunk.issue
+//          row per chunk carrying the chunk's Merkle root (what the pipeline does), in
+//          alternating rounds on a throwaway database.
 //
 // Every subcommand prints one JSON object on stdout.
 #include <dlfcn.h>
@@ -36,10 +40,12 @@
 
 #include "cardprofiles/profile.h"
 #include "common/bytes.h"
+#include "common/merkle.h"
 #include "ra/request_builder.h"
 #include "signer/der.h"
 #include "signer/key_type.h"
 #include "signer/name.h"
+#include "store/audit.h"
 #include "store/cas.h"
 #include "store/db.h"
 #include "store/requests.h"
@@ -448,12 +454,76 @@ int Cfssl(const po::variables_map& vm) {
 }
 
 }  // namespace
+
+// Audit: what the audit log costs per certificate when persisting, one row per certificate
+// against one row per chunk (with the Merkle root computed over the chunk's leaves). Each
+// chunk's rows are appended in one transaction of their own, as the persist stage appends them
+// inside the chunk's transaction; nothing else is written, so the difference is the audit's.
+int Audit(const po::variables_map& vm) {
+  store::DbConfig c = DbFrom(vm);
+  auto keys = std::make_shared<store::AuditKeys>();
+  keys->current_id = 1;
+  keys->keys.emplace(1, SecureString(std::string(32, 'k')));
+  c.audit_keys = keys;
+  auto conn = Must(store::Connection::Open(c), "database");
+  const int64_t n = vm["n"].as<int64_t>();
+  const int64_t chunk = vm["chunk"].as<int64_t>();
+  const int rounds = vm["rounds"].as<int>();
+  auto run = [&](bool per_chunk) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int64_t first = 0; first < n; first += chunk) {
+      const int64_t size = std::min(chunk, n - first);
+      std::vector<store::AuditEvent> events;
+      if (per_chunk) {
+        std::vector<merkle::Hash> leaves;
+        for (int64_t i = 0; i < size; ++i) {
+          const std::string leaf = "request:" + std::to_string(first + i) +
+                                   ":1:" + std::string(32, static_cast<char>(i));
+          leaves.push_back(merkle::LeafHash(AsBytes(leaf)));
+        }
+        events.push_back({"bench", "chunk.issue", "run:1",
+                          "requests=" + std::to_string(size) + " certificates=" +
+                              std::to_string(size) + " root=" + HexEncode(merkle::Root(leaves))});
+      } else {
+        for (int64_t i = 0; i < size; ++i) {
+          events.push_back({"bench", "request.issue", "request:" + std::to_string(first + i),
+                            "serial=" + std::string(32, 'f')});
+        }
+      }
+      Status st = store::RunTransaction(
+          *conn, [&](store::Connection& t) { return store::AppendAuditBatch(t, events); });
+      if (!st.ok()) Die("appending audit rows: " + st.message());
+    }
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  double per_cert = 0, per_chunk = 0;
+  for (int r = 0; r < rounds; ++r) {  // alternate the order, as scripts/bench-ab does
+    if (r % 2 == 0) {
+      per_cert += run(false);
+      per_chunk += run(true);
+    } else {
+      per_chunk += run(true);
+      per_cert += run(false);
+    }
+  }
+  const double certs = static_cast<double>(n) * rounds;
+  nlohmann::json j = {{"n", n},
+                      {"chunk", chunk},
+                      {"rounds", rounds},
+                      {"per_certificate_us", per_cert / certs * 1e6},
+                      {"per_chunk_us", per_chunk / certs * 1e6},
+                      {"saved_us", (per_cert - per_chunk) / certs * 1e6},
+                      {"ratio", per_cert / per_chunk}};
+  std::cout << j.dump() << "\n";
+  return 0;
+}
+
 }  // namespace certpress::bench
 
 int main(int argc, char** argv) {
   using namespace certpress::bench;
   if (argc < 2) {
-    std::cerr << "usage: certpress-bench seed|limit|cfssl [options] (--help)\n";
+    std::cerr << "usage: certpress-bench seed|limit|cfssl|audit [options] (--help)\n";
     return 2;
   }
   const std::string cmd = argv[1];
@@ -470,6 +540,15 @@ int main(int argc, char** argv) {
         "first", po::value<int64_t>()->default_value(0), "first device number")(
         "csr-out", po::value<std::string>()->default_value(""), "write CSRs as PEM here")(
         "csr-out-count", po::value<int64_t>()->default_value(0), "how many CSRs to write");
+  } else if (cmd == "audit") {
+    d.add_options()("socket", po::value<std::string>()->required(), "MariaDB socket")(
+        "db", po::value<std::string>()->required(), "throwaway database")(
+        "user", po::value<std::string>()->default_value("certpress"), "user")(
+        "password-file", po::value<std::string>()->default_value(""), "password file")(
+        "n", po::value<int64_t>()->default_value(20000), "certificates per round and way")(
+        "chunk", po::value<int64_t>()->default_value(512),
+        "certificates per chunk (the pipeline's)")("rounds", po::value<int>()->default_value(4),
+                                                   "rounds (order alternates)");
   } else if (cmd == "limit") {
     d.add_options()("kind", po::value<std::string>()->required(), "scenario kind")(
         "threads",
@@ -507,5 +586,6 @@ int main(int argc, char** argv) {
   }
   if (cmd == "seed") return Seed(vm);
   if (cmd == "limit") return Limit(vm);
+  if (cmd == "audit") return Audit(vm);
   return Cfssl(vm);
 }

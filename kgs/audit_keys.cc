@@ -22,6 +22,16 @@ std::string CheckpointText(const store::Checkpoint& cp) {
          "\nhash: " + HexEncode(AsBytes(cp.hash)) + "\ntime: " + cp.at + "\n";
 }
 
+bool IsUtcTime(std::string_view t) {
+  if (t.size() != 19) return false;
+  for (size_t i = 0; i < t.size(); ++i) {
+    const char want = i == 4 || i == 7 ? '-' : i == 10 ? ' ' : i == 13 || i == 16 ? ':' : '0';
+    const bool digit = t[i] >= '0' && t[i] <= '9';
+    if (want == '0' ? !digit : t[i] != want) return false;
+  }
+  return true;
+}
+
 Result<std::vector<store::Checkpoint>> ReadCheckpointFile(const std::string& file) {
   std::vector<store::Checkpoint> out;
   if (file.empty()) return out;
@@ -32,22 +42,9 @@ Result<std::vector<store::Checkpoint>> ReadCheckpointFile(const std::string& fil
   while (std::getline(in, line)) {
     ++n;
     if (line.empty()) continue;
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.contains("seq") || !j.contains("hash") || !j.contains("time") ||
-        !j.contains("signature")) {
-      return InvalidInput(file + ":" + std::to_string(n) + ": not a checkpoint line");
-    }
-    store::Checkpoint cp;
-    cp.seq = j["seq"].get<int64_t>();
-    auto hash = HexDecode(j["hash"].get<std::string>());
-    auto sig = HexDecode(j["signature"].get<std::string>());
-    if (!hash.ok() || !sig.ok() || hash->size() != 32) {
-      return InvalidInput(file + ":" + std::to_string(n) + ": bad hash or signature");
-    }
-    cp.hash.assign(hash->begin(), hash->end());
-    cp.signature.assign(sig->begin(), sig->end());
-    cp.at = j["time"].get<std::string>();
-    out.push_back(std::move(cp));
+    auto cp = ParseCheckpointLine(line);
+    if (!cp.ok()) return cp.status().Wrap(file + ":" + std::to_string(n));
+    out.push_back(std::move(cp).value());
   }
   return out;
 }
@@ -59,6 +56,46 @@ Result<Bytes> AuditSigningSpki(CryptoToken& token, bool create) {
 }
 
 }  // namespace
+
+// The file is outside the database, so anyone with the machine's rights may have written it:
+// every field is checked for type and shape, and a value of the wrong JSON type is an error
+// here, not an exception thrown out of nlohmann::json.
+Result<store::Checkpoint> ParseCheckpointLine(std::string_view line) {
+  auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return InvalidInput("not a JSON object");
+  for (const char* key : {"seq", "hash", "time", "signature"}) {
+    if (!j.contains(key)) return InvalidInput(std::string("no \"") + key + "\"");
+  }
+  if (j.size() != 4) return InvalidInput("fields other than seq, hash, time and signature");
+  const auto& seq = j["seq"];
+  if (!seq.is_number_integer() || seq.get<int64_t>() < 0) {
+    return InvalidInput("\"seq\" is not a non-negative integer");
+  }
+  if (!j["hash"].is_string() || !j["time"].is_string() || !j["signature"].is_string()) {
+    return InvalidInput("\"hash\", \"time\" and \"signature\" must be strings");
+  }
+  store::Checkpoint cp;
+  cp.seq = seq.get<int64_t>();
+  auto hash = HexDecode(j["hash"].get<std::string>());
+  if (!hash.ok() || hash->size() != 32) return InvalidInput("\"hash\" is not 32 bytes of hex");
+  auto sig = HexDecode(j["signature"].get<std::string>());
+  if (!sig.ok() || sig->empty() || sig->size() > 1024) {
+    return InvalidInput("\"signature\" is not 1 to 1024 bytes of hex");
+  }
+  cp.at = j["time"].get<std::string>();
+  if (!IsUtcTime(cp.at)) return InvalidInput("\"time\" is not YYYY-MM-DD HH:MM:SS");
+  cp.hash.assign(hash->begin(), hash->end());
+  cp.signature.assign(sig->begin(), sig->end());
+  return cp;
+}
+
+std::string FormatCheckpointLine(const store::Checkpoint& cp) {
+  nlohmann::json j = {{"seq", cp.seq},
+                      {"hash", HexEncode(AsBytes(cp.hash))},
+                      {"time", cp.at},
+                      {"signature", HexEncode(AsBytes(cp.signature))}};
+  return j.dump();
+}
 
 Result<std::shared_ptr<const store::AuditKeys>> LoadAuditKeys(store::Connection& db,
                                                               CryptoToken& token,
@@ -107,12 +144,8 @@ Result<store::Checkpoint> WriteCheckpoint(store::Connection& db, CryptoToken& to
   CP_RETURN_IF_ERROR(store::RunTransaction(
       db, [&](store::Connection& c) { return store::StoreCheckpoint(c, cp); }));
   if (!file.empty()) {
-    nlohmann::json j = {{"seq", cp.seq},
-                        {"hash", HexEncode(AsBytes(cp.hash))},
-                        {"time", cp.at},
-                        {"signature", HexEncode(AsBytes(cp.signature))}};
     std::ofstream out(file, std::ios::app);
-    out << j.dump() << "\n";
+    out << FormatCheckpointLine(cp) << "\n";
     out.flush();
     if (!out) return Internal("appending the checkpoint to " + file);
   }

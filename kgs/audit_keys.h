@@ -46,6 +46,11 @@ Result<CheckpointAudit> VerifyCheckpoints(store::Connection& db, CryptoToken& to
                                           const std::string& file,
                                           const std::map<int64_t, std::string>& chain_at,
                                           int64_t chain_entries);
+// ParseCheckpointLine reads one line of audit.checkpoint-file (a JSON object: seq, hash and
+// signature in hex, time "YYYY-MM-DD HH:MM:SS"), refusing any other shape; FormatCheckpointLine
+// writes one. tests/fuzz/checkpoint_fuzz.cc holds them to each other.
+Result<store::Checkpoint> ParseCheckpointLine(std::string_view line);
+std::string FormatCheckpointLine(const store::Checkpoint& cp);
 // CheckpointSeqs lists the sequence numbers whose chain hash VerifyCheckpoints will need.
 Result<std::vector<int64_t>> CheckpointSeqs(store::Connection& db, const std::string& file);
 

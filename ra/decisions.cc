@@ -180,46 +180,106 @@ std::string FormatStatement(const Statement& s) {
   return out;
 }
 
+namespace {
+
+bool AllOf(std::string_view s, bool (*pred)(char)) {
+  for (char c : s) {
+    if (!pred(c)) return false;
+  }
+  return true;
+}
+bool IsDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool IsLowerHex(char c) {
+  return IsDigit(c) || (c >= 'a' && c <= 'f');
+}
+
+// "YYYY-MM-DD HH:MM:SS", as store::FormatUtc writes it.
+bool IsStatementTime(std::string_view t) {
+  if (t.size() != 19) return false;
+  for (size_t i = 0; i < t.size(); ++i) {
+    const char want = i == 4 || i == 7 ? '-' : i == 10 ? ' ' : i == 13 || i == 16 ? ':' : '0';
+    if (want == '0' ? !IsDigit(t[i]) : t[i] != want) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// ParseStatement accepts exactly what FormatStatement writes, and nothing else: the statement
+// is signed evidence, so a text that two readers could read two ways (a repeated field, an id
+// with trailing characters, a field out of order) must not verify. FormatStatement of the
+// result gives back the input, byte for byte (tests/fuzz/statement_fuzz.cc checks it).
 Result<Statement> ParseStatement(std::string_view text) {
   Statement s;
   size_t pos = 0;
-  int line_no = 0;
+  size_t line_no = 0;
+  constexpr std::string_view kFields[] = {"decision: ", "operator: ", "time: ", "reason: "};
   while (pos < text.size()) {
     size_t end = text.find('\n', pos);
     if (end == std::string_view::npos) return InvalidInput("statement does not end in a newline");
     std::string_view line = text.substr(pos, end - pos);
     pos = end + 1;
-    if (line_no++ == 0) {
+    const size_t n = line_no++;
+    const std::string where = "statement line " + std::to_string(n + 1) + ": ";
+    if (n == 0) {
       if (line != kStatementHeader) return InvalidInput("not a certpress-decision-v1 statement");
       continue;
     }
-    auto value = [&](std::string_view key) -> std::optional<std::string> {
-      if (line.substr(0, key.size()) != key) return std::nullopt;
-      return std::string(line.substr(key.size()));
-    };
-    if (auto v = value("decision: ")) {
-      s.decision = *v;
-    } else if (auto v = value("operator: ")) {
-      s.op = *v;
-    } else if (auto v = value("time: ")) {
-      s.time = *v;
-    } else if (auto v = value("reason: ")) {
-      s.reason = *v;
-    } else if (auto v = value("request: ")) {
-      size_t sp = v->find(' ');
-      if (sp == std::string::npos) return InvalidInput("bad request line: " + *v);
-      try {
-        s.requests.emplace_back(std::stoll(v->substr(0, sp)), v->substr(sp + 1));
-      } catch (const std::exception&) {
-        return InvalidInput("bad request line: " + *v);
+    if (n <= std::size(kFields)) {
+      const std::string_view key = kFields[n - 1];
+      if (line.substr(0, key.size()) != key) {
+        return InvalidInput(where + "expected '" + std::string(key.substr(0, key.size() - 2)) +
+                            "'");
       }
-    } else {
-      return InvalidInput("unknown statement line: " + std::string(line));
+      const std::string value(line.substr(key.size()));
+      switch (n) {
+        case 1:
+          if (value != "approve" && value != "reject") {
+            return InvalidInput(where + "decision is neither approve nor reject");
+          }
+          s.decision = value;
+          break;
+        case 2: {
+          auto canonical = CanonicalOperatorName(value);
+          if (!canonical.ok() || *canonical != value) {
+            return InvalidInput(where + "not a canonical operator name");
+          }
+          s.op = value;
+          break;
+        }
+        case 3:
+          if (!IsStatementTime(value))
+            return InvalidInput(where + "time is not YYYY-MM-DD HH:MM:SS");
+          s.time = value;
+          break;
+        default:
+          if (value.find('\r') != std::string::npos) {
+            return InvalidInput(where + "reason holds a carriage return");
+          }
+          s.reason = value;
+      }
+      continue;
     }
+    constexpr std::string_view kRequest = "request: ";
+    if (line.substr(0, kRequest.size()) != kRequest) {
+      return InvalidInput(where + "expected 'request'");
+    }
+    std::string_view v = line.substr(kRequest.size());
+    const size_t sp = v.find(' ');
+    if (sp == std::string_view::npos) return InvalidInput(where + "request line has no hash");
+    std::string_view id = v.substr(0, sp), hash = v.substr(sp + 1);
+    // Decimal as std::to_string writes it: no sign, no leading zero, fits in int64.
+    if (id.empty() || id.size() > 18 || !AllOf(id, IsDigit) || (id[0] == '0' && id.size() > 1)) {
+      return InvalidInput(where + "request id is not a decimal number");
+    }
+    if (hash.size() != 64 || !AllOf(hash, IsLowerHex)) {
+      return InvalidInput(where + "content hash is not 64 lower-case hex digits");
+    }
+    s.requests.emplace_back(std::stoll(std::string(id)), std::string(hash));
   }
-  if (s.decision != "approve" && s.decision != "reject") {
-    return InvalidInput("statement has no decision");
-  }
+  if (line_no <= std::size(kFields)) return InvalidInput("statement ends before its reason line");
   return s;
 }
 

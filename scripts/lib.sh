@@ -23,3 +23,16 @@ die() {
     log "error: $*"
     exit 1
 }
+
+# Where the private pcscd's socket (pcscd.comm) and the virtual cards' control sockets live
+# (scripts/stack, scripts/vcard). Unix socket paths are limited to 107 bytes (sun_path), so
+# for long state paths the directory moves to /tmp, named by a hash of the state path: stable
+# across runs and distinct between stacks.
+pcsc_socket_dir() {
+    local dir="$STATE/pcsc"
+    # the longest name put in it is "cardNNN.sock"
+    if (($(printf '%s' "$dir/cardNNN.sock" | wc -c) > 107)); then
+        dir="/tmp/certpress-$(printf '%s' "$STATE" | sha256sum | cut -c1-16)/pcsc"
+    fi
+    printf '%s\n' "$dir"
+}

@@ -298,18 +298,98 @@ const std::vector<Migration>& Migrations() {
   return kMigrations;
 }
 
+Status CreateMigrationsTable(Connection& conn) {
+  return Sql(conn).ExecScript(
+      "CREATE TABLE IF NOT EXISTS schema_migrations ("
+      " version INT NOT NULL PRIMARY KEY,"
+      " name VARCHAR(200) NOT NULL,"
+      " applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB");
+}
+
+// What the run-time account may do, per table. A table not named here holds working state and
+// gets kWorkingState. Evidence is append-only for that account: with no UPDATE, DELETE, DROP,
+// ALTER, TRIGGER or GRANT it can neither rewrite an entry nor remove the triggers that refuse
+// it (they stop an account that does have the rights; the keyed chain and the signed
+// checkpoints catch one that drops them).
+constexpr const char* kWorkingState = "SELECT, INSERT, UPDATE, DELETE";
+struct TablePrivileges {
+  const char* table;
+  const char* privileges;
+};
+constexpr TablePrivileges kRestricted[] = {
+    {"schema_migrations", "SELECT"},
+    {"schema_lock", "SELECT"},  // the migration lock (Migrate): migrators only
+    {"audit_log", "SELECT, INSERT"},
+    // The head row is written by the migration; appenders move it on.
+    {"audit_head", "SELECT, UPDATE"},
+    {"audit_keys", "SELECT, INSERT"},
+    {"audit_checkpoints", "SELECT, INSERT"},
+    {"decision_statements", "SELECT, INSERT"},
+};
+
+// Account names go into GRANT, which takes no placeholders: accept only what MariaDB account
+// and table names of ours look like, so nothing from a config file can end the statement.
+bool PlainName(std::string_view s, bool allow_wildcard) {
+  if (s.empty() || s.size() > 80) return false;
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-' || c == '.' || (allow_wildcard && c == '%');
+    if (!ok) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int LatestSchemaVersion() {
   return Migrations().back().version;
 }
 
+Status GrantRuntimePrivileges(Connection& conn, const std::string& user, const std::string& host) {
+  if (!PlainName(user, false)) {
+    return InvalidInput("db.user: '" + user +
+                        "' is not a plain account name (letters, digits, _ - .)");
+  }
+  if (!PlainName(host, true)) {
+    return InvalidInput("db.user-host: '" + host +
+                        "' is not a plain host name (letters, digits, _ - . %)");
+  }
+  const std::string account = "'" + user + "'@'" + host + "'";
+  CP_ASSIGN_OR_RETURN(auto tables,
+                      Sql(conn).Query("SELECT table_name FROM information_schema.tables"
+                                      " WHERE table_schema = DATABASE() AND"
+                                      " table_type = 'BASE TABLE'"));
+  for (const auto& row : tables) {
+    const std::string table = row.Str(0);
+    if (!PlainName(table, false)) return InvalidInput("unexpected table name '" + table + "'");
+    const char* privileges = kWorkingState;
+    bool restricted = false;
+    for (const auto& r : kRestricted) {
+      if (table == r.table) {
+        privileges = r.privileges;
+        restricted = true;
+      }
+    }
+    const std::string on = " ON `" + table + "` ";
+    if (restricted) {
+      // Take back anything an older grant gave (GRANT first so that REVOKE has a row to
+      // change: REVOKE of a grant that does not exist is an error).
+      CP_RETURN_IF_ERROR(Sql(conn).ExecScript("GRANT SELECT" + on + "TO " + account));
+      CP_RETURN_IF_ERROR(Sql(conn).ExecScript("REVOKE ALL PRIVILEGES" + on + "FROM " + account));
+    }
+    Status s = Sql(conn).ExecScript(std::string("GRANT ") + privileges + on + "TO " + account);
+    if (!s.ok()) return s.Wrap("granting " + account + " its privileges on " + table);
+  }
+  return Status::Ok();
+}
+
 Result<int> SchemaVersion(Connection& conn) {
-  CP_RETURN_IF_ERROR(Sql(conn).ExecScript(
-      "CREATE TABLE IF NOT EXISTS schema_migrations ("
-      " version INT NOT NULL PRIMARY KEY,"
-      " name VARCHAR(200) NOT NULL,"
-      " applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB"));
+  // Read-only: the run-time account may not create tables, and a database without the table
+  // is simply at version 0.
+  CP_ASSIGN_OR_RETURN(auto exists, Sql(conn).Query("SELECT COUNT(*) FROM information_schema.tables"
+                                                   " WHERE table_schema = DATABASE() AND"
+                                                   " table_name = 'schema_migrations'"));
+  if (exists.empty() || exists[0].Int(0) == 0) return 0;
   CP_ASSIGN_OR_RETURN(auto rows, Sql(conn).Query("SELECT version FROM schema_migrations"));
   std::set<int64_t> applied;
   for (const auto& r : rows) applied.insert(r.Int(0));
@@ -403,6 +483,7 @@ Result<MigrateReport> Migrate(Connection& conn) {
   MigrateReport report;
   Status st = [&]() -> Status {
     CP_RETURN_IF_ERROR(UseTotalOrderDdl(conn));
+    CP_RETURN_IF_ERROR(CreateMigrationsTable(conn));
     CP_ASSIGN_OR_RETURN(report.from_version, SchemaVersion(conn));
     report.to_version = report.from_version;
     for (const auto& m : Migrations()) {

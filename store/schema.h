@@ -29,7 +29,16 @@ Result<MigrateReport> Migrate(Connection& conn);
 // |actor|, in one transaction; the connection needs the audit keys (store/audit.h).
 [[nodiscard]] Status AuditMigrations(Connection& conn, const MigrateReport& report,
                                      const std::string& actor);
-// SchemaVersion returns the highest applied version (0 for an empty database).
+// GrantRuntimePrivileges gives the run-time account user@host exactly what CertPress needs on
+// the current database's tables, and takes back what an earlier grant gave beyond it: SELECT,
+// INSERT, UPDATE, DELETE on working tables; SELECT and INSERT only on the audit log, its keys
+// and checkpoints and the signed decision statements (audit_head: SELECT, UPDATE);
+// schema_migrations read-only. Never DROP, ALTER, CREATE, TRIGGER, GRANT or TRUNCATE. Run by
+// `db migrate` on the migration account's connection (it needs GRANT OPTION).
+[[nodiscard]] Status GrantRuntimePrivileges(Connection& conn, const std::string& user,
+                                            const std::string& host);
+// SchemaVersion returns the highest applied version (0 for an empty database). It only reads,
+// so the run-time account can ask.
 Result<int> SchemaVersion(Connection& conn);
 // LatestSchemaVersion is the version this build migrates to.
 int LatestSchemaVersion();

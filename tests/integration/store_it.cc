@@ -433,6 +433,92 @@ TEST(StoreIT, ConcurrentApprovalsBySameOperatorCountOnce) {
   EXPECT_EQ((*pending)[0].Int(0), 200);
 }
 
+// The run-time account (the CLI's, the scheduler's) appends to the evidence tables and changes
+// working state, and nothing more: whoever holds its password cannot rewrite the audit log,
+// drop the triggers that guard it, or change the schema (the attacks AuditIT plays with the
+// migration account's rights, which no CertPress process holds).
+TEST(StoreIT, RunTimeAccountAppendsToTheAuditLogButCannotRewriteIt) {
+  TestDb db;
+  auto conn = Connection::Open(db.RuntimeConfig());
+  ASSERT_TRUE(conn.ok()) << conn.status().message();
+  Connection& c = **conn;
+  for (int i = 0; i < 3; ++i) {
+    Status st = RunTransaction(c, [&](Connection& t) {
+      return AppendAudit(t, {"alice", "test.event", "obj:" + std::to_string(i), "x"});
+    });
+    ASSERT_TRUE(st.ok()) << st.message();
+  }
+  auto verified = VerifyAudit(c);
+  ASSERT_TRUE(verified.ok()) << verified.status().message();
+  EXPECT_TRUE(verified->intact);
+  EXPECT_EQ(verified->entries, 3);
+  // Working state stays writable.
+  ASSERT_TRUE(Sql(c).Exec("UPDATE requests SET state = state WHERE id = 0").ok());
+
+  const char* refused[] = {
+      "UPDATE audit_log SET actor = 'mallory' WHERE seq = 2",
+      "DELETE FROM audit_log WHERE seq = 3",
+      "TRUNCATE TABLE audit_log",
+      "DROP TRIGGER audit_log_no_update",
+      "DROP TRIGGER audit_log_no_delete",
+      "ALTER TABLE audit_log ADD COLUMN note INT",
+      "DROP TABLE audit_log",
+      "RENAME TABLE audit_log TO audit_old",
+      "CREATE TABLE audit_copy (seq BIGINT)",
+      "CREATE TRIGGER t BEFORE INSERT ON requests FOR EACH ROW SET NEW.state = NEW.state",
+      "DELETE FROM audit_checkpoints",
+      "UPDATE audit_checkpoints SET seq = 0",
+      "DELETE FROM audit_keys",
+      "UPDATE decision_statements SET signature = ''",
+      "DELETE FROM decision_statements",
+      "DELETE FROM audit_head",
+      "UPDATE schema_migrations SET version = version + 100",
+      "GRANT ALL PRIVILEGES ON requests TO 'certpress'@'localhost'",
+  };
+  for (const char* sql : refused) {
+    Status st = Sql(c).ExecScript(sql);
+    EXPECT_FALSE(st.ok()) << sql;
+    // Refused by the server's privileges (1142/1143/1044/1227/1370), not by a trigger.
+    EXPECT_NE(st.message().find("denied"), std::string::npos) << sql << ": " << st.message();
+  }
+  auto after = VerifyAudit(c);
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(after->intact);
+  EXPECT_EQ(after->entries, 3);
+}
+
+// Account names reach GRANT, which takes no placeholders: only plain names pass.
+TEST(StoreIT, GrantRefusesAnAccountNameThatIsNotPlain) {
+  TestDb db;
+  auto c = db.Connect();
+  ASSERT_TRUE(c);
+  for (const char* user : {"certpress'@'%' WITH GRANT OPTION; --", "", "a b", "x`y"}) {
+    Status st = GrantRuntimePrivileges(*c, user, "localhost");
+    EXPECT_EQ(st.kind(), ErrorKind::kInvalidInput) << user;
+  }
+  EXPECT_EQ(GrantRuntimePrivileges(*c, "certpress", "local'host").kind(), ErrorKind::kInvalidInput);
+  EXPECT_TRUE(GrantRuntimePrivileges(*c, "certpress", "localhost").ok());
+}
+
+// A run-time process that meets an unmigrated database asks for `db migrate`; it does not (and
+// could not) create the migrations table itself.
+TEST(StoreIT, SchemaVersionOnlyReads) {
+  TestDb db;
+  auto c = db.Connect();
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(Sql(*c).ExecScript("DROP TABLE schema_migrations").ok());
+  auto conn = Connection::Open(db.RuntimeConfig());
+  ASSERT_TRUE(conn.ok()) << conn.status().message();
+  auto v = SchemaVersion(**conn);
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  EXPECT_EQ(*v, 0);
+  auto n = Sql(*c).Query(
+      "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND "
+      "table_name = 'schema_migrations'");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ((*n)[0].Int(0), 0);
+}
+
 class AuditIT : public ::testing::Test {
  protected:
   void SetUp() override {

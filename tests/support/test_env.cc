@@ -85,6 +85,8 @@ TestDb::TestDb() : name_("certpress_t_" + RandomSuffix()) {
   if (conn) {
     auto m = store::Migrate(*conn);
     EXPECT_TRUE(m.ok()) << m.status().message();
+    Status g = store::GrantRuntimePrivileges(*conn, "certpress", "localhost");
+    EXPECT_TRUE(g.ok()) << g.message();
   }
 }
 
@@ -93,6 +95,15 @@ TestDb::~TestDb() {
 }
 
 store::DbConfig TestDb::Config() const {
+  store::DbConfig c = RuntimeConfig();
+  c.user = "certpress_migrate";
+  auto pw = ReadSecretFile(RequireEnv("CERTPRESS_STATE") + "/secrets/db-migrate-password");
+  EXPECT_TRUE(pw.ok()) << pw.status().message();
+  if (pw.ok()) c.password = std::move(pw).value();
+  return c;
+}
+
+store::DbConfig TestDb::RuntimeConfig() const {
   store::DbConfig c;
   c.socket = RequireEnv("CERTPRESS_DB_SOCKET");
   c.name = name_;
@@ -199,7 +210,9 @@ Cli::Cli(const TestDb& db, const TestToken& token, const std::string& db_hosts)
   std::ofstream f(config_);
   f << "[db]\nsocket = " << RequireEnv("CERTPRESS_DB_SOCKET") << "\nname = " << db.name()
     << "\nuser = certpress\npassword-file = " << RequireEnv("CERTPRESS_STATE")
-    << "/secrets/db-password\n[token]\nkind = pkcs11\nmodule = " << token.module()
+    << "/secrets/db-password\nmigrate-user = certpress_migrate\nmigrate-password-file = "
+    << RequireEnv("CERTPRESS_STATE")
+    << "/secrets/db-migrate-password\n[token]\nkind = pkcs11\nmodule = " << token.module()
     << "\nlabel = " << token.label() << "\npin-file = " << token.pin_file() << "\n"
     << "[profiles]\ndir = " << dir_ << "/profiles\n"
     << "[audit]\ncheckpoint-file = " << dir_ << "/audit-checkpoints.jsonl\n";

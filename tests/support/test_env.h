@@ -18,14 +18,19 @@ std::string RequireEnv(const char* name);
 // RandomSuffix returns 12 hex characters.
 std::string RandomSuffix();
 
-// TestDb creates database certpress_t_<random>, migrated, and drops it on destruction.
+// TestDb creates database certpress_t_<random>, migrated by the migration account, with the
+// run-time account granted its per-table privileges, and drops it on destruction.
 class TestDb {
  public:
   TestDb();
   ~TestDb();
   const std::string& name() const { return name_; }
+  // Config and Connect are the migration account's: it owns the schema, so store-level tests
+  // can set up tables and, as an administrator with the database's rights would, tamper.
   store::DbConfig Config() const;
   std::unique_ptr<store::Connection> Connect() const;
+  // RuntimeConfig is the run-time account's (`certpress`), as the CLI connects (Cli's config).
+  store::DbConfig RuntimeConfig() const;
 
  private:
   std::string name_;
