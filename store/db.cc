@@ -135,14 +135,18 @@ Status Connection::Connect() {
   // The first node, in the configured order, that answers and is ready.
   std::string tried;
   Status last;
+  bool transient = false;  // a node was down or not ready, rather than refusing us
   for (const std::string& node : config_.nodes) {
     Status st = ConnectTo(node, config_.nodes.size() > 1);
     if (st.ok()) return st;
     tried += (tried.empty() ? "" : "; ") + st.message();
+    transient = transient || IsRetryable(st);
     last = st;
   }
   if (config_.nodes.size() == 1) return last;
-  return Unavailable("no node of db.hosts is usable: " + tried);
+  const std::string m = "no node of db.hosts is usable: " + tried;
+  // Access denied on every node is not retried; a cluster that is down or electing may be.
+  return transient ? Unavailable(m) : DatabaseError(m);
 }
 
 Status Connection::ConnectTo(const std::string& node, bool check_ready) {

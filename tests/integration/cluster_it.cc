@@ -124,7 +124,10 @@ class ClusterIT : public ::testing::Test {
     EXPECT_EQ(Scalar("SELECT COUNT(*) - COUNT(DISTINCT issuer_id, serial) FROM serials"), 0);
   }
 
-  // A scheduler whose config lists the nodes from |first| on, started in the background.
+  // A scheduler with |cli|'s config, started in the background. A second one starts a second
+  // later: SoftHSM2 rewrites its token file at a login, and a process logging in at the same
+  // moment reads no user PIN (CKR_USER_PIN_NOT_INITIALIZED); an HSM shared by two machines
+  // would not, but these share one SoftHSM2 token directory.
   std::string Background(const Cli& cli, const std::string& out) {
     return cli.CommandLine({"run-batch", "--threads", "2"}) + " > " + Quote(Path(out)) + " 2>&1";
   }
@@ -142,8 +145,9 @@ class ClusterIT : public ::testing::Test {
 TEST_F(ClusterIT, TwoSchedulersOnTwoNodesIssueFiftyThousandRequestsExactlyOnce) {
   ImportAndApprove(50000, 1);
   Cli second(db_, token_, Rotated(nodes_, 1));  // node 2 first
-  auto r = Sh("(" + Background(cli_, "a.out") + " & pa=$!; " + Background(second, "b.out") +
-              " & pb=$!; wait $pa; ea=$?; wait $pb; eb=$?; exit $((ea * 16 + eb)))");
+  auto r =
+      Sh("(" + Background(cli_, "a.out") + " & pa=$!; sleep 1; " + Background(second, "b.out") +
+         " & pb=$!; wait $pa; ea=$?; wait $pb; eb=$?; exit $((ea * 16 + eb)))");
   const std::string a = *ReadFile(Path("a.out")), b = *ReadFile(Path("b.out"));
   ASSERT_EQ(r.exit_code, 0) << a << b;
   ASSERT_GE(IssuedIn(a), 0) << a;
@@ -163,7 +167,7 @@ TEST_F(ClusterIT, NodeKilledMidRunSurvivorsFinishAndTheNodeRejoinsByIst) {
   ImportAndApprove(20000, 1);
   Cli second(db_, token_, Rotated(nodes_, 0));
   const std::string cmd =
-      "(" + Background(cli_, "a.out") + " & pa=$!; " + Background(second, "b.out") +
+      "(" + Background(cli_, "a.out") + " & pa=$!; sleep 1; " + Background(second, "b.out") +
       " & pb=$!; wait $pa; ea=$?; wait $pb; eb=$?; echo $ea $eb > " + Quote(Path("exit")) + ")";
   std::thread runs([&] { Sh(cmd); });
   int64_t issued = 0;
