@@ -226,8 +226,8 @@ Cli::~Cli() {
 std::string Cli::CommandLine(const std::vector<std::string>& args) const {
   // Only the config file speaks: the stack's CERTPRESS_* variables must not leak in.
   std::string cmd =
-      "env -u CERTPRESS_DB_SOCKET -u CERTPRESS_DB_NODES -u CERTPRESS_TOKEN_LABEL -u CERTPRESS_TOKEN_PIN_FILE "
-      "-u CERTPRESS_TOKEN_MODULE SOFTHSM2_CONF=" +
+      "env -u CERTPRESS_DB_SOCKET -u CERTPRESS_DB_NODES -u CERTPRESS_TOKEN_LABEL "
+      "-u CERTPRESS_TOKEN_PIN_FILE -u CERTPRESS_TOKEN_MODULE SOFTHSM2_CONF=" +
       Quote(softhsm_conf_) + " CERTPRESS_CONFIG=" + Quote(config_) + " " CERTPRESS_BIN;
   for (const auto& a : args) cmd += " " + Quote(a);
   return cmd;
