@@ -182,17 +182,20 @@ Status Connection::ConnectTo(const std::string& node, bool check_ready) {
   if (check_ready) {
     // A Galera node that is up but not in the primary component (partitioned, or still
     // joining) accepts connections and refuses statements with 1047: pass it by.
-    // wsrep_ready is absent on a server without Galera, which is then taken as it is.
-    std::string ready = "ON";
-    const char* q = "SHOW STATUS LIKE 'wsrep_ready'";
-    if (mysql_real_query(mysql_, q, std::strlen(q)) == 0) {
-      if (MYSQL_RES* res = mysql_store_result(mysql_)) {
-        if (MYSQL_ROW row = mysql_fetch_row(res); row != nullptr && row[1] != nullptr) {
-          ready = row[1];
+    // wsrep_on is OFF (and wsrep_ready OFF too) on a server without Galera, which is then taken
+    // as it is.
+    auto value = [&](const char* query) -> std::string {
+      std::string v;
+      if (mysql_real_query(mysql_, query, std::strlen(query)) == 0) {
+        if (MYSQL_RES* res = mysql_store_result(mysql_)) {
+          if (MYSQL_ROW row = mysql_fetch_row(res); row != nullptr && row[1] != nullptr) v = row[1];
+          mysql_free_result(res);
         }
-        mysql_free_result(res);
       }
-    }
+      return v;
+    };
+    const bool galera = value("SHOW VARIABLES LIKE 'wsrep_on'") == "ON";
+    const std::string ready = galera ? value("SHOW STATUS LIKE 'wsrep_ready'") : "ON";
     if (ready != "ON") {
       Close();
       return Unavailable("node " + node + " is not ready (wsrep_ready " + ready + ")");
@@ -200,9 +203,13 @@ Status Connection::ConnectTo(const std::string& node, bool check_ready) {
     // Reads wait until this node has applied what the cluster committed before them
     // (causality checks): one process's connections can sit on two nodes for a moment after
     // a failover, and a fence check must see the claim another connection just committed.
-    // Refused without Galera (unknown variable), where reads are local anyway.
-    const char* sync = "SET SESSION wsrep_sync_wait = 1";
-    static_cast<void>(mysql_real_query(mysql_, sync, std::strlen(sync)));
+    // Without Galera reads are local anyway.
+    if (galera) {
+      if (Status st = ExecScript("SET SESSION wsrep_sync_wait = 1"); !st.ok()) {
+        Close();
+        return st;
+      }
+    }
   }
   // UTC everywhere; READ COMMITTED so that SKIP LOCKED claims do not take gap locks; strict
   // mode so that a too-long value is an error, not a silent truncation.

@@ -84,6 +84,29 @@ TEST(StoreIT, MigrationsWaitForTheLeaseInSchemaLockAndTakeOverAnExpiredOne) {
   EXPECT_EQ(again->applied, 0);
 }
 
+// db.hosts: a node that is down is passed by, in order, and the connection names the node it
+// is on; when every node is down the error names each.
+TEST(StoreIT, AConnectionOpensOnTheFirstNodeOfDbHostsThatAnswers) {
+  TestDb db;
+  DbConfig config = db.Config();
+  const std::string live = config.socket;
+  const std::string dead = "/nonexistent/certpress-test/mysqld.sock";
+  config.socket.clear();
+  config.nodes = {dead, live};
+  auto c = Connection::Open(config);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ((*c)->Node(), live);
+  auto one = Sql(**c).Query("SELECT 1");
+  ASSERT_TRUE(one.ok()) << one.status().message();
+
+  config.nodes = {dead, dead + ".2"};
+  auto none = Connection::Open(config);
+  ASSERT_FALSE(none.ok());
+  EXPECT_TRUE(IsRetryable(none.status())) << none.status().message();  // down, not refused
+  EXPECT_NE(none.status().message().find(dead + ".2"), std::string::npos)
+      << none.status().message();
+}
+
 TEST(StoreIT, TransactionInterruptedByKilledConnectionIsRetried) {
   TestDb db;
   auto c = db.Connect();

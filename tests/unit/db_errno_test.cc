@@ -41,5 +41,11 @@ TEST(DbErrnoTest, AStatementWithoutErrnoIsClassedByItsConnection) {
   EXPECT_EQ(StatementErrno(0, 0), 0u);
 }
 
+TEST(DbErrnoTest, DbHostsAreSplitOnSpacesAndCommas) {
+  EXPECT_EQ(ParseNodes("/a/n1.sock /a/n2.sock,db3:3307  "),
+            (std::vector<std::string>{"/a/n1.sock", "/a/n2.sock", "db3:3307"}));
+  EXPECT_TRUE(ParseNodes("  ").empty());
+}
+
 }  // namespace
 }  // namespace certpress::store
