@@ -84,6 +84,9 @@ std::string EnvName(const std::string& var, const po::options_description& desc)
   if (var.rfind(kPrefix, 0) != 0) return "";
   // scripts/stack writes the cluster's nodes as CERTPRESS_DB_NODES.
   if (var == "CERTPRESS_DB_NODES") return "db.hosts";
+  // The state directory of scripts/stack, not an option (it would fill `pinletter list
+  // --state`).
+  if (var == "CERTPRESS_STATE") return "";
   std::string rest = var.substr(kPrefix.size());
   for (char& c : rest) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   size_t us = rest.find('_');
@@ -130,6 +133,8 @@ int Main(int argc, char** argv) {
   AddTokenCommands(cmds);
   AddOperatorCommands(cmds);
   AddRequestCommands(cmds);
+  AddPinLetterCommands(cmds);
+  AddLintCommands(cmds);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {

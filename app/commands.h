@@ -28,6 +28,7 @@ void AddBatchCommands(std::vector<Command>& out);
 void AddCertCommands(std::vector<Command>& out);
 void AddTokenCommands(std::vector<Command>& out);
 void AddOperatorCommands(std::vector<Command>& out);
+void AddLintCommands(std::vector<Command>& out);
 
 // FailAbout fails with |s|, naming |file| where the problem is the file's content (invalid
 // input); other failures (not found, conflict, HSM) speak for themselves.
@@ -35,5 +36,6 @@ inline CommandResult FailAbout(const Status& s, const std::string& file) {
   return Fail(s.kind() == ErrorKind::kInvalidInput ? s.Wrap(file) : s);
 }
 void AddRequestCommands(std::vector<Command>& out);
+void AddPinLetterCommands(std::vector<Command>& out);
 
 }  // namespace certpress::app

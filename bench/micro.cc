@@ -24,6 +24,7 @@
 #include "signer/der.h"
 #include "signer/issuer.h"
 #include "signer/key_type.h"
+#include "signer/lint.h"
 #include "signer/name.h"
 #include "signer/pkcs12.h"
 #include "signer/token.h"
@@ -162,6 +163,26 @@ void BM_TbsEncode(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(Must(issuer.Prepare(in)));
 }
 BENCHMARK(BM_TbsEncode)->Unit(benchmark::kMicrosecond)->ThreadRange(1, 2)->UseRealTime();
+
+// The pre-issuance lint alone (signer/lint.h, run inside BM_TbsEncode): every rule that
+// applies to a TBS, on the end-to-end harness's certificate, with the issuer's options.
+void BM_LintTbs(benchmark::State& state) {
+  SoftCa& ca = TheSoftCa();
+  Issuer issuer = Must(Issuer::Create(ca.profile, ca.ca));
+  const PreparedCert prepared = Must(issuer.Prepare(BenchTbsInput()));
+  LintOptions options;
+  options.max_validity_days = ca.profile.validity_days;
+  options.allow_internal_names = ca.profile.allow_internal_names;
+  for (auto _ : state) {
+    Status st = LintTbs(prepared.tbs, options);
+    if (!st.ok()) {
+      state.SkipWithError(st.message().c_str());
+      break;
+    }
+  }
+  state.SetLabel(std::to_string(LintRules().size()) + " rules");
+}
+BENCHMARK(BM_LintTbs)->Unit(benchmark::kMicrosecond);
 
 // Issuer::Sign with the soft token: the recorded-intent checks before signing (TBS hashed
 // afresh), the signature, and after it the TBS read back, hashed and verified. Against

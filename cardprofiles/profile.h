@@ -60,6 +60,40 @@ struct SanTemplate {
   std::string value;  // for kDnsList and kIpList fields, one SAN per comma-separated element
 };
 
+// LetterTemplate is a piv profile's [card.NAME.letter] table: how its PIN letters read
+// (kgs/letter_pdf.h lays them out on A4 for a windowed envelope). Every text may use the
+// placeholders of kLetterPlaceholders. A profile without the table gets these defaults.
+struct LetterTemplate {
+  std::string language = "en";  // en, de or fr: the fixed labels and the date's format
+  // The sender block at the top right: the organisation first (bold), then its address and
+  // how to reach the help desk. 1-8 lines.
+  std::vector<std::string> sender = {"CertPress", "Card Services"};
+  // The one-line return address above the recipient (DIN 5008); default: the sender's first
+  // three lines joined with " · ".
+  std::string return_address;
+  // How the holder's name and postal address are made from a request's fields (templates
+  // of declared fields, kgs::LetterRecipient): a station fills its PinLetterInput so.
+  std::string recipient;
+  std::vector<std::string> address;
+  std::string title = "Your PIN for your new smart card";
+  std::string greeting = "Dear {holder_name},";
+  // Paragraphs, separated by a blank line.
+  std::string body =
+      "your new smart card (serial number {card_serial}) has been personalized and is sent to "
+      "you separately. Below are the PIN that unlocks it and the PUK that unblocks the PIN.";
+  // Numbered steps below the PIN box.
+  std::vector<std::string> instructions = {
+      "Memorize your PIN, then destroy this letter. Never keep it with the card.",
+      "Never tell anyone your PIN or PUK: we will never ask for them.",
+      "If your card does not arrive within ten days, or this letter was opened, call us."};
+  std::string closing = "Kind regards,\nCard Services";
+  std::string footer;  // small print at the foot of the page
+};
+
+// The placeholders a letter's texts may use.
+inline constexpr std::string_view kLetterPlaceholders[] = {
+    "holder_name", "card_serial", "letter_id", "request_id", "profile", "date"};
+
 struct CardProfile {
   std::string name;
   std::string description;
@@ -81,6 +115,9 @@ struct CardProfile {
   // SHA-256 over the canonical form of this card profile and every certificate profile it
   // names: a request pins it (requests.profile_hash), and a run refuses to issue if it changed.
   std::array<uint8_t, 32> content_hash{};
+  // The PIN letter (piv profiles; not part of content_hash: its wording may change without
+  // failing approved requests).
+  LetterTemplate letter;
 
   const FieldSpec* Field(std::string_view name) const;
 };

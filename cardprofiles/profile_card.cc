@@ -72,15 +72,13 @@ bool IsAttribute(std::string_view name) {
   return std::find(std::begin(kAttributes), std::end(kAttributes), name) != std::end(kAttributes);
 }
 
-// Probe maps every declared field to a value, so that rendering a template finds the
-// references to undeclared ones.
+}  // namespace
+
 std::map<std::string, std::string> Probe(const CardProfile& c) {
   std::map<std::string, std::string> probe;
   for (const auto& f : c.fields) probe[f.name] = "x";
   return probe;
 }
-
-}  // namespace
 
 std::string_view TokenKindName(TokenKind k) {
   return NameOf(kTokenKinds, k);
@@ -98,7 +96,7 @@ Status Parser::ParseCard(const std::string& name, const toml::table& t, const st
   CP_RETURN_IF_ERROR(
       toml_.KnownKeys(t, path,
                       {"description", "token", "approvals", "submitter_may_approve", "delivery",
-                       "natural_key", "ca", "cas", "subject", "sans", "fields", "keys"}));
+                       "natural_key", "ca", "cas", "subject", "sans", "fields", "keys", "letter"}));
   CardProfile c;
   c.name = name;
   CP_ASSIGN_OR_RETURN(c.description, toml_.Str(t, "description", path, false));
@@ -112,10 +110,13 @@ Status Parser::ParseCard(const std::string& name, const toml::table& t, const st
   CP_RETURN_IF_ERROR(ParseSubject(t, path, &c));  // templates name fields: after ParseFields
   CP_RETURN_IF_ERROR(ParseSans(t, path, &c));
   CP_RETURN_IF_ERROR(ParseKeys(t, path, &c));  // a key's source depends on the token
-  // The hash a request pins covers what gets issued: free text (the description; comments
-  // never reach the canonical form) may change without failing approved requests.
+  CP_RETURN_IF_ERROR(ParseLetter(t, path, &c));
+  // The hash a request pins covers what gets issued: free text (the description, the PIN
+  // letter's wording; comments never reach the canonical form) may change without failing
+  // approved requests.
   toml::table issued = t;
   issued.erase("description");
+  issued.erase("letter");
   canonical_cards_[name] = TomlReader::Canonical(issued);
   if (!out_->cards.emplace(name, std::move(c)).second) {
     return InvalidInput(toml_.Where(t) + path + ": defined twice");

@@ -19,6 +19,10 @@
 
 namespace certpress::profiles {
 
+// Probe maps every declared field of |c| to a value, so that rendering a template finds the
+// references to undeclared ones.
+std::map<std::string, std::string> Probe(const CardProfile& c);
+
 // Parser reads one TOML document into a ProfileSet, keeping every error's location.
 class Parser {
  public:
@@ -47,6 +51,8 @@ class Parser {
   Status ParseSubject(const toml::table& t, const std::string& path, CardProfile* c) const;
   Status ParseSans(const toml::table& t, const std::string& path, CardProfile* c) const;
   Status ParseKeys(const toml::table& t, const std::string& path, CardProfile* c);
+  // [card.NAME.letter]: the PIN letter template (profile_letter.cc).
+  Status ParseLetter(const toml::table& t, const std::string& path, CardProfile* c) const;
   // One [[card.NAME.keys]] entry, in parts; |kn| is the entry, |kpath| its path.
   Status ParseKeySource(const toml::table& kt, const std::string& kpath, TokenKind token,
                         KeySpec* k) const;

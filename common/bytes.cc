@@ -21,7 +21,9 @@ SecureString& SecureString::operator=(SecureString&& o) noexcept {
 }
 
 void SecureString::Clear() {
-  if (!s_.empty()) OPENSSL_cleanse(s_.data(), s_.size());
+  // The whole buffer, not only size() bytes: a string moved from keeps its short-string
+  // buffer's old bytes (a 6-digit PIN fits it) with a size of 0.
+  OPENSSL_cleanse(s_.data(), s_.capacity());
   s_.clear();
   s_.shrink_to_fit();
 }

@@ -294,6 +294,36 @@ const std::vector<Migration>& Migrations() {
                 ADD COLUMN IF NOT EXISTS audit_seq BIGINT NULL,
                 ADD COLUMN IF NOT EXISTS leaf_index INT NULL)",
        }},
+      {11,
+       "PIN letters: queued, printed and mailed, the secret sealed until printed",
+       {
+           // One letter per personalized card (kgs/letters.h). The PIN and PUK are kept only
+           // sealed: AES-256-GCM under a data key of the letter's own (sealed), which is kept
+           // only wrapped by the token's key encryption key (wrapped_key). Printing sets both
+           // to NULL in the same UPDATE that marks the letter printed: what remains is the
+           // address (its lines separated by LF), the card serial and the dates, never the
+           // secret.
+           R"(CREATE TABLE IF NOT EXISTS pin_letters (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                request_id BIGINT NOT NULL,
+                card_serial VARCHAR(64) NOT NULL,
+                profile VARCHAR(64) NOT NULL,
+                holder_name VARCHAR(256) NOT NULL,
+                address TEXT NOT NULL,
+                has_puk TINYINT NOT NULL,
+                state VARCHAR(16) NOT NULL,
+                kek_label VARCHAR(64) NULL,
+                wrapped_key VARBINARY(256) NULL,
+                sealed VARBINARY(256) NULL,
+                print_count INT NOT NULL DEFAULT 0,
+                created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+                printed_at DATETIME(6) NULL,
+                mailed_at DATETIME(6) NULL,
+                KEY ix_pin_letters_state (state, id),
+                KEY ix_pin_letters_request (request_id),
+                KEY ix_pin_letters_card (card_serial)
+              ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin)",
+       }},
   };
   return kMigrations;
 }

@@ -41,7 +41,9 @@ TEST(StoreIT, MigrationsRunTwiceWithoutChange) {
   EXPECT_EQ(again->applied, 0);
   EXPECT_EQ(again->to_version, LatestSchemaVersion());
   EXPECT_EQ(SchemaFingerprint(*c, db.name()), before);
-  auto n = Sql(*c).Query("SELECT COUNT(*) FROM schema_migrations");
+  // Versions are owned per branch and may leave gaps (9 and 10 before 11): the newest one
+  // recorded is the latest, and each is recorded once (the primary key).
+  auto n = Sql(*c).Query("SELECT MAX(version) FROM schema_migrations");
   EXPECT_EQ((*n)[0].Int(0), LatestSchemaVersion());
 }
 

@@ -117,7 +117,10 @@ TEST_F(IssuerTest, CertificateNeverOutlivesItsCa) {
   root.not_after = time(nullptr) + 10 * 86400;
   auto is = Issuer::Create(EndEntity(), root);
   auto key = GenerateSoftKey(KeyType::kEcP256);
-  auto p = is->Prepare({*EncodeName(*ParseName("CN=x")), *SpkiDer(key->get()), {}, 0});
+  auto p = is->Prepare({*EncodeName(*ParseName("CN=x")),
+                        *SpkiDer(key->get()),
+                        {{profiles::SanType::kEmail, "x@example.org"}},
+                        0});
   ASSERT_TRUE(p.ok()) << p.status().message();
   EXPECT_EQ(p->not_after, root.not_after);
 }
@@ -132,7 +135,10 @@ TEST_F(IssuerTest, CertificateNeverStartsBeforeItsCa) {
   auto is = Issuer::Create(EndEntity(), root);
   ASSERT_TRUE(is.ok()) << is.status().message();
   auto key = GenerateSoftKey(KeyType::kEcP256);
-  auto p = is->Prepare({*EncodeName(*ParseName("CN=x")), *SpkiDer(key->get()), {}, now});
+  auto p = is->Prepare({*EncodeName(*ParseName("CN=x")),
+                        *SpkiDer(key->get()),
+                        {{profiles::SanType::kEmail, "x@example.org"}},
+                        now});
   ASSERT_TRUE(p.ok()) << p.status().message();
   EXPECT_EQ(p->not_before, root.not_before);
   EXPECT_LE(p->not_after, root.not_after);
@@ -151,8 +157,10 @@ TEST_F(IssuerTest, KeyUsageFollowsTheKeyType) {
   auto ku_of = [&](const profiles::CertProfile& profile, KeyType type) -> Result<uint32_t> {
     CP_ASSIGN_OR_RETURN(Issuer is, Issuer::Create(profile, root));
     auto key = GenerateSoftKey(type);
-    CP_ASSIGN_OR_RETURN(PreparedCert p,
-                        is.Prepare({*EncodeName(*ParseName("CN=x")), *SpkiDer(key->get()), {}, 0}));
+    CP_ASSIGN_OR_RETURN(PreparedCert p, is.Prepare({*EncodeName(*ParseName("CN=x")),
+                                                    *SpkiDer(key->get()),
+                                                    {{profiles::SanType::kEmail, "x@example.org"}},
+                                                    0}));
     CP_ASSIGN_OR_RETURN(Bytes der, testing::SignRecorded(is, p));
     const unsigned char* ptr = der.data();
     UniquePtr<X509> x(d2i_X509(nullptr, &ptr, static_cast<long>(der.size())));
@@ -190,7 +198,8 @@ TEST_F(IssuerTest, ExplicitEcParametersNeverReachACertificate) {
   int len = i2d_PUBKEY(key->get(), &out);  // OpenSSL's encoder honours the explicit encoding
   const Bytes spki(out, out + len);
   OPENSSL_free(out);
-  auto p = is->Prepare({*EncodeName(*ParseName("CN=x")), spki, {}, 0});
+  auto p = is->Prepare(
+      {*EncodeName(*ParseName("CN=x")), spki, {{profiles::SanType::kEmail, "x@example.org"}}, 0});
   ASSERT_FALSE(p.ok());
   EXPECT_NE(p.status().message().find("lint e_ec_improper_curves"), std::string::npos)
       << p.status().message();
@@ -204,7 +213,10 @@ TEST_F(IssuerTest, ValidityPast2049UsesGeneralizedTime) {
   profile.validity_days = 365 * 30;
   auto is = Issuer::Create(profile, root);
   auto key = GenerateSoftKey(KeyType::kEcP256);
-  auto p = is->Prepare({*EncodeName(*ParseName("CN=x")), *SpkiDer(key->get()), {}, 0});
+  auto p = is->Prepare({*EncodeName(*ParseName("CN=x")),
+                        *SpkiDer(key->get()),
+                        {{profiles::SanType::kEmail, "x@example.org"}},
+                        0});
   ASSERT_TRUE(p.ok()) << p.status().message();
   auto der = testing::SignRecorded(*is, *p);
   ASSERT_TRUE(der.ok());
@@ -235,8 +247,11 @@ TEST_F(IssuerTest, EmptySubjectMakesSanCritical) {
   auto is = Issuer::Create(EndEntity(), root);
   auto key = GenerateSoftKey(KeyType::kEcP256);
   const Bytes empty_name = {0x30, 0x00};
-  auto p = is->Prepare(
-      {empty_name, *SpkiDer(key->get()), {{profiles::SanType::kDns, "host.example.org"}}, 0});
+  auto p = is->Prepare({empty_name,
+                        *SpkiDer(key->get()),
+                        {{profiles::SanType::kDns, "host.example.org"},
+                         {profiles::SanType::kEmail, "x@example.org"}},
+                        0});
   ASSERT_TRUE(p.ok()) << p.status().message();
   auto der = testing::SignRecorded(*is, *p);
   const unsigned char* ptr = der->data();
@@ -281,7 +296,10 @@ TEST_F(IssuerTest, SignatureFromTheWrongKeyIsCaught) {
   root.key_label = "other";  // the token signs with a key that is not the CA's
   auto is = Issuer::Create(EndEntity(), root);
   auto key = GenerateSoftKey(KeyType::kEcP256);
-  auto p = is->Prepare({*EncodeName(*ParseName("CN=x")), *SpkiDer(key->get()), {}, 0});
+  auto p = is->Prepare({*EncodeName(*ParseName("CN=x")),
+                        *SpkiDer(key->get()),
+                        {{profiles::SanType::kEmail, "x@example.org"}},
+                        0});
   ASSERT_TRUE(p.ok());
   auto der = testing::SignRecorded(*is, *p);
   ASSERT_FALSE(der.ok());
