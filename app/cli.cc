@@ -53,6 +53,24 @@ po::options_description CommonOptions() {
       "file outside the database to which signed audit checkpoints are appended")(
       "audit.checkpoint-every", po::value<int>()->default_value(1000),
       "a batch run signs a checkpoint after this many audit entries (and at its end)")(
+      "mail.smtp-url", po::value<std::string>()->default_value(""),
+      "SMTP server: smtp://host:587 (STARTTLS) or smtps://host:465 (implicit TLS)")(
+      "mail.tls", po::value<std::string>()->default_value("starttls"),
+      "starttls (required), implicit (smtps://) or none (a local development server only)")(
+      "mail.from", po::value<std::string>()->default_value("CertPress <certpress@localhost>"),
+      "sender of activation mails: \"Name <address>\" or an address")(
+      "mail.username", po::value<std::string>()->default_value(""),
+      "SMTP AUTH user (none: no AUTH)")("mail.password-file",
+                                        po::value<std::string>()->default_value(""),
+                                        "file holding the SMTP AUTH password")(
+      "mail.ca-file", po::value<std::string>()->default_value(""),
+      "CA certificates that verify the SMTP server (default: the system's)")(
+      "mail.max-attempts", po::value<int>()->default_value(8),
+      "attempts before a mail ends failed")(
+      "mail.backoff-seconds", po::value<int>()->default_value(30),
+      "wait before the second attempt; doubles after each failed one (at most an hour)")(
+      "web.public-url", po::value<std::string>()->default_value(""),
+      "base URL of the pickup pages in links (default: $CERTPRESS_URL)")(
       "log-level", po::value<std::string>()->default_value(""),
       "trace, debug, info, warn or error (default: info for scheduler, warn otherwise)")(
       "log-format", po::value<std::string>()->default_value("text"),
@@ -135,6 +153,7 @@ int Main(int argc, char** argv) {
   AddRequestCommands(cmds);
   AddPinLetterCommands(cmds);
   AddLintCommands(cmds);
+  AddActivationCommands(cmds);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {

@@ -11,6 +11,7 @@
 #include "batch/importer.h"
 #include "batch/pipeline.h"
 #include "batch/report.h"
+#include "kgs/mailer.h"
 #include "ra/decisions.h"
 #include "ra/operators.h"
 #include "ra/submit.h"
@@ -255,8 +256,41 @@ CommandResult Scheduler(Context& ctx) {
   }
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
+  // The outbox mailer runs beside the schedule, on its own thread and connection, when an
+  // SMTP server is configured: mails go out as soon as their certificates are issued.
+  std::unique_ptr<store::Connection> mail_db;
+  std::shared_ptr<const kgs::ActivationKeys> mail_keys;
+  const profiles::ProfileSet* mail_profiles = nullptr;
+  auto mail = ctx.MailSettings();
+  if (!mail.ok()) return Fail(mail.status());
+  const bool mailing = !mail->smtp_url.empty();
+  if (mailing) {
+    if (Status st = kgs::CheckMailSettings(*mail); !st.ok()) return Fail(st);
+    auto profiles = ctx.Profiles();
+    if (!profiles.ok()) return Fail(profiles.status());
+    mail_profiles = *profiles;
+    if (auto db = ctx.Db(); !db.ok()) return Fail(db.status());
+    auto keys = ctx.ActivationKeys();
+    if (!keys.ok()) return Fail(keys.status());
+    mail_keys = *keys;
+    auto settings = ctx.DbSettings();
+    if (!settings.ok()) return Fail(settings.status());
+    auto conn = store::Connection::Open(*settings);
+    if (!conn.ok()) return Fail(conn.status());
+    mail_db = std::move(conn).value();
+  }
+  std::atomic<bool> mailer_stop{false};
+  std::thread mailer;
+  if (mailing) {
+    mailer = std::thread([&] {
+      kgs::RunMailer(*mail_db, *mail_keys, *mail_profiles, *mail, ctx.Get<int>("mail-poll"),
+                     mailer_stop);
+    });
+  }
   Status st = scheduler::RunDaemon(
       d, [&]() { return IssueOnce(ctx, opt); }, g_stop);
+  mailer_stop.store(true);
+  if (mailer.joinable()) mailer.join();
   return st.ok() ? Ok() : Fail(st);
 }
 
@@ -377,7 +411,9 @@ void AddBatchCommands(std::vector<Command>& out) {
                        "five-field cron expression (UTC) instead of --interval")(
                        "run-now", po::bool_switch(), "run once at start")(
                        "max-runs", po::value<int>()->default_value(0),
-                       "exit after this many runs (0: run until SIGTERM)");
+                       "exit after this many runs (0: run until SIGTERM)")(
+                       "mail-poll", po::value<int>()->default_value(10),
+                       "seconds between looks at the mail outbox (with mail.smtp-url)");
                  },
                  Scheduler, log::Level::kInfo});
   out.push_back({"status", "requests per state and profile, last runs", "",

@@ -37,5 +37,6 @@ inline CommandResult FailAbout(const Status& s, const std::string& file) {
 }
 void AddRequestCommands(std::vector<Command>& out);
 void AddPinLetterCommands(std::vector<Command>& out);
+void AddActivationCommands(std::vector<Command>& out);  // activation ..., mail ...
 
 }  // namespace certpress::app

@@ -3,6 +3,8 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include "common/bytes.h"
 #include "kgs/audit_keys.h"
 #include "store/schema.h"
@@ -116,6 +118,42 @@ Result<CryptoToken*> Context::Token() {
   if (!t.ok()) return t.status();
   token_ = std::move(t).value();
   return token_.get();
+}
+
+Result<std::shared_ptr<const kgs::ActivationKeys>> Context::ActivationKeys() {
+  if (activation_keys_) return activation_keys_;
+  CP_ASSIGN_OR_RETURN(store::Connection * db, Db());
+  CP_ASSIGN_OR_RETURN(CryptoToken * token, Token());
+  CP_ASSIGN_OR_RETURN(activation_keys_, kgs::ActivationKeys::Load(*db, *token, kKekLabel));
+  return activation_keys_;
+}
+
+Result<kgs::MailSettings> Context::MailSettings() const {
+  kgs::MailSettings s;
+  s.smtp_url = Get<std::string>("mail.smtp-url");
+  CP_ASSIGN_OR_RETURN(s.tls, kgs::ParseSmtpTls(Get<std::string>("mail.tls")));
+  s.from = Get<std::string>("mail.from");
+  s.username = Get<std::string>("mail.username");
+  s.ca_file = Get<std::string>("mail.ca-file");
+  s.max_attempts = Get<int>("mail.max-attempts");
+  s.backoff_base_seconds = Get<int>("mail.backoff-seconds");
+  if (s.max_attempts < 1 || s.backoff_base_seconds < 1) {
+    return InvalidInput("mail.max-attempts and mail.backoff-seconds must be at least 1");
+  }
+  const std::string pw_file = Get<std::string>("mail.password-file");
+  if (!pw_file.empty()) {
+    auto pw = ReadSecretFile(pw_file);
+    if (!pw.ok()) return pw.status().Wrap("reading the SMTP password");
+    s.password = std::move(pw).value();
+  }
+  s.public_url = Get<std::string>("web.public-url");
+  if (s.public_url.empty()) {
+    if (const char* url = std::getenv("CERTPRESS_URL"); url != nullptr) s.public_url = url;
+  }
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  s.claimer = "mailer:" + std::string(host) + ":" + std::to_string(getpid());
+  return s;
 }
 
 std::string Context::Actor() const {

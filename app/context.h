@@ -8,6 +8,8 @@
 
 #include "cardprofiles/profile.h"
 #include "common/status.h"
+#include "kgs/activations.h"
+#include "kgs/mailer.h"
 #include "signer/token.h"
 #include "store/db.h"
 
@@ -58,6 +60,11 @@ class Context {
   // MigrationDbSettings: DbSettings with the migration account (db.migrate-user) instead of the
   // run-time one; nullopt-like empty user when none is configured.
   Result<store::DbConfig> MigrationDbSettings() const;
+  // ActivationKeys unwraps the activation keys with the token (drawing the first on first use).
+  Result<std::shared_ptr<const kgs::ActivationKeys>> ActivationKeys();
+  // MailSettings reads mail.* and web.public-url (default: $CERTPRESS_URL); the password from
+  // mail.password-file. |claimer| names who holds the rows this process claims.
+  Result<kgs::MailSettings> MailSettings() const;
   // Actor names who is acting, for the audit log.
   std::string Actor() const;
 
@@ -70,6 +77,7 @@ class Context {
   std::unique_ptr<CryptoToken> token_;
   std::unique_ptr<profiles::ProfileSet> profiles_;
   std::shared_ptr<const store::AuditKeys> audit_keys_;
+  std::shared_ptr<const kgs::ActivationKeys> activation_keys_;
 };
 
 // The key encryption key's label in the token: it wraps data keys and audit keys.

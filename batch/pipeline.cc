@@ -26,6 +26,7 @@
 #include "common/log.h"
 #include "common/merkle.h"
 #include "common/ossl.h"
+#include "kgs/activations.h"
 #include "kgs/audit_keys.h"
 #include "kgs/sealed_keys.h"
 #include "ra/request_builder.h"
@@ -304,14 +305,24 @@ class Run {
       std::vector<store::EncryptedKey> keys;
       std::vector<int64_t> done;
       std::vector<store::AuditEvent> audit;
+      // Requests delivered by activation email get their activation and its mail in this
+      // transaction (a transactional outbox); one whose recipient does not render fails alone.
+      std::vector<std::pair<int64_t, const profiles::CardProfile*>> mailed;
+      for (const Item& it : c->items) {
+        if (mine.count(it.req.id) && it.status.ok()) mailed.emplace_back(it.req.id, it.profile);
+      }
+      CP_ASSIGN_OR_RETURN(kgs::PlannedActivations activations, kgs::PlanActivations(conn, mailed));
       for (const Item& it : c->items) {
         // A request whose lease was taken over by another scheduler is no longer ours to
         // complete: its recorded intent stays as a known, never-delivered serial.
         if (!mine.count(it.req.id)) continue;
-        if (!it.status.ok()) {
+        auto unmailable = activations.failed.find(it.req.id);
+        const Status& item_status =
+            unmailable != activations.failed.end() ? unmailable->second : it.status;
+        if (!item_status.ok()) {
           const std::string object = "request:" + std::to_string(it.req.id);
-          CP_RETURN_IF_ERROR(store::MarkFailed(conn, it.req.id, it.status.message()));
-          audit.push_back({opt_.actor, "request.fail", object, it.status.message()});
+          CP_RETURN_IF_ERROR(store::MarkFailed(conn, it.req.id, item_status.message()));
+          audit.push_back({opt_.actor, "request.fail", object, item_status.message()});
           ++failed;
           continue;
         }
@@ -344,6 +355,7 @@ class Run {
       }
       CP_RETURN_IF_ERROR(store::StoreCertificates(conn, certs));
       CP_RETURN_IF_ERROR(store::StorePrivateKeys(conn, keys));
+      CP_RETURN_IF_ERROR(kgs::QueueActivations(conn, activations.rows));
       return store::MarkIssued(conn, done);
     });
     if (!st.ok()) {

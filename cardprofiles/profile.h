@@ -94,6 +94,24 @@ struct LetterTemplate {
 inline constexpr std::string_view kLetterPlaceholders[] = {
     "holder_name", "card_serial", "letter_id", "request_id", "profile", "date"};
 
+// Who may read an activation code besides the holder's mailbox: SP 800-63B does not accept
+// email alone as an authenticator, so a profile may require a code sent on another channel.
+enum class CodeChannel { kNone, kOperator, kLetter };
+std::string_view CodeChannelName(CodeChannel c);
+
+// [card.NAME.activation], for delivery = "activation-email": whom the activation mail goes to
+// and what it says. recipient and name are templates over the request's fields; the mail's
+// subject, text and html are templates over {name}, {link} and {expiry} (empty: kgs/'s
+// defaults, in English).
+struct ActivationSpec {
+  std::string recipient = "{email}";
+  std::string name;  // empty: the subject's CN template
+  CodeChannel code = CodeChannel::kNone;
+  int64_t validity_seconds = 7 * 24 * 3600;
+  int max_attempts = 10;
+  std::string mail_subject, mail_text, mail_html;
+};
+
 struct CardProfile {
   std::string name;
   std::string description;
@@ -106,6 +124,7 @@ struct CardProfile {
   int approvals = 1;        // 0, 1 or 2 distinct operators
   bool submitter_may_approve = true;  // false: who submitted a request may not approve it
   Delivery delivery = Delivery::kNone;
+  ActivationSpec activation;  // delivery = activation-email
   // The CAs that may sign for this profile (`cas`), and the one that does unless the request
   // names another of them (`ca`, which must be among `cas`). Only `ca` given: cas = [ca].
   // Only `cas` given: its single entry is the default, or with several `--ca` must choose.

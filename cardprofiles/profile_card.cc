@@ -20,6 +20,9 @@ constexpr Spelling<TokenKind> kTokenKinds[] = {
 constexpr Spelling<Delivery> kDeliveries[] = {{Delivery::kActivationEmail, "activation-email"},
                                               {Delivery::kStation, "station"},
                                               {Delivery::kNone, "none"}};
+constexpr Spelling<CodeChannel> kCodeChannels[] = {{CodeChannel::kNone, "none"},
+                                                   {CodeChannel::kOperator, "operator"},
+                                                   {CodeChannel::kLetter, "letter"}};
 constexpr Spelling<FieldKind> kFieldKinds[] = {{FieldKind::kText, "text"},
                                                {FieldKind::kEmail, "email"},
                                                {FieldKind::kDns, "dns"},
@@ -92,11 +95,15 @@ std::string_view DeliveryName(Delivery d) {
   return NameOf(kDeliveries, d);
 }
 
+std::string_view CodeChannelName(CodeChannel c) {
+  return NameOf(kCodeChannels, c);
+}
+
 Status Parser::ParseCard(const std::string& name, const toml::table& t, const std::string& path) {
-  CP_RETURN_IF_ERROR(
-      toml_.KnownKeys(t, path,
-                      {"description", "token", "approvals", "submitter_may_approve", "delivery",
-                       "natural_key", "ca", "cas", "subject", "sans", "fields", "keys", "letter"}));
+  CP_RETURN_IF_ERROR(toml_.KnownKeys(
+      t, path,
+      {"description", "token", "approvals", "submitter_may_approve", "delivery", "natural_key",
+       "ca", "cas", "subject", "sans", "fields", "keys", "letter", "activation"}));
   CardProfile c;
   c.name = name;
   CP_ASSIGN_OR_RETURN(c.description, toml_.Str(t, "description", path, false));
@@ -109,8 +116,9 @@ Status Parser::ParseCard(const std::string& name, const toml::table& t, const st
   CP_RETURN_IF_ERROR(CheckNaturalKey(t, path, c));
   CP_RETURN_IF_ERROR(ParseSubject(t, path, &c));  // templates name fields: after ParseFields
   CP_RETURN_IF_ERROR(ParseSans(t, path, &c));
-  CP_RETURN_IF_ERROR(ParseKeys(t, path, &c));  // a key's source depends on the token
+  CP_RETURN_IF_ERROR(ParseKeys(t, path, &c));        // a key's source depends on the token
   CP_RETURN_IF_ERROR(ParseLetter(t, path, &c));
+  CP_RETURN_IF_ERROR(ParseActivation(t, path, &c));  // after the fields and subject it names
   // The hash a request pins covers what gets issued: free text (the description, the PIN
   // letter's wording; comments never reach the canonical form) may change without failing
   // approved requests.
@@ -179,6 +187,67 @@ Status Parser::ParseDelivery(const toml::table& t, const std::string& path, Card
     return toml_.Error(*t.get("delivery"), path + ".delivery", MustBeOneOf(kDeliveries));
   }
   c->delivery = *delivery_kind;
+  return Status::Ok();
+}
+
+// [card.NAME.activation], only with delivery = "activation-email", optional:
+//   recipient = "{email}", name = "{given_name} {surname}" (templates over the fields; name
+//   defaults to the subject's CN), code = "none" | "operator" | "letter", validity_hours = 168,
+//   max_attempts = 10, subject/text/html = mail templates over {name}, {link} and {expiry}.
+Status Parser::ParseActivation(const toml::table& t, const std::string& path,
+                               CardProfile* c) const {
+  const toml::node* anode = t.get("activation");
+  ActivationSpec& a = c->activation;
+  for (const auto& n : c->subject) {
+    if (n.attribute == "CN") a.name = n.value;
+  }
+  const std::string apath = path + ".activation";
+  if (anode != nullptr && c->delivery != Delivery::kActivationEmail) {
+    return toml_.Error(*anode, apath, "needs delivery = \"activation-email\"");
+  }
+  if (c->delivery != Delivery::kActivationEmail) return Status::Ok();
+  const toml::table empty;
+  const toml::table* at = anode != nullptr ? anode->as_table() : &empty;
+  if (at == nullptr) return toml_.Error(*anode, apath, "must be a table");
+  // Errors point at the key, or at the card table when the key is a default.
+  auto at_key = [&](std::string_view key) -> const toml::node& {
+    const toml::node* n = at->get(key);
+    return n != nullptr ? *n : static_cast<const toml::node&>(t);
+  };
+  CP_RETURN_IF_ERROR(toml_.KnownKeys(
+      *at, apath,
+      {"recipient", "name", "code", "validity_hours", "max_attempts", "subject", "text", "html"}));
+  const std::map<std::string, std::string> probe = Probe(*c);
+  for (auto [key, out] : {std::pair{"recipient", &a.recipient}, std::pair{"name", &a.name}}) {
+    CP_ASSIGN_OR_RETURN(std::string tmpl, toml_.Str(*at, key, apath, false, *out));
+    auto r = RenderTemplate(tmpl, probe);
+    if (!r.ok()) return toml_.Error(at_key(key), apath + "." + key, r.status().message());
+    *out = tmpl;
+  }
+  CP_ASSIGN_OR_RETURN(std::string code, toml_.Str(*at, "code", apath, false, "none"));
+  auto channel = FromName(kCodeChannels, code);
+  if (!channel) return toml_.Error(at_key("code"), apath + ".code", MustBeOneOf(kCodeChannels));
+  a.code = *channel;
+  CP_ASSIGN_OR_RETURN(int64_t hours, toml_.Int(*at, "validity_hours", apath, false, 168));
+  if (hours < 1 || hours > 24 * 90) {
+    return toml_.Error(at_key("validity_hours"), apath + ".validity_hours",
+                       "must be 1 to 2160 (90 days)");
+  }
+  a.validity_seconds = hours * 3600;
+  CP_ASSIGN_OR_RETURN(int64_t tries, toml_.Int(*at, "max_attempts", apath, false, 10));
+  if (tries < 1 || tries > 100) {
+    return toml_.Error(at_key("max_attempts"), apath + ".max_attempts", "must be 1 to 100");
+  }
+  a.max_attempts = static_cast<int>(tries);
+  // The mail's templates know {name}, {link} and {expiry} only.
+  const std::map<std::string, std::string> mail_probe = {
+      {"name", "x"}, {"link", "x"}, {"expiry", "x"}};
+  for (auto [key, out] : {std::pair{"subject", &a.mail_subject}, std::pair{"text", &a.mail_text},
+                          std::pair{"html", &a.mail_html}}) {
+    CP_ASSIGN_OR_RETURN(*out, toml_.Str(*at, key, apath, false));
+    auto r = RenderTemplate(*out, mail_probe);
+    if (!r.ok()) return toml_.Error(at_key(key), apath + "." + key, r.status().message());
+  }
   return Status::Ok();
 }
 

@@ -46,6 +46,7 @@ class Parser {
   Status ParseToken(const toml::table& t, const std::string& path, CardProfile* c) const;
   Status ParseApprovals(const toml::table& t, const std::string& path, CardProfile* c) const;
   Status ParseDelivery(const toml::table& t, const std::string& path, CardProfile* c) const;
+  Status ParseActivation(const toml::table& t, const std::string& path, CardProfile* c) const;
   Status ParseFields(const toml::table& t, const std::string& path, CardProfile* c) const;
   Status CheckNaturalKey(const toml::table& t, const std::string& path, const CardProfile& c) const;
   Status ParseSubject(const toml::table& t, const std::string& path, CardProfile* c) const;

@@ -294,6 +294,66 @@ const std::vector<Migration>& Migrations() {
                 ADD COLUMN IF NOT EXISTS audit_seq BIGINT NULL,
                 ADD COLUMN IF NOT EXISTS leaf_index INT NULL)",
        }},
+      {9,
+       "activations and the mail outbox",
+       {
+           // Activation links and codes are stored only as HMAC-SHA256 under an activation key
+           // that the database holds only wrapped by the token's key encryption key
+           // (kgs/activations.h): a database dump reveals no usable link or code.
+           R"(CREATE TABLE IF NOT EXISTS activation_keys (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                kek_label VARCHAR(64) NOT NULL,
+                wrapped VARBINARY(256) NOT NULL,
+                created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+              ) ENGINE=InnoDB)",
+           // One row per link ever made for a request (a resend voids the old one). state:
+           // queued (no link yet: it is minted when the mail is sent), sent, opened, used,
+           // locked, void; expired is read from expires_at against NOW(6).
+           R"(CREATE TABLE IF NOT EXISTS activations (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                request_id BIGINT NOT NULL,
+                profile VARCHAR(64) NOT NULL,
+                recipient_email VARCHAR(320) NOT NULL,
+                recipient_name VARCHAR(256) NOT NULL,
+                state VARCHAR(16) NOT NULL,
+                code_needed TINYINT NOT NULL DEFAULT 0,
+                key_id BIGINT NULL,
+                token_hmac BINARY(32) NULL,
+                code_key_id BIGINT NULL,
+                code_hmac BINARY(32) NULL,
+                validity_seconds BIGINT NOT NULL,
+                max_attempts INT NOT NULL,
+                attempts INT NOT NULL DEFAULT 0,
+                expires_at DATETIME(6) NULL,
+                sent_at DATETIME(6) NULL,
+                opened_at DATETIME(6) NULL,
+                used_at DATETIME(6) NULL,
+                created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+                UNIQUE KEY uq_activations_token (token_hmac),
+                KEY ix_activations_request (request_id, state)
+              ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin)",
+           // The transactional outbox: written in the transaction that makes the mail due,
+           // drained by the mailer (kgs/mailer.h). message_id is stable for the row's life.
+           R"(CREATE TABLE IF NOT EXISTS mail_outbox (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                kind VARCHAR(16) NOT NULL,
+                ref_id BIGINT NOT NULL,
+                recipient_email VARCHAR(320) NOT NULL,
+                recipient_name VARCHAR(256) NOT NULL,
+                profile VARCHAR(64) NOT NULL,
+                message_id VARCHAR(200) NOT NULL,
+                state VARCHAR(16) NOT NULL,
+                attempts INT NOT NULL DEFAULT 0,
+                next_attempt_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+                claimed_by VARCHAR(128) NULL,
+                last_error TEXT NULL,
+                sent_at DATETIME(6) NULL,
+                created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+                UNIQUE KEY uq_mail_outbox_message (message_id),
+                KEY ix_mail_outbox_ref (kind, ref_id),
+                KEY ix_mail_outbox_due (state, next_attempt_at, id)
+              ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin)",
+       }},
       {11,
        "PIN letters: queued, printed and mailed, the secret sealed until printed",
        {
@@ -355,6 +415,7 @@ constexpr TablePrivileges kRestricted[] = {
     {"audit_keys", "SELECT, INSERT"},
     {"audit_checkpoints", "SELECT, INSERT"},
     {"decision_statements", "SELECT, INSERT"},
+    {"activation_keys", "SELECT, INSERT"},
 };
 
 // Account names go into GRANT, which takes no placeholders: accept only what MariaDB account

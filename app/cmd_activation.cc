@@ -1,0 +1,159 @@
+// `certpress activation ...` and `certpress mail ...`: activation codes, resends and the
+// outbox (kgs/activations.h, kgs/mailer.h). Options in, results out.
+#include <nlohmann/json.hpp>
+
+#include "app/commands.h"
+#include "kgs/activations.h"
+#include "kgs/mailer.h"
+
+namespace certpress::app {
+
+namespace {
+
+Result<int64_t> RequestOption(Context& ctx) {
+  const int64_t id = ctx.Get<int64_t>("request");
+  if (id <= 0) return InvalidInput("--request must be a request id");
+  return id;
+}
+
+CommandResult Code(Context& ctx) {
+  auto id = RequestOption(ctx);
+  if (!id.ok()) return Usage(id.status().message());
+  auto db = ctx.Db();
+  if (!db.ok()) return Fail(db.status());
+  auto keys = ctx.ActivationKeys();
+  if (!keys.ok()) return Fail(keys.status());
+  auto code = kgs::MintCode(**db, **keys, *id, ctx.Actor());
+  if (!code.ok()) return Fail(code.status());
+  // The one place a code is shown: to the operator, who passes it on by another channel.
+  ctx.out << "activation code for request " << *id << ": " << code->str()
+          << "\n(shown once: asking again makes a new code and this one stops working)\n";
+  return Ok();
+}
+
+CommandResult Resend(Context& ctx) {
+  auto id = RequestOption(ctx);
+  if (!id.ok()) return Usage(id.status().message());
+  auto db = ctx.Db();
+  if (!db.ok()) return Fail(db.status());
+  auto a = kgs::Resend(**db, *id, ctx.Actor());
+  if (!a.ok()) return Fail(a.status());
+  ctx.out << "request " << *id << ": the old link no longer works; activation " << *a
+          << " queued (sent by `certpress mail send` or the scheduler)\n";
+  return Ok();
+}
+
+CommandResult List(Context& ctx) {
+  auto db = ctx.Db();
+  if (!db.ok()) return Fail(db.status());
+  auto rows = kgs::ListActivations(**db, ctx.Get<int64_t>("request"));
+  if (!rows.ok()) return Fail(rows.status());
+  if (ctx.Flag("json")) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& a : *rows) {
+      arr.push_back({{"activation", a.id},
+                     {"request", a.request_id},
+                     {"profile", a.profile},
+                     {"recipient", a.recipient_email},
+                     {"name", a.recipient_name},
+                     {"state", a.state},
+                     {"mail", a.mail_state},
+                     {"wrong_attempts", a.attempts},
+                     {"expires_at", a.expires_at}});
+    }
+    ctx.out << arr.dump(2) << "\n";
+    return Ok();
+  }
+  ctx.out << "REQUEST  ACTIVATION  STATE    MAIL     EXPIRES (UTC)        RECIPIENT\n";
+  for (const auto& a : *rows) {
+    char line[160];
+    std::snprintf(line, sizeof line, "%-8lld %-11lld %-8s %-8s %-20s ",
+                  static_cast<long long>(a.request_id), static_cast<long long>(a.id),
+                  a.state.c_str(), a.mail_state.c_str(), a.expires_at.c_str());
+    ctx.out << line << a.recipient_email << "\n";
+  }
+  return Ok();
+}
+
+CommandResult MailSend(Context& ctx) {
+  auto settings = ctx.MailSettings();
+  if (!settings.ok()) return Fail(settings.status());
+  if (Status st = kgs::CheckMailSettings(*settings); !st.ok()) return Fail(st);
+  auto profiles = ctx.Profiles();
+  if (!profiles.ok()) return Fail(profiles.status());
+  auto db = ctx.Db();
+  if (!db.ok()) return Fail(db.status());
+  auto keys = ctx.ActivationKeys();
+  if (!keys.ok()) return Fail(keys.status());
+  auto r = kgs::DrainOutbox(**db, **keys, **profiles, *settings, ctx.Get<int>("max"));
+  if (!r.ok()) return Fail(r.status());
+  ctx.out << "mail: " << r->sent << " sent, " << r->retried << " deferred, " << r->failed
+          << " failed, " << r->voided << " void\n";
+  return Ok();
+}
+
+CommandResult MailList(Context& ctx) {
+  auto db = ctx.Db();
+  if (!db.ok()) return Fail(db.status());
+  auto rows = store::ListMails(**db);
+  if (!rows.ok()) return Fail(rows.status());
+  if (ctx.Flag("json")) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& m : *rows) {
+      arr.push_back({{"id", m.id},
+                     {"kind", m.kind},
+                     {"ref", m.ref_id},
+                     {"recipient", m.recipient_email},
+                     {"state", m.state},
+                     {"attempts", m.attempts},
+                     {"next_attempt_at", m.next_attempt_at},
+                     {"last_error", m.last_error},
+                     {"message_id", m.message_id}});
+    }
+    ctx.out << arr.dump(2) << "\n";
+    return Ok();
+  }
+  ctx.out << "MAIL     KIND        STATE    TRIES NEXT (UTC)           RECIPIENT\n";
+  for (const auto& m : *rows) {
+    char line[160];
+    std::snprintf(line, sizeof line, "%-8lld %-11s %-8s %-5d %-20s ", static_cast<long long>(m.id),
+                  m.kind.c_str(), m.state.c_str(), m.attempts, m.next_attempt_at.c_str());
+    ctx.out << line << m.recipient_email << (m.last_error.empty() ? "" : "  (" + m.last_error + ")")
+            << "\n";
+  }
+  return Ok();
+}
+
+void RequestArg(po::options_description& d, po::positional_options_description&) {
+  d.add_options()("request", po::value<int64_t>()->required(), "request id");
+}
+
+}  // namespace
+
+void AddActivationCommands(std::vector<Command>& out) {
+  out.push_back({"activation code",
+                 "show a new activation code for a request (once; asking again makes a new one)",
+                 "", RequestArg, Code});
+  out.push_back({"activation resend", "void a request's activation link and mail a new one", "",
+                 RequestArg, Resend});
+  out.push_back({"activation list", "activations: request, recipient, state; never a secret", "",
+                 [](po::options_description& d, po::positional_options_description&) {
+                   d.add_options()("json", po::bool_switch(), "machine-readable output")(
+                       "request", po::value<int64_t>()->default_value(0),
+                       "only this request's activations");
+                 },
+                 List});
+  out.push_back({"mail send", "send the mails that are due from the outbox, then exit", "",
+                 [](po::options_description& d, po::positional_options_description&) {
+                   d.add_options()("max", po::value<int>()->default_value(0),
+                                   "send at most this many (0: all that are due)");
+                 },
+                 MailSend});
+  out.push_back({"mail list", "the outbox: state, attempts, next attempt, last error", "",
+                 [](po::options_description& d, po::positional_options_description&) {
+                   d.add_options()("json", po::bool_switch(), "machine-readable output");
+                 },
+                 MailList});
+}
+
+}  // namespace certpress::app

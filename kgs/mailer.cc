@@ -1,0 +1,562 @@
+#include "kgs/mailer.h"
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "common/log.h"
+#include "store/activations.h"
+
+namespace certpress::kgs {
+
+namespace {
+
+std::string Base64(std::string_view in) {
+  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(in.data()),
+                                static_cast<int>(in.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+// Base64Lines is a body part's base64 in lines of 76 characters (RFC 2045 6.8).
+void AppendBase64Lines(std::string* out, std::string_view data) {
+  std::string b64 = Base64(data);
+  for (size_t i = 0; i < b64.size(); i += 76) {
+    out->append(b64, i, 76);
+    out->append("\r\n");
+  }
+  OPENSSL_cleanse(b64.data(), b64.size());
+}
+
+bool PlainAscii(std::string_view s) {
+  for (unsigned char ch : s) {
+    if (ch < 0x20 || ch > 0x7e) return false;
+  }
+  // "=?" would be read as the start of an encoded-word (RFC 2047 5).
+  return s.find("=?") == std::string_view::npos;
+}
+
+// Utf8Len is the length of the UTF-8 sequence starting with |lead| (1 for stray bytes).
+size_t Utf8Len(unsigned char lead) {
+  if (lead >= 0xf0) return 4;
+  if (lead >= 0xe0) return 3;
+  if (lead >= 0xc0) return 2;
+  return 1;
+}
+
+std::string HtmlEscape(std::string_view s) {
+  std::string out;
+  for (char ch : s) {
+    switch (ch) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(ch);
+    }
+  }
+  return out;
+}
+
+std::string RandomHex(size_t n) {
+  Bytes b(n);
+  if (RAND_bytes(b.data(), static_cast<int>(n)) != 1) return "0";
+  return HexEncode(b);
+}
+
+std::string Rfc5322Date(time_t t) {
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d +0000", kDays[tm.tm_wday],
+                tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                tm.tm_sec);
+  return buf;
+}
+
+// An address we put in an SMTP command and a header: no controls, spaces or angle brackets.
+bool SafeAddress(std::string_view a) {
+  if (a.empty() || a.find('@') == std::string_view::npos) return false;
+  for (unsigned char ch : a) {
+    if (ch <= 0x20 || ch == 0x7f || ch == '<' || ch == '>' || ch == '"' || ch == ',') return false;
+  }
+  return true;
+}
+
+// ---- libcurl ----
+
+struct CurlDeleter {
+  void operator()(CURL* h) const { curl_easy_cleanup(h); }
+};
+struct SlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+
+void GlobalInit() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+struct Upload {
+  std::string_view data;
+  size_t pos = 0;
+};
+
+size_t ReadBody(char* buf, size_t size, size_t nitems, void* user) {
+  auto* up = static_cast<Upload*>(user);
+  const size_t n = std::min(size * nitems, up->data.size() - up->pos);
+  std::memcpy(buf, up->data.data() + up->pos, n);
+  up->pos += n;
+  return n;
+}
+
+// Keeps the server's last reply line (CURLINFO_HEADER_IN: what the server said, never what we
+// sent, so no message text and no credential passes here).
+// The reply kept is the last refusal (4xx or 5xx, RFC 5321 4.2.1), else the last line: after
+// a refusal libcurl may still say RSET or QUIT, whose answers explain nothing.
+struct Replies {
+  std::string last, refusal;
+  const std::string& Best() const { return refusal.empty() ? last : refusal; }
+};
+int KeepReply(CURL*, curl_infotype type, char* data, size_t size, void* user) {
+  if (type != CURLINFO_HEADER_IN) return 0;
+  std::string line(data, size);
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+  if (line.empty()) return 0;
+  auto* r = static_cast<Replies*>(user);
+  r->last = line;
+  if (line[0] == '4' || line[0] == '5') r->refusal = line;
+  return 0;
+}
+
+struct SmtpOutcome {
+  bool ok = false;
+  bool permanent = false;  // 5xx: the server will not take it, whatever we retry
+  std::string reply;
+};
+
+class SmtpClient {
+ public:
+  SmtpClient() {
+    GlobalInit();
+    h_.reset(curl_easy_init());
+  }
+
+  SmtpOutcome Send(const MailSettings& s, const std::string& from, const std::string& to,
+                   const SecureString& message) {
+    SmtpOutcome out;
+    if (!h_) {
+      out.reply = "curl_easy_init failed";
+      return out;
+    }
+    CURL* h = h_.get();
+    // Reset keeps the connection cache: the next mail reuses the SMTP session.
+    curl_easy_reset(h);
+    std::unique_ptr<curl_slist, SlistDeleter> rcpt(
+        curl_slist_append(nullptr, ("<" + to + ">").c_str()));
+    Upload up{message.view(), 0};
+    Replies reply;
+    char errbuf[CURL_ERROR_SIZE] = {0};
+    const std::string mail_from = "<" + from + ">";
+    curl_easy_setopt(h, CURLOPT_URL, s.smtp_url.c_str());
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    curl_easy_setopt(h, CURLOPT_MAIL_FROM, mail_from.c_str());
+    curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpt.get());
+    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, ReadBody);
+    curl_easy_setopt(h, CURLOPT_READDATA, &up);
+    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(up.data.size()));
+    // RFC 3207 STARTTLS required (never silently plain), RFC 8314 implicit TLS by smtps://.
+    curl_easy_setopt(h, CURLOPT_USE_SSL,
+                     s.tls == SmtpTls::kNone ? static_cast<long>(CURLUSESSL_NONE)
+                                             : static_cast<long>(CURLUSESSL_ALL));
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!s.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, s.ca_file.c_str());
+    if (!s.username.empty()) {
+      curl_easy_setopt(h, CURLOPT_USERNAME, s.username.c_str());
+      curl_easy_setopt(h, CURLOPT_PASSWORD, s.password.str().c_str());
+    }
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, static_cast<long>(s.timeout_seconds));
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, static_cast<long>(s.timeout_seconds) * 2);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);  // only for KeepReply; it prints nothing itself
+    curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, KeepReply);
+    curl_easy_setopt(h, CURLOPT_DEBUGDATA, &reply);
+    const CURLcode rc = curl_easy_perform(h);
+    long code = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    // The password was copied into the handle; reset drops it.
+    if (!s.username.empty()) curl_easy_setopt(h, CURLOPT_PASSWORD, "");
+    if (rc == CURLE_OK) {
+      out.ok = true;
+      out.reply = reply.last;
+      return out;
+    }
+    // After a refusal the session may be left mid-transaction (a 500 after DATA, and the
+    // server then answers the next MAIL with 503 "nested MAIL command"): the next mail opens
+    // a connection of its own.
+    h_.reset(curl_easy_init());
+    out.permanent = code >= 500 && code < 600;
+    out.reply = std::string(curl_easy_strerror(rc));
+    if (errbuf[0] != '\0') out.reply += ": " + std::string(errbuf);
+    if (!reply.Best().empty()) out.reply += " (server: " + reply.Best() + ")";
+    return out;
+  }
+
+ private:
+  std::unique_ptr<CURL, CurlDeleter> h_;
+};
+
+const log::Logger& MailLog() {
+  static const log::Logger log = log::Get("mailer");
+  return log;
+}
+
+int64_t Backoff(const MailSettings& s, int attempts) {
+  int64_t d = s.backoff_base_seconds;
+  for (int i = 1; i < attempts && d < s.backoff_max_seconds; ++i) d *= 2;
+  return std::min<int64_t>(d, s.backoff_max_seconds);
+}
+
+enum class Sent { kSent, kRetried, kFailed, kVoided };
+
+Status EndRow(store::Connection& db, const std::function<Status(store::Connection&)>& f) {
+  return store::RunTransaction(db, f);
+}
+
+Result<Sent> SendOne(store::Connection& db, const ActivationKeys& keys,
+                     const profiles::ProfileSet& profiles, const MailSettings& s, SmtpClient& smtp,
+                     const store::OutboxRow& row) {
+  auto void_it = [&](const std::string& why) -> Result<Sent> {
+    CP_RETURN_IF_ERROR(EndRow(
+        db, [&](store::Connection& c) { return store::VoidMail(c, row.id, s.claimer, why); }));
+    return Sent::kVoided;
+  };
+  auto fail_it = [&](const std::string& why) -> Result<Sent> {
+    CP_RETURN_IF_ERROR(EndRow(
+        db, [&](store::Connection& c) { return store::FailMail(c, row.id, s.claimer, why); }));
+    MailLog().Warn("mail failed", {{"mail", row.id}, {"attempts", row.attempts}, {"error", why}});
+    return Sent::kFailed;
+  };
+  if (!SafeAddress(row.recipient_email)) return fail_it("not a usable recipient address");
+  std::string from_name, from_address;
+  SplitMailbox(s.from, &from_name, &from_address);
+
+  RenderedMail rendered;
+  if (row.kind != "activation") {
+    // Another module's mail (invitations): its composer mints what it links to.
+    auto composer = s.composers.find(row.kind);
+    if (composer == s.composers.end()) return fail_it("unknown mail kind '" + row.kind + "'");
+    auto composed = composer->second(db, row);
+    if (!composed.ok()) {
+      const ErrorKind k = composed.status().kind();
+      if (k == ErrorKind::kConflict || k == ErrorKind::kNotFound) {
+        return void_it(composed.status().message());
+      }
+      return composed.status();
+    }
+    rendered = std::move(composed).value();
+  } else {
+    CP_ASSIGN_OR_RETURN(auto act, store::FindActivationById(db, row.ref_id, false));
+    if (!act) return void_it("activation missing");
+    if (act->state == store::kActUsed || act->state == store::kActLocked ||
+        act->state == store::kActVoid) {
+      return void_it("activation " + act->state);
+    }
+    // The link is minted now, in memory only, and is gone when this function returns.
+    auto minted = MintLink(db, keys, act->id);
+    if (!minted.ok()) {
+      if (minted.status().kind() == ErrorKind::kConflict) return void_it("activation not live");
+      return minted.status();
+    }
+    profiles::ActivationSpec spec;
+    if (auto card = profiles.Card(row.profile); card.ok()) spec = (*card)->activation;
+    std::string base = s.public_url;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    SecureString link(base + "/pickup/" + minted->token.str());
+    CP_ASSIGN_OR_RETURN(rendered, RenderMail(spec, row.recipient_name, link.view(),
+                                             minted->expires_at.substr(0, 16) + " UTC"));
+  }
+  MailMessage m;
+  m.from_name = from_name;
+  m.from_address = from_address;
+  m.to_name = row.recipient_name;
+  m.to_address = row.recipient_email;
+  m.subject = rendered.subject;
+  const size_t at = from_address.find('@');
+  m.message_id =
+      row.message_id + "@" +
+      (at == std::string::npos ? std::string("certpress.invalid") : from_address.substr(at + 1));
+  m.date = Rfc5322Date(time(nullptr));
+  m.text = std::move(rendered.text);
+  m.html = std::move(rendered.html);
+  const SecureString message = BuildMessage(m);
+  const SmtpOutcome sent = smtp.Send(s, from_address, row.recipient_email, message);
+  if (sent.ok) {
+    if (std::getenv(kExitAfterSendHook) != nullptr) _exit(75);
+    CP_RETURN_IF_ERROR(EndRow(
+        db, [&](store::Connection& c) { return store::MarkMailSent(c, row.id, s.claimer); }));
+    MailLog().Debug("mail sent", {{"mail", row.id}, {"kind", row.kind}, {"ref", row.ref_id}});
+    return Sent::kSent;
+  }
+  if (sent.permanent || row.attempts >= s.max_attempts) return fail_it(sent.reply);
+  const int64_t delay = Backoff(s, row.attempts);
+  CP_RETURN_IF_ERROR(EndRow(db, [&](store::Connection& c) {
+    return store::RetryMailLater(c, row.id, s.claimer, delay, sent.reply);
+  }));
+  MailLog().Info(
+      "mail deferred",
+      {{"mail", row.id}, {"attempts", row.attempts}, {"retry_in_s", delay}, {"error", sent.reply}});
+  return Sent::kRetried;
+}
+
+}  // namespace
+
+Result<SmtpTls> ParseSmtpTls(std::string_view text) {
+  if (text == "starttls") return SmtpTls::kStartTls;
+  if (text == "implicit") return SmtpTls::kImplicit;
+  if (text == "none") return SmtpTls::kNone;
+  return InvalidInput("mail.tls must be starttls, implicit or none, not '" + std::string(text) +
+                      "'");
+}
+
+Status CheckMailSettings(const MailSettings& s) {
+  if (s.smtp_url.empty()) return InvalidInput("no SMTP server: set mail.smtp-url");
+  const bool smtps = s.smtp_url.rfind("smtps://", 0) == 0;
+  const bool smtp = s.smtp_url.rfind("smtp://", 0) == 0;
+  if (!smtps && !smtp) {
+    return InvalidInput("mail.smtp-url must start with smtp:// or smtps://: " + s.smtp_url);
+  }
+  if (s.tls == SmtpTls::kImplicit && !smtps) {
+    return InvalidInput("mail.tls = implicit needs an smtps:// URL (RFC 8314 port 465)");
+  }
+  if (s.tls != SmtpTls::kImplicit && smtps) {
+    return InvalidInput("an smtps:// URL is implicit TLS: set mail.tls = implicit");
+  }
+  std::string name, address;
+  SplitMailbox(s.from, &name, &address);
+  if (!SafeAddress(address)) return InvalidInput("mail.from is not an address: '" + s.from + "'");
+  if (s.public_url.empty()) {
+    return InvalidInput("no base for pickup links: set web.public-url (or CERTPRESS_URL)");
+  }
+  if (s.claimer.empty()) return InvalidInput("the mailer needs a claimer name");
+  return Status::Ok();
+}
+
+std::string EncodeHeaderText(std::string_view text, size_t used) {
+  if (PlainAscii(text)) return std::string(text);
+  // RFC 2047 2: an encoded-word is at most 75 characters, and a header line should keep to
+  // 78 (RFC 5322 2.1.1): the first word shares its line with the field name (|used|), the
+  // others follow folding whitespace. "=?UTF-8?B?" and "?=" take 12 characters; base64 takes 4
+  // for each 3 bytes; a character is never split between words (RFC 2047 5(3)).
+  std::string out;
+  size_t i = 0;
+  size_t room = std::min<size_t>(75, used + 20 < 78 ? 78 - used : 20);
+  while (i < text.size()) {
+    const size_t max_bytes = (room - 12) / 4 * 3;
+    size_t end = i;
+    while (end < text.size()) {
+      const size_t n = Utf8Len(static_cast<unsigned char>(text[end]));
+      if (end + n - i > max_bytes) break;
+      end += n;
+    }
+    if (end == i) end = std::min(text.size(), i + 1);
+    if (!out.empty()) out += "\r\n ";
+    out += "=?UTF-8?B?" + Base64(text.substr(i, end - i)) + "?=";
+    i = end;
+    room = 75;  // a continuation line: one space, then the word (76 of 78)
+  }
+  return out;
+}
+
+std::string FormatMailbox(std::string_view name, std::string_view address, size_t used) {
+  if (name.empty()) return std::string(address);
+  std::string shown;
+  if (!PlainAscii(name)) {
+    shown = EncodeHeaderText(name, used);
+    // The address goes on a line of its own when the last word's line would be too long.
+    const size_t last = shown.rfind('\n');
+    const size_t line = last == std::string::npos ? used + shown.size() : shown.size() - last;
+    if (line + 3 + address.size() > 78) return shown + "\r\n <" + std::string(address) + ">";
+  } else if (name.find_first_of("()<>[]:;@\\,.\"") != std::string_view::npos) {
+    shown = "\"";
+    for (char ch : name) {
+      if (ch == '"' || ch == '\\') shown.push_back('\\');
+      shown.push_back(ch);
+    }
+    shown += "\"";
+  } else {
+    shown = std::string(name);
+  }
+  return shown + " <" + std::string(address) + ">";
+}
+
+void SplitMailbox(std::string_view mailbox, std::string* name, std::string* address) {
+  const size_t lt = mailbox.rfind('<');
+  const size_t gt = mailbox.rfind('>');
+  if (lt == std::string_view::npos || gt == std::string_view::npos || gt < lt) {
+    name->clear();
+    *address = std::string(mailbox);
+    return;
+  }
+  *address = std::string(mailbox.substr(lt + 1, gt - lt - 1));
+  std::string n(mailbox.substr(0, lt));
+  while (!n.empty() && n.back() == ' ') n.pop_back();
+  if (n.size() >= 2 && n.front() == '"' && n.back() == '"') n = n.substr(1, n.size() - 2);
+  *name = n;
+}
+
+SecureString BuildMessage(const MailMessage& m) {
+  const std::string boundary = "=_certpress_" + RandomHex(12);
+  std::string out;
+  out.reserve(1024 + 2 * (m.text.size() + m.html.size()));
+  out += "From: " + FormatMailbox(m.from_name, m.from_address, 6) + "\r\n";
+  out += "To: " + FormatMailbox(m.to_name, m.to_address, 4) + "\r\n";
+  out += "Subject: " + EncodeHeaderText(m.subject, 9) + "\r\n";
+  out += "Date: " + m.date + "\r\n";
+  out += "Message-ID: <" + m.message_id + ">\r\n";
+  out += "MIME-Version: 1.0\r\n";
+  out += "Auto-Submitted: auto-generated\r\n";  // RFC 3834 5: no auto-replies, please
+  out += "Content-Type: multipart/alternative;\r\n boundary=\"" + boundary + "\"\r\n\r\n";
+  out += "This is a MIME message: text and HTML.\r\n";
+  out += "\r\n--" + boundary + "\r\n";
+  out += "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+  AppendBase64Lines(&out, m.text.view());
+  out += "\r\n--" + boundary + "\r\n";
+  out += "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+  AppendBase64Lines(&out, m.html.view());
+  out += "\r\n--" + boundary + "--\r\n";
+  return SecureString(std::move(out));
+}
+
+Result<RenderedMail> RenderMail(const profiles::ActivationSpec& spec, std::string_view name,
+                                std::string_view link, std::string_view expiry) {
+  const bool code = spec.code != profiles::CodeChannel::kNone;
+  const std::string code_hint =
+      spec.code == profiles::CodeChannel::kLetter
+          ? "You also need the activation code from the letter we send you by post."
+          : "You also need the activation code your administrator gives you.";
+  const std::string subject =
+      spec.mail_subject.empty() ? "Your certificate is ready to pick up" : spec.mail_subject;
+  const std::string text =
+      spec.mail_text.empty()
+          ? "Hello {name},\n\nyour certificate is ready. Pick it up here before {expiry}:\n\n"
+            "{link}\n\nThe link works once. " +
+                (code ? code_hint + "\n" : std::string("\n")) +
+                "If you did not expect this message, ignore it.\n"
+          : spec.mail_text;
+  const std::string html =
+      spec.mail_html.empty()
+          ? "<!DOCTYPE html>\n<html><body>\n<p>Hello {name},</p>\n<p>your certificate is ready. "
+            "Pick it up before {expiry}:</p>\n<p><a href=\"{link}\">{link}</a></p>\n<p>The link "
+            "works once. " +
+                (code ? code_hint : std::string()) +
+                "</p>\n<p>If you did not expect this message, ignore it.</p>\n</body></html>\n"
+          : spec.mail_html;
+  std::map<std::string, std::string> plain = {
+      {"name", std::string(name)}, {"link", std::string(link)}, {"expiry", std::string(expiry)}};
+  std::map<std::string, std::string> escaped = {
+      {"name", HtmlEscape(name)}, {"link", HtmlEscape(link)}, {"expiry", HtmlEscape(expiry)}};
+  RenderedMail out;
+  CP_ASSIGN_OR_RETURN(out.subject, profiles::RenderTemplate(subject, plain));
+  auto t = profiles::RenderTemplate(text, plain);
+  auto h = profiles::RenderTemplate(html, escaped);
+  for (auto* m : {&plain, &escaped}) {
+    for (auto& [k, v] : *m) OPENSSL_cleanse(v.data(), v.size());
+  }
+  if (!t.ok()) return t.status();
+  if (!h.ok()) return h.status();
+  out.text = SecureString(std::move(t).value());
+  out.html = SecureString(std::move(h).value());
+  return out;
+}
+
+Result<DrainReport> DrainOutbox(store::Connection& db, const ActivationKeys& keys,
+                                const profiles::ProfileSet& profiles, const MailSettings& settings,
+                                int max_mails) {
+  CP_RETURN_IF_ERROR(CheckMailSettings(settings));
+  DrainReport rep;
+  SmtpClient smtp;
+  int done = 0;
+  while (max_mails <= 0 || done < max_mails) {
+    // One mail per claim: a crash leaves only the mail in flight waiting for its lease, and
+    // several mailers share the queue mail by mail. A claim is one short transaction; the
+    // SMTP exchange costs far more.
+    CP_ASSIGN_OR_RETURN(auto rows,
+                        store::ClaimMails(db, settings.claimer, 1, settings.lease_seconds));
+    if (rows.empty()) break;
+    for (const auto& row : rows) {
+      ++done;
+      auto r = SendOne(db, keys, profiles, settings, smtp, row);
+      if (!r.ok()) return r.status().Wrap("mail " + std::to_string(row.id));
+      switch (*r) {
+        case Sent::kSent:
+          ++rep.sent;
+          break;
+        case Sent::kRetried:
+          ++rep.retried;
+          break;
+        case Sent::kFailed:
+          ++rep.failed;
+          break;
+        case Sent::kVoided:
+          ++rep.voided;
+          break;
+      }
+    }
+  }
+  return rep;
+}
+
+void RunMailer(store::Connection& db, const ActivationKeys& keys,
+               const profiles::ProfileSet& profiles, const MailSettings& settings, int poll_seconds,
+               const std::atomic<bool>& stop) {
+  const log::Logger& log = MailLog();
+  log.Info("mailer started", {{"poll_s", poll_seconds}});
+  while (!stop.load()) {
+    auto r = DrainOutbox(db, keys, profiles, settings);
+    if (!r.ok()) {
+      log.Error("draining the outbox failed", {{"error", r.status().message()}});
+    } else if (r->sent + r->retried + r->failed + r->voided > 0) {
+      log.Info("outbox drained", {{"sent", r->sent},
+                                  {"retried", r->retried},
+                                  {"failed", r->failed},
+                                  {"voided", r->voided}});
+    }
+    for (int i = 0; i < poll_seconds * 5 && !stop.load(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+  log.Info("mailer stopped", {});
+}
+
+}  // namespace certpress::kgs
