@@ -22,6 +22,9 @@ po::options_description CommonOptions() {
       "db.socket", po::value<std::string>()->default_value(""), "MariaDB unix socket")(
       "db.host", po::value<std::string>()->default_value(""), "MariaDB host (if no socket)")(
       "db.port", po::value<unsigned>()->default_value(3306), "MariaDB port")(
+      "db.hosts", po::value<std::string>()->default_value(""),
+      "Galera nodes, space-separated sockets or host:port, in the order every process "
+      "prefers them ($CERTPRESS_DB_NODES); replaces db.socket and db.host")(
       "db.name", po::value<std::string>()->default_value("certpress"), "database name")(
       "db.user", po::value<std::string>()->default_value("certpress"), "database user")(
       "db.password-file", po::value<std::string>()->default_value(""),
@@ -97,6 +100,8 @@ Result<log::Config> LogConfig(const po::variables_map& vm, log::Level level) {
 std::string EnvName(const std::string& var, const po::options_description& desc) {
   static const std::string kPrefix = "CERTPRESS_";
   if (var.rfind(kPrefix, 0) != 0) return "";
+  // scripts/stack writes the cluster's nodes as CERTPRESS_DB_NODES.
+  if (var == "CERTPRESS_DB_NODES") return "db.hosts";
   // The state directory of scripts/stack, not an option (it would fill `pinletter list
   // --state`).
   if (var == "CERTPRESS_STATE") return "";

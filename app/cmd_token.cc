@@ -27,7 +27,8 @@ CommandResult TokenInit(Context& ctx) {
   // The database is opened after the token exists: the audit chain's keys are unwrapped by it.
   store::Connection* db = nullptr;
   std::string unaudited;
-  if (ctx.Get<std::string>("db.socket").empty() && ctx.Get<std::string>("db.host").empty()) {
+  if (ctx.Get<std::string>("db.socket").empty() && ctx.Get<std::string>("db.host").empty() &&
+      ctx.Get<std::string>("db.hosts").empty()) {
     unaudited = "no database configured";
   } else if (auto conn = ctx.Db(); conn.ok()) {
     db = *conn;

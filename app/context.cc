@@ -63,9 +63,10 @@ Result<store::DbConfig> Context::DbSettings() const {
   c.port = Get<unsigned>("db.port");
   c.name = Get<std::string>("db.name");
   c.user = Get<std::string>("db.user");
-  if (c.socket.empty() && c.host.empty()) {
+  c.nodes = store::ParseNodes(Get<std::string>("db.hosts"));
+  if (c.socket.empty() && c.host.empty() && c.nodes.empty()) {
     return InvalidInput(
-        "no database configured: set db.socket (or db.host) in the config, "
+        "no database configured: set db.socket (or db.host, or db.hosts) in the config, "
         "CERTPRESS_DB_SOCKET, or --db.socket");
   }
   const std::string pw_file = Get<std::string>("db.password-file");

@@ -414,9 +414,21 @@ class Run {
     }
   }
 
+  // Release gives this run's claims back. In a transaction that is retried and reconnects:
+  // a run whose database node died releases them through the node its connection moves to
+  // (db.hosts), instead of leaving them to wait out their lease.
   void Release() {
-    auto r = store::ReleaseClaims(*claim_db_, opt_.claimer);
-    if (r.ok()) summary_.released = *r;
+    int64_t released = 0;
+    Status st = store::RunTransaction(*claim_db_, [&](store::Connection& c) -> Status {
+      CP_ASSIGN_OR_RETURN(released, store::ReleaseClaims(c, opt_.claimer));
+      return Status::Ok();
+    });
+    if (st.ok()) {
+      summary_.released = released;
+    } else {
+      log_.Warn("claims not released; they wait out their lease",
+                {{"run", summary_.run_id}, {"error", st.message()}});
+    }
   }
 
   bool HasFatal() {

@@ -87,7 +87,9 @@ Status AppendAuditBatch(Connection& conn, const std::vector<AuditEvent>& events,
   const auto& ring = conn.config().audit_keys;
   auto key = ring ? ring->keys.find(ring->current_id) : decltype(ring->keys.end()){};
   if (!ring || key == ring->keys.end()) {
-    return Unavailable("the audit key is not loaded (appending to the audit log needs the token)");
+    // Not retryable: the process did not load the keys (it has no token, or its login failed),
+    // and running the transaction again would not load them.
+    return Internal("the audit key is not loaded (appending to the audit log needs the token)");
   }
   CP_ASSIGN_OR_RETURN(auto head,
                       Sql(conn).Query("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"));

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -15,37 +16,64 @@ namespace certpress::store {
 
 namespace {
 
-// Errors after which the same work may succeed if run again.
-bool RetryableErrno(unsigned err) {
-  return err == ER_LOCK_DEADLOCK || err == ER_LOCK_WAIT_TIMEOUT || err == CR_SERVER_GONE_ERROR ||
-         err == CR_SERVER_LOST || err == CR_CONNECTION_ERROR || err == CR_CONN_HOST_ERROR ||
-         err == ER_CONNECTION_KILLED || err == 4031 /* ER_CLIENT_INTERACTION_TIMEOUT */;
-}
-
-// Errors that mean the link to the server is gone: its prepared statements died with it and
-// the connection must be opened again. A deadlock or lock wait timeout leaves the link and
-// its statements usable: the transaction is rolled back and run again on the same one.
-bool LinkLost(unsigned err) {
-  return err == CR_SERVER_GONE_ERROR || err == CR_SERVER_LOST || err == CR_CONNECTION_ERROR ||
-         err == CR_CONN_HOST_ERROR || err == ER_CONNECTION_KILLED ||
-         err == 4031 /* ER_CLIENT_INTERACTION_TIMEOUT */;
-}
+// The one table of error numbers that are not fatal. Everything else is (a duplicate key is
+// a conflict, see FromErrno).
+struct ErrnoRule {
+  unsigned err;
+  ErrnoClass cls;
+};
+constexpr ErrnoRule kErrnoRules[] = {
+    // InnoDB chose this transaction as a deadlock victim; on Galera also a transaction that
+    // failed certification at COMMIT or was aborted by a replicated write (brute force abort),
+    // reported even while a SELECT ... FOR UPDATE's rows are being fetched.
+    {ER_LOCK_DEADLOCK, ErrnoClass::kRetry},
+    {ER_LOCK_WAIT_TIMEOUT, ErrnoClass::kRetry},  // 1205
+    // 1317: a statement interrupted; Galera interrupts local statements when the node leaves
+    // the primary component. Retried a bounded number of times like any other.
+    {ER_QUERY_INTERRUPTED, ErrnoClass::kRetry},
+    // 1047 "WSREP has not yet prepared node for application use": the node is not (or no
+    // longer) in the primary component; another node may be.
+    {ER_UNKNOWN_COM_ERROR, ErrnoClass::kReconnect},
+    // 1180 "Got error 6 during COMMIT" ("not connected to Primary Component"): nothing was
+    // committed (the write set could not be replicated); the cluster is usually primary again
+    // within seconds, on this node or another.
+    {ER_ERROR_DURING_COMMIT, ErrnoClass::kReconnect},
+    {ER_CONNECTION_KILLED, ErrnoClass::kReconnect},     // 1927
+    {4031, ErrnoClass::kReconnect},                     // ER_CLIENT_INTERACTION_TIMEOUT
+    {CR_CONNECTION_ERROR, ErrnoClass::kReconnect},      // 2002: socket gone (node down)
+    {CR_CONN_HOST_ERROR, ErrnoClass::kReconnect},       // 2003
+    {CR_SERVER_GONE_ERROR, ErrnoClass::kReconnect},     // 2006
+    {CR_SERVER_LOST, ErrnoClass::kReconnect},           // 2013: the node died mid-statement
+    {CR_SERVER_LOST_EXTENDED, ErrnoClass::kReconnect},  // 2055
+};
 
 Status FromErrno(unsigned err, const char* sqlstate, const char* text, std::string_view what) {
   std::string m = std::string(what) + ": MariaDB error " + std::to_string(err) + " (" +
                   (sqlstate ? sqlstate : "?????") + "): " + (text ? text : "");
-  if (RetryableErrno(err)) return Unavailable(std::move(m));
+  if (ClassifyErrno(err) != ErrnoClass::kFatal) return Unavailable(std::move(m));
   if (err == ER_DUP_ENTRY) return Conflict(std::move(m));
   return DatabaseError(std::move(m));
 }
 
 }  // namespace
 
+ErrnoClass ClassifyErrno(unsigned err) {
+  for (const ErrnoRule& r : kErrnoRules) {
+    if (r.err == err) return r.cls;
+  }
+  return ErrnoClass::kFatal;
+}
+
+unsigned StatementErrno(unsigned stmt_errno, unsigned conn_errno) {
+  return stmt_errno != 0 ? stmt_errno : conn_errno;
+}
+
 DbConfig DbConfig::Clone() const {
   DbConfig c;
   c.socket = socket;
   c.host = host;
   c.port = port;
+  c.nodes = nodes;
   c.name = name;
   c.user = user;
   c.password = password.Clone();
@@ -80,9 +108,50 @@ void Connection::Close() {
   stmts_.clear();
   if (mysql_ != nullptr) mysql_close(mysql_);
   mysql_ = nullptr;
+  broken_ = false;
+}
+
+std::vector<std::string> ParseNodes(std::string_view hosts) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char ch : hosts) {
+    if (ch == ' ' || ch == ',' || ch == '\t' || ch == '\n') {
+      if (!cur.empty()) out.push_back(std::move(cur));
+      cur.clear();
+    } else {
+      cur += ch;
+    }
+  }
+  if (!cur.empty()) out.push_back(std::move(cur));
+  return out;
 }
 
 Status Connection::Connect() {
+  if (config_.nodes.empty()) {
+    const std::string node =
+        config_.socket.empty() ? config_.host + ":" + std::to_string(config_.port) : config_.socket;
+    return ConnectTo(config_.socket.empty() ? node : config_.socket, false);
+  }
+  // The first node, in the configured order, that answers and is ready.
+  std::string tried;
+  Status last;
+  bool transient = false;  // a node was down or not ready, rather than refusing us
+  for (const std::string& node : config_.nodes) {
+    Status st = ConnectTo(node, config_.nodes.size() > 1);
+    if (st.ok()) return st;
+    tried += (tried.empty() ? "" : "; ") + st.message();
+    transient = transient || IsRetryable(st);
+    last = st;
+  }
+  if (config_.nodes.size() == 1) return last;
+  const std::string m = "no node of db.hosts is usable: " + tried;
+  // Access denied on every node is not retried; a cluster that is down or electing may be.
+  return transient ? Unavailable(m) : DatabaseError(m);
+}
+
+Status Connection::ConnectTo(const std::string& node, bool check_ready) {
+  node_ = node;
+  broken_ = false;
   mysql_ = mysql_init(nullptr);
   if (mysql_ == nullptr) return Internal("mysql_init failed");
   mysql_optionsv(mysql_, MYSQL_SET_CHARSET_NAME, "utf8mb4");
@@ -90,17 +159,57 @@ Status Connection::Connect() {
   mysql_optionsv(mysql_, MYSQL_OPT_RECONNECT, &no);  // we reconnect ourselves, knowingly
   unsigned timeout = 10;
   mysql_optionsv(mysql_, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-  const char* host = config_.socket.empty() ? config_.host.c_str() : "localhost";
-  const char* sock = config_.socket.empty() ? nullptr : config_.socket.c_str();
-  if (mysql_real_connect(mysql_, host, config_.user.c_str(), config_.password.str().c_str(),
-                         config_.name.c_str(), config_.port, sock, 0) == nullptr) {
-    std::string where =
-        sock ? std::string("socket ") + sock : config_.host + ":" + std::to_string(config_.port);
+  std::string host = "localhost", sock;
+  unsigned port = config_.port;
+  if (!node.empty() && node[0] == '/') {
+    sock = node;
+  } else if (const size_t colon = node.rfind(':'); colon != std::string::npos) {
+    host = node.substr(0, colon);
+    port = static_cast<unsigned>(std::strtoul(node.c_str() + colon + 1, nullptr, 10));
+  } else {
+    host = node;
+  }
+  if (mysql_real_connect(mysql_, host.c_str(), config_.user.c_str(), config_.password.str().c_str(),
+                         config_.name.c_str(), port, sock.empty() ? nullptr : sock.c_str(),
+                         0) == nullptr) {
+    std::string where = !sock.empty() ? "socket " + sock : host + ":" + std::to_string(port);
     Status st = Error("connecting to database '" + config_.name + "' as '" + config_.user +
                       "' on " + where);
     mysql_close(mysql_);
     mysql_ = nullptr;
     return st;
+  }
+  if (check_ready) {
+    // A Galera node that is up but not in the primary component (partitioned, or still
+    // joining) accepts connections and refuses statements with 1047: pass it by.
+    // wsrep_on is OFF (and wsrep_ready OFF too) on a server without Galera, which is then taken
+    // as it is.
+    auto value = [&](const char* query) -> std::string {
+      std::string v;
+      if (mysql_real_query(mysql_, query, std::strlen(query)) == 0) {
+        if (MYSQL_RES* res = mysql_store_result(mysql_)) {
+          if (MYSQL_ROW row = mysql_fetch_row(res); row != nullptr && row[1] != nullptr) v = row[1];
+          mysql_free_result(res);
+        }
+      }
+      return v;
+    };
+    const bool galera = value("SHOW VARIABLES LIKE 'wsrep_on'") == "ON";
+    const std::string ready = galera ? value("SHOW STATUS LIKE 'wsrep_ready'") : "ON";
+    if (ready != "ON") {
+      Close();
+      return Unavailable("node " + node + " is not ready (wsrep_ready " + ready + ")");
+    }
+    // Reads wait until this node has applied what the cluster committed before them
+    // (causality checks): one process's connections can sit on two nodes for a moment after
+    // a failover, and a fence check must see the claim another connection just committed.
+    // Without Galera reads are local anyway.
+    if (galera) {
+      if (Status st = ExecScript("SET SESSION wsrep_sync_wait = 1"); !st.ok()) {
+        Close();
+        return st;
+      }
+    }
   }
   // UTC everywhere; READ COMMITTED so that SKIP LOCKED claims do not take gap locks; strict
   // mode so that a too-long value is an error, not a silent truncation.
@@ -121,17 +230,31 @@ uint64_t Connection::ThreadId() const {
   return mysql_ ? mysql_thread_id(mysql_) : 0;
 }
 
+Status Connection::Failed(unsigned err, const char* sqlstate, const char* text,
+                          std::string_view what) {
+  // The statements die with the link, and a node outside the primary component is left for
+  // another (Connect tries db.hosts in order): the link is closed before its next use, not
+  // here, where the caller may still hold one of its statements.
+  if (ClassifyErrno(err) == ErrnoClass::kReconnect) broken_ = true;
+  return FromErrno(err, sqlstate, text, what);
+}
+
 Status Connection::Error(std::string_view what) {
-  return FromErrno(mysql_errno(mysql_), mysql_sqlstate(mysql_), mysql_error(mysql_), what);
+  return Failed(mysql_errno(mysql_), mysql_sqlstate(mysql_), mysql_error(mysql_), what);
 }
 
 Status Connection::StmtError(MYSQL_STMT* stmt, std::string_view sql) {
   std::string what =
       "executing '" + std::string(sql.substr(0, 60)) + (sql.size() > 60 ? "...'" : "'");
-  return FromErrno(mysql_stmt_errno(stmt), mysql_stmt_sqlstate(stmt), mysql_stmt_error(stmt), what);
+  const unsigned err = StatementErrno(mysql_stmt_errno(stmt), mysql_errno(mysql_));
+  if (err != mysql_stmt_errno(stmt)) {
+    return Failed(err, mysql_sqlstate(mysql_), mysql_error(mysql_), what);
+  }
+  return Failed(mysql_stmt_errno(stmt), mysql_stmt_sqlstate(stmt), mysql_stmt_error(stmt), what);
 }
 
 Status Connection::ExecScript(std::string_view sql) {
+  if (broken_) Close();
   if (mysql_ == nullptr) return Unavailable("not connected");
   if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0) {
     return Error("running '" + std::string(sql.substr(0, 60)) + "'");
@@ -147,6 +270,7 @@ Status Connection::ExecScript(std::string_view sql) {
 Result<MYSQL_STMT*> Connection::Prepare(std::string_view sql) {
   // Never reconnect silently here: a statement of a transaction must not run on a fresh
   // connection in autocommit mode. RunTransaction reconnects between attempts.
+  if (broken_) Close();
   if (mysql_ == nullptr) return Unavailable("the database connection was lost");
   auto it = stmts_.find(sql);
   if (it != stmts_.end()) return it->second;
@@ -195,12 +319,7 @@ Status Connection::Run(MYSQL_STMT* stmt, std::string_view sql, const Param* para
     }
   }
   if (n > 0 && mysql_stmt_bind_param(stmt, binds.data()) != 0) return StmtError(stmt, sql);
-  if (mysql_stmt_execute(stmt) != 0) {
-    const unsigned err = mysql_stmt_errno(stmt);
-    Status st = StmtError(stmt, sql);
-    if (LinkLost(err)) Close();  // the statements died with the link
-    return st;
-  }
+  if (mysql_stmt_execute(stmt) != 0) return StmtError(stmt, sql);
   return Status::Ok();
 }
 
@@ -298,7 +417,10 @@ bool IsRetryable(const Status& status) {
 Status RunTransaction(Connection& conn, const std::function<Status(Connection&)>& body,
                       const RetryPolicy& policy, int* attempts) {
   Status last;
-  for (int attempt = 1; attempt <= policy.max_attempts; ++attempt) {
+  const auto start = std::chrono::steady_clock::now();
+  const int hard_cap = std::max(policy.max_attempts, 1) * 4;
+  int attempt = 1;
+  for (;; ++attempt) {
     if (attempts) *attempts = attempt;
     Status st = [&]() -> Status {
       CP_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(conn));
@@ -307,7 +429,11 @@ Status RunTransaction(Connection& conn, const std::function<Status(Connection&)>
     }();
     if (st.ok() || !IsRetryable(st)) return st;
     last = st;
-    if (attempt == policy.max_attempts) break;
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    if (attempt >= hard_cap || (attempt >= policy.max_attempts &&
+                                elapsed >= std::chrono::milliseconds(policy.retry_for_ms))) {
+      break;
+    }
     // Full jitter (random in [0, min(cap, base * 2^attempt)]) spreads retries of competing
     // transactions apart.
     uint32_t r = 0;
@@ -321,7 +447,7 @@ Status RunTransaction(Connection& conn, const std::function<Status(Connection&)>
       if (!rc.ok()) last = rc;
     }
   }
-  return last.Wrap("giving up after " + std::to_string(policy.max_attempts) + " attempts");
+  return last.Wrap("giving up after " + std::to_string(attempt) + " attempts");
 }
 
 }  // namespace certpress::store

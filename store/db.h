@@ -34,6 +34,13 @@ struct DbConfig {
   std::string socket;  // unix socket (preferred); else host/port
   std::string host;
   unsigned port = 0;
+  // db.hosts: the nodes of a Galera cluster, each a unix socket path (starting with '/') or
+  // host[:port]. When given, they replace socket/host/port: a connection goes to the first
+  // node in this order that answers and is ready (in the primary component), and after a
+  // lost link or a node outside the primary component, reconnects to the first such node
+  // again. Every process lists the nodes in the same order, so all write through one node
+  // while it lives and move to the same next one when it dies (docs/SCALING.md).
+  std::vector<std::string> nodes;
   std::string name;
   std::string user;
   SecureString password;
@@ -76,7 +83,26 @@ struct RetryPolicy {
   int max_attempts = 6;
   int base_delay_ms = 20;
   int max_delay_ms = 2000;
+  // Retryable errors are retried past max_attempts until this much time has passed since the
+  // first attempt (at most 4 x max_attempts attempts in all): a Galera node that dies stalls
+  // the survivors for about 5.5 s (its suspect timeout), longer than six quick attempts last.
+  int retry_for_ms = 20000;
 };
+
+// How an error number of the server (mysqld_error.h) or of Connector/C (errmsg.h) is handled.
+// One table in db.cc decides it, for statements, COMMIT and connecting alike.
+enum class ErrnoClass {
+  kFatal,      // not retried: the same work would fail again
+  kRetry,      // roll back and run the transaction again on the same connection
+  kReconnect,  // the link or the node is unusable: run again on a new connection, which may
+               // go to another node of db.hosts
+};
+ErrnoClass ClassifyErrno(unsigned err);
+// StatementErrno is the errno to classify a failed prepared statement by: its own, or the
+// connection's when the statement's is 0. Galera aborts a transaction (1213) while the rows
+// of a SELECT ... FOR UPDATE are being fetched; mysql_stmt_fetch then fails with
+// mysql_stmt_errno() 0 and the error only in mysql_errno().
+unsigned StatementErrno(unsigned stmt_errno, unsigned conn_errno);
 
 class Connection {
  public:
@@ -90,6 +116,8 @@ class Connection {
   // dropped with it).
   [[nodiscard]] Status Reconnect();
   uint64_t ThreadId() const;
+  // Node names the node this connection is on (its socket or host:port).
+  const std::string& Node() const { return node_; }
   const DbConfig& config() const { return config_; }
   // SetAuditKeys gives this connection the audit chain's keys (loaded after it opened, since
   // the wrapped keys are read through it).
@@ -115,14 +143,20 @@ class Connection {
 
   explicit Connection(DbConfig config) : config_(std::move(config)) {}
   Status Connect();
+  Status ConnectTo(const std::string& node, bool check_ready);
   void Close();
   Result<MYSQL_STMT*> Prepare(std::string_view sql);
   Status Run(MYSQL_STMT* stmt, std::string_view sql, const Param* params, size_t n);
   Status Error(std::string_view what);
   Status StmtError(MYSQL_STMT* stmt, std::string_view sql);
+  // Failed builds the status of error |err| and drops the link when the error says it (or
+  // its node) is unusable, so that the next attempt opens a new one.
+  Status Failed(unsigned err, const char* sqlstate, const char* text, std::string_view what);
 
   DbConfig config_;
   MYSQL* mysql_ = nullptr;
+  std::string node_;
+  bool broken_ = false;  // a reconnect-class error was seen: close before the next use
   std::map<std::string, MYSQL_STMT*, std::less<>> stmts_;
 };
 
@@ -143,13 +177,18 @@ class Transaction {
 };
 
 // RunTransaction runs |body| inside a transaction and commits. If |body| or the commit fails
-// with a retryable error (deadlock 1213, lock wait timeout 1205, lost connection 2006/2013,
-// cannot connect 2002), the transaction is rolled back, the connection re-established if it
-// was lost, and the whole body run again after a jittered, capped exponential backoff. |body|
-// must therefore be safe to re-run. |attempts| (optional) reports how many runs it took.
+// with a retryable error (ClassifyErrno: deadlock or Galera certification failure 1213, lock
+// wait timeout 1205, lost connection 2006/2013, cannot connect 2002, a Galera node outside
+// the primary component 1047/1180), the transaction is rolled back, the connection
+// re-established if it was lost, and the whole body run again after a jittered, capped
+// exponential backoff. |body| must therefore be safe to re-run. |attempts| (optional) reports
+// how many runs it took.
 [[nodiscard]] Status RunTransaction(Connection& conn,
                                     const std::function<Status(Connection&)>& body,
                                     const RetryPolicy& policy = {}, int* attempts = nullptr);
+
+// ParseNodes splits a db.hosts value (nodes separated by spaces or commas).
+std::vector<std::string> ParseNodes(std::string_view hosts);
 
 // IsRetryable tells whether a database status is one RunTransaction retries.
 bool IsRetryable(const Status& status);

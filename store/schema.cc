@@ -1,7 +1,11 @@
 #include "store/schema.h"
 
+#include <chrono>
+#include <cstdio>
+#include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "store/audit.h"
@@ -482,6 +486,7 @@ struct TablePrivileges {
 };
 constexpr TablePrivileges kRestricted[] = {
     {"schema_migrations", "SELECT"},
+    {"schema_lock", "SELECT"},  // the migration lock (Migrate): migrators only
     {"audit_log", "SELECT, INSERT"},
     // The head row is written by the migration; appenders move it on.
     {"audit_head", "SELECT, UPDATE"},
@@ -567,13 +572,86 @@ Result<int> SchemaVersion(Connection& conn) {
   return version;
 }
 
-Result<MigrateReport> Migrate(Connection& conn) {
-  CP_ASSIGN_OR_RETURN(auto lock, Sql(conn).Query("SELECT GET_LOCK('certpress.migrate', 60)"));
-  if (lock.empty() || lock[0].Int(0) != 1) {
-    return Unavailable("another process holds the migration lock");
+namespace {
+
+// The migration lock is a row of a table of our own, held by committing a lease on it, not
+// GET_LOCK (a named lock is local to one server, and on MariaDB's list of Galera limitations)
+// nor a row locked FOR UPDATE (Galera certifies writes only at commit: a row lock on one node
+// does not stop a transaction on another). A committed lease is seen by every node once it
+// commits; two nodes that take it at once are told apart by certification, which fails one
+// of them (1213, retried below, when it finds the lease taken). A migrator that dies leaves a
+// lease that runs out after kMigrationLeaseSeconds.
+constexpr int kMigrationLeaseSeconds = 300;
+constexpr int kMigrationLockWaitSeconds = 60;
+
+Status TakeMigrationLock(Connection& conn, const std::string& holder) {
+  CP_RETURN_IF_ERROR(
+      Sql(conn).ExecScript("CREATE TABLE IF NOT EXISTS schema_lock ("
+                           " id TINYINT NOT NULL PRIMARY KEY,"
+                           " holder VARCHAR(200) NULL,"
+                           " lease_until DATETIME(6) NULL) ENGINE=InnoDB"));
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(kMigrationLockWaitSeconds);
+  Status last;
+  while (std::chrono::steady_clock::now() < deadline) {
+    Status st = [&]() -> Status {
+      CP_RETURN_IF_ERROR(
+          Sql(conn)
+              .Exec("INSERT INTO schema_lock (id) VALUES (1) ON DUPLICATE KEY UPDATE id = id")
+              .status());
+      CP_ASSIGN_OR_RETURN(
+          ExecResult r,
+          Sql(conn).Exec("UPDATE schema_lock SET holder = ?, lease_until = UTC_TIMESTAMP(6) + "
+                         "INTERVAL ? SECOND WHERE id = 1 AND (holder IS NULL OR lease_until < "
+                         "UTC_TIMESTAMP(6))",
+                         {std::string_view(holder), int64_t{kMigrationLeaseSeconds}}));
+      if (r.affected_rows == 1) return Status::Ok();
+      return Unavailable("another process holds the migration lock (table schema_lock)");
+    }();
+    if (st.ok() || !IsRetryable(st)) return st;
+    last = st;
+    if (conn.ThreadId() == 0 || !Sql(conn).ExecScript("DO 1").ok()) {
+      Status rc = conn.Reconnect();
+      if (!rc.ok()) last = rc;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
+  return last;
+}
+
+void ReleaseMigrationLock(Connection& conn, const std::string& holder) {
+  Sql(conn)
+      .Exec("UPDATE schema_lock SET holder = NULL, lease_until = NULL WHERE id = 1 AND holder = ?",
+            {std::string_view(holder)})
+      .status()
+      .IgnoreError();
+}
+
+// UseTotalOrderDdl makes this session's DDL run in Galera's total order isolation (TOI, the
+// default wsrep_OSU_method): each statement is replicated before it runs and runs on every
+// node at the same point of the write order, so the schema changes everywhere at once (RSU
+// would change one node only). A server without Galera has no wsrep_OSU_method.
+Status UseTotalOrderDdl(Connection& conn) {
+  CP_ASSIGN_OR_RETURN(auto rows, Sql(conn).Query("SHOW VARIABLES LIKE 'wsrep_OSU_method'"));
+  if (rows.empty() || rows[0].Str(1) == "TOI") return Status::Ok();
+  return Sql(conn).ExecScript("SET SESSION wsrep_OSU_method = 'TOI'");
+}
+
+std::string LockHolder(Connection& conn) {
+  std::random_device rd;
+  char buf[9];
+  std::snprintf(buf, sizeof buf, "%08x", rd());
+  return "migrate:" + conn.Node() + ":" + std::to_string(conn.ThreadId()) + ":" + buf;
+}
+
+}  // namespace
+
+Result<MigrateReport> Migrate(Connection& conn) {
+  const std::string holder = LockHolder(conn);
+  CP_RETURN_IF_ERROR(TakeMigrationLock(conn, holder));
   MigrateReport report;
   Status st = [&]() -> Status {
+    CP_RETURN_IF_ERROR(UseTotalOrderDdl(conn));
     CP_RETURN_IF_ERROR(CreateMigrationsTable(conn));
     CP_ASSIGN_OR_RETURN(report.from_version, SchemaVersion(conn));
     report.to_version = report.from_version;
@@ -587,7 +665,16 @@ Result<MigrateReport> Migrate(Connection& conn) {
       if (!done.empty()) continue;
       for (const char* sql : m.statements) {
         Status s = Sql(conn).ExecScript(sql);
-        if (!s.ok()) return s.Wrap("migration " + std::to_string(m.version) + " (" + m.name + ")");
+        if (s.ok()) continue;
+        s = s.Wrap("migration " + std::to_string(m.version) + " (" + m.name + ")");
+        if (s.message().find("error 1419 ") != std::string::npos) {
+          // Binary logging is on (always on Galera): creating a trigger needs SUPER (BINLOG
+          // ADMIN) or log_bin_trust_function_creators=ON on the server (docs/SCALING.md).
+          return DatabaseError(s.message() +
+                               " (binary logging is on: give the migration account SUPER or "
+                               "BINLOG ADMIN, or set log_bin_trust_function_creators=ON)");
+        }
+        return s;
       }
       auto ins = Sql(conn).Exec("INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
                                 {int64_t{m.version}, std::string_view(m.name)});
@@ -598,7 +685,7 @@ Result<MigrateReport> Migrate(Connection& conn) {
     }
     return Status::Ok();
   }();
-  Sql(conn).Query("SELECT RELEASE_LOCK('certpress.migrate')").status().IgnoreError();
+  ReleaseMigrationLock(conn, holder);
   if (!st.ok()) return st;
   return report;
 }

@@ -18,11 +18,12 @@ struct MigrateReport {
   std::vector<std::pair<int, std::string>> migrations;  // version and name of each applied
 };
 
-// Migrate brings the schema to the latest version. Concurrent callers are serialised with a
-// named lock. MariaDB commits DDL implicitly, so each migration is written to be re-runnable
-// (IF NOT EXISTS) and its version row is written in the same step after its DDL. The caller
-// audits what was applied (`db migrate` does, once the schema is current and the audit keys,
-// which need it, are loaded).
+// Migrate brings the schema to the latest version. Concurrent callers, on one server or on
+// several Galera nodes, are serialised by a lease in table schema_lock (not GET_LOCK, which
+// Galera does not replicate); its DDL runs in Galera's total order isolation. MariaDB commits DDL
+// implicitly, so each migration is written to be re-runnable (IF NOT EXISTS) and its version row is
+// written in the same step after its DDL. The caller audits what was applied (`db migrate` does,
+// once the schema is current and the audit keys, which need it, are loaded).
 Result<MigrateReport> Migrate(Connection& conn);
 // AuditMigrations audits each migration |report| applied ("db.migrate", object "schema:N") as
 // |actor|, in one transaction; the connection needs the audit keys (store/audit.h).

@@ -3,6 +3,7 @@
 #include <openssl/sha.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <thread>
 
@@ -47,6 +48,68 @@ TEST(StoreIT, MigrationsRunTwiceWithoutChange) {
   auto n = Sql(*c).Query("SELECT COUNT(*), MAX(version) FROM schema_migrations");
   EXPECT_EQ((*n)[0].Int(0), (*recorded)[0].Int(0));
   EXPECT_EQ((*n)[0].Int(1), LatestSchemaVersion());
+}
+
+// The migration lock is a lease in schema_lock (a committed row, which Galera certifies across
+// nodes), not GET_LOCK: a migrator waits while another holds an unexpired lease, goes on once
+// it is released, and takes over one that ran out (its holder died).
+TEST(StoreIT, MigrationsWaitForTheLeaseInSchemaLockAndTakeOverAnExpiredOne) {
+  TestDb db;
+  auto c = db.Connect();
+  auto other = db.Connect();
+  ASSERT_TRUE(c && other);
+  ASSERT_TRUE(Sql(*other)
+                  .Exec("UPDATE schema_lock SET holder = 'someone-else', lease_until = "
+                        "UTC_TIMESTAMP(6) + INTERVAL 60 SECOND WHERE id = 1")
+                  .ok());
+  std::atomic<bool> released{false};
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    released = true;
+    EXPECT_TRUE(Sql(*other)
+                    .Exec("UPDATE schema_lock SET holder = NULL, lease_until = NULL WHERE id = 1")
+                    .ok());
+  });
+  auto m = Migrate(*c);
+  const bool waited = released.load();
+  release.join();
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_TRUE(waited) << "Migrate did not wait for the lease another process held";
+  auto free = Sql(*other).Query("SELECT COUNT(*) FROM schema_lock WHERE holder IS NULL");
+  ASSERT_TRUE(free.ok());
+  EXPECT_EQ((*free)[0].Int(0), 1);  // released after the migration
+
+  // A holder that died: its lease ran out, and the next migration takes the lock at once.
+  ASSERT_TRUE(Sql(*other)
+                  .Exec("UPDATE schema_lock SET holder = 'dead', lease_until = "
+                        "UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE id = 1")
+                  .ok());
+  auto again = Migrate(*c);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->applied, 0);
+}
+
+// db.hosts: a node that is down is passed by, in order, and the connection names the node it
+// is on; when every node is down the error names each.
+TEST(StoreIT, AConnectionOpensOnTheFirstNodeOfDbHostsThatAnswers) {
+  TestDb db;
+  DbConfig config = db.Config();
+  const std::string live = config.socket;
+  const std::string dead = "/nonexistent/certpress-test/mysqld.sock";
+  config.socket.clear();
+  config.nodes = {dead, live};
+  auto c = Connection::Open(config);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ((*c)->Node(), live);
+  auto one = Sql(**c).Query("SELECT 1");
+  ASSERT_TRUE(one.ok()) << one.status().message();
+
+  config.nodes = {dead, dead + ".2"};
+  auto none = Connection::Open(config);
+  ASSERT_FALSE(none.ok());
+  EXPECT_TRUE(IsRetryable(none.status())) << none.status().message();  // down, not refused
+  EXPECT_NE(none.status().message().find(dead + ".2"), std::string::npos)
+      << none.status().message();
 }
 
 TEST(StoreIT, TransactionInterruptedByKilledConnectionIsRetried) {
@@ -610,11 +673,16 @@ TEST_F(AuditIT, AppendingWithoutTheKeyIsRefused) {
   config.audit_keys.reset();
   auto c = Connection::Open(config);
   ASSERT_TRUE(c.ok());
-  Status st = RunTransaction(**c, [&](Connection& conn) {
-    return AppendAudit(conn, {"bob", "test.event", "obj:x", ""});
-  });
+  int attempts = 0;
+  Status st = RunTransaction(
+      **c,
+      [&](Connection& conn) {
+        return AppendAudit(conn, {"bob", "test.event", "obj:x", ""});
+      },
+      RetryPolicy{}, &attempts);
   EXPECT_FALSE(st.ok());
   EXPECT_NE(st.message().find("audit key is not loaded"), std::string::npos) << st.message();
+  EXPECT_EQ(attempts, 1);  // not retried: another run would not load the key either
 }
 
 }  // namespace

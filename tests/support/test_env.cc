@@ -201,7 +201,8 @@ void CopyTestProfiles(const std::string& dest) {
   }
 }
 
-Cli::Cli(const TestDb& db, const TestToken& token) : softhsm_conf_(token.softhsm_conf()) {
+Cli::Cli(const TestDb& db, const TestToken& token, const std::string& db_hosts)
+    : softhsm_conf_(token.softhsm_conf()) {
   dir_ = (fs::temp_directory_path() / ("cp-cli-" + RandomSuffix())).string();
   fs::create_directories(dir_);
   CopyTestProfiles(dir_ + "/profiles");
@@ -215,6 +216,7 @@ Cli::Cli(const TestDb& db, const TestToken& token) : softhsm_conf_(token.softhsm
     << "\nlabel = " << token.label() << "\npin-file = " << token.pin_file() << "\n"
     << "[profiles]\ndir = " << dir_ << "/profiles\n"
     << "[audit]\ncheckpoint-file = " << dir_ << "/audit-checkpoints.jsonl\n";
+  if (!db_hosts.empty()) f << "[db]\nhosts = " << db_hosts << "\n";
 }
 
 Cli::~Cli() {
@@ -224,8 +226,8 @@ Cli::~Cli() {
 std::string Cli::CommandLine(const std::vector<std::string>& args) const {
   // Only the config file speaks: the stack's CERTPRESS_* variables must not leak in.
   std::string cmd =
-      "env -u CERTPRESS_DB_SOCKET -u CERTPRESS_TOKEN_LABEL -u CERTPRESS_TOKEN_PIN_FILE "
-      "-u CERTPRESS_TOKEN_MODULE SOFTHSM2_CONF=" +
+      "env -u CERTPRESS_DB_SOCKET -u CERTPRESS_DB_NODES -u CERTPRESS_TOKEN_LABEL "
+      "-u CERTPRESS_TOKEN_PIN_FILE -u CERTPRESS_TOKEN_MODULE SOFTHSM2_CONF=" +
       Quote(softhsm_conf_) + " CERTPRESS_CONFIG=" + Quote(config_) + " " CERTPRESS_BIN;
   for (const auto& a : args) cmd += " " + Quote(a);
   return cmd;

@@ -83,7 +83,8 @@ RunResult ListPrivateKeys(const TestToken& token);
 // are CopyTestProfiles' (dir()/profiles).
 class Cli {
  public:
-  Cli(const TestDb& db, const TestToken& token);
+  // |db_hosts| (optional) is written as db.hosts: Galera nodes in the order this CLI prefers.
+  Cli(const TestDb& db, const TestToken& token, const std::string& db_hosts = "");
   ~Cli();
   RunResult Run(const std::vector<std::string>& args) const;
   // OperatorArgs enrolls operator |name| on first use (its key and password in dir()) and
