@@ -431,6 +431,30 @@ class Run {
     }
   }
 
+  // ReleaseOrphans runs when a pass of the pipeline has ended normally: every chunk this run
+  // knew of is persisted or failed, so a request still claimed by this claimer is one whose
+  // claim committed although the process was told otherwise (its database node died during
+  // the COMMIT, Galera had already replicated it, and the retried claim took other rows; they
+  // were never counted as claimed). Such claims are given back, so that
+  // this run (another pass) or another scheduler issues them now instead of after their lease.
+  int64_t ReleaseOrphans() {
+    int64_t released = 0;
+    Status st = store::RunTransaction(*claim_db_, [&](store::Connection& c) -> Status {
+      CP_ASSIGN_OR_RETURN(released, store::ReleaseClaims(c, opt_.claimer));
+      return Status::Ok();
+    });
+    if (!st.ok()) {
+      log_.Warn("orphaned claims not released; they wait out their lease",
+                {{"run", summary_.run_id}, {"error", st.message()}});
+      return 0;
+    }
+    if (released > 0) {
+      log_.Warn("released claims whose commit was not confirmed (a database node died)",
+                {{"run", summary_.run_id}, {"released", released}});
+    }
+    return released;
+  }
+
   bool HasFatal() {
     std::lock_guard<std::mutex> lock(fatal_mu_);
     return !summary_.fatal.ok();
@@ -573,26 +597,35 @@ Result<BatchSummary> RunBatch(const profiles::ProfileSet& profiles, CryptoToken&
         return c;
       };
     };
-    tbb::parallel_pipeline(
-        static_cast<size_t>(tokens),
-        tbb::make_filter<void, ChunkPtr>(filter_mode::serial_in_order,
-                                         [&](tbb::flow_control& fc) -> ChunkPtr {
-                                           auto c = run.Claim();
-                                           if (!c) fc.stop();
-                                           return c;
-                                         }) &
-            tbb::make_filter<ChunkPtr, ChunkPtr>(filter_mode::parallel,
-                                                 stage([&](Chunk& c) { run.Keys(c); })) &
-            tbb::make_filter<ChunkPtr, ChunkPtr>(filter_mode::parallel,
-                                                 stage([&](Chunk& c) { run.Encode(c); })) &
-            tbb::make_filter<ChunkPtr, ChunkPtr>(filter_mode::serial_in_order,
-                                                 stage([&](Chunk& c) { run.RecordIntent(c); })) &
-            tbb::make_filter<ChunkPtr, ChunkPtr>(filter_mode::parallel,
-                                                 stage([&](Chunk& c) { run.Sign(c); })) &
-            tbb::make_filter<ChunkPtr, ChunkPtr>(filter_mode::parallel,
-                                                 stage([&](Chunk& c) { run.Package(c); })) &
-            tbb::make_filter<ChunkPtr, void>(filter_mode::serial_in_order,
-                                             [&](ChunkPtr c) { run.Persist(std::move(c)); }));
+    auto pass = [&] {
+      tbb::parallel_pipeline(
+          static_cast<size_t>(tokens),
+          tbb::make_filter<void, ChunkPtr>(filter_mode::serial_in_order,
+                                           [&](tbb::flow_control& fc) -> ChunkPtr {
+                                             auto c = run.Claim();
+                                             if (!c) fc.stop();
+                                             return c;
+                                           }) &
+              tbb::make_filter<ChunkPtr, ChunkPtr>(filter_mode::parallel,
+                                                   stage([&](Chunk& c) { run.Keys(c); })) &
+              tbb::make_filter<ChunkPtr, ChunkPtr>(filter_mode::parallel,
+                                                   stage([&](Chunk& c) { run.Encode(c); })) &
+              tbb::make_filter<ChunkPtr, ChunkPtr>(filter_mode::serial_in_order,
+                                                   stage([&](Chunk& c) { run.RecordIntent(c); })) &
+              tbb::make_filter<ChunkPtr, ChunkPtr>(filter_mode::parallel,
+                                                   stage([&](Chunk& c) { run.Sign(c); })) &
+              tbb::make_filter<ChunkPtr, ChunkPtr>(filter_mode::parallel,
+                                                   stage([&](Chunk& c) { run.Package(c); })) &
+              tbb::make_filter<ChunkPtr, void>(filter_mode::serial_in_order,
+                                               [&](ChunkPtr c) { run.Persist(std::move(c)); }));
+    };
+    // Another pass only for claims orphaned by a node's death (ReleaseOrphans); bounded, since
+    // each pass can only meet what a further node failure orphans.
+    for (int passes = 0; passes < 4; ++passes) {
+      pass();
+      if (run.HasFatal() || (opt.stop && opt.stop->load())) break;
+      if (run.ReleaseOrphans() == 0) break;
+    }
   });
   {
     std::lock_guard<std::mutex> lock(lease_mu);
