@@ -100,11 +100,11 @@ std::string_view CodeChannelName(CodeChannel c) {
 }
 
 Status Parser::ParseCard(const std::string& name, const toml::table& t, const std::string& path) {
-  CP_RETURN_IF_ERROR(toml_.KnownKeys(
-      t, path,
-      {"description", "token", "approvals", "submitter_may_approve", "delivery", "natural_key",
-       "ca", "cas", "subject", "sans", "fields", "keys", "piv", "letter", "activation",
-       "archive_keys"}));
+  CP_RETURN_IF_ERROR(
+      toml_.KnownKeys(t, path,
+                      {"description", "token", "approvals", "submitter_may_approve", "delivery",
+                       "natural_key", "ca", "cas", "subject", "sans", "fields", "keys", "piv",
+                       "letter", "activation", "archive_keys"}));
   CardProfile c;
   c.name = name;
   CP_ASSIGN_OR_RETURN(c.description, toml_.Str(t, "description", path, false));
@@ -120,7 +120,7 @@ Status Parser::ParseCard(const std::string& name, const toml::table& t, const st
   CP_RETURN_IF_ERROR(CheckNaturalKey(t, path, c));
   CP_RETURN_IF_ERROR(ParseSubject(t, path, &c));  // templates name fields: after ParseFields
   CP_RETURN_IF_ERROR(ParseSans(t, path, &c));
-  CP_RETURN_IF_ERROR(ParseKeys(t, path, &c));        // a key's source depends on the token
+  CP_RETURN_IF_ERROR(ParseKeys(t, path, &c));  // a key's source depends on the token
   CP_RETURN_IF_ERROR(ParsePiv(t, path, &c));
   CP_RETURN_IF_ERROR(ParseLetter(t, path, &c));
   CP_RETURN_IF_ERROR(ParseActivation(t, path, &c));  // after the fields and subject it names

@@ -12,6 +12,9 @@ namespace certpress {
 // ValidateUtf8 returns true if |s| is well-formed UTF-8 (no overlongs, no surrogates, nothing
 // above U+10FFFF). On failure *bad_offset is the byte offset of the first bad sequence.
 bool ValidateUtf8(std::string_view s, size_t* bad_offset = nullptr);
+// HtmlEscape escapes & < > " ' for HTML text and attribute values (the web pages and the
+// HTML part of mails).
+std::string HtmlEscape(std::string_view s);
 
 // Utf8Length counts code points of a valid UTF-8 string.
 size_t Utf8Length(std::string_view s);

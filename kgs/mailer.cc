@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "common/utf8.h"
 #include "store/activations.h"
 
 namespace certpress::kgs {
@@ -54,32 +55,6 @@ size_t Utf8Len(unsigned char lead) {
   if (lead >= 0xe0) return 3;
   if (lead >= 0xc0) return 2;
   return 1;
-}
-
-std::string HtmlEscape(std::string_view s) {
-  std::string out;
-  for (char ch : s) {
-    switch (ch) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out.push_back(ch);
-    }
-  }
-  return out;
 }
 
 std::string RandomHex(size_t n) {

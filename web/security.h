@@ -12,6 +12,7 @@
 
 #include "common/bytes.h"
 #include "common/status.h"
+#include "common/utf8.h"  // HtmlEscape, for the pages
 #include "web/http.h"
 
 namespace certpress::web {
@@ -23,9 +24,6 @@ std::string Base64Url(ByteSpan data);
 // ConstantTimeEquals compares without a data-dependent early exit (CRYPTO_memcmp); unequal
 // lengths are unequal.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
-
-// HtmlEscape escapes & < > " ' for text and attribute values.
-std::string HtmlEscape(std::string_view s);
 
 // ParseForm reads an application/x-www-form-urlencoded body (the HTML form encoding): '+' is
 // a space, %XX an octet. A malformed escape or a repeated name is invalid input.
