@@ -1,5 +1,6 @@
 // `certpress activation ...` and `certpress mail ...`: activation codes, resends and the
 // outbox (kgs/activations.h, kgs/mailer.h). Options in, results out.
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "app/commands.h"
@@ -72,6 +73,13 @@ CommandResult List(Context& ctx) {
                   static_cast<long long>(a.request_id), static_cast<long long>(a.id),
                   a.state.c_str(), a.mail_state.c_str(), a.expires_at.c_str());
     ctx.out << line << a.recipient_email << "\n";
+  }
+  const auto undelivered = std::count_if(
+      rows->begin(), rows->end(), [](const auto& a) { return a.state == store::kActUndelivered; });
+  if (undelivered > 0) {
+    ctx.out << undelivered
+            << " undelivered: `certpress mail list` shows the mail server's reply; once the "
+               "address is right, `certpress activation resend --request ID` sends a new link\n";
   }
   return Ok();
 }

@@ -59,6 +59,7 @@ ActivationState StateOf(const store::ActivationRow& row) {
   if (s == store::kActUsed) return ActivationState::kUsed;
   if (s == store::kActLocked) return ActivationState::kLocked;
   if (s == store::kActVoid) return ActivationState::kVoid;
+  if (s == store::kActUndelivered) return ActivationState::kUndelivered;
   if (row.expired) return ActivationState::kExpired;
   return s == store::kActOpened ? ActivationState::kOpened : ActivationState::kSent;
 }
@@ -239,6 +240,8 @@ std::string_view ActivationStateName(ActivationState s) {
       return "locked";
     case ActivationState::kVoid:
       return "void";
+    case ActivationState::kUndelivered:
+      return "undelivered";
   }
   return "unknown";
 }

@@ -85,7 +85,16 @@ Result<PlannedActivations> PlanActivations(
 
 // ---- The pickup API (web/ calls these) ----
 
-enum class ActivationState { kQueued, kSent, kOpened, kUsed, kExpired, kLocked, kVoid };
+enum class ActivationState {
+  kQueued,
+  kSent,
+  kOpened,
+  kUsed,
+  kExpired,
+  kLocked,
+  kVoid,
+  kUndelivered,  // its mail failed for good; `activation resend` sends a new link
+};
 std::string_view ActivationStateName(ActivationState s);
 
 // Activation: what the pickup page may show. Never a secret.
@@ -172,7 +181,7 @@ std::string NormalizeCode(std::string_view typed);
 Result<int64_t> Resend(store::Connection& db, int64_t request_id, const std::string& actor);
 
 // ListActivations: request, recipient, state (queued, sent, opened, used, expired, locked,
-// void) and the mail's state; never a secret.
+// void, undelivered) and the mail's state; never a secret.
 Result<std::vector<store::ActivationListing>> ListActivations(store::Connection& db,
                                                               int64_t request_id = 0);
 

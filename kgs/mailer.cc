@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/utf8.h"
 #include "store/activations.h"
+#include "store/audit.h"
 
 namespace certpress::kgs {
 
@@ -236,9 +237,21 @@ Result<Sent> SendOne(store::Connection& db, const ActivationKeys& keys,
         db, [&](store::Connection& c) { return store::VoidMail(c, row.id, s.claimer, why); }));
     return Sent::kVoided;
   };
+  // A mail that failed for good is audited; an activation's link, which nobody received, is
+  // withdrawn in the same transaction, so `activation list` says "undelivered" rather than
+  // "sent" and the operator knows to fix the address and resend.
   auto fail_it = [&](const std::string& why) -> Result<Sent> {
-    CP_RETURN_IF_ERROR(EndRow(
-        db, [&](store::Connection& c) { return store::FailMail(c, row.id, s.claimer, why); }));
+    CP_RETURN_IF_ERROR(EndRow(db, [&](store::Connection& c) -> Status {
+      CP_RETURN_IF_ERROR(store::FailMail(c, row.id, s.claimer, why));
+      std::string detail = "kind=" + row.kind + " ref=" + std::to_string(row.ref_id) +
+                           " attempts=" + std::to_string(row.attempts) + " error=" + why;
+      if (row.kind == "activation") {
+        CP_ASSIGN_OR_RETURN(bool withdrawn, store::MarkActivationUndelivered(c, row.ref_id));
+        if (withdrawn) detail += " activation=undelivered";
+      }
+      return store::AppendAudit(
+          c, {s.claimer, "mail.failed", "mail:" + std::to_string(row.id), detail});
+    }));
     MailLog().Warn("mail failed", {{"mail", row.id}, {"attempts", row.attempts}, {"error", why}});
     return Sent::kFailed;
   };

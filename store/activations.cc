@@ -173,6 +173,15 @@ Status SetActivationState(Connection& conn, int64_t id, const char* state) {
       .status();
 }
 
+Result<bool> MarkActivationUndelivered(Connection& conn, int64_t id) {
+  CP_ASSIGN_OR_RETURN(
+      auto r, Sql(conn).Exec("UPDATE activations SET state = ?, token_hmac = NULL "
+                             "WHERE id = ? AND state IN (?, ?)",
+                             {std::string_view(kActUndelivered), id, std::string_view(kActQueued),
+                              std::string_view(kActSent)}));
+  return r.affected_rows == 1;
+}
+
 Result<int> CountWrongAttempt(Connection& conn, int64_t id) {
   CP_RETURN_IF_ERROR(
       Sql(conn).Exec("UPDATE activations SET attempts = attempts + 1 WHERE id = ?", {id}).status());

@@ -26,6 +26,9 @@ inline constexpr const char* kActOpened = "opened";  // the pickup page was show
 inline constexpr const char* kActUsed = "used";      // picked up (once)
 inline constexpr const char* kActLocked = "locked";  // too many wrong codes
 inline constexpr const char* kActVoid = "void";      // replaced by a resend
+// The mail with its link failed for good (the server refused it, or every retry was spent):
+// the link, which nobody received, stops working; `activation resend` sends a new one.
+inline constexpr const char* kActUndelivered = "undelivered";
 
 struct NewActivation {
   int64_t request_id = 0;
@@ -91,6 +94,11 @@ Result<int64_t> SetActivationCode(Connection& conn, int64_t request_id, int64_t 
                                   const std::string& code_hmac);
 // SetActivationState moves activation |id| to |state| (opened_at / used_at stamped).
 [[nodiscard]] Status SetActivationState(Connection& conn, int64_t id, const char* state);
+// MarkActivationUndelivered is what the mailer does, in the transaction that fails an
+// activation's mail for good: a queued or sent activation becomes undelivered and loses its
+// link's HMAC. Returns whether it did (false: the activation had moved on, e.g. voided).
+Result<bool> MarkActivationUndelivered(Connection& conn, int64_t id);
+
 // CountWrongAttempt adds one to the wrong attempts; returns the new count.
 Result<int> CountWrongAttempt(Connection& conn, int64_t id);
 

@@ -479,8 +479,8 @@ TEST_F(MailIT, AMailServerDownAtFirstIsRetriedWithBackoffAndNothingIsLost) {
   EXPECT_EQ(Scalar("SELECT COUNT(*) FROM mail_outbox WHERE state = 'sent'"), 3);
 }
 
-TEST_F(MailIT, AMailRefusedForGoodEndsFailedWithTheServersReply) {
-  Issue();
+TEST_F(MailIT, AMailRefusedForGoodEndsFailedWithTheServersReplyAndItsLinkUndelivered) {
+  auto ids = Issue();
   // A server that refuses every recipient for good: 550 (RFC 5321 4.2.2).
   smtpd_->Stop();
   const std::string script = Path("refuse.py");
@@ -511,6 +511,31 @@ TEST_F(MailIT, AMailRefusedForGoodEndsFailedWithTheServersReply) {
   EXPECT_EQ(Scalar("SELECT COUNT(*) FROM mail_outbox WHERE state = 'failed' AND attempts = 1 AND "
                    "last_error LIKE '%550 5.1.1 mailbox unavailable%'"),
             3);
+  // The activations say so, their links (which nobody received) are gone, and it is audited.
+  auto list = Run({"activation", "list", "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  auto arr = nlohmann::json::parse(list.out);
+  ASSERT_EQ(arr.size(), 3u) << list.out;
+  for (const auto& a : arr) {
+    EXPECT_EQ(a["state"], "undelivered") << list.out;
+    EXPECT_EQ(a["mail"], "failed") << list.out;
+  }
+  auto text = Run({"activation", "list"});
+  EXPECT_NE(text.out.find("3 undelivered: "), std::string::npos) << text.out;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM activations WHERE token_hmac IS NOT NULL"), 0);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'mail.failed' AND details LIKE "
+                   "'%550 5.1.1%activation=undelivered%'"),
+            3);
+  // Once the address is fixed, a resend queues a new activation and mail for that request.
+  const int64_t one = ids.begin()->second;
+  auto resend = Run({"activation", "resend", "--request", std::to_string(one)});
+  ASSERT_EQ(resend.exit_code, 0) << resend.err;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM activations WHERE request_id = " + std::to_string(one) +
+                   " AND state = 'queued'"),
+            1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM activations WHERE request_id = " + std::to_string(one) +
+                   " AND state = 'void'"),
+            1);
 }
 
 TEST_F(MailIT, AServerErrorAfterDataDoesNotSpoilTheNextMailOnTheConnection) {
