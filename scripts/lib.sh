@@ -5,6 +5,9 @@ set -euo pipefail
 
 # Repository root, derived from where this file lives so the scripts work from any cwd.
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+# ccache (the build trees use it when present) hashes paths relative to the clone, so a fresh
+# clone reuses what an earlier one compiled.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$REPO}"
 
 # All private runtime state (database files, token store, secrets, generated config).
 # CERTPRESS_STATE lets several stacks coexist; it is made absolute because the paths end up
