@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kgs/sealed_keys.h"
+#include "kgs/token_keys.h"
 #include "store/audit.h"
 
 namespace certpress::kgs {
@@ -106,6 +107,8 @@ Result<std::shared_ptr<const ActivationKeys>> ActivationKeys::Load(store::Connec
                                                                    bool create) {
   CP_ASSIGN_OR_RETURN(auto wrapped, store::ListActivationKeys(db));
   if (wrapped.empty() && create) {
+    CP_RETURN_IF_ERROR(
+        EnsureTokenKey(db, token, kek_label, TokenKeyKind::kAesKek).Wrap("key encryption key"));
     CP_ASSIGN_OR_RETURN(WrappedKey drawn, DrawWrappedKey(token, kek_label, kActivationKeyAad));
     const Bytes& w = drawn.wrapped;
     CP_RETURN_IF_ERROR(store::RunTransaction(db, [&](store::Connection& c) -> Status {

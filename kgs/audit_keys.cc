@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kgs/sealed_keys.h"
+#include "kgs/token_keys.h"
 #include "signer/operator_key.h"
 
 namespace certpress::kgs {
@@ -49,10 +50,8 @@ Result<std::vector<store::Checkpoint>> ReadCheckpointFile(const std::string& fil
   return out;
 }
 
-Result<Bytes> AuditSigningSpki(CryptoToken& token, bool create) {
-  auto spki = token.PublicKey(kAuditSigningKey);
-  if (spki.ok() || spki.status().kind() != ErrorKind::kNotFound || !create) return spki;
-  return token.GenerateKey(kAuditSigningKey, KeyType::kEcP256);
+Result<Bytes> AuditSigningSpki(CryptoToken& token) {
+  return token.PublicKey(kAuditSigningKey);
 }
 
 }  // namespace
@@ -103,6 +102,8 @@ Result<std::shared_ptr<const store::AuditKeys>> LoadAuditKeys(store::Connection&
                                                               bool create) {
   CP_ASSIGN_OR_RETURN(auto wrapped, store::ListAuditKeys(db));
   if (wrapped.empty() && create) {
+    CP_RETURN_IF_ERROR(EnsureTokenKey(db, token, kek_label, TokenKeyKind::kAesKek, {.audit = false})
+                           .Wrap("key encryption key"));
     CP_ASSIGN_OR_RETURN(WrappedKey drawn, DrawWrappedKey(token, kek_label, kAuditKeyAad));
     const SecureString& key = drawn.key;
     const Bytes& w = drawn.wrapped;
@@ -134,7 +135,8 @@ Result<std::shared_ptr<const store::AuditKeys>> LoadAuditKeys(store::Connection&
 
 Result<store::Checkpoint> WriteCheckpoint(store::Connection& db, CryptoToken& token,
                                           const std::string& file) {
-  CP_RETURN_IF_ERROR(AuditSigningSpki(token, true).status().Wrap("audit signing key"));
+  CP_RETURN_IF_ERROR(EnsureTokenKey(db, token, kAuditSigningKey, TokenKeyKind::kEcSigning)
+                         .Wrap("audit signing key"));
   CP_ASSIGN_OR_RETURN(store::Checkpoint cp, store::AuditHead(db));
   cp.at = store::FormatUtc(std::time(nullptr));
   const std::string text = CheckpointText(cp);
@@ -171,7 +173,7 @@ Result<CheckpointAudit> VerifyCheckpoints(store::Connection& db, CryptoToken& to
   audit.in_db = static_cast<int64_t>(in_db.size());
   audit.in_file = static_cast<int64_t>(in_file.size());
   if (in_db.empty() && in_file.empty()) return audit;
-  auto spki = AuditSigningSpki(token, false);
+  auto spki = AuditSigningSpki(token);
   if (!spki.ok()) return spki.status().Wrap("audit signing key");
   auto check = [&](const store::Checkpoint& cp, const std::string& where) {
     const std::string what = where + " checkpoint at entry " + std::to_string(cp.seq);

@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
+#include "kgs/token_keys.h"
 #include "signer/aead.h"
 #include "signer/key_type.h"
 #include "store/audit.h"
@@ -30,6 +31,8 @@ Result<WrappedKey> DrawWrappedKey(CryptoToken& token, const std::string& kek_lab
 Result<DataKey> DataKey::Create(store::Connection& db, CryptoToken& token,
                                 const std::string& kek_label, const std::string& actor) {
   // One data key per run: one HSM operation, then private keys are sealed in software.
+  CP_RETURN_IF_ERROR(
+      EnsureTokenKey(db, token, kek_label, TokenKeyKind::kAesKek).Wrap("key encryption key"));
   CP_ASSIGN_OR_RETURN(WrappedKey drawn, DrawWrappedKey(token, kek_label, kDataKeyAad));
   SecureString dek = std::move(drawn.key);
   const Bytes& wrapped = drawn.wrapped;

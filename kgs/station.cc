@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "kgs/letters.h"
 #include "kgs/pcsc.h"
+#include "kgs/token_keys.h"
 #include "store/cards.h"
 
 namespace certpress::kgs {
@@ -174,10 +175,11 @@ Result<StationSummary> RunStation(const profiles::ProfileSet& profiles, CryptoTo
     return InvalidInput("profile '" + options.profile + "' is not a PIV card profile (token = " +
                         std::string(profiles::TokenKindName(profile->token)) + ")");
   }
-  CP_RETURN_IF_ERROR(
-      token.EnsureDerivationKey(profile->piv.master_key).Wrap("the PIV management master key"));
-  // Cards a dead station left half-way end failed (certificates revoked, requests back).
   CP_ASSIGN_OR_RETURN(auto conn, store::Connection::Open(db));
+  CP_RETURN_IF_ERROR(EnsureTokenKey(*conn, token, profile->piv.master_key,
+                                    TokenKeyKind::kHmacMaster, {.actor = options.actor})
+                         .Wrap("the PIV management master key"));
+  // Cards a dead station left half-way end failed (certificates revoked, requests back).
   CP_ASSIGN_OR_RETURN(int abandoned, store::FailAbandonedCards(*conn, options.actor));
   Station station(profiles, *profile, token, db, options);
   CP_ASSIGN_OR_RETURN(StationSummary summary, station.Run());

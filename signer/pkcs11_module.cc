@@ -139,16 +139,22 @@ Result<CK_SLOT_ID> Module::FindToken(const std::string& label, bool may_reinitia
     auto slot = ScanForToken(label);
     if (slot.ok() || slot.status().kind() != ErrorKind::kNotFound || attempt == 50) return slot;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (may_reinitialize && owns_init_ && attempt % 5 == 4) {
-      fl_->C_Finalize(nullptr);
-      CK_C_INITIALIZE_ARGS args = {};
-      args.flags = CKF_OS_LOCKING_OK;
-      CK_RV rv = fl_->C_Initialize(&args);
-      if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-        return CkError("C_Initialize of " + path_ + " (again, looking for '" + label + "')", rv);
-      }
+    if (may_reinitialize && attempt % 5 == 4) {
+      if (Status st = Reinitialize(); !st.ok()) return st.Wrap("looking for '" + label + "'");
     }
   }
+}
+
+Status Module::Reinitialize() {
+  if (!owns_init_) return Status::Ok();
+  fl_->C_Finalize(nullptr);
+  CK_C_INITIALIZE_ARGS args = {};
+  args.flags = CKF_OS_LOCKING_OK;
+  CK_RV rv = fl_->C_Initialize(&args);
+  if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+    return CkError("C_Initialize of " + path_ + " (again)", rv);
+  }
+  return Status::Ok();
 }
 
 Result<std::vector<CK_SLOT_ID>> Module::Slots() {

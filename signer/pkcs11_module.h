@@ -44,6 +44,9 @@ class Module {
   // |may_reinitialize| (only this caller holds the module, and no session is open) lets it
   // initialise the module again between tries so that a stale view of the token files clears.
   Result<CK_SLOT_ID> FindToken(const std::string& label, bool may_reinitialize = false);
+  // Reinitialize finalises and initialises the module again, so that it reads the token
+  // afresh; only where this process initialised it and no session is open (the caller's word).
+  [[nodiscard]] Status Reinitialize();
   // ScanForToken looks the token up once (FindToken retries a miss).
   Result<CK_SLOT_ID> ScanForToken(const std::string& label);
   // Slots lists the slots that hold a token.

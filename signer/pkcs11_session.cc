@@ -85,6 +85,13 @@ Status SessionPool::LoginOn(const Session& s) const {
                      "token.pin-file and start again");
     return refused_;
   }
+  if (rv == CKR_USER_PIN_NOT_INITIALIZED || rv == CKR_GENERAL_ERROR) {
+    // SoftHSM2 keeps a token in files that a process rewrites when it creates an object; a
+    // login that read them mid-write fails so (seen with six processes logging in while one
+    // made a key), and the module keeps the bad read until it is initialised again. No PIN was
+    // checked: Unavailable lets OpenPkcs11Token reinitialise and try again.
+    return Unavailable("logging in to token '" + token_label_ + "': " + CkrName(rv));
+  }
   if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
     return CkError("logging in to token '" + token_label_ + "'", rv);
   }

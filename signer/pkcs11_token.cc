@@ -5,10 +5,12 @@
 #include <openssl/rand.h>
 #include <p11-kit/pkcs11.h>
 
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <shared_mutex>
+#include <thread>
 #include <vector>
 
 #include "common/ossl.h"
@@ -578,10 +580,19 @@ Result<std::unique_ptr<CryptoToken>> OpenPkcs11Token(const TokenConfig& config) 
   if (config.pin.empty()) return InvalidInput("no PIN for token '" + config.label + "'");
   CP_ASSIGN_OR_RETURN(auto module, pkcs11::Module::Load(config.module));
   // Only this token holds the module if it was just loaded: it may be initialised again.
-  CP_ASSIGN_OR_RETURN(CK_SLOT_ID slot, module->FindToken(config.label, module.use_count() == 1));
-  auto token = std::make_unique<Pkcs11Token>(module, slot, CloneConfig(config));
-  CP_RETURN_IF_ERROR(token->Login());
-  return std::unique_ptr<CryptoToken>(std::move(token));
+  const bool alone = module.use_count() == 1;
+  for (int attempt = 0;; ++attempt) {
+    CP_ASSIGN_OR_RETURN(CK_SLOT_ID slot, module->FindToken(config.label, alone));
+    auto token = std::make_unique<Pkcs11Token>(module, slot, CloneConfig(config));
+    Status st = token->Login();
+    if (st.ok()) return std::unique_ptr<CryptoToken>(std::move(token));
+    // A transient read of the token's files (SessionPool::LoginOn): close our sessions, read
+    // the token afresh and log in again, a few times, spaced.
+    if (st.kind() != ErrorKind::kUnavailable || !alone || attempt == 4) return st;
+    token.reset();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 << attempt));
+    CP_RETURN_IF_ERROR(module->Reinitialize());
+  }
 }
 
 }  // namespace certpress

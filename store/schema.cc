@@ -462,6 +462,22 @@ const std::vector<Migration>& Migrations() {
                 CONSTRAINT fk_invitations_ca FOREIGN KEY (ca_id) REFERENCES cas (id)
               ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin)",
        }},
+      {16,
+       "token_keys",
+       {
+           // The token's own keys that CertPress makes on first use (the key encryption key,
+           // the audit signing key, PIV management master keys): a process claims a label here
+           // before it creates the key, so that processes sharing one HSM and one database
+           // create it once (PKCS#11 has no cross-process lock; two creators made two keys
+           // under one label). created_at NULL: claimed, not yet created (kgs/token_keys.h).
+           R"(CREATE TABLE IF NOT EXISTS token_keys (
+                label VARCHAR(64) NOT NULL PRIMARY KEY,
+                kind VARCHAR(16) NOT NULL,
+                claimed_by VARCHAR(128) NOT NULL,
+                claimed_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+                created_at DATETIME(6) NULL
+              ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin)",
+       }},
   };
   return kMigrations;
 }
@@ -494,6 +510,8 @@ constexpr TablePrivileges kRestricted[] = {
     {"audit_checkpoints", "SELECT, INSERT"},
     {"decision_statements", "SELECT, INSERT"},
     {"activation_keys", "SELECT, INSERT"},
+    // Claimed, then marked created; a dead creator's claim is taken over (UPDATE); never deleted.
+    {"token_keys", "SELECT, INSERT, UPDATE"},
 };
 
 // Account names go into GRANT, which takes no placeholders: accept only what MariaDB account
