@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 #include <p11-kit/pkcs11.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -96,75 +97,16 @@ class Pkcs11Token final : public CryptoToken {
     return sig;
   }
 
+  // The KEK never leaves the token and does nothing but encrypt and decrypt data keys.
   Status EnsureSecretKey(std::string_view label) override {
-    Status inner;
-    Status st = WithSession(
-        [&](CK_SESSION_HANDLE s) -> CK_RV {
-          std::vector<CK_OBJECT_HANDLE> v;
-          CK_RV rv = FindObjects(s, CKO_SECRET_KEY, label, &v);
-          if (rv != CKR_OK || !v.empty()) return rv;
-          CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-          CK_ULONG len = 32;
-          CK_KEY_TYPE kt = CKK_AES;
-          CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-          // The KEK never leaves the token and does nothing but encrypt and decrypt data keys.
-          CK_ATTRIBUTE tmpl[] = {
-              {CKA_CLASS, &cls, sizeof cls},
-              {CKA_KEY_TYPE, &kt, sizeof kt},
-              {CKA_TOKEN, &yes, sizeof yes},
-              {CKA_PRIVATE, &yes, sizeof yes},
-              {CKA_SENSITIVE, &yes, sizeof yes},
-              {CKA_EXTRACTABLE, &no, sizeof no},
-              {CKA_ENCRYPT, &yes, sizeof yes},
-              {CKA_DECRYPT, &yes, sizeof yes},
-              {CKA_WRAP, &no, sizeof no},
-              {CKA_UNWRAP, &no, sizeof no},
-              {CKA_SIGN, &no, sizeof no},
-              {CKA_VALUE_LEN, &len, sizeof len},
-              {CKA_LABEL, const_cast<char*>(label.data()), label.size()},
-          };
-          CK_MECHANISM mech = {CKM_AES_KEY_GEN, nullptr, 0};
-          CK_OBJECT_HANDLE h;
-          return fl_->C_GenerateKey(s, &mech, tmpl, sizeof tmpl / sizeof tmpl[0], &h);
-        },
-        "creating secret key", label);
-    if (!st.ok()) return st;
-    return inner;
+    return EnsureSecret(label, CKK_AES, CKM_AES_KEY_GEN, {CKA_ENCRYPT, CKA_DECRYPT},
+                        "creating secret key");
   }
 
+  // A master key that never leaves the token and does nothing but HMAC.
   Status EnsureDerivationKey(std::string_view label) override {
-    return WithSession(
-        [&](CK_SESSION_HANDLE s) -> CK_RV {
-          std::vector<CK_OBJECT_HANDLE> v;
-          CK_RV rv = FindObjects(s, CKO_SECRET_KEY, label, &v);
-          if (rv != CKR_OK || !v.empty()) return rv;
-          CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-          CK_ULONG len = 32;
-          CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
-          CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-          // A master key that never leaves the token and does nothing but HMAC.
-          CK_ATTRIBUTE tmpl[] = {
-              {CKA_CLASS, &cls, sizeof cls},
-              {CKA_KEY_TYPE, &kt, sizeof kt},
-              {CKA_TOKEN, &yes, sizeof yes},
-              {CKA_PRIVATE, &yes, sizeof yes},
-              {CKA_SENSITIVE, &yes, sizeof yes},
-              {CKA_EXTRACTABLE, &no, sizeof no},
-              {CKA_SIGN, &yes, sizeof yes},
-              {CKA_VERIFY, &no, sizeof no},
-              {CKA_ENCRYPT, &no, sizeof no},
-              {CKA_DECRYPT, &no, sizeof no},
-              {CKA_WRAP, &no, sizeof no},
-              {CKA_UNWRAP, &no, sizeof no},
-              {CKA_DERIVE, &no, sizeof no},
-              {CKA_VALUE_LEN, &len, sizeof len},
-              {CKA_LABEL, const_cast<char*>(label.data()), label.size()},
-          };
-          CK_MECHANISM mech = {CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
-          CK_OBJECT_HANDLE h;
-          return fl_->C_GenerateKey(s, &mech, tmpl, sizeof tmpl / sizeof tmpl[0], &h);
-        },
-        "creating derivation key", label);
+    return EnsureSecret(label, CKK_GENERIC_SECRET, CKM_GENERIC_SECRET_KEY_GEN, {CKA_SIGN},
+                        "creating derivation key");
   }
 
   Result<SecureString> DeriveSecret(std::string_view label, ByteSpan data) override {
@@ -403,6 +345,42 @@ class Pkcs11Token final : public CryptoToken {
       holder_ = pkcs11::Session();
     }
     return key;
+  }
+
+  // EnsureSecret makes a 256-bit token secret key |label| of type |kt| with |mech| unless one
+  // exists: private, sensitive, never extractable, allowed exactly the operations in |allowed|
+  // (each usage attribute not listed is set false, so that the key cannot be turned to
+  // another use: PKCS#11 v2.40 4.9).
+  Status EnsureSecret(std::string_view label, CK_KEY_TYPE kt, CK_MECHANISM_TYPE mech_type,
+                      std::initializer_list<CK_ATTRIBUTE_TYPE> allowed, const char* what) {
+    return WithSession(
+        [&](CK_SESSION_HANDLE s) -> CK_RV {
+          std::vector<CK_OBJECT_HANDLE> v;
+          CK_RV rv = FindObjects(s, CKO_SECRET_KEY, label, &v);
+          if (rv != CKR_OK || !v.empty()) return rv;
+          CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+          CK_ULONG len = 32;
+          CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+          std::vector<CK_ATTRIBUTE> tmpl = {
+              {CKA_CLASS, &cls, sizeof cls},
+              {CKA_KEY_TYPE, &kt, sizeof kt},
+              {CKA_TOKEN, &yes, sizeof yes},
+              {CKA_PRIVATE, &yes, sizeof yes},
+              {CKA_SENSITIVE, &yes, sizeof yes},
+              {CKA_EXTRACTABLE, &no, sizeof no},
+              {CKA_VALUE_LEN, &len, sizeof len},
+              {CKA_LABEL, const_cast<char*>(label.data()), label.size()},
+          };
+          for (CK_ATTRIBUTE_TYPE usage :
+               {CKA_ENCRYPT, CKA_DECRYPT, CKA_SIGN, CKA_VERIFY, CKA_WRAP, CKA_UNWRAP, CKA_DERIVE}) {
+            const bool on = std::find(allowed.begin(), allowed.end(), usage) != allowed.end();
+            tmpl.push_back({usage, on ? &yes : &no, sizeof yes});
+          }
+          CK_MECHANISM mech = {mech_type, nullptr, 0};
+          CK_OBJECT_HANDLE h;
+          return fl_->C_GenerateKey(s, &mech, tmpl.data(), tmpl.size(), &h);
+        },
+        what, label);
   }
 
   // FindSecrets returns the secret keys labelled |label| (normally one).
