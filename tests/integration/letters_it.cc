@@ -28,15 +28,6 @@ using testing::TestToken;
 // there, and audit entries written here chain with the command line's.
 constexpr const char* kKek = "certpress-kek";
 
-TokenConfig ConfigFor(const TestToken& t) {
-  TokenConfig c;
-  c.kind = "pkcs11";
-  c.module = t.module();
-  c.label = t.label();
-  c.pin = SecureString(t.pin());
-  return c;
-}
-
 // A random 8-digit PIN or PUK, different in every test so that a search for it finds this
 // test's secret only.
 std::string RandomDigits() {

@@ -13,6 +13,7 @@
 namespace certpress {
 namespace {
 
+using certpress::testing::ConfigFor;
 using certpress::testing::ListPrivateKeys;
 using certpress::testing::Occurrences;
 using certpress::testing::Quote;
@@ -89,15 +90,6 @@ bool Verifies(EVP_PKEY* pub, const Bytes& sig, const std::string& msg) {
   return EVP_DigestVerifyInit(md.get(), nullptr, EVP_sha256(), nullptr, pub) == 1 &&
          EVP_DigestVerify(md.get(), sig.data(), sig.size(),
                           reinterpret_cast<const uint8_t*>(msg.data()), msg.size()) == 1;
-}
-
-TokenConfig ConfigFor(const TestToken& t) {
-  TokenConfig c;
-  c.kind = "pkcs11";
-  c.module = t.module();
-  c.label = t.label();
-  c.pin = SecureString(t.pin());
-  return c;
 }
 
 TEST(TokenIT, CaKeysAreSensitiveAndNeverExtractable) {

@@ -17,20 +17,12 @@ namespace certpress {
 namespace {
 
 using kgs::TokenKeyKind;
+using testing::ConfigFor;
 using testing::Occurrences;
 using testing::Quote;
 using testing::Sh;
 using testing::TestDb;
 using testing::TestToken;
-
-TokenConfig ConfigFor(const TestToken& t) {
-  TokenConfig c;
-  c.kind = "pkcs11";
-  c.module = t.module();
-  c.label = t.label();
-  c.pin = SecureString(t.pin());
-  return c;
-}
 
 // Objects lists the token's objects of |type| (secrkey, privkey) with OpenSC's pkcs11-tool.
 std::string Objects(const TestToken& t, const std::string& type) {

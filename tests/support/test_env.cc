@@ -40,6 +40,15 @@ size_t Occurrences(const std::string& text, const std::string& what) {
   return n;
 }
 
+TokenConfig ConfigFor(const TestToken& token) {
+  TokenConfig c;
+  c.kind = "pkcs11";
+  c.module = token.module();
+  c.label = token.label();
+  c.pin = SecureString(token.pin());
+  return c;
+}
+
 RunResult ListPrivateKeys(const TestToken& token) {
   return Sh("pkcs11-tool --module " + Quote(token.module()) + " --token-label " +
             Quote(token.label()) + " --login --pin " + Quote(token.pin()) +

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "signer/token.h"
 #include "store/db.h"
 
 namespace certpress::testing {
@@ -75,6 +76,9 @@ size_t Occurrences(const std::string& text, const std::string& what);
 void CopyTestProfiles(const std::string& dest);
 
 class TestToken;
+// ConfigFor is the configuration with which our code opens |token| (OpenToken).
+TokenConfig ConfigFor(const TestToken& token);
+
 // ListPrivateKeys lists |token|'s private keys with OpenSC's pkcs11-tool, an independent
 // reader in a process of its own (it sees token objects, never our session objects).
 RunResult ListPrivateKeys(const TestToken& token);
