@@ -201,7 +201,16 @@ class SmtpClient {
     // server then answers the next MAIL with 503 "nested MAIL command"): the next mail opens
     // a connection of its own.
     h_.reset(curl_easy_init());
-    out.permanent = code >= 500 && code < 600;
+    // A 5xx is final for this mail only where it is about this mail: its recipient (RCPT) or
+    // its content (after DATA). Refusals of the session (530 "must issue STARTTLS" or
+    // "authentication required", 534/535/538 AUTH, RFC 4954 6; a 5xx to MAIL FROM, a sender
+    // the relay will not take) are our configuration's or the relay's: every mail would get
+    // them, so they wait with backoff for someone to fix it, instead of failing the whole
+    // outbox in one drain.
+    const bool session_refused =
+        rc == CURLE_LOGIN_DENIED || code == 530 || code == 534 || code == 535 || code == 538 ||
+        std::string_view(errbuf).find("MAIL failed") != std::string_view::npos;
+    out.permanent = code >= 500 && code < 600 && !session_refused;
     out.reply = std::string(curl_easy_strerror(rc));
     if (errbuf[0] != '\0') out.reply += ": " + std::string(errbuf);
     if (!reply.Best().empty()) out.reply += " (server: " + reply.Best() + ")";

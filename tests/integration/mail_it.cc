@@ -538,6 +538,134 @@ TEST_F(MailIT, AMailRefusedForGoodEndsFailedWithTheServersReplyAndItsLinkUndeliv
             1);
 }
 
+// Relay is tests/support/smtpd_tls.py: a server that demands TLS (STARTTLS or implicit) and
+// AUTH, as a real relay does, writing a Maildir and an AUTH log.
+class Relay {
+ public:
+  Relay(const std::vector<std::string>& args, int port) : port_(port) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      setpgid(0, 0);
+      std::vector<const char*> argv = {"python3",
+                                       CERTPRESS_SOURCE_DIR "/tests/support/smtpd_tls.py"};
+      for (const auto& a : args) argv.push_back(a.c_str());
+      argv.push_back(nullptr);
+      execv("/usr/bin/python3", const_cast<char* const*>(argv.data()));
+      _exit(127);
+    }
+  }
+  ~Relay() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  // Listening: a TCP connect succeeds (a poll, not a timing assertion).
+  bool Ready() const {
+    for (int i = 0; i < 200; ++i) {
+      if (Sh("timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port_) +
+             "' 2>/dev/null")
+              .exit_code == 0) {
+        return true;
+      }
+      usleep(100 * 1000);
+    }
+    return false;
+  }
+
+ private:
+  int port_;
+  pid_t pid_ = -1;
+};
+
+TEST_F(MailIT, StartTlsAndImplicitTlsWithAuthReachARelayThatDemandsThemAndNothingLess) {
+  Issue();
+  // The relay's certificate from a CA of the test's own, and a second CA that did not issue it.
+  const std::string d = Path("relay");
+  fs::create_directories(d);  // the relay makes its Maildir (tmp, new, cur) itself
+  ASSERT_TRUE(
+      WriteFile(d + "/ext.cnf", "subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\n")
+          .ok());
+  const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes ";
+  for (const char* ca : {"ca", "other-ca"}) {
+    auto r = Sh("cd " + Quote(d) + " && openssl req -x509" + ec + "-keyout " + ca + ".key -out " +
+                ca + ".pem -days 2 -subj '/CN=Relay Test " + ca +
+                "' -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign "
+                "2>&1");
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+  }
+  auto leaf = Sh("cd " + Quote(d) + " && openssl req" + ec +
+                 "-keyout relay.key -out relay.csr -subj /CN=127.0.0.1 2>&1 && openssl x509 -req "
+                 "-in relay.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf "
+                 "-out relay.pem 2>&1");
+  ASSERT_EQ(leaf.exit_code, 0) << leaf.out;
+  ASSERT_TRUE(WriteFile(d + "/right.pw", "relay-secret-7\n", 0600).ok());
+  ASSERT_TRUE(WriteFile(d + "/wrong.pw", "relay-secret-8\n", 0600).ok());
+  const int port = FreePort();
+  ASSERT_NE(port, 0);
+  Relay relay({std::to_string(port), "starttls", d + "/relay.pem", d + "/relay.key", d + "/maildir",
+               "mailer", "relay-secret-7", d + "/auth.log"},
+              port);
+  ASSERT_TRUE(relay.Ready());
+  auto send = [&](const std::string& url, const std::string& tls, const std::string& ca,
+                  const std::string& pw) {
+    // Whatever an earlier round deferred is due again now.
+    Exec("UPDATE mail_outbox SET next_attempt_at = NOW(6) WHERE state = 'queued'");
+    return Run({"mail", "send", "--mail.smtp-url", url, "--mail.tls", tls, "--mail.username",
+                "mailer", "--mail.password-file", d + "/" + pw, "--mail.ca-file",
+                d + "/" + ca + ".pem"});
+  };
+  const std::string starttls = "smtp://127.0.0.1:" + std::to_string(port);
+  auto count_mails = [&] {
+    return std::distance(fs::directory_iterator(d + "/maildir/new"), fs::directory_iterator{});
+  };
+
+  // A relay whose certificate the configured CAs did not issue gets nothing, not even AUTH.
+  auto untrusted = send(starttls, "starttls", "other-ca", "right.pw");
+  EXPECT_NE(untrusted.out.find("0 sent, 3 deferred"), std::string::npos) << untrusted.out;
+  EXPECT_FALSE(fs::exists(d + "/auth.log"));
+  // Without TLS at all, the relay refuses (530) and nothing is sent in clear.
+  auto plain = send(starttls, "none", "ca", "right.pw");
+  EXPECT_FALSE(fs::exists(d + "/auth.log"));
+  // A wrong password: 535, over TLS, and the mails wait.
+  auto wrong = send(starttls, "starttls", "ca", "wrong.pw");
+  EXPECT_NE(wrong.out.find("0 sent, 3 deferred"), std::string::npos) << wrong.out;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM mail_outbox WHERE state = 'queued' AND last_error LIKE "
+                   "'%535%'"),
+            3)
+      << Run({"mail", "list"}).out;
+  // Right: STARTTLS, then AUTH, then the three mails.
+  auto right = send(starttls, "starttls", "ca", "right.pw");
+  EXPECT_NE(right.out.find("3 sent"), std::string::npos) << right.out;
+  EXPECT_EQ(count_mails(), 3);
+  auto log = ReadFile(d + "/auth.log");
+  ASSERT_TRUE(log.ok());
+  EXPECT_NE(log->find("auth refused mailer"), std::string::npos) << *log;
+  EXPECT_NE(log->find("auth ok mailer"), std::string::npos) << *log;
+  EXPECT_EQ(log->find("starttls tls=False"), std::string::npos) << *log;
+
+  // Implicit TLS (smtps://, RFC 8314) to a relay that speaks TLS from the first byte.
+  const int port2 = FreePort();
+  ASSERT_NE(port2, 0);
+  Relay implicit({std::to_string(port2), "implicit", d + "/relay.pem", d + "/relay.key",
+                  d + "/maildir", "mailer", "relay-secret-7", d + "/auth.log"},
+                 port2);
+  ASSERT_TRUE(implicit.Ready());
+  const int64_t one = Scalar("SELECT MIN(request_id) FROM activations");
+  ASSERT_EQ(Run({"activation", "resend", "--request", std::to_string(one)}).exit_code, 0);
+  auto smtps = send("smtps://127.0.0.1:" + std::to_string(port2), "implicit", "ca", "right.pw");
+  EXPECT_NE(smtps.out.find("1 sent"), std::string::npos) << smtps.out;
+  EXPECT_EQ(count_mails(), 4);
+  log = ReadFile(d + "/auth.log");
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ(Occurrences(*log, "auth ok mailer"), 2u) << *log;
+  EXPECT_EQ(Occurrences(*log, "auth ok mailer PLAIN implicit"), 1u) << *log;
+  // The password never reached the output or the database.
+  EXPECT_EQ((right.out + right.err + smtps.out + smtps.err).find("relay-secret"),
+            std::string::npos);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM mail_outbox WHERE last_error LIKE '%relay-secret%'"), 0);
+}
+
 TEST_F(MailIT, AServerErrorAfterDataDoesNotSpoilTheNextMailOnTheConnection) {
   Issue();
   // aiosmtpd's Mailbox creates a Maildir's folders only when the directory does not exist:
