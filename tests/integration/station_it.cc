@@ -88,13 +88,17 @@ class StationIT : public ::testing::Test {
   // (algorithm and source, 9a, 9c, 9d in that order) replaced by |keys|, plus |extra| TOML.
   void AddPivProfile(const std::string& name,
                      const std::vector<std::pair<std::string, std::string>>& keys,
-                     const std::string& extra = "") {
+                     const std::string& extra = "", const std::string& top = "") {
     auto shipped = ReadFile(Path("profiles/employee-piv.toml"));
     ASSERT_TRUE(shipped.ok());
     std::string toml = std::regex_replace(*shipped, std::regex("employee-piv"), name);
     // A short letterhead (the layout is kgs/letter_pdf's to test).
     toml = std::regex_replace(toml, std::regex("sender = \\[[^\\]]*\\]"),
                               "sender = [\"CertPress Test\", \"Card Services\"]");
+    if (!top.empty()) {
+      toml = std::regex_replace(toml, std::regex("delivery = \"station\""),
+                                "delivery = \"station\"\n" + top);
+    }
     size_t at = 0;
     for (const auto& [algorithm, source] : keys) {
       const std::string from = "algorithm = \"ec-p256\"\nsource = \"card\"";
@@ -400,6 +404,98 @@ TEST_F(StationIT, Rsa2048AndP384KeysMadeOnTheCardSignWithOpenSc) {
   Pkcs11Sign(pin, "01", "SHA256-RSA-PKCS", "sha256", "9a");
   Pkcs11Sign(pin, "02", "ECDSA-SHA384", "sha384", "9c");
   Pkcs11Decrypt(pin, "03", "9d");
+  EXPECT_EQ(Run({"audit", "verify"}).exit_code, 0);
+}
+
+// A profile that archives its key-management key: the server makes the RSA-2048 key for 9D,
+// seals it in the store (envelope encryption under the token's key encryption key), imports it
+// to the card (Yubico IMPORT ASYMMETRIC KEY) and certifies it. The card decrypts with it
+// through OpenSC; the key recovered by the store's sealed-key path (`cert pkcs12`) is the
+// certified one and decrypts the same; the database holds no clear private key.
+TEST_F(StationIT, AnArchivedServerKeyIsImportedTo9DAndRecoverable) {
+  AddPivProfile("archive-piv", {{"ec-p256", "card"}, {"ec-p256", "card"}, {"rsa-2048", "server"}},
+                "", "archive_keys = true");
+  Requests(1, "archive-piv");
+  auto st = Run({"station", "--profile", "archive-piv", "--reader", Reader(1), "--once"});
+  ASSERT_EQ(st.exit_code, 0) << st.out << st.err;
+  const std::string serial = Serial(1);
+  EXPECT_NE(st.out.find("card " + serial), std::string::npos) << st.out;
+
+  // The store: one sealed key, 9D's, under a wrapped data key; the audit says it was archived.
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM private_keys WHERE request_id = 1 AND key_name = "
+                   "'key-management'"),
+            1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM private_keys"), 1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'card.certificate' AND "
+                   "details LIKE '%slot=9d%archived=yes%'"),
+            1);
+
+  auto status = PivTool(1, "-a status");
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("Algorithm:\tRSA2048"), std::string::npos) << status.out;
+  CertOf(1, "9d");
+  // The card did not make 9D's key: it attests the keys it generated (9A), never an imported one.
+  EXPECT_EQ(PivTool(1, "-a attest -s 9a").exit_code, 0);
+  EXPECT_NE(PivTool(1, "-a attest -s 9d").exit_code, 0);
+
+  // Recovered through the sealed-key path: its public half is the one certified for 9D.
+  ASSERT_TRUE(WriteFile(Path("p12pass"), "recovery-" + testing::RandomSuffix()).ok());
+  auto p12 = Run({"cert", "pkcs12", "--request", "1", "--key", "key-management", "--out",
+                  Path("9d.p12"), "--password-file", Path("p12pass")});
+  ASSERT_EQ(p12.exit_code, 0) << p12.out << p12.err;
+  auto key = Sh("openssl pkcs12 -in " + Quote(Path("9d.p12")) + " -nocerts -noenc -passin file:" +
+                Quote(Path("p12pass")) + " | openssl pkey -out " + Quote(Path("9d.key")));
+  ASSERT_EQ(key.exit_code, 0) << key.err;
+  auto pub = Sh("openssl pkey -in " + Quote(Path("9d.key")) + " -pubout");
+  ASSERT_EQ(pub.exit_code, 0) << pub.err;
+  EXPECT_EQ(pub.out, *ReadFile(Path("9d.pub")));
+
+  // The card decrypts with the key (OpenSC, the letter's PIN); so does the recovered copy.
+  const auto [pin, puk] = PinAndPuk(serial);
+  ASSERT_FALSE(pin.empty());
+  Pkcs11Decrypt(pin, "03", "9d");
+  auto dec = Sh("openssl pkeyutl -decrypt -inkey " + Quote(Path("9d.key")) +
+                " -pkeyopt rsa_padding_mode:pkcs1 -in " + Quote(Path("secret.enc")));
+  ASSERT_EQ(dec.exit_code, 0) << dec.err;
+  EXPECT_EQ(dec.out, *ReadFile(Path("secret")));
+  // And the other keys still sign (ECDSA on 9A).
+  CertOf(1, "9a");
+  Pkcs11Sign(pin, "01", "ECDSA-SHA256", "sha256", "9a");
+
+  // No clear private key in the database: neither its prime p nor a piece of the PKCS#8 from
+  // inside the private exponent (the modulus is public: the certificate holds it), in hex (as
+  // mariadb-dump --hex-blob shows blobs) or as the dump's own text.
+  auto p =
+      Sh("python3 -c \"import sys; from cryptography.hazmat.primitives.serialization import "
+         "load_pem_private_key as l; print('%X' % l(open(sys.argv[1], 'rb').read(), "
+         "None).private_numbers().p)\" " +
+         Quote(Path("9d.key")));
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  const std::string prime = Trim(p.out).substr(0, 64);
+  auto der = Sh("openssl pkey -in " + Quote(Path("9d.key")) +
+                " -outform DER | od -An -tx1 -v | "
+                "tr -d ' \\n' | tr a-f A-F | cut -c 1001-1064");
+  ASSERT_EQ(der.exit_code, 0) << der.err;
+  const std::string pkcs8 = Trim(der.out);
+  ASSERT_EQ(pkcs8.size(), 64u);
+  const std::string dump_cmd = "mariadb-dump --no-defaults -uroot --socket=" +
+                               Quote(testing::RequireEnv("CERTPRESS_DB_SOCKET")) + " " +
+                               Quote(db_.name());
+  auto hex_dump = Sh(dump_cmd + " --hex-blob");
+  ASSERT_EQ(hex_dump.exit_code, 0) << hex_dump.err;
+  auto dump = Sh(dump_cmd);
+  ASSERT_EQ(dump.exit_code, 0) << dump.err;
+  ASSERT_NE(hex_dump.out.find("private_keys"), std::string::npos);
+  for (const std::string* text : {&hex_dump.out, &dump.out}) {
+    std::string lower = *text;
+    for (auto& c : lower) c = static_cast<char>(tolower(c));
+    for (std::string needle : {prime, pkcs8}) {
+      EXPECT_EQ(text->find(needle), std::string::npos) << needle;
+      for (auto& c : needle) c = static_cast<char>(tolower(c));
+      EXPECT_EQ(lower.find(needle), std::string::npos) << needle;
+    }
+    EXPECT_EQ(text->find("PRIVATE KEY"), std::string::npos);
+  }
   EXPECT_EQ(Run({"audit", "verify"}).exit_code, 0);
 }
 
