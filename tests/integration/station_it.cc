@@ -534,6 +534,47 @@ TEST_F(StationIT, ACardPulledOutHalfWayFailsWithItsCertificatesRevokedAndIsDoneA
   EXPECT_EQ(Run({"audit", "verify"}).exit_code, 0);
 }
 
+// A card that stops answering (it hangs in GENERATE: pcsc-lite's SCardTransmit then blocks with
+// no timeout of its own) is given up after --card-timeout: it ends failed with a message naming
+// the card and the command, its request goes back, and the card in the other reader is
+// personalized meanwhile; the station returns instead of waiting for the hung card.
+TEST_F(StationIT, ACardThatStopsAnsweringFailsAloneAndTheOtherReaderGoesOn) {
+  Requests(2);
+  const std::string hung = Serial(1);
+  ASSERT_EQ(VCard(1, "fault mute-on=47").exit_code, 0);
+  auto st = Run({"station", "--profile", "employee-piv", "--reader", Reader(1), "--reader",
+                 Reader(2), "--once", "--card-timeout", "3"});
+  EXPECT_NE(st.exit_code, 0);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(st.out, m, std::regex("card " + hung + " [^\n]*")))
+      << st.out << st.err;
+  const std::string line = m[0].str();
+  EXPECT_NE(line.find("failed"), std::string::npos) << line;
+  EXPECT_NE(line.find("did not answer GENERATE ASYMMETRIC KEY PAIR (INS 47)"), std::string::npos)
+      << line;
+  EXPECT_NE(line.find("within 3000 ms"), std::string::npos) << line;
+  EXPECT_NE(st.out.find("card " + Serial(2)), std::string::npos) << st.out;
+  EXPECT_EQ(testing::Occurrences(st.out, " personalized ("), 1u) << st.out;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM cards WHERE state = 'failed' AND serial = '" + hung +
+                   "' AND reason LIKE '%GENERATE ASYMMETRIC KEY PAIR%'"),
+            1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM cards WHERE state = 'personalized' AND serial = '" +
+                   Serial(2) + "'"),
+            1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM cards WHERE state = 'personalizing'"), 0);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE state = 'approved'"), 1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE state = 'issued'"), 1);
+
+  // Pulled out and put back (the hung command ends with it), the card is personalized.
+  ASSERT_EQ(VCard(1, "remove").exit_code, 0);
+  ASSERT_EQ(VCard(1, "fault-clear").exit_code, 0);
+  ASSERT_EQ(VCard(1, "insert").exit_code, 0);
+  auto again = Run({"station", "--profile", "employee-piv", "--reader", Reader(1), "--once"});
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE state = 'issued'"), 2);
+  EXPECT_EQ(Run({"audit", "verify"}).exit_code, 0);
+}
+
 TEST_F(StationIT, TwoReadersPersonalizeTwoCardsAtOnce) {
   Requests(2);
   auto st = Run({"station", "--profile", "employee-piv", "--all-readers", "--once"});
