@@ -33,6 +33,11 @@ CommandResult Station(Context& ctx) {
   o.once = ctx.Flag("once");
   o.lease_seconds = ctx.Get<int>("lease");
   if (o.lease_seconds < 60) return Usage("--lease must be at least 60 seconds");
+  const int card_timeout = ctx.Get<int>("card-timeout");
+  if (card_timeout < 1 || card_timeout > 600) {
+    return Usage("--card-timeout must be 1 to 600 seconds");
+  }
+  o.card_timeout = std::chrono::seconds(card_timeout);
   o.claimer = batch::DefaultClaimer();
   o.station = ctx.Get<std::string>("station-name");
   if (o.station.empty()) o.station = o.claimer.substr(0, o.claimer.find(':'));
@@ -92,7 +97,10 @@ void AddStationCommands(std::vector<Command>& out) {
              "station-name", po::value<std::string>()->default_value(""),
              "this station's name in the store (default: the host name)")(
              "lease", po::value<int>()->default_value(900),
-             "seconds a card's request stays reserved for this station");
+             "seconds a card's request stays reserved for this station")(
+             "card-timeout", po::value<int>()->default_value(30),
+             "seconds a card may take to answer one command (RSA key generation included) "
+             "before it is given up and fails");
        },
        Station, log::Level::kInfo});
 }

@@ -464,6 +464,13 @@ Status Parser::ParsePiv(const toml::table& t, const std::string& path, CardProfi
       return InvalidInput(toml_.Where(t) + path + ".keys." + k.name +
                           ": only the key-management slot 9d takes a server-made (archived) key");
     }
+    // A card key made by the server exists for escrow (key recovery of encrypted mail and
+    // files): one that is not archived would be a copy outside the card with no purpose.
+    if (c->token == TokenKind::kPiv && k.source == KeySource::kServer && !c->archive_keys) {
+      return InvalidInput(toml_.Where(t) + path + ".keys." + k.name +
+                          ": a server-made card key needs archive_keys = true (it is made "
+                          "outside the card only to be archived)");
+    }
   }
   const toml::node* node = t.get("piv");
   if (node == nullptr) return Status::Ok();

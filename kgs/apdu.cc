@@ -59,6 +59,40 @@ std::string Hex4(uint16_t sw) {
   return buf;
 }
 
+// InsName names the instructions a PIV card gets (SP 800-73-4 Part 2 Table 4, ISO 7816-4, and
+// Yubico's extensions), for messages about a command that got no answer.
+std::string InsName(uint8_t ins) {
+  struct Row {
+    uint8_t ins;
+    const char* name;
+  };
+  static constexpr Row kNames[] = {
+      {0xA4, "SELECT"},
+      {0xCB, "GET DATA"},
+      {0xDB, "PUT DATA"},
+      {0x20, "VERIFY"},
+      {0x24, "CHANGE REFERENCE DATA"},
+      {0x2C, "RESET RETRY COUNTER"},
+      {0x87, "GENERAL AUTHENTICATE"},
+      {0x47, "GENERATE ASYMMETRIC KEY PAIR"},
+      {0xC0, "GET RESPONSE"},
+      {0xF7, "GET METADATA"},
+      {0xF8, "GET SERIAL"},
+      {0xF9, "ATTEST"},
+      {0xFA, "SET PIN RETRIES"},
+      {0xFB, "RESET"},
+      {0xFD, "GET VERSION"},
+      {0xFE, "IMPORT KEY"},
+      {0xFF, "SET MANAGEMENT KEY"},
+  };
+  char hex[8];
+  std::snprintf(hex, sizeof hex, "INS %02X", ins);
+  for (const Row& r : kNames) {
+    if (r.ins == ins) return std::string(r.name) + " (" + hex + ")";
+  }
+  return hex;
+}
+
 bool NeedsExtended(const Command& c) {
   return c.data.size() > 255 || (c.le && *c.le > 256);
 }
@@ -144,8 +178,10 @@ Result<Response> ApduChannel::Exchange(ByteSpan apdu,
       reset_seen_ = true;
       return CardError("card reset" + (raw.detail.empty() ? "" : " (" + raw.detail + ")"));
     case Link::kTimeout:
-      return Unavailable("card did not answer in time" +
-                         (raw.detail.empty() ? "" : " (" + raw.detail + ")"));
+      // The command is named: the operator must know where a card hung (after SELECT it is
+      // likely the card; in GENERATE, a card slower than the timeout allows).
+      return Unavailable("card did not answer " + InsName(apdu.size() > 1 ? apdu[1] : 0) +
+                         (raw.detail.empty() ? "" : ": " + raw.detail));
     case Link::kError:
       return CardError("card link: " + raw.detail);
   }

@@ -1,9 +1,14 @@
 #include "kgs/pcsc.h"
 
+#include <openssl/crypto.h>
 #include <winscard.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 namespace certpress::kgs {
 
@@ -210,6 +215,141 @@ void PcscCard::EndTransaction() {
 Result<PcscTransaction> PcscTransaction::Begin(PcscCard& card) {
   CP_RETURN_IF_ERROR(card.BeginTransaction());
   return PcscTransaction(&card);
+}
+
+// The I/O thread's state. Jobs are posted one at a time; only the I/O thread touches the PC/SC
+// objects.
+struct GuardedCard::Shared {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::function<void()> job;  // the job to run, empty when none
+  uint64_t posted = 0;        // jobs posted
+  uint64_t finished = 0;      // jobs finished
+  bool quit = false;          // the owner is gone: clean up and end
+  bool abandoned = false;     // a job ran past its deadline
+  bool closed = false;        // the card is disconnected and the context released
+  // Touched only by the I/O thread:
+  std::optional<PcscContext> ctx;
+  std::unique_ptr<PcscCard> card;
+  bool in_transaction = false;
+
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu);
+    while (true) {
+      cv.wait(lock, [&] { return quit || job; });
+      if (job) {
+        std::function<void()> run = std::move(job);
+        job = nullptr;
+        lock.unlock();
+        run();
+        lock.lock();
+        ++finished;
+        cv.notify_all();
+        continue;
+      }
+      if (quit) break;
+    }
+    lock.unlock();
+    // The card leaves with no PIN verified and no key authenticated (SCARD_RESET_CARD), then
+    // the context goes; all on this thread, which is the context's own.
+    if (card) {
+      if (in_transaction) card->EndTransaction();
+      card->ResetOnClose();
+      card.reset();
+    }
+    ctx.reset();
+    std::lock_guard<std::mutex> done(mu);
+    closed = true;
+    cv.notify_all();
+  }
+};
+
+Result<std::unique_ptr<GuardedCard>> GuardedCard::Open(const std::string& reader,
+                                                       std::chrono::milliseconds timeout) {
+  auto shared = std::make_shared<Shared>();
+  // The thread holds the state too: it outlives the GuardedCard when the card is given up.
+  std::thread([shared] { shared->Loop(); }).detach();
+  std::unique_ptr<GuardedCard> guarded(new GuardedCard(shared, timeout));
+  // Jobs hold only shared state: one given up may still finish after its caller returned.
+  struct Opened {
+    Status status = Internal("not run");
+    Bytes atr;
+  };
+  auto opened = std::make_shared<Opened>();
+  const bool in_time = guarded->Run([opened, shared, reader] {
+    opened->status = [&]() -> Status {
+      CP_ASSIGN_OR_RETURN(PcscContext ctx, PcscContext::Establish());
+      shared->ctx.emplace(std::move(ctx));
+      CP_ASSIGN_OR_RETURN(shared->card, PcscCard::Connect(*shared->ctx, reader));
+      CP_RETURN_IF_ERROR(shared->card->BeginTransaction());
+      shared->in_transaction = true;
+      opened->atr = shared->card->atr();
+      return Status::Ok();
+    }();
+  });
+  if (!in_time) {
+    return Unavailable("reader " + reader + ": connecting to the card took more than " +
+                       std::to_string(timeout.count()) + " ms");
+  }
+  CP_RETURN_IF_ERROR(opened->status);
+  guarded->atr_ = std::move(opened->atr);
+  return guarded;
+}
+
+GuardedCard::~GuardedCard() {
+  std::unique_lock<std::mutex> lock(shared_->mu);
+  shared_->quit = true;
+  shared_->cv.notify_all();
+  // A card that answers is reset and disconnected before this returns (the next application
+  // finds it in its reset state); one given up is left to its thread.
+  if (!shared_->abandoned) {
+    shared_->cv.wait_for(lock, timeout_, [&] { return shared_->closed; });
+  }
+}
+
+bool GuardedCard::abandoned() const {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  return shared_->abandoned;
+}
+
+bool GuardedCard::Run(std::function<void()> job) {
+  std::unique_lock<std::mutex> lock(shared_->mu);
+  if (shared_->abandoned) return false;  // a call is still blocked: nothing else can run
+  shared_->job = std::move(job);
+  const uint64_t ticket = ++shared_->posted;
+  shared_->cv.notify_all();
+  const bool in_time =
+      shared_->cv.wait_for(lock, timeout_, [&] { return shared_->finished >= ticket; });
+  if (!in_time) shared_->abandoned = true;
+  return in_time;
+}
+
+RawResponse GuardedCard::Transmit(ByteSpan command) {
+  const bool earlier = abandoned();
+  auto apdu = std::make_shared<Bytes>(command.begin(), command.end());
+  auto result = std::make_shared<RawResponse>();
+  auto shared = shared_;
+  const bool in_time = Run([result, shared, apdu] {
+    *result = shared->card->Transmit(*apdu);
+    OPENSSL_cleanse(apdu->data(), apdu->size());  // it may hold a PIN or a key
+  });
+  if (in_time) return std::move(*result);
+  RawResponse out;
+  out.link = Link::kTimeout;
+  out.detail = earlier ? "the card stopped answering an earlier command and was given up"
+                       : "no answer from the card within " + std::to_string(timeout_.count()) +
+                             " ms; the card is given up (SCardTransmit still blocked)";
+  return out;
+}
+
+Result<Bytes> GuardedCard::Reconnect() {
+  auto result = std::make_shared<Result<Bytes>>(Internal("not run"));
+  auto shared = shared_;
+  if (!Run([result, shared] { *result = shared->card->Reconnect(); })) {
+    return Unavailable("the card did not reconnect within " + std::to_string(timeout_.count()) +
+                       " ms");
+  }
+  return std::move(*result);
 }
 
 Status ReaderWatcher::Refresh(std::vector<ReaderEvent>& events) {

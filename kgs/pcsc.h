@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -92,6 +93,47 @@ class PcscTransaction {
  private:
   explicit PcscTransaction(PcscCard* card) : card_(card) {}
   PcscCard* card_;
+};
+
+// GuardedCard is a card connected in |reader| with a PC/SC context and transaction of its own,
+// every PC/SC call of which runs on a thread of its own and is waited for at most |timeout|.
+// Why: pcsc-lite's SCardTransmit blocks until the reader driver answers, with no timeout of
+// its own, and nothing unblocks it from outside: SCardCancel only cancels SCardGetStatusChange
+// (pcsc-lite winscard_clnt.c: only a "cancellable" call), and SCardDisconnect or
+// SCardReleaseContext from another thread wait for the context's lock that the blocked
+// SCardTransmit holds. A card that never answers (a hung card or reader) would hold its
+// station thread, and everything joining it, for ever. Past the deadline the card is given up:
+// the call returns Link::kTimeout, every later call too, and the thread is left to finish the
+// blocked call, then disconnects (SCARD_RESET_CARD) and releases its context on its own.
+class GuardedCard final : public CardTransport {
+ public:
+  // Open establishes a context, connects (SCardConnect may wait for another application's
+  // transaction on the card, so it is bounded too) and begins a transaction.
+  static Result<std::unique_ptr<GuardedCard>> Open(const std::string& reader,
+                                                   std::chrono::milliseconds timeout);
+  GuardedCard(const GuardedCard&) = delete;
+  GuardedCard& operator=(const GuardedCard&) = delete;
+  ~GuardedCard() override;
+
+  RawResponse Transmit(ByteSpan command) override;
+  Result<Bytes> Reconnect() override;
+  bool ExtendedLength() const override { return false; }
+
+  const Bytes& atr() const { return atr_; }
+  // abandoned reports whether a call ran past the deadline (the card is given up).
+  bool abandoned() const;
+
+  struct Shared;  // the I/O thread's state (pcsc.cc)
+
+ private:
+  GuardedCard(std::shared_ptr<Shared> shared, std::chrono::milliseconds timeout)
+      : shared_(std::move(shared)), timeout_(timeout) {}
+  // Run runs |job| on the I/O thread and waits for it up to the timeout; false: given up.
+  bool Run(std::function<void()> job);
+
+  std::shared_ptr<Shared> shared_;
+  std::chrono::milliseconds timeout_;
+  Bytes atr_;
 };
 
 struct ReaderEvent {

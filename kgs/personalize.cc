@@ -506,7 +506,9 @@ CardOutcome PersonalizeCard(const PersonalizeOptions& options, CardTransport& tr
   CardOutcome out;
   out.reader = reader;
   TimedTransport timed(transport);
-  ApduChannel channel(timed);
+  Limits limits;
+  limits.command_timeout = options.command_timeout;
+  ApduChannel channel(timed, limits);
   Personalization(options, channel, db, token, issuers, out).Run(atr, reader);
   out.apdus = channel.apdus();
   out.seconds = Seconds(Clock::now() - t0);

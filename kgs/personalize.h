@@ -73,6 +73,7 @@ struct PersonalizeOptions {
   std::string claimer;  // host:pid:random, holds the request's lease
   std::string actor;    // audit actor
   int lease_seconds = 900;
+  std::chrono::milliseconds command_timeout{30000};  // one command, all its exchanges
   std::optional<int64_t> request_id;        // the operator's choice, else the next approved one
   std::optional<std::string> card_serial;   // personalize only the card with this serial
   std::string attestation_root_pem;         // the profile's trusted attestation root(s)

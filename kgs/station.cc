@@ -31,6 +31,7 @@ class Station {
     popt_.request_id = opt.request_id;
     popt_.card_serial = opt.card_serial;
     popt_.attestation_root_pem = opt.attestation_root_pem;
+    popt_.command_timeout = opt.card_timeout;
     popt_.kek_label = opt.kek_label;
     popt_.release_letter = opt.release_letter
                                ? opt.release_letter
@@ -93,10 +94,10 @@ class Station {
     CardOutcome out;
     out.reader = reader;
     auto result = [&]() -> Status {
-      CP_ASSIGN_OR_RETURN(PcscContext ctx, PcscContext::Establish());
-      CP_ASSIGN_OR_RETURN(auto card, PcscCard::Connect(ctx, reader));
-      card->ResetOnClose();  // the card leaves with no PIN verified, no key authenticated
-      CP_ASSIGN_OR_RETURN(PcscTransaction tx, PcscTransaction::Begin(*card));
+      // Context, connection and transaction on a thread of the card's own, every call bounded
+      // by the card timeout: a card that hangs fails alone. It leaves reset (SCARD_RESET_CARD),
+      // with no PIN verified and no key authenticated.
+      CP_ASSIGN_OR_RETURN(auto card, GuardedCard::Open(reader, opt_.card_timeout));
       CP_ASSIGN_OR_RETURN(auto conn, store::Connection::Open(db_));
       out = PersonalizeCard(popt_, *card, card->atr(), reader, *conn, token_, issuers_);
       return Status::Ok();

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -31,6 +32,9 @@ struct StationOptions {
   std::string claimer;  // host:pid:random
   std::string actor;
   int lease_seconds = 900;
+  // The longest one command may take, each PC/SC exchange of it included: a card that does not
+  // answer within it fails and is given up (kgs/pcsc.h GuardedCard), the station goes on.
+  std::chrono::milliseconds card_timeout{30000};
   std::string attestation_root_pem;
   std::string kek_label = "certpress-kek";
   // How a done card's PIN letter is released: empty, the letter is queued sealed

@@ -69,20 +69,138 @@ class StationIT : public ::testing::Test {
     return std::regex_search(st.out, m, re) ? m[1].str() : "";
   }
 
-  // Requests of employee-piv, approved by two operators (dual control).
-  void Requests(int n) {
-    const std::string file = Path("piv-" + std::to_string(n) + ".csv");
+  // Requests of |profile| (employee-piv by default), approved by two operators (dual control).
+  void Requests(int n, const std::string& profile = "employee-piv") {
+    const std::string file = Path(profile + "-" + std::to_string(n) + ".csv");
     ASSERT_EQ(Sh(std::string(CERTPRESS_SOURCE_DIR "/scripts/gen-employees ") + std::to_string(n) +
                  " 1 > " + Quote(file))
                   .exit_code,
               0);
-    auto imp = Run({"import", file, "--profile", "employee-piv", "--ca", "issuing"});
+    auto imp = Run({"import", file, "--profile", profile, "--ca", "issuing"});
     ASSERT_EQ(imp.exit_code, 0) << imp.err;
     for (const char* op : {"alice", "bob"}) {
-      auto ok = cli_.Decide({"approve", "--all", "--profile", "employee-piv"}, op);
+      auto ok = cli_.Decide({"approve", "--all", "--profile", profile}, op);
       ASSERT_EQ(ok.exit_code, 0) << ok.err;
     }
   }
+
+  // AddPivProfile writes card profile |name|: employee-piv with its three keys' lines
+  // (algorithm and source, 9a, 9c, 9d in that order) replaced by |keys|, plus |extra| TOML.
+  void AddPivProfile(const std::string& name,
+                     const std::vector<std::pair<std::string, std::string>>& keys,
+                     const std::string& extra = "", const std::string& top = "") {
+    auto shipped = ReadFile(Path("profiles/employee-piv.toml"));
+    ASSERT_TRUE(shipped.ok());
+    std::string toml = std::regex_replace(*shipped, std::regex("employee-piv"), name);
+    // A short letterhead (the layout is kgs/letter_pdf's to test).
+    toml = std::regex_replace(toml, std::regex("sender = \\[[^\\]]*\\]"),
+                              "sender = [\"CertPress Test\", \"Card Services\"]");
+    if (!top.empty()) {
+      toml = std::regex_replace(toml, std::regex("delivery = \"station\""),
+                                "delivery = \"station\"\n" + top);
+    }
+    size_t at = 0;
+    for (const auto& [algorithm, source] : keys) {
+      const std::string from = "algorithm = \"ec-p256\"\nsource = \"card\"";
+      at = toml.find(from, at);
+      ASSERT_NE(at, std::string::npos);
+      const std::string to = "algorithm = \"" + algorithm + "\"\nsource = \"" + source + "\"";
+      toml.replace(at, from.size(), to);
+      at += to.size();
+    }
+    ASSERT_TRUE(WriteFile(Path("profiles/" + name + ".toml"), toml + extra).ok());
+  }
+
+  // PinAndPuk prints the PIN letters queued so far and reads the PIN and PUK of card |serial|
+  // from its letter's text (pdftotext), as its holder would.
+  std::pair<std::string, std::string> PinAndPuk(const std::string& serial) {
+    auto print = Run({"pinletter", "print", "--all", "--out-dir", Path("queue")});
+    EXPECT_EQ(print.exit_code, 0) << print.err;
+    auto text = Sh("for f in " + Path("queue") +
+                   "/pinletter-*.pdf; do pdftotext -layout -enc UTF-8 \"$f\" -; done");
+    EXPECT_EQ(text.exit_code, 0) << text.err;
+    // The letter naming the card's serial.
+    std::string letter;
+    for (size_t from = 0; from < text.out.size();) {
+      size_t end = text.out.find('\f', from);
+      if (end == std::string::npos) end = text.out.size();
+      std::string page = text.out.substr(from, end - from);
+      if (page.find(serial) != std::string::npos) letter = page;
+      from = end + 1;
+    }
+    std::smatch m;
+    std::string pin, puk;
+    if (std::regex_search(letter, m, std::regex("Your PIN[^\\n]*?(\\d{6,8})"))) pin = m[1].str();
+    if (std::regex_search(letter, m, std::regex("Your PUK[^\\n]*?(\\d{8})"))) puk = m[1].str();
+    EXPECT_FALSE(pin.empty()) << text.out;
+    return {pin, puk};
+  }
+
+  // CertOf reads slot |slot|'s certificate with yubico-piv-tool into |slot|.pem and its public
+  // key into |slot|.pub, and checks the chain with openssl.
+  // With |opensc_id| the certificate is read with OpenSC (pkcs11-tool) instead: Debian 12's
+  // yubico-piv-tool 2.2.0 cannot inflate a compressed certificate ("Invalid cert data").
+  void CertOf(int card, const std::string& slot, const std::string& opensc_id = "") {
+    if (opensc_id.empty()) {
+      auto pem = PivTool(card, "-a read-cert -s " + slot);
+      ASSERT_EQ(pem.exit_code, 0) << pem.err;
+      ASSERT_TRUE(WriteFile(Path(slot + ".pem"), pem.out).ok());
+    } else {
+      auto der = Sh("pkcs11-tool --module " + std::string(kOpenScModule) +
+                    " --read-object --type cert --id " + opensc_id + " -o " +
+                    Quote(Path(slot + ".der")) + " && openssl x509 -inform DER -in " +
+                    Quote(Path(slot + ".der")) + " -out " + Quote(Path(slot + ".pem")));
+      ASSERT_EQ(der.exit_code, 0) << der.out << der.err;
+    }
+    auto verify = Sh("openssl verify -x509_strict -CAfile " + Quote(Path("root.pem")) +
+                     " -untrusted " + Quote(Path("sub.pem")) + " " + Quote(Path(slot + ".pem")));
+    EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+    auto pub = Sh("openssl x509 -pubkey -noout -in " + Quote(Path(slot + ".pem")) + " > " +
+                  Quote(Path(slot + ".pub")));
+    ASSERT_EQ(pub.exit_code, 0) << pub.err;
+  }
+
+  // Pkcs11Sign has OpenSC sign a fresh challenge with key |id| (01 = 9a, 02 = 9c, 03 = 9d)
+  // after logging in with |pin|, and openssl verify it with the public key of |slot|'s
+  // certificate (CertOf). |mechanism| and |digest| go together (SHA256-RSA-PKCS / sha256).
+  void Pkcs11Sign(const std::string& pin, const std::string& id, const std::string& mechanism,
+                  const std::string& digest, const std::string& slot) {
+    ASSERT_TRUE(WriteFile(Path("data"), "a fresh challenge " + testing::RandomSuffix()).ok());
+    const bool ec = mechanism.rfind("ECDSA", 0) == 0;
+    auto sign =
+        Sh("pkcs11-tool --module " + std::string(kOpenScModule) + " --login --pin " + pin +
+           " --sign --id " + id + " -m " + mechanism + (ec ? " --signature-format openssl" : "") +
+           " -i " + Quote(Path("data")) + " -o " + Quote(Path("sig")));
+    ASSERT_EQ(sign.exit_code, 0) << sign.out << sign.err
+                                 << Sh("pkcs11-tool --module " + std::string(kOpenScModule) +
+                                       " --login --pin " + pin + " --list-objects --type privkey")
+                                        .out;
+    auto verify = Sh("openssl dgst -" + digest + " -verify " + Quote(Path(slot + ".pub")) +
+                     " -signature " + Quote(Path("sig")) + " " + Quote(Path("data")));
+    EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+    EXPECT_NE(verify.out.find("Verified OK"), std::string::npos) << slot << ": " << verify.out;
+  }
+
+  // Pkcs11Decrypt has openssl encrypt a fresh secret to the RSA key of |slot|'s certificate
+  // (PKCS#1 v1.5) and OpenSC decrypt it with key |id| after logging in with |pin|: a key
+  // management key is for key transport, not signing (its certificate says keyEncipherment).
+  void Pkcs11Decrypt(const std::string& pin, const std::string& id, const std::string& slot) {
+    const std::string secret = "a key to transport " + testing::RandomSuffix();
+    ASSERT_TRUE(WriteFile(Path("secret"), secret).ok());
+    auto enc = Sh("openssl pkeyutl -encrypt -pubin -inkey " + Quote(Path(slot + ".pub")) +
+                  " -pkeyopt rsa_padding_mode:pkcs1 -in " + Quote(Path("secret")) + " -out " +
+                  Quote(Path("secret.enc")));
+    ASSERT_EQ(enc.exit_code, 0) << enc.err;
+    auto dec = Sh("pkcs11-tool --module " + std::string(kOpenScModule) + " --login --pin " + pin +
+                  " --decrypt --id " + id + " -m RSA-PKCS -i " + Quote(Path("secret.enc")) +
+                  " -o " + Quote(Path("secret.dec")));
+    ASSERT_EQ(dec.exit_code, 0) << dec.out << dec.err;
+    auto back = ReadFile(Path("secret.dec"));
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(*back, secret) << slot;
+  }
+
+  static constexpr char kOpenScModule[] = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so";
 
   int64_t Scalar(const std::string& sql) {
     auto c = db_.Connect();
@@ -216,6 +334,171 @@ TEST_F(StationIT, ThePinFromTheLetterSignsWithOpenScAndItsPukUnblocks) {
   EXPECT_EQ(PivTool(1, "-a verify-pin -P 24681357").exit_code, 0);
 }
 
+// The issue's key types on the card: RSA-2048 in 9A and 9D, P-384 in 9C, generated by the card
+// (GENERATE ASYMMETRIC KEY PAIR), certified, written (an RSA certificate is over a kilobyte:
+// command chaining), read by yubico-piv-tool and OpenSC, and used by OpenSC with the PIN from
+// the letter, the signatures verified by openssl with the issued certificates.
+//
+// 9A's certificate profile names so many CRL distribution points that its certificate is too
+// large for a certificate object uncompressed (over 2,900 bytes): it is written gzip-compressed
+// with CertInfo 01 (SP 800-73-4 Part 1 Table 10), and both tools inflate it.
+TEST_F(StationIT, Rsa2048AndP384KeysMadeOnTheCardSignWithOpenSc) {
+  std::string big =
+      "\n[certificate.big-auth]\nvalidity_days = 365\nbackdate_seconds = 300\n"
+      "key_usage = [\"digitalSignature\"]\nextended_key_usage = [\"clientAuth\"]\n"
+      "san_types = [\"upn\", \"email\"]\ncrl_urls = [";
+  for (int i = 0; i < 24; ++i) {
+    big += std::string(i ? ", " : "") + "\"http://pki" + std::to_string(i) +
+           ".certpress.example/crl/a-rather-long-path-to-make-the-certificate-big/issuing.crl\"";
+  }
+  big += "]\n";
+  AddPivProfile("rsa-piv", {{"rsa-2048", "card"}, {"ec-p384", "card"}, {"rsa-2048", "card"}}, big);
+  {
+    auto toml = ReadFile(Path("profiles/rsa-piv.toml"));
+    ASSERT_TRUE(toml.ok());
+    ASSERT_TRUE(WriteFile(Path("profiles/rsa-piv.toml"),
+                          std::regex_replace(*toml, std::regex("certificate = \"piv-auth\""),
+                                             "certificate = \"big-auth\""))
+                    .ok());
+  }
+  Requests(1, "rsa-piv");
+  auto st = Run({"station", "--profile", "rsa-piv", "--reader", Reader(1), "--once"});
+  ASSERT_EQ(st.exit_code, 0) << st.out << st.err;
+  const std::string serial = Serial(1);
+  EXPECT_NE(st.out.find("card " + serial), std::string::npos) << st.out;
+  EXPECT_NE(st.out.find("personalized ("), std::string::npos) << st.out;
+
+  auto status = PivTool(1, "-a status");
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  for (const char* slot : {"9a", "9c", "9d"}) {
+    EXPECT_NE(status.out.find(std::string("Slot ") + slot), std::string::npos) << status.out;
+  }
+  CertOf(1, "9a", "01");  // compressed
+  CertOf(1, "9c");
+  CertOf(1, "9d");
+  // yubico-piv-tool names the algorithm of the slots whose certificate it can read (not 9A's,
+  // compressed); openssl the certified keys'.
+  EXPECT_EQ(testing::Occurrences(status.out, "Algorithm:\tRSA2048"), 1u) << status.out;
+  EXPECT_EQ(testing::Occurrences(status.out, "Algorithm:\tECCP384"), 1u) << status.out;
+  for (const char* slot : {"9a", "9d"}) {
+    auto text = Sh("openssl x509 -noout -text -in " + Quote(Path(std::string(slot) + ".pem")));
+    EXPECT_NE(text.out.find("Public-Key: (2048 bit)"), std::string::npos) << slot << text.out;
+    EXPECT_NE(text.out.find("rsaEncryption"), std::string::npos) << slot;
+  }
+  // 9A's certificate went compressed (yubico-piv-tool and OpenSC both read it back above).
+  auto der = Sh("openssl x509 -outform DER -in " + Quote(Path("9a.pem")) + " | wc -c");
+  EXPECT_GT(std::stoi(der.out), 2900) << der.out;
+  auto object = PivTool(1, "-a read-object --id 0x5fc105 -f binary | od -An -tx1 -v");
+  EXPECT_NE(object.out.find("71 01 01"), std::string::npos) << object.out.substr(0, 200);
+  auto p384 = Sh("openssl x509 -noout -text -in " + Quote(Path("9c.pem")));
+  EXPECT_NE(p384.out.find("NIST CURVE: P-384"), std::string::npos) << p384.out;
+
+  auto objects = Sh("pkcs11-tool --module " + std::string(kOpenScModule) + " --list-objects");
+  EXPECT_EQ(objects.exit_code, 0) << objects.err;
+  EXPECT_GE(testing::Occurrences(objects.out, "Certificate Object"), 3u) << objects.out;
+  EXPECT_NE(objects.out.find("RSA 2048 bits"), std::string::npos) << objects.out;
+  EXPECT_NE(objects.out.find("EC_POINT 384 bits"), std::string::npos) << objects.out;
+
+  const auto [pin, puk] = PinAndPuk(serial);
+  ASSERT_FALSE(pin.empty());
+  Pkcs11Sign(pin, "01", "SHA256-RSA-PKCS", "sha256", "9a");
+  Pkcs11Sign(pin, "02", "ECDSA-SHA384", "sha384", "9c");
+  Pkcs11Decrypt(pin, "03", "9d");
+  EXPECT_EQ(Run({"audit", "verify"}).exit_code, 0);
+}
+
+// A profile that archives its key-management key: the server makes the RSA-2048 key for 9D,
+// seals it in the store (envelope encryption under the token's key encryption key), imports it
+// to the card (Yubico IMPORT ASYMMETRIC KEY) and certifies it. The card decrypts with it
+// through OpenSC; the key recovered by the store's sealed-key path (`cert pkcs12`) is the
+// certified one and decrypts the same; the database holds no clear private key.
+TEST_F(StationIT, AnArchivedServerKeyIsImportedTo9DAndRecoverable) {
+  AddPivProfile("archive-piv", {{"ec-p256", "card"}, {"ec-p256", "card"}, {"rsa-2048", "server"}},
+                "", "archive_keys = true");
+  Requests(1, "archive-piv");
+  auto st = Run({"station", "--profile", "archive-piv", "--reader", Reader(1), "--once"});
+  ASSERT_EQ(st.exit_code, 0) << st.out << st.err;
+  const std::string serial = Serial(1);
+  EXPECT_NE(st.out.find("card " + serial), std::string::npos) << st.out;
+
+  // The store: one sealed key, 9D's, under a wrapped data key; the audit says it was archived.
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM private_keys WHERE request_id = 1 AND key_name = "
+                   "'key-management'"),
+            1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM private_keys"), 1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'card.certificate' AND "
+                   "details LIKE '%slot=9d%archived=yes%'"),
+            1);
+
+  auto status = PivTool(1, "-a status");
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("Algorithm:\tRSA2048"), std::string::npos) << status.out;
+  CertOf(1, "9d");
+  // The card did not make 9D's key: it attests the keys it generated (9A), never an imported one.
+  EXPECT_EQ(PivTool(1, "-a attest -s 9a").exit_code, 0);
+  EXPECT_NE(PivTool(1, "-a attest -s 9d").exit_code, 0);
+
+  // Recovered through the sealed-key path: its public half is the one certified for 9D.
+  ASSERT_TRUE(WriteFile(Path("p12pass"), "recovery-" + testing::RandomSuffix()).ok());
+  auto p12 = Run({"cert", "pkcs12", "--request", "1", "--key", "key-management", "--out",
+                  Path("9d.p12"), "--password-file", Path("p12pass")});
+  ASSERT_EQ(p12.exit_code, 0) << p12.out << p12.err;
+  auto key = Sh("openssl pkcs12 -in " + Quote(Path("9d.p12")) + " -nocerts -noenc -passin file:" +
+                Quote(Path("p12pass")) + " | openssl pkey -out " + Quote(Path("9d.key")));
+  ASSERT_EQ(key.exit_code, 0) << key.err;
+  auto pub = Sh("openssl pkey -in " + Quote(Path("9d.key")) + " -pubout");
+  ASSERT_EQ(pub.exit_code, 0) << pub.err;
+  EXPECT_EQ(pub.out, *ReadFile(Path("9d.pub")));
+
+  // The card decrypts with the key (OpenSC, the letter's PIN); so does the recovered copy.
+  const auto [pin, puk] = PinAndPuk(serial);
+  ASSERT_FALSE(pin.empty());
+  Pkcs11Decrypt(pin, "03", "9d");
+  auto dec = Sh("openssl pkeyutl -decrypt -inkey " + Quote(Path("9d.key")) +
+                " -pkeyopt rsa_padding_mode:pkcs1 -in " + Quote(Path("secret.enc")));
+  ASSERT_EQ(dec.exit_code, 0) << dec.err;
+  EXPECT_EQ(dec.out, *ReadFile(Path("secret")));
+  // And the other keys still sign (ECDSA on 9A).
+  CertOf(1, "9a");
+  Pkcs11Sign(pin, "01", "ECDSA-SHA256", "sha256", "9a");
+
+  // No clear private key in the database: neither its prime p nor a piece of the PKCS#8 from
+  // inside the private exponent (the modulus is public: the certificate holds it), in hex (as
+  // mariadb-dump --hex-blob shows blobs) or as the dump's own text.
+  auto p =
+      Sh("python3 -c \"import sys; from cryptography.hazmat.primitives.serialization import "
+         "load_pem_private_key as l; print('%X' % l(open(sys.argv[1], 'rb').read(), "
+         "None).private_numbers().p)\" " +
+         Quote(Path("9d.key")));
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  const std::string prime = Trim(p.out).substr(0, 64);
+  auto der = Sh("openssl pkey -in " + Quote(Path("9d.key")) +
+                " -outform DER | od -An -tx1 -v | "
+                "tr -d ' \\n' | tr a-f A-F | cut -c 1001-1064");
+  ASSERT_EQ(der.exit_code, 0) << der.err;
+  const std::string pkcs8 = Trim(der.out);
+  ASSERT_EQ(pkcs8.size(), 64u);
+  const std::string dump_cmd = "mariadb-dump --no-defaults -uroot --socket=" +
+                               Quote(testing::RequireEnv("CERTPRESS_DB_SOCKET")) + " " +
+                               Quote(db_.name());
+  auto hex_dump = Sh(dump_cmd + " --hex-blob");
+  ASSERT_EQ(hex_dump.exit_code, 0) << hex_dump.err;
+  auto dump = Sh(dump_cmd);
+  ASSERT_EQ(dump.exit_code, 0) << dump.err;
+  ASSERT_NE(hex_dump.out.find("private_keys"), std::string::npos);
+  for (const std::string* text : {&hex_dump.out, &dump.out}) {
+    std::string lower = *text;
+    for (auto& c : lower) c = static_cast<char>(tolower(c));
+    for (std::string needle : {prime, pkcs8}) {
+      EXPECT_EQ(text->find(needle), std::string::npos) << needle;
+      for (auto& c : needle) c = static_cast<char>(tolower(c));
+      EXPECT_EQ(lower.find(needle), std::string::npos) << needle;
+    }
+    EXPECT_EQ(text->find("PRIVATE KEY"), std::string::npos);
+  }
+  EXPECT_EQ(Run({"audit", "verify"}).exit_code, 0);
+}
+
 TEST_F(StationIT, ACardPulledOutHalfWayFailsWithItsCertificatesRevokedAndIsDoneAgain) {
   Requests(1);
   // The card leaves its reader on the first PUT DATA (DB): the 9A certificate is issued,
@@ -248,6 +531,47 @@ TEST_F(StationIT, ACardPulledOutHalfWayFailsWithItsCertificatesRevokedAndIsDoneA
       Scalar(
           "SELECT COUNT(*) FROM certificates WHERE status = 'issued' AND request_id IS NOT NULL"),
       3);
+  EXPECT_EQ(Run({"audit", "verify"}).exit_code, 0);
+}
+
+// A card that stops answering (it hangs in GENERATE: pcsc-lite's SCardTransmit then blocks with
+// no timeout of its own) is given up after --card-timeout: it ends failed with a message naming
+// the card and the command, its request goes back, and the card in the other reader is
+// personalized meanwhile; the station returns instead of waiting for the hung card.
+TEST_F(StationIT, ACardThatStopsAnsweringFailsAloneAndTheOtherReaderGoesOn) {
+  Requests(2);
+  const std::string hung = Serial(1);
+  ASSERT_EQ(VCard(1, "fault mute-on=47").exit_code, 0);
+  auto st = Run({"station", "--profile", "employee-piv", "--reader", Reader(1), "--reader",
+                 Reader(2), "--once", "--card-timeout", "3"});
+  EXPECT_NE(st.exit_code, 0);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(st.out, m, std::regex("card " + hung + " [^\n]*")))
+      << st.out << st.err;
+  const std::string line = m[0].str();
+  EXPECT_NE(line.find("failed"), std::string::npos) << line;
+  EXPECT_NE(line.find("did not answer GENERATE ASYMMETRIC KEY PAIR (INS 47)"), std::string::npos)
+      << line;
+  EXPECT_NE(line.find("within 3000 ms"), std::string::npos) << line;
+  EXPECT_NE(st.out.find("card " + Serial(2)), std::string::npos) << st.out;
+  EXPECT_EQ(testing::Occurrences(st.out, " personalized ("), 1u) << st.out;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM cards WHERE state = 'failed' AND serial = '" + hung +
+                   "' AND reason LIKE '%GENERATE ASYMMETRIC KEY PAIR%'"),
+            1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM cards WHERE state = 'personalized' AND serial = '" +
+                   Serial(2) + "'"),
+            1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM cards WHERE state = 'personalizing'"), 0);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE state = 'approved'"), 1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE state = 'issued'"), 1);
+
+  // Pulled out and put back (the hung command ends with it), the card is personalized.
+  ASSERT_EQ(VCard(1, "remove").exit_code, 0);
+  ASSERT_EQ(VCard(1, "fault-clear").exit_code, 0);
+  ASSERT_EQ(VCard(1, "insert").exit_code, 0);
+  auto again = Run({"station", "--profile", "employee-piv", "--reader", Reader(1), "--once"});
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE state = 'issued'"), 2);
   EXPECT_EQ(Run({"audit", "verify"}).exit_code, 0);
 }
 

@@ -243,6 +243,15 @@ TEST(ApduChannelTest, TransportTimeoutIsUnavailable) {
   auto r = ch.Send(Cmd(0xA4));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().kind(), ErrorKind::kUnavailable);
+  // The message names the command that got no answer, and the transport's detail.
+  EXPECT_NE(r.status().message().find("did not answer SELECT (INS A4)"), std::string::npos)
+      << r.status().message();
+  ScriptedCard other({ScriptedCard::Fault(Link::kTimeout)});
+  ApduChannel ch2(other);
+  auto unknown = ch2.Send(Cmd(0x99));
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("did not answer INS 99"), std::string::npos)
+      << unknown.status().message();
 }
 
 TEST(StatusWordTest, OneTableMapsStatusWords) {

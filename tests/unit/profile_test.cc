@@ -137,6 +137,10 @@ TEST(ProfileTest, ErrorsSayFileLineColumnAndKey) {
       {Replace(Replace(kBase, "token = \"soft\"", "token = \"piv\""), "source = \"server\"",
                "source = \"server\"\npiv_slot = \"9a\""),
        "only the key-management slot 9d takes a server-made (archived) key"},
+      // ... and only where the profile archives it (escrow is why the server makes it).
+      {Replace(Replace(kBase, "token = \"soft\"", "token = \"piv\""), "source = \"server\"",
+               "source = \"server\"\npiv_slot = \"9d\""),
+       "card.k.keys.auth: a server-made card key needs archive_keys = true"},
       {Replace(Replace(kBase, "token = \"soft\"", "token = \"piv\""), "source = \"server\"",
                "source = \"requester\"\npiv_slot = \"9a\""),
        "keys[0].source: a piv profile's keys come from the card"},

@@ -399,6 +399,7 @@ FAULTS = {
     "max-response": "N: at most N bytes of data per response, the rest by 61xx/GET RESPONSE",
     "le-6c": "a short Le other than the answer's length gets 6Cxx (ISO 7816-4 5.3.4), no data",
     "mute": "the card never answers APDUs (a hung card)",
+    "mute-on": "INS (hex): from the next command with that INS on, the card never answers",
 }
 
 
@@ -411,7 +412,7 @@ def parse_fault(spec):
     elif name == "max-response":
         if not 1 <= int(value) <= 65536:
             raise ValueError("max-response=N with 1 <= N <= 65536")
-    elif name == "drop-on":
+    elif name in ("drop-on", "mute-on"):
         int(value, 16)
     elif name == "bad-attestation":
         value = value or "signature"
