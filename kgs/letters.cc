@@ -12,6 +12,7 @@
 #include "kgs/sealed_keys.h"
 #include "signer/aead.h"
 #include "store/audit.h"
+#include "store/cards.h"
 #include "store/operators.h"
 #include "store/pin_letters.h"
 
@@ -393,9 +394,13 @@ Result<PrintedLetter> PrintLetter(store::Connection& db, CryptoToken& token, int
                                     "kind=activation-code request=" + std::to_string(l.request_id) +
                                         " file=" + printed.path + " secret wiped"});
     }
-    return store::AppendAudit(
+    CP_RETURN_IF_ERROR(store::AppendAudit(
         c, {options.actor, "pinletter.print", Object(id),
-            "card=" + l.card_serial + " file=" + printed.path + " secret wiped"});
+            "card=" + l.card_serial + " file=" + printed.path + " secret wiped"}));
+    // The card moves on with its letter (issue 13: personalized -> letter-printed), in this
+    // transaction: a card is letter-printed exactly when its letter is. A card already further
+    // on (a new PIN letter for an active card) stays where it is.
+    return store::CardLetterPrinted(c, l.card_serial, l.request_id, options.actor).status();
   });
   if (!st.ok()) return st.Wrap(what);
   return printed;

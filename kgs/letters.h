@@ -123,7 +123,8 @@ struct PrintedLetter {
 // secret opened (the AAD checked), the PDF laid out and written to the queue directory; then,
 // in the transaction that held the letter's row locked throughout, the letter is marked
 // `printed`, its sealed secret and wrapped key are set to NULL, and "pinletter.print" is
-// audited. The PDF in memory and the opened secret are wiped. A letter
+// audited. A PIN letter's card moves from personalized to letter-printed in that transaction
+// (store::CardLetterPrinted, audited). The PDF in memory and the opened secret are wiped. A letter
 // already printed or mailed is a conflict that names when, and says that a reprint must be asked
 // for explicitly. If the database fails after the file was written the letter stays `created` with
 // its secret, and printing it again writes the same file anew.
