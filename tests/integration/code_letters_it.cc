@@ -329,6 +329,25 @@ TEST_F(CodeLettersIT, ALostLetterIsReplacedByANewCodeAndTheOperatorIsNeverShownI
   auto fresh = Redeem(link, new_code);
   EXPECT_TRUE(fresh.ok) << kgs::RefusalName(fresh.refusal);
 
+  // The table view names the kind, and a code letter has no card serial.
+  RunResult table = Run({"pinletter", "list"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find(std::to_string(second) + " "), std::string::npos) << table.out;
+  char row[80];
+  std::snprintf(row, sizeof row, "%-8lld %-17s %-16s", static_cast<long long>(pierre), "-",
+                "soft-letter");
+  EXPECT_NE(table.out.find(row), std::string::npos) << row << "\n" << table.out;
+  EXPECT_NE(table.out.find("activation-code"), std::string::npos) << table.out;
+  // A sample of the profile is a code letter, stamped SAMPLE.
+  RunResult sample =
+      Run({"pinletter", "sample", "--profile", "soft-letter", "--out", cli_.dir() + "/s.pdf"});
+  ASSERT_EQ(sample.exit_code, 0) << sample.err;
+  const std::string sample_text =
+      Sh("pdftotext -raw -enc UTF-8 " + Quote(cli_.dir() + "/s.pdf") + " -").out;
+  EXPECT_NE(sample_text.find("SAMPLE"), std::string::npos) << sample_text;
+  EXPECT_NE(sample_text.find("Your activation code"), std::string::npos) << sample_text;
+  EXPECT_EQ(sample_text.find("Your PIN"), std::string::npos) << sample_text;
+
   // A profile whose code an operator shows has no letter to ask for.
   RunResult wrong_kind = Run({"activation", "code", "--request", "999999", "--letter"});
   EXPECT_EQ(wrong_kind.exit_code, 1);
