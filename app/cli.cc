@@ -152,6 +152,7 @@ int Main(int argc, char** argv) {
   AddOperatorCommands(cmds);
   AddRequestCommands(cmds);
   AddStationCommands(cmds);
+  AddCardCommands(cmds);
   AddPinLetterCommands(cmds);
   AddLintCommands(cmds);
   AddActivationCommands(cmds);

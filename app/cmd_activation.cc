@@ -25,6 +25,37 @@ CommandResult Code(Context& ctx) {
   if (!db.ok()) return Fail(db.status());
   auto keys = ctx.ActivationKeys();
   if (!keys.ok()) return Fail(keys.status());
+  // Where the request's profile posts its code, the code is never shown: a lost letter is
+  // replaced by a new letter with a new code.
+  const profiles::CardProfile* profile = nullptr;
+  if (auto acts = kgs::ListActivations(**db, *id); acts.ok() && !acts->empty()) {
+    auto profiles = ctx.Profiles();
+    if (!profiles.ok()) return Fail(profiles.status());
+    if (auto p = (*profiles)->Card(acts->front().profile); p.ok()) profile = *p;
+  }
+  const bool by_letter =
+      profile != nullptr && profile->activation.code == profiles::CodeChannel::kLetter;
+  const std::string request = "request " + std::to_string(*id);
+  if (ctx.Flag("letter")) {
+    if (!by_letter) {
+      return Fail(Conflict(request + ": its profile does not send activation codes by letter " +
+                           "(activation.code = \"letter\"); ask without --letter"));
+    }
+    auto token = ctx.Token();
+    if (!token.ok()) return Fail(token.status());
+    auto letter = kgs::NewCodeLetter(**db, **token, kKekLabel, **keys, *profile, *id, ctx.Actor());
+    if (!letter.ok()) return Fail(letter.status());
+    ctx.out << request << ": a new activation code is sealed in letter " << *letter
+            << " (`certpress pinletter print --id " << *letter
+            << "`); the old code and its letter no longer work\n";
+    return Ok();
+  }
+  if (by_letter) {
+    return Fail(Conflict(request + ": its profile " + profile->name +
+                         " sends the activation code by letter, so it is never shown here; " +
+                         "to replace a lost letter: `certpress activation code --request " +
+                         std::to_string(*id) + " --letter`"));
+  }
   auto code = kgs::MintCode(**db, **keys, *id, ctx.Actor());
   if (!code.ok()) return Fail(code.status());
   // The one place a code is shown: to the operator, who passes it on by another channel.
@@ -142,8 +173,16 @@ void RequestArg(po::options_description& d, po::positional_options_description&)
 
 void AddActivationCommands(std::vector<Command>& out) {
   out.push_back({"activation code",
-                 "show a new activation code for a request (once; asking again makes a new one)",
-                 "", RequestArg, Code});
+                 "show a new activation code for a request (once; asking again makes a new one), "
+                 "or with --letter queue it in a new letter",
+                 "",
+                 [](po::options_description& d, po::positional_options_description& p) {
+                   RequestArg(d, p);
+                   d.add_options()("letter", po::bool_switch(),
+                                   "for a profile that posts its codes: a new code in a new "
+                                   "letter (replaces a lost one)");
+                 },
+                 Code});
   out.push_back({"activation resend", "void a request's activation link and mail a new one", "",
                  RequestArg, Resend});
   out.push_back({"activation list", "activations: request, recipient, state; never a secret", "",

@@ -25,8 +25,8 @@ std::string QueueDir(const Context& ctx) {
 CommandResult List(Context& ctx) {
   const std::string state = ctx.Get<std::string>("state");
   if (!state.empty() && state != store::kLetterCreated && state != store::kLetterPrinted &&
-      state != store::kLetterMailed) {
-    return Usage("--state must be created, printed or mailed");
+      state != store::kLetterMailed && state != store::kLetterVoid) {
+    return Usage("--state must be created, printed, mailed or void");
   }
   auto db = ctx.Db();
   if (!db.ok()) return Fail(db.status());
@@ -42,6 +42,7 @@ CommandResult List(Context& ctx) {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& l : all) {
       arr.push_back({{"id", l.id},
+                     {"kind", l.kind},
                      {"state", l.state},
                      {"request_id", l.request_id},
                      {"card_serial", l.card_serial},
@@ -58,15 +59,16 @@ CommandResult List(Context& ctx) {
     return Ok();
   }
   ctx.out << "ID      STATE    REQUEST  CARD SERIAL       PROFILE          SECRET  PRINTS  "
-             "CREATED              PRINTED              MAILED\n";
+             "CREATED              PRINTED              MAILED               KIND\n";
   for (const auto& l : all) {
     char line[512];
-    std::snprintf(line, sizeof line, "%-7lld %-8s %-8lld %-17s %-16s %-7s %-7d %-20s %-20s %s",
-                  static_cast<long long>(l.id), l.state.c_str(),
-                  static_cast<long long>(l.request_id), l.card_serial.c_str(), l.profile.c_str(),
-                  l.sealed_present() ? "sealed" : "wiped", l.print_count, l.created_at.c_str(),
-                  l.printed_at.empty() ? "-" : l.printed_at.c_str(),
-                  l.mailed_at.empty() ? "-" : l.mailed_at.c_str());
+    std::snprintf(
+        line, sizeof line, "%-7lld %-8s %-8lld %-17s %-16s %-7s %-7d %-20s %-20s %-20s %s",
+        static_cast<long long>(l.id), l.state.c_str(), static_cast<long long>(l.request_id),
+        l.card_serial.empty() ? "-" : l.card_serial.c_str(), l.profile.c_str(),
+        l.sealed_present() ? "sealed" : "wiped", l.print_count, l.created_at.c_str(),
+        l.printed_at.empty() ? "-" : l.printed_at.c_str(),
+        l.mailed_at.empty() ? "-" : l.mailed_at.c_str(), l.kind.c_str());
     ctx.out << line << "\n";
   }
   return Ok();
@@ -171,11 +173,12 @@ void IdOption(po::options_description& d) {
 }  // namespace
 
 void AddPinLetterCommands(std::vector<Command>& out) {
-  out.push_back({"pinletter list", "list PIN letters and their state", "",
+  out.push_back({"pinletter list",
+                 "list letters (PIN letters and activation-code letters) and their state", "",
                  [](po::options_description& d, po::positional_options_description&) {
                    d.add_options()("json", po::bool_switch(), "machine-readable output")(
                        "state", po::value<std::string>()->default_value(""),
-                       "only letters in this state: created, printed or mailed");
+                       "only letters in this state: created, printed, mailed or void");
                  },
                  List});
   out.push_back(

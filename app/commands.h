@@ -38,6 +38,7 @@ inline CommandResult FailAbout(const Status& s, const std::string& file) {
 }
 void AddRequestCommands(std::vector<Command>& out);
 void AddStationCommands(std::vector<Command>& out);
+void AddCardCommands(std::vector<Command>& out);  // card list, show, activate
 void AddPinLetterCommands(std::vector<Command>& out);
 void AddActivationCommands(std::vector<Command>& out);  // activation ..., mail ...
 

@@ -28,6 +28,7 @@
 #include "common/ossl.h"
 #include "kgs/activations.h"
 #include "kgs/audit_keys.h"
+#include "kgs/letters.h"
 #include "kgs/sealed_keys.h"
 #include "ra/request_builder.h"
 #include "signer/csr.h"
@@ -84,6 +85,10 @@ class Run {
       // PIV cards are issued at personalization stations, not by batch runs.
       if (card.token != profiles::TokenKind::kPiv) batch_profiles_.push_back(name);
       if (card.token == profiles::TokenKind::kSoft) needs_data_key_ = true;
+      if (card.delivery == profiles::Delivery::kActivationEmail &&
+          card.activation.code == profiles::CodeChannel::kLetter) {
+        needs_code_letters_ = true;
+      }
     }
     return Status::Ok();
   }
@@ -93,6 +98,16 @@ class Run {
     auto dk = kgs::DataKey::Create(*persist_db_, token_, opt_.kek_label, opt_.actor);
     if (!dk.ok()) return dk.status().Wrap("the run's data key");
     data_key_.emplace(std::move(dk).value());
+    if (!needs_code_letters_) return Status::Ok();
+    // Activation codes that go by post are drawn in the issuing transaction: the activation
+    // keys are unwrapped, and the letters' data key drawn, once per run (two HSM calls), so
+    // that a letter costs no HSM round trip of its own on the hot path (kgs/letters.h).
+    auto keys = kgs::ActivationKeys::Load(*persist_db_, token_, opt_.kek_label, /*create=*/true);
+    if (!keys.ok()) return keys.status().Wrap("the activation keys");
+    activation_keys_ = std::move(keys).value();
+    auto letter_key = kgs::CodeLetterKey::Draw(token_, opt_.kek_label);
+    if (!letter_key.ok()) return letter_key.status();
+    code_letter_key_.emplace(std::move(letter_key).value());
     return Status::Ok();
   }
 
@@ -311,7 +326,8 @@ class Run {
       for (const Item& it : c->items) {
         if (mine.count(it.req.id) && it.status.ok()) mailed.emplace_back(it.req.id, it.profile);
       }
-      CP_ASSIGN_OR_RETURN(kgs::PlannedActivations activations, kgs::PlanActivations(conn, mailed));
+      CP_ASSIGN_OR_RETURN(kgs::PlannedActivations activations,
+                          kgs::PlanActivations(conn, mailed, activation_keys_.get()));
       for (const Item& it : c->items) {
         // A request whose lease was taken over by another scheduler is no longer ours to
         // complete: its recorded intent stays as a known, never-delivered serial.
@@ -334,6 +350,15 @@ class Run {
         }
         done.push_back(it.req.id);
         ++issued;
+      }
+      // Activation codes that go by post: their letters, sealed, in this transaction too, and
+      // one audit entry for them all.
+      if (!activations.letters.empty()) {
+        store::AuditEvent created;
+        CP_RETURN_IF_ERROR(kgs::StoreCodeLetters(conn, *code_letter_key_, activations.letters,
+                                                 opt_.actor, &created)
+                               .status());
+        audit.push_back(std::move(created));
       }
       // The chunk's certificates are audited as one entry carrying their Merkle root (RFC
       // 6962): one row instead of one per request on the hot path, and each certificate stays
@@ -538,6 +563,10 @@ class Run {
   std::vector<std::string> batch_profiles_;
   bool needs_data_key_ = false;
   std::optional<kgs::DataKey> data_key_;  // soft profiles' private keys are sealed under it
+  // Profiles whose activation code goes by post: the keys that draw codes, the letters' key.
+  bool needs_code_letters_ = false;
+  std::shared_ptr<const kgs::ActivationKeys> activation_keys_;
+  std::optional<kgs::CodeLetterKey> code_letter_key_;
   int64_t audited_since_checkpoint_ = 0;  // the persist stage's entries since a checkpoint
   std::map<std::pair<int64_t, std::string>, Result<Issuer>> issuers_;
   std::mutex fatal_mu_;

@@ -15,10 +15,14 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <mutex>
 
 #include "cardprofiles/profile.h"
 #include "common/bytes.h"
+#include "kgs/activations.h"
+#include "kgs/letters.h"
+#include "kgs/sealed_keys.h"
 #include "signer/aead.h"
 #include "signer/csr.h"
 #include "signer/der.h"
@@ -375,6 +379,53 @@ void BM_Pkcs12Build(benchmark::State& state) {
   state.SetLabel(opt.legacy ? "legacy: 3DES, SHA-1 MAC" : "AES-256-CBC, PBKDF2-SHA256 600k");
 }
 BENCHMARK(BM_Pkcs12Build)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
+// ---- activation-code letters (issue 12) ----
+
+// What the issuing transaction does per request of a profile that posts its activation code,
+// beside its share of the three multi-row statements: draw the code and its HMAC, check that
+// the holder's name and address fit the envelope window (pango measures them; Arg 1), seal the
+// code under the run's letter key.
+void BM_CodeLetterPerRequest(benchmark::State& state) {
+  std::map<int64_t, SecureString> ring;
+  ring.emplace(1, SecureString(std::string(32, 'k')));
+  auto keys = kgs::ActivationKeys::ForTest(std::move(ring));
+  const Bytes dek(32, 0x22);
+  const std::string name = "Zoë Łukasiewicz-Ångström";
+  const std::vector<std::string> address = {"Hauptstraße 5", "80331 München", "GERMANY"};
+  int64_t id = 1;
+  for (auto _ : state) {
+    auto code = Must(kgs::DrawCode(*keys, id));
+    if (state.range(0) != 0) {
+      if (Status st = kgs::CheckRecipient(name, address); !st.ok()) {
+        state.SkipWithError(st.message().c_str());
+        return;
+      }
+    }
+    const std::string aad = kgs::LetterSecretAad(id, id, "", "activation-code");
+    benchmark::DoNotOptimize(Must(AesGcmSeal(dek, AsBytes(code.formatted.view()), AsBytes(aad))));
+    ++id;
+  }
+  state.SetLabel(state.range(0) ? "code + HMAC + window check + AES-GCM seal"
+                                : "code + HMAC + AES-GCM seal");
+}
+BENCHMARK(BM_CodeLetterPerRequest)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
+// The alternative the run's letter key avoids: a data key of its own per letter, wrapped by
+// the HSM's key encryption key (a PIN letter's way: one HSM round trip each).
+void BM_LetterKeyPerLetterHsm(benchmark::State& state) {
+  StackToken& t = TheStackToken();
+  if (!t.token) {
+    state.SkipWithError(t.error.c_str());
+    return;
+  }
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        Must(kgs::DrawWrappedKey(*t.token, "bench-micro-kek", kgs::kLetterKeyAad)));
+  }
+  state.SetLabel("DrawWrappedKey: RAND + C_Encrypt (AES-GCM) in SoftHSM2");
+}
+BENCHMARK(BM_LetterKeyPerLetterHsm)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 // ---- persisting a chunk: intents, then certificates, one transaction each ----
 

@@ -78,9 +78,11 @@ struct PivPolicy {
   int chuid_years = 5;           // the CHUID's expiration date, from personalization
 };
 
-// LetterTemplate is a piv profile's [card.NAME.letter] table: how its PIN letters read
-// (kgs/letter_pdf.h lays them out on A4 for a windowed envelope). Every text may use the
-// placeholders of kLetterPlaceholders. A profile without the table gets these defaults.
+// LetterTemplate is a profile's [card.NAME.letter] table: how its letters read (kgs/letter_pdf.h
+// lays them out on A4 for a windowed envelope). A piv profile's letters carry a card's PIN and
+// PUK; a soft profile whose activation code goes by post (activation.code = "letter") sends
+// that code in them, and its wording defaults to CodeLetterTemplate's. Every text may use the
+// placeholders of kLetterPlaceholders. A piv profile without the table gets these defaults.
 struct LetterTemplate {
   std::string language = "en";  // en, de or fr: the fixed labels and the date's format
   // The sender block at the top right: the organisation first (bold), then its address and
@@ -108,9 +110,15 @@ struct LetterTemplate {
   std::string footer;  // small print at the foot of the page
 };
 
-// The placeholders a letter's texts may use.
+// The placeholders a letter's texts may use ({card_serial} is empty in an activation-code
+// letter: there is no card).
 inline constexpr std::string_view kLetterPlaceholders[] = {
     "holder_name", "card_serial", "letter_id", "request_id", "profile", "date"};
+
+// CodeLetterTemplate is the wording of an activation-code letter in |language| (en, de or
+// fr; anything else gives en), where the profile's [letter] table leaves it out: title,
+// greeting, body, instructions and closing. Sender, recipient and address stay the profile's.
+LetterTemplate CodeLetterTemplate(std::string_view language);
 
 // Who may read an activation code besides the holder's mailbox: SP 800-63B does not accept
 // email alone as an authenticator, so a profile may require a code sent on another channel.

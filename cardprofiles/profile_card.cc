@@ -122,8 +122,8 @@ Status Parser::ParseCard(const std::string& name, const toml::table& t, const st
   CP_RETURN_IF_ERROR(ParseSans(t, path, &c));
   CP_RETURN_IF_ERROR(ParseKeys(t, path, &c));  // a key's source depends on the token
   CP_RETURN_IF_ERROR(ParsePiv(t, path, &c));
-  CP_RETURN_IF_ERROR(ParseLetter(t, path, &c));
   CP_RETURN_IF_ERROR(ParseActivation(t, path, &c));  // after the fields and subject it names
+  CP_RETURN_IF_ERROR(ParseLetter(t, path, &c));      // after activation: a code may go by post
   // The hash a request pins covers what gets issued: free text (the description, the PIN
   // letter's wording; comments never reach the canonical form) may change without failing
   // approved requests.

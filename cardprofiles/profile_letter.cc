@@ -1,7 +1,8 @@
-// profile_letter.cc: the [card.NAME.letter] table of a piv profile, the template of its PIN
-// letters. Each text is checked as a request field is (UTF-8, no control or bidirectional
-// formatting characters), bounded so that the letter stays one A4 page, and its placeholders
-// must be ones a letter knows (kLetterPlaceholders); an error names file, line, column and key.
+// profile_letter.cc: the [card.NAME.letter] table of a profile, the template of its letters (a
+// piv profile's PIN letters, a soft profile's activation-code letters). Each text is checked as a
+// request field is (UTF-8, no control or bidirectional formatting characters), bounded so that the
+// letter stays one A4 page, and its placeholders must be ones a letter knows (kLetterPlaceholders);
+// an error names file, line, column and key.
 #include <map>
 
 #include "cardprofiles/profile_parser.h"
@@ -29,14 +30,83 @@ std::string PlaceholderList() {
 
 }  // namespace
 
+LetterTemplate CodeLetterTemplate(std::string_view language) {
+  LetterTemplate l;
+  l.sender = {"CertPress", "Certificate Services"};
+  if (language == "de") {
+    l.language = "de";
+    l.sender = {"CertPress", "Zertifikatsdienste"};
+    l.title = "Ihr Aktivierungscode für Ihr Zertifikat";
+    l.greeting = "Guten Tag {holder_name},";
+    l.body =
+        "Ihr Zertifikat liegt zur Abholung bereit. Den Link dazu haben wir Ihnen per E-Mail "
+        "geschickt. Die Abholseite fragt nach dem Aktivierungscode unten: Er zeigt, dass, wer das "
+        "Zertifikat abholt, auch Ihre Post erhält.\n\nDer Code gilt nur für Ihr Zertifikat "
+        "(Antrag {request_id}) und nur für eine Abholung.";
+    l.instructions = {
+        "Öffnen Sie den Link aus unserer E-Mail und geben Sie diesen Code und ein Passwort Ihrer "
+        "Wahl ein.",
+        "Geben Sie den Code niemandem weiter: Wir werden Sie nie danach fragen.",
+        "Wenn Sie diesen Brief nicht erwartet haben oder er geöffnet bei Ihnen ankam, melden Sie "
+        "sich bitte sofort bei uns."};
+    l.closing = "Mit freundlichen Grüßen\nZertifikatsdienste";
+  } else if (language == "fr") {
+    l.language = "fr";
+    l.sender = {"CertPress", "Service des certificats"};
+    l.title = "Votre code d'activation pour votre certificat";
+    l.greeting = "Bonjour {holder_name},";
+    l.body =
+        "Votre certificat est prêt. Nous vous avons envoyé par courriel le lien pour le retirer. "
+        "La page de retrait vous demandera le code d'activation ci-dessous : il montre que la "
+        "personne qui retire le certificat reçoit aussi votre courrier.\n\nCe code ne vaut que "
+        "pour votre certificat (demande {request_id}) et pour un seul retrait.";
+    l.instructions = {
+        "Ouvrez le lien du courriel que nous vous avons envoyé et saisissez ce code ainsi qu'un "
+        "mot de passe de votre choix.",
+        "Ne communiquez ce code à personne : nous ne vous le demanderons jamais.",
+        "Si vous n'attendiez pas ce courrier, ou s'il vous est parvenu ouvert, prévenez-nous "
+        "immédiatement."};
+    l.closing = "Veuillez agréer nos salutations distinguées.\nService des certificats";
+  } else {
+    l.title = "Your activation code for your certificate";
+    l.greeting = "Dear {holder_name},";
+    l.body =
+        "Your certificate is ready. We have sent you an e-mail with the link to pick it up. The "
+        "pickup page asks for the activation code below: it shows that whoever picks the "
+        "certificate up also receives your post.\n\nThe code works for your certificate only "
+        "(request {request_id}), and for one pickup.";
+    l.instructions = {
+        "Open the link in the e-mail we sent you, then enter this code and a password of your "
+        "choice.",
+        "Never tell anyone this code: we will never ask you for it.",
+        "If you did not expect this letter, or it reached you opened, tell us at once."};
+    l.closing = "Kind regards,\nCertificate Services";
+  }
+  return l;
+}
+
 Status Parser::ParseLetter(const toml::table& t, const std::string& path, CardProfile* c) const {
   const toml::node* lnode = t.get("letter");
-  if (lnode == nullptr) return Status::Ok();  // the defaults of LetterTemplate
   const std::string lpath = path + ".letter";
+  // A soft profile whose activation code goes by post writes letters too: to the postal
+  // address its [letter] table makes from the request's fields.
+  const bool code_letters =
+      c->delivery == Delivery::kActivationEmail && c->activation.code == CodeChannel::kLetter;
+  if (lnode == nullptr) {
+    if (code_letters) {
+      return toml_.Error(t, lpath,
+                         "activation.code = \"letter\" needs a [" + lpath +
+                             "] table with recipient and address templates (where the code is "
+                             "posted)");
+    }
+    return Status::Ok();  // the defaults of LetterTemplate
+  }
   const toml::table* lt = lnode->as_table();
   if (lt == nullptr) return toml_.Error(*lnode, lpath, "must be a table");
-  if (c->token != TokenKind::kPiv) {
-    return toml_.Error(*lnode, lpath, "only piv profiles have PIN letters");
+  if (c->token != TokenKind::kPiv && !code_letters) {
+    return toml_.Error(*lnode, lpath,
+                       "only piv profiles have PIN letters (and soft profiles whose "
+                       "activation.code = \"letter\" their activation-code letters)");
   }
   CP_RETURN_IF_ERROR(
       toml_.KnownKeys(*lt, lpath,
@@ -110,6 +180,13 @@ Status Parser::ParseLetter(const toml::table& t, const std::string& path, CardPr
       return toml_.Error(*lt->get("language"), lpath + ".language", "must be en, de or fr");
     }
   }
+  if (code_letters) {
+    // The wording of an activation-code letter in the letter's language, unless the table
+    // says otherwise below.
+    const std::string language = l.language;
+    l = CodeLetterTemplate(language);
+    l.language = language;
+  }
   CP_RETURN_IF_ERROR(list("sender", &l.sender, 1, 8, 60));
   CP_RETURN_IF_ERROR(str("return_address", &l.return_address, 90, 1, false));
   // recipient and address are filled from the request: templates of the profile's fields.
@@ -136,6 +213,10 @@ Status Parser::ParseLetter(const toml::table& t, const std::string& path, CardPr
   }
   if (l.address.empty() != l.recipient.empty()) {
     return toml_.Error(*lnode, lpath, "recipient and address go together: give both or neither");
+  }
+  if (code_letters && l.recipient.empty()) {
+    return toml_.Error(*lnode, lpath,
+                       "an activation-code letter needs recipient and address templates");
   }
   CP_RETURN_IF_ERROR(str("title", &l.title, 90, 1, true));
   CP_RETURN_IF_ERROR(str("greeting", &l.greeting, 90, 1, false));

@@ -189,9 +189,68 @@ Result<store::NewActivation> RenderActivation(const profiles::CardProfile& profi
   return a;
 }
 
+Result<DrawnCode> DrawCode(const ActivationKeys& keys, int64_t request_id) {
+  unsigned char rnd[kCodeChars];
+  if (RAND_bytes(rnd, sizeof rnd) != 1) return Internal("RAND_bytes failed");
+  std::string code;
+  code.reserve(kCodeChars + 1);
+  // 32 symbols: the low 5 bits of each random byte are uniform.
+  for (unsigned char b : rnd) code.push_back(kCodeAlphabet[b & 0x1f]);
+  OPENSSL_cleanse(rnd, sizeof rnd);
+  DrawnCode out;
+  out.key_id = keys.current_id();
+  out.hmac = keys.Mac(out.key_id, kCodeLabel, CodeInput(request_id, code));
+  if (out.hmac.empty()) {
+    OPENSSL_cleanse(code.data(), code.size());
+    return Internal("no current activation key");
+  }
+  code.insert(5, 1, '-');
+  out.formatted = SecureString(std::move(code));
+  return out;
+}
+
+namespace {
+
+// FieldsOf reads a request's fields (a JSON object of strings; anything else reads as none).
+std::map<std::string, std::string> FieldsOf(const std::string& json) {
+  std::map<std::string, std::string> fields;
+  auto j = nlohmann::json::parse(json, nullptr, false);
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (it.value().is_string()) fields[it.key()] = it.value().get<std::string>();
+    }
+  }
+  return fields;
+}
+
+// PlanCodeLetter draws request |id|'s code onto |a| and renders its letter.
+Result<CodeLetter> PlanCodeLetter(const profiles::CardProfile& p, int64_t id,
+                                  const std::map<std::string, std::string>& fields,
+                                  const ActivationKeys& keys, store::NewActivation* a) {
+  const std::string what = "request " + std::to_string(id) + ": the activation-code letter";
+  auto recipient = RecipientFromFields(p, fields);
+  if (!recipient.ok()) return recipient.status().Wrap(what);
+  if (Status st = CheckRecipient(recipient->holder_name, recipient->postal_address); !st.ok()) {
+    return st.Wrap(what);
+  }
+  CP_ASSIGN_OR_RETURN(DrawnCode code, DrawCode(keys, id));
+  a->code_hmac = std::move(code.hmac);
+  a->code_key_id = code.key_id;
+  CodeLetter letter;
+  letter.request_id = id;
+  letter.profile = p.name;
+  letter.holder_name = std::move(recipient->holder_name);
+  letter.postal_address = std::move(recipient->postal_address);
+  letter.code = std::move(code.formatted);
+  return letter;
+}
+
+}  // namespace
+
 Result<PlannedActivations> PlanActivations(
     store::Connection& conn,
-    const std::vector<std::pair<int64_t, const profiles::CardProfile*>>& issued) {
+    const std::vector<std::pair<int64_t, const profiles::CardProfile*>>& issued,
+    const ActivationKeys* keys) {
   PlannedActivations plan;
   std::vector<int64_t> ids;
   for (const auto& [id, p] : issued) {
@@ -201,17 +260,24 @@ Result<PlannedActivations> PlanActivations(
   CP_ASSIGN_OR_RETURN(auto fields_json, store::RequestFieldsJson(conn, ids));
   for (const auto& [id, p] : issued) {
     if (p == nullptr || p->delivery != profiles::Delivery::kActivationEmail) continue;
-    std::map<std::string, std::string> fields;
-    auto j = nlohmann::json::parse(fields_json[id], nullptr, false);
-    if (j.is_object()) {
-      for (auto it = j.begin(); it != j.end(); ++it) {
-        if (it.value().is_string()) fields[it.key()] = it.value().get<std::string>();
-      }
-    }
+    const std::map<std::string, std::string> fields = FieldsOf(fields_json[id]);
     auto a = RenderActivation(*p, id, fields);
     if (!a.ok()) {
       plan.failed.emplace(id, a.status());
       continue;
+    }
+    if (p->activation.code == profiles::CodeChannel::kLetter) {
+      if (keys == nullptr) {
+        plan.failed.emplace(id, Internal("request " + std::to_string(id) +
+                                         ": no activation keys to draw its letter's code"));
+        continue;
+      }
+      auto letter = PlanCodeLetter(*p, id, fields, *keys, &*a);
+      if (!letter.ok()) {
+        plan.failed.emplace(id, letter.status());
+        continue;
+      }
+      plan.letters.push_back(std::move(letter).value());
     }
     plan.rows.push_back(std::move(a).value());
   }
@@ -400,18 +466,9 @@ std::string NormalizeCode(std::string_view typed) {
 
 Result<SecureString> MintCode(store::Connection& db, const ActivationKeys& keys, int64_t request_id,
                               const std::string& actor) {
-  unsigned char rnd[kCodeChars];
-  if (RAND_bytes(rnd, sizeof rnd) != 1) return Internal("RAND_bytes failed");
-  std::string code;
-  // 32 symbols: the low 5 bits of each random byte are uniform.
-  for (unsigned char b : rnd) code.push_back(kCodeAlphabet[b & 0x1f]);
-  OPENSSL_cleanse(rnd, sizeof rnd);
-  SecureString clear(std::move(code));
-  const std::string mac =
-      keys.Mac(keys.current_id(), kCodeLabel, CodeInput(request_id, clear.view()));
-  if (mac.empty()) return Internal("no current activation key");
+  CP_ASSIGN_OR_RETURN(DrawnCode code, DrawCode(keys, request_id));
   CP_RETURN_IF_ERROR(store::RunTransaction(db, [&](store::Connection& c) -> Status {
-    CP_ASSIGN_OR_RETURN(int64_t n, store::SetActivationCode(c, request_id, keys.current_id(), mac));
+    CP_ASSIGN_OR_RETURN(int64_t n, store::SetActivationCode(c, request_id, code.key_id, code.hmac));
     if (n == 0) {
       return Conflict("request " + std::to_string(request_id) +
                       " has no live activation that needs a code");
@@ -419,7 +476,43 @@ Result<SecureString> MintCode(store::Connection& db, const ActivationKeys& keys,
     return store::AppendAudit(c, {actor, "activation.code", "request:" + std::to_string(request_id),
                                   "a new activation code was shown"});
   }));
-  return SecureString(clear.str().substr(0, 5) + "-" + clear.str().substr(5));
+  return std::move(code.formatted);
+}
+
+Result<int64_t> NewCodeLetter(store::Connection& db, CryptoToken& token,
+                              const std::string& kek_label, const ActivationKeys& keys,
+                              const profiles::CardProfile& profile, int64_t request_id,
+                              const std::string& actor) {
+  CP_ASSIGN_OR_RETURN(auto fields_json, store::RequestFieldsJson(db, {request_id}));
+  if (!fields_json.count(request_id)) {
+    return NotFound("no request " + std::to_string(request_id));
+  }
+  store::NewActivation a;
+  CP_ASSIGN_OR_RETURN(
+      CodeLetter letter,
+      PlanCodeLetter(profile, request_id, FieldsOf(fields_json[request_id]), keys, &a));
+  std::vector<CodeLetter> letters;
+  letters.push_back(std::move(letter));
+  CP_ASSIGN_OR_RETURN(CodeLetterKey key, CodeLetterKey::Draw(token, kek_label));
+  int64_t id = 0;
+  CP_RETURN_IF_ERROR(store::RunTransaction(db, [&](store::Connection& c) -> Status {
+    CP_ASSIGN_OR_RETURN(int64_t n,
+                        store::SetActivationCode(c, request_id, *a.code_key_id, *a.code_hmac));
+    if (n == 0) {
+      return Conflict("request " + std::to_string(request_id) +
+                      " has no live activation that needs a code");
+    }
+    // The old letter, if still unprinted, goes: its code no longer works.
+    CP_RETURN_IF_ERROR(store::VoidUnprintedLetters(c, request_id, store::kKindActivationCode));
+    store::AuditEvent created;
+    CP_ASSIGN_OR_RETURN(auto ids, StoreCodeLetters(c, key, letters, actor, &created));
+    id = ids.front();
+    CP_RETURN_IF_ERROR(store::AppendAudit(c, created));
+    return store::AppendAudit(c,
+                              {actor, "activation.code", "request:" + std::to_string(request_id),
+                               "a new activation code was queued by letter " + std::to_string(id)});
+  }));
+  return id;
 }
 
 Result<int64_t> Resend(store::Connection& db, int64_t request_id, const std::string& actor) {

@@ -30,6 +30,7 @@
 #include "cardprofiles/profile.h"
 #include "common/bytes.h"
 #include "common/status.h"
+#include "kgs/letters.h"
 #include "signer/token.h"
 #include "store/activations.h"
 #include "store/db.h"
@@ -66,17 +67,32 @@ Result<store::NewActivation> RenderActivation(const profiles::CardProfile& profi
                                               int64_t request_id,
                                               const std::map<std::string, std::string>& fields);
 
+// DrawnCode is a new activation code for one request: formatted for the holder, and the HMAC
+// the activation keeps of it.
+struct DrawnCode {
+  SecureString formatted;  // "XXXXX-XXXXX"
+  std::string hmac;        // HMAC-SHA256 under |key_id| (32 raw bytes)
+  int64_t key_id = 0;
+};
+// DrawCode draws a code for |request_id| (RAND_bytes, then one HMAC: no HSM call, no database).
+Result<DrawnCode> DrawCode(const ActivationKeys& keys, int64_t request_id);
+
 // PlanActivations renders the activation of every request in |issued| (request id and card
 // profile) whose profile delivers by activation email; the request fields are read in one
-// query. A request whose recipient does not render (no address) is in |failed| with the
-// reason, so the caller fails it alone.
+// query. Where the profile sends the activation code by post (code = "letter"), the code is
+// drawn here with |keys| (its HMAC goes on the activation row) and its letter rendered from
+// the profile's [letter] templates, for the caller to store with StoreCodeLetters in the same
+// transaction. A request whose recipient or postal address does not render (or a letter
+// profile without |keys|) is in |failed| with the reason, so the caller fails it alone.
 struct PlannedActivations {
   std::vector<store::NewActivation> rows;
+  std::vector<CodeLetter> letters;  // one per row whose code goes by letter
   std::map<int64_t, Status> failed;
 };
 Result<PlannedActivations> PlanActivations(
     store::Connection& conn,
-    const std::vector<std::pair<int64_t, const profiles::CardProfile*>>& issued);
+    const std::vector<std::pair<int64_t, const profiles::CardProfile*>>& issued,
+    const ActivationKeys* keys = nullptr);
 
 // QueueActivations stores |rows| and their mails in the caller's (issuing) transaction: a
 // certificate is never issued without its mail, nor a mail queued for one that was not.
@@ -169,6 +185,18 @@ Result<MintedLink> MintLink(store::Connection& db, const ActivationKeys& keys,
 // stops working. Returned formatted "XXXXX-XXXXX" for showing once. Conflict if the request has
 // no live activation that needs a code.
 Result<SecureString> MintCode(store::Connection& db, const ActivationKeys& keys, int64_t request_id,
+                              const std::string& actor);
+
+// NewCodeLetter is `activation code --request ID --letter` for a profile that posts its code:
+// a new code for request |request_id| (the previous one, and its letter, stop working), stored
+// as an HMAC on the request's live activations, and a new activation-code letter with it,
+// sealed under a data key of its own (one HSM call), in one transaction, audited
+// ("activation.code", |actor|). The holder's name and address come from the request's fields
+// with |profile|'s [letter] templates. Returns the new letter's id. Conflict if the request has
+// no live activation that needs a code.
+Result<int64_t> NewCodeLetter(store::Connection& db, CryptoToken& token,
+                              const std::string& kek_label, const ActivationKeys& keys,
+                              const profiles::CardProfile& profile, int64_t request_id,
                               const std::string& actor);
 
 // NormalizeCode upper-cases a typed code and drops spaces and hyphens; Crockford's

@@ -10,8 +10,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <memory>
+
+#include "common/utf8.h"
 
 namespace certpress::kgs {
 
@@ -56,6 +59,10 @@ struct Labels {
   const char* sample;
   const char* keep_secret;
   const char* months[12];
+  // An activation-code letter's.
+  const char* code;
+  const char* code_secret;
+  const char* request;
 };
 
 const Labels& LabelsFor(std::string_view language) {
@@ -69,7 +76,10 @@ const Labels& LabelsFor(std::string_view language) {
                           "SAMPLE",
                           "Confidential: keep separate from your card",
                           {"January", "February", "March", "April", "May", "June", "July", "August",
-                           "September", "October", "November", "December"}};
+                           "September", "October", "November", "December"},
+                          "Your activation code",
+                          "Confidential: for picking up your certificate only",
+                          "Request no."};
   static const Labels kDe{"Persönlich / Vertraulich",
                           "Datum",
                           "Brief-Nr.",
@@ -80,7 +90,10 @@ const Labels& LabelsFor(std::string_view language) {
                           "MUSTER",
                           "Vertraulich: getrennt von der Karte aufbewahren",
                           {"Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August",
-                           "September", "Oktober", "November", "Dezember"}};
+                           "September", "Oktober", "November", "Dezember"},
+                          "Ihr Aktivierungscode",
+                          "Vertraulich: nur für die Abholung Ihres Zertifikats",
+                          "Antrags-Nr."};
   static const Labels kFr{"Personnel et confidentiel",
                           "Date",
                           "Lettre n°",
@@ -91,7 +104,10 @@ const Labels& LabelsFor(std::string_view language) {
                           "SPÉCIMEN",
                           "Confidentiel : à conserver séparément de la carte",
                           {"janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
-                           "septembre", "octobre", "novembre", "décembre"}};
+                           "septembre", "octobre", "novembre", "décembre"},
+                          "Votre code d'activation",
+                          "Confidentiel : uniquement pour retirer votre certificat",
+                          "N° de demande"};
   if (language == "de") return kDe;
   if (language == "fr") return kFr;
   return kEn;
@@ -191,7 +207,6 @@ class Page {
 
   cairo_t* cr() { return cr_; }
 
- private:
   Layout MakeLayout(std::string_view text, const Font& f, double width, PangoAlignment align,
                     double line_spacing, double indent, bool underline) {
     Layout layout(pango_cairo_create_layout(cr_));
@@ -231,6 +246,7 @@ class Page {
     return layout;
   }
 
+ private:
   static double Height(PangoLayout* layout) {
     int w = 0, h = 0;
     pango_layout_get_size(layout, &w, &h);
@@ -288,15 +304,18 @@ Result<std::string> Expand(const std::string& tmpl, const std::map<std::string, 
 constexpr double kRecipientSizes[] = {10.0, 9.0, 8.0};
 constexpr double kWindowTextWidth = 80.0;
 
-Result<std::vector<double>> RecipientSizes(Page& p, const std::string& name,
+// RecipientSizes picks each line's size; |width|(text, index into kRecipientSizes) is the
+// width the line takes at that size.
+template <class Width>
+Result<std::vector<double>> RecipientSizes(const Width& width, const std::string& name,
                                            const std::vector<std::string>& address) {
   std::vector<double> out;
   for (size_t i = 0; i <= address.size(); ++i) {
     const std::string& line = i == 0 ? name : address[i - 1];
     double size = 0;
-    for (double s : kRecipientSizes) {
-      if (p.Measure(line, {"DejaVu Sans", s}).second <= kWindowTextWidth) {
-        size = s;
+    for (size_t k = 0; k < std::size(kRecipientSizes); ++k) {
+      if (width(line, k) <= kWindowTextWidth) {
+        size = kRecipientSizes[k];
         break;
       }
     }
@@ -314,15 +333,86 @@ cairo_status_t Discard(void*, const unsigned char*, unsigned int) {
   return CAIRO_STATUS_SUCCESS;
 }
 
+// WindowMeasurer measures recipient lines as RenderLetterPdf sets them, with one pango layout
+// per size made once per thread: the check runs for every activation-code letter in the issuing
+// transaction, where a cairo surface and fresh layouts per letter cost about 100 us
+// (BM_CodeLetterPerRequest); setting a layout's text again reshapes only the text.
+class WindowMeasurer {
+ public:
+  WindowMeasurer()
+      : surface_(cairo_pdf_surface_create_for_stream(&Discard, nullptr, kPageW * kMmToPt,
+                                                     kPageH * kMmToPt)),
+        cr_(cairo_create(surface_.get())) {
+    cairo_scale(cr_.get(), kMmToPt, kMmToPt);
+    Page p(cr_.get(), "en");
+    for (double size : kRecipientSizes) {
+      layouts_.push_back(p.MakeLayout("", {"DejaVu Sans", size}, 0, PANGO_ALIGN_LEFT, 1.0, 0,
+                                      /*underline=*/false));
+    }
+  }
+  double Width(std::string_view text, size_t size_index) const {
+    // Most lines are short Latin, Greek or Cyrillic text: the sum of their characters'
+    // advances, each measured once, bounds the line's width closely (DejaVu Sans kerns these
+    // scripts by small amounts, mostly closer). A sum well inside the window answers without
+    // shaping the line; anything else (other scripts, combining marks, a line near the edge)
+    // is shaped and measured as the page will set it.
+    double sum = 0;
+    bool simple = true;
+    for (size_t pos = 0; pos < text.size() && simple;) {
+      const long cp = DecodeUtf8(text, &pos);
+      simple = cp >= 0x20 &&
+               (cp < 0x0300 || (cp >= 0x0370 && cp < 0x0483) || (cp >= 0x048A && cp < 0x0530));
+      if (simple) sum += Advance(cp, size_index);
+    }
+    if (simple && sum <= 0.95 * kWindowTextWidth) return sum;
+    return Shaped(text, size_index);
+  }
+
+ private:
+  double Advance(long cp, size_t size_index) const {
+    auto [it, added] = advances_[size_index].try_emplace(cp, 0.0);
+    if (added) {
+      char utf8[4];
+      size_t n = 0;
+      if (cp < 0x80) {
+        utf8[n++] = static_cast<char>(cp);
+      } else if (cp < 0x800) {
+        utf8[n++] = static_cast<char>(0xC0 | (cp >> 6));
+        utf8[n++] = static_cast<char>(0x80 | (cp & 0x3F));
+      } else {
+        utf8[n++] = static_cast<char>(0xE0 | (cp >> 12));
+        utf8[n++] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        utf8[n++] = static_cast<char>(0x80 | (cp & 0x3F));
+      }
+      it->second = Shaped(std::string_view(utf8, n), size_index);
+    }
+    return it->second;
+  }
+
+  double Shaped(std::string_view text, size_t size_index) const {
+    PangoLayout* layout = layouts_[size_index].get();
+    pango_layout_set_text(layout, text.data(), static_cast<int>(text.size()));
+    int w = 0, h = 0;
+    pango_layout_get_size(layout, &w, &h);
+    return static_cast<double>(w) / PANGO_SCALE;
+  }
+
+ private:
+  Surface surface_;
+  Cairo cr_;
+  std::vector<Layout> layouts_;
+  // Per size, the advance of each character measured so far.
+  mutable std::vector<std::map<long, double>> advances_ =
+      std::vector<std::map<long, double>>(std::size(kRecipientSizes));
+};
+
 }  // namespace
 
 Status CheckWindowFit(const std::string& holder_name, const std::vector<std::string>& address) {
-  Surface surface(
-      cairo_pdf_surface_create_for_stream(&Discard, nullptr, kPageW * kMmToPt, kPageH * kMmToPt));
-  Cairo cr(cairo_create(surface.get()));
-  cairo_scale(cr.get(), kMmToPt, kMmToPt);
-  Page p(cr.get(), "en");
-  return RecipientSizes(p, holder_name, address).status();
+  thread_local const WindowMeasurer measurer;
+  return RecipientSizes([&](std::string_view text, size_t k) { return measurer.Width(text, k); },
+                        holder_name, address)
+      .status();
 }
 
 Result<std::string> FormatLetterDate(std::string_view ymd, std::string_view language) {
@@ -362,7 +452,9 @@ Result<SecureString> RenderLetterPdf(const LetterPage& page) {
                     cairo_status_to_string(cairo_surface_status(surface.get())));
   }
   cairo_pdf_surface_restrict_to_version(surface.get(), CAIRO_PDF_VERSION_1_5);
-  const std::string title = (page.sample ? "Sample PIN letter " : "PIN letter ") + letter_no;
+  const bool code_letter = !page.code.empty();
+  const std::string title = std::string(page.sample ? "Sample " : "") +
+                            (code_letter ? "Activation code letter " : "PIN letter ") + letter_no;
   cairo_pdf_surface_set_metadata(surface.get(), CAIRO_PDF_METADATA_TITLE, title.c_str());
   cairo_pdf_surface_set_metadata(surface.get(), CAIRO_PDF_METADATA_CREATOR, "CertPress");
   Cairo cr(cairo_create(surface.get()));
@@ -406,7 +498,12 @@ Result<SecureString> RenderLetterPdf(const LetterPage& page) {
   p.Text(kAddressX + 5, kAddressTop + 2.0, 0, ret, {"DejaVu Sans", ret_size}, kGrey,
          PANGO_ALIGN_LEFT, 1.0, 0, true);
   p.Text(kAddressX + 5, kAddressTop + 8.5, 80.0, labels.personal, {"DejaVu Sans", 8.5, true}, kInk);
-  CP_ASSIGN_OR_RETURN(std::vector<double> sizes, RecipientSizes(p, page.holder_name, page.address));
+  CP_ASSIGN_OR_RETURN(std::vector<double> sizes,
+                      RecipientSizes(
+                          [&](std::string_view text, size_t k) {
+                            return p.Measure(text, {"DejaVu Sans", kRecipientSizes[k]}).second;
+                          },
+                          page.holder_name, page.address));
   double ay = kAddressZoneTop;
   std::vector<std::string> recipient{page.holder_name};
   recipient.insert(recipient.end(), page.address.begin(), page.address.end());
@@ -421,7 +518,11 @@ Result<SecureString> RenderLetterPdf(const LetterPage& page) {
   // Information block: date, letter number, card serial.
   double iy = std::max(52.0, sy + 4.0);
   const std::pair<const char*, std::string> info[] = {
-      {labels.date, date}, {labels.letter, letter_no}, {labels.card, page.card_serial}};
+      {labels.date, date},
+      {labels.letter, letter_no},
+      code_letter
+          ? std::pair<const char*, std::string>{labels.request, std::to_string(page.request_id)}
+          : std::pair<const char*, std::string>{labels.card, page.card_serial}};
   for (const auto& [label, value] : info) {
     // A label may wrap (French runs long): the row is as tall as its taller column.
     const double lh = p.Text(kInfoX, iy, 32.0, label, {"DejaVu Sans", 7.5}, kGrey);
@@ -446,17 +547,20 @@ Result<SecureString> RenderLetterPdf(const LetterPage& page) {
     y += 3.0;
   }
 
-  // The PIN box: label at the left, the digits large in a monospaced face, one row each.
+  // The PIN box: label at the left, the digits large in a monospaced face, one row each. An
+  // activation-code letter has one row: the code.
   y += 3.0;
-  const bool with_puk = !page.puk.empty();
+  const bool with_puk = !code_letter && !page.puk.empty();
   const double row_h = 13.0;
   const double box_h = 8.0 + row_h * (with_puk ? 2 : 1) + 1.0;
   const double box_w = 120.0;
   p.RoundedBox(kLeft, y, box_w, box_h, 2.0, kBoxFill, kAccent, 0.5);
-  p.Text(kLeft + 5.0, y + 2.2, box_w - 10.0, labels.keep_secret, {"DejaVu Sans", 7, true}, kAccent);
+  p.Text(kLeft + 5.0, y + 2.2, box_w - 10.0, code_letter ? labels.code_secret : labels.keep_secret,
+         {"DejaVu Sans", 7, true}, kAccent);
   double ry = y + 8.0;
-  const std::pair<const char*, std::string_view> rows[] = {{labels.pin, page.pin},
-                                                           {labels.puk, page.puk}};
+  const std::pair<const char*, std::string_view> rows[] = {
+      {code_letter ? labels.code : labels.pin, code_letter ? page.code : page.pin},
+      {labels.puk, with_puk ? page.puk : std::string_view()}};
   for (const auto& [label, value] : rows) {
     if (value.empty()) continue;
     // The label centred on the digits' line, whether it takes one line or wraps to two.
@@ -516,7 +620,9 @@ Result<SecureString> RenderLetterPdf(const LetterPage& page) {
     p.Text(kLeft, kFooterTop + 1.5, 120.0, footer, {"DejaVu Sans", 6.5}, kGrey);
   }
   p.Text(kRight - 60.0, kFooterTop + 1.5, 60.0,
-         std::string(labels.letter) + " " + letter_no + " · " + page.card_serial,
+         std::string(labels.letter) + " " + letter_no + " · " +
+             (code_letter ? std::string(labels.request) + " " + std::to_string(page.request_id)
+                          : page.card_serial),
          {"DejaVu Sans", 6.5}, kGrey, PANGO_ALIGN_RIGHT);
 
   cairo_show_page(cr.get());

@@ -1,6 +1,7 @@
-// letter_pdf.h: the PIN letter as a one-page A4 PDF, laid out with cairo and pango (so that
-// accented, Cyrillic and CJK names print right: pango falls back through fontconfig from DejaVu
-// Sans to Noto Sans CJK glyph by glyph, and cairo embeds the subsets it used).
+// letter_pdf.h: the PIN letter (or an activation-code letter) as a one-page A4 PDF, laid out with
+// cairo and pango (so that accented, Cyrillic and CJK names print right: pango falls back through
+// fontconfig from DejaVu Sans to Noto Sans CJK glyph by glyph, and cairo embeds the subsets it
+// used).
 //
 // The page follows DIN 5008 form B for a windowed envelope: the address field is 85 x 45 mm at
 // 20 mm from the left edge and 45 mm from the top (the return address and the "personal and
@@ -34,7 +35,10 @@ struct LetterPage {
   std::string date;      // "YYYY-MM-DD", printed in the template's language
   std::string_view pin;  // views into wiped memory (SecureString); never copied here
   std::string_view puk;  // empty: the letter has the PIN only
-  bool sample = false;   // a design sample: stamped SAMPLE beside the PIN box
+  // An activation-code letter (issue 12): the code, "XXXXX-XXXXX", printed in the box instead
+  // of PIN and PUK (which are then empty), and the request number instead of a card serial.
+  std::string_view code;
+  bool sample = false;  // a design sample: stamped SAMPLE beside the PIN box
 };
 
 // RenderLetterPdf lays |page| out and returns the PDF in memory that is wiped when it is

@@ -12,6 +12,7 @@
 #include "kgs/sealed_keys.h"
 #include "signer/aead.h"
 #include "store/audit.h"
+#include "store/cards.h"
 #include "store/operators.h"
 #include "store/pin_letters.h"
 
@@ -58,14 +59,41 @@ std::string UtcNow(const char* format) {
   return buf;
 }
 
+// IdRanges writes ids compactly for an audit entry: "4-9,12,15-16", sorted; cut short (with
+// "...") past 4,000 characters, which a chunk of thousands of letters could reach.
+std::string IdRanges(std::vector<int64_t> ids) {
+  std::sort(ids.begin(), ids.end());
+  std::string out;
+  for (size_t i = 0; i < ids.size();) {
+    size_t j = i;
+    while (j + 1 < ids.size() && ids[j + 1] == ids[j] + 1) ++j;
+    if (!out.empty()) out += ',';
+    if (out.size() > 4000) return out + "...";
+    out += std::to_string(ids[i]);
+    if (j > i) out += "-" + std::to_string(ids[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
 std::string Object(int64_t id) {
   return "pinletter:" + std::to_string(id);
 }
 
+bool IsCodeLetter(const store::PinLetterRecord& l) {
+  return l.kind == store::kKindActivationCode;
+}
+
+// What names what a letter is for: its card, or the request whose activation code it carries.
+std::string What(const store::PinLetterRecord& l) {
+  if (IsCodeLetter(l)) return "activation code of request " + std::to_string(l.request_id);
+  return "card " + l.card_serial;
+}
+
 // WhenDone says what happened to a letter that is past `created`, and when.
 std::string WhenDone(const store::PinLetterRecord& l) {
-  std::string out = "letter " + std::to_string(l.id) + " (card " + l.card_serial +
-                    ") was printed on " + l.printed_at + " UTC";
+  std::string out = "letter " + std::to_string(l.id) + " (" + What(l) + ") was printed on " +
+                    l.printed_at + " UTC";
   if (l.state == store::kLetterMailed) out += " and mailed on " + l.mailed_at + " UTC";
   return out;
 }
@@ -102,7 +130,7 @@ Result<OpenedSecret> OpenSecret(CryptoToken& token, const store::PinLetterRecord
   }
   CP_ASSIGN_OR_RETURN(SecureString key, token.SecretDecrypt(l.kek_label, AsBytes(l.wrapped_key),
                                                             AsBytes(kLetterKeyAad)));
-  const std::string aad = LetterSecretAad(l.id, l.request_id, l.card_serial);
+  const std::string aad = LetterSecretAad(l.id, l.request_id, l.card_serial, l.kind);
   CP_ASSIGN_OR_RETURN(SecureString secret,
                       AesGcmOpen(AsBytes(key.view()), AsBytes(l.sealed), AsBytes(aad)));
   if (secret.view().find('\n') == std::string_view::npos) {
@@ -113,9 +141,83 @@ Result<OpenedSecret> OpenSecret(CryptoToken& token, const store::PinLetterRecord
 
 }  // namespace
 
-std::string LetterSecretAad(int64_t letter_id, int64_t request_id, std::string_view card_serial) {
+std::string LetterSecretAad(int64_t letter_id, int64_t request_id, std::string_view card_serial,
+                            std::string_view kind) {
+  if (kind == store::kKindActivationCode) {
+    // Its own label: a sealed code moved into a PIN letter's row (or back) does not open.
+    return "certpress-code-letter-v1:" + std::to_string(letter_id) + ":" +
+           std::to_string(request_id);
+  }
   return "certpress-letter-v1:" + std::to_string(letter_id) + ":" + std::to_string(request_id) +
          ":" + std::string(card_serial);
+}
+
+Status CheckRecipient(const std::string& holder_name,
+                      const std::vector<std::string>& postal_address) {
+  CP_RETURN_IF_ERROR(CheckText(holder_name, "holder name", kMaxNameChars));
+  if (postal_address.empty() || postal_address.size() > kMaxAddressLines) {
+    return InvalidInput("postal address: must have 1 to " + std::to_string(kMaxAddressLines) +
+                        " lines, not " + std::to_string(postal_address.size()));
+  }
+  for (size_t i = 0; i < postal_address.size(); ++i) {
+    CP_RETURN_IF_ERROR(CheckText(postal_address[i], "postal address line " + std::to_string(i + 1),
+                                 kMaxAddressChars));
+  }
+  return CheckWindowFit(holder_name, postal_address);
+}
+
+Result<CodeLetterKey> CodeLetterKey::Draw(CryptoToken& token, const std::string& kek_label) {
+  auto drawn = DrawWrappedKey(token, kek_label, kLetterKeyAad);
+  if (!drawn.ok()) return drawn.status().Wrap("the activation-code letters' key");
+  CodeLetterKey k;
+  k.kek_label_ = kek_label;
+  k.key_ = std::move(drawn->key);
+  k.wrapped_ = std::move(drawn->wrapped);
+  return k;
+}
+
+Result<std::vector<int64_t>> StoreCodeLetters(store::Connection& tx, const CodeLetterKey& key,
+                                              const std::vector<CodeLetter>& letters,
+                                              const std::string& actor, store::AuditEvent* audit) {
+  if (letters.empty()) return std::vector<int64_t>{};
+  std::vector<store::PinLetterRecord> rows;
+  rows.reserve(letters.size());
+  for (const CodeLetter& l : letters) {
+    store::PinLetterRecord r;
+    r.kind = store::kKindActivationCode;
+    r.request_id = l.request_id;
+    r.profile = l.profile;
+    r.holder_name = l.holder_name;
+    r.address = l.postal_address;
+    r.has_puk = false;
+    r.kek_label = key.kek_label_;
+    r.wrapped_key = std::string(AsString(key.wrapped_));
+    rows.push_back(std::move(r));
+  }
+  CP_ASSIGN_OR_RETURN(std::vector<int64_t> ids, store::InsertLetters(tx, rows));
+  std::vector<std::pair<int64_t, std::string>> sealed;
+  sealed.reserve(letters.size());
+  for (size_t i = 0; i < letters.size(); ++i) {
+    // "CODE\n": the form of a PIN letter's secret with no PUK, so printing opens both alike.
+    std::string secret;
+    secret.reserve(letters[i].code.size() + 1);
+    secret.append(letters[i].code.view()).push_back('\n');
+    SecureString clear(std::move(secret));
+    const std::string aad =
+        LetterSecretAad(ids[i], letters[i].request_id, "", store::kKindActivationCode);
+    CP_ASSIGN_OR_RETURN(Bytes box,
+                        AesGcmSeal(AsBytes(key.key_.view()), AsBytes(clear.view()), AsBytes(aad)));
+    sealed.emplace_back(ids[i], std::string(AsString(box)));
+  }
+  CP_RETURN_IF_ERROR(store::SetLettersSealed(tx, sealed));
+  if (audit != nullptr) {
+    std::vector<int64_t> requests;
+    for (const CodeLetter& l : letters) requests.push_back(l.request_id);
+    *audit = {actor, "pinletter.create", "pinletter:" + std::to_string(ids.front()),
+              "kind=activation-code letters=" + std::to_string(ids.size()) +
+                  " ids=" + IdRanges(ids) + " requests=" + IdRanges(requests)};
+  }
+  return ids;
 }
 
 Result<LetterRecipient> RecipientFromFields(const profiles::CardProfile& profile,
@@ -151,16 +253,7 @@ Status CheckLetterInput(const PinLetterInput& in) {
   if (in.profile.empty() || in.profile.size() > 64) {
     return InvalidInput("profile: must be 1 to 64 characters");
   }
-  CP_RETURN_IF_ERROR(CheckText(in.holder_name, "holder name", kMaxNameChars));
-  if (in.postal_address.empty() || in.postal_address.size() > kMaxAddressLines) {
-    return InvalidInput("postal address: must have 1 to " + std::to_string(kMaxAddressLines) +
-                        " lines, not " + std::to_string(in.postal_address.size()));
-  }
-  for (size_t i = 0; i < in.postal_address.size(); ++i) {
-    CP_RETURN_IF_ERROR(CheckText(in.postal_address[i],
-                                 "postal address line " + std::to_string(i + 1), kMaxAddressChars));
-  }
-  CP_RETURN_IF_ERROR(CheckWindowFit(in.holder_name, in.postal_address));
+  CP_RETURN_IF_ERROR(CheckRecipient(in.holder_name, in.postal_address));
   CP_RETURN_IF_ERROR(CheckDigits(in.pin, "PIN"));
   if (!in.puk.empty()) CP_RETURN_IF_ERROR(CheckDigits(in.puk, "PUK"));
   return Status::Ok();
@@ -269,9 +362,10 @@ Result<PrintedLetter> PrintLetter(store::Connection& db, CryptoToken& token, int
     // The row stays locked from here to the commit: two printers cannot both print it.
     CP_ASSIGN_OR_RETURN(store::PinLetterRecord l, store::FindPinLetter(c, id, /*for_update=*/true));
     if (l.state != store::kLetterCreated) {
-      return Conflict(WhenDone(l) + "; its PIN was wiped then. Printing it again is a reprint: " +
-                      "`certpress pinletter print --id " + std::to_string(id) +
-                      " --reprint --operator NAME --key KEY`");
+      return Conflict(
+          WhenDone(l) + "; its " + (IsCodeLetter(l) ? "code" : "PIN") +
+          " was wiped then. Printing it again is a reprint: " + "`certpress pinletter print --id " +
+          std::to_string(id) + " --reprint --operator NAME --key KEY`");
     }
     CP_ASSIGN_OR_RETURN(const profiles::CardProfile* profile, options.profiles->Card(l.profile));
     CP_ASSIGN_OR_RETURN(OpenedSecret opened, OpenSecret(token, l));
@@ -284,16 +378,29 @@ Result<PrintedLetter> PrintLetter(store::Connection& db, CryptoToken& token, int
     page.holder_name = l.holder_name;
     page.address = l.address;
     page.date = date;
-    page.pin = opened.pin();
-    page.puk = opened.puk();
+    if (l.kind == store::kKindActivationCode) {
+      page.code = opened.pin();
+    } else {
+      page.pin = opened.pin();
+      page.puk = opened.puk();
+    }
     CP_ASSIGN_OR_RETURN(SecureString pdf, RenderLetterPdf(page));
     // Replaced if there (a rerun after a failed commit writes the same letter again); the
     // file is the owner's alone from its creation.
     CP_RETURN_IF_ERROR(WriteNewFile(printed.path, pdf.view(), 0600, /*replace=*/true));
     CP_RETURN_IF_ERROR(store::MarkLetterPrinted(c, id));
-    return store::AppendAudit(
+    if (IsCodeLetter(l)) {
+      return store::AppendAudit(c, {options.actor, "pinletter.print", Object(id),
+                                    "kind=activation-code request=" + std::to_string(l.request_id) +
+                                        " file=" + printed.path + " secret wiped"});
+    }
+    CP_RETURN_IF_ERROR(store::AppendAudit(
         c, {options.actor, "pinletter.print", Object(id),
-            "card=" + l.card_serial + " file=" + printed.path + " secret wiped"});
+            "card=" + l.card_serial + " file=" + printed.path + " secret wiped"}));
+    // The card moves on with its letter (issue 13: personalized -> letter-printed), in this
+    // transaction: a card is letter-printed exactly when its letter is. A card already further
+    // on (a new PIN letter for an active card) stays where it is.
+    return store::CardLetterPrinted(c, l.card_serial, l.request_id, options.actor).status();
   });
   if (!st.ok()) return st.Wrap(what);
   return printed;
@@ -342,13 +449,20 @@ Status ReprintLetter(store::Connection& db, int64_t id, const std::string& op, S
       !v.ok()) {
     return v.Wrap("the reprint statement is not signed by operator " + op + "'s registered key");
   }
-  const std::string reason = WhenDone(l) + ", and its PIN and PUK were wiped when it was printed";
+  const std::string reason =
+      WhenDone(l) + (IsCodeLetter(l) ? ", and its code was wiped when it was printed"
+                                     : ", and its PIN and PUK were wiped when it was printed");
   CP_RETURN_IF_ERROR(store::RunTransaction(db, [&](store::Connection& c) {
     return store::AppendAudit(
         c, {op, "pinletter.reprint-refused", Object(id),
             "card=" + l.card_serial + " state=" + l.state + " reason=secret wiped at print" +
                 " statement_time=" + now + " signature=" + HexEncode(sig)});
   }));
+  if (IsCodeLetter(l)) {
+    return Conflict(reason + ": it cannot be printed again. Void the old code with `certpress " +
+                    "activation code --request " + std::to_string(l.request_id) +
+                    " --letter`, which queues a letter with a new one; this refusal is audited");
+  }
   return Conflict(reason + ": it cannot be printed again. Reset the card's PIN instead (with its " +
                   "PUK, or at a station), which queues a new letter; this refusal is audited");
 }
@@ -383,8 +497,14 @@ Result<SecureString> SampleLetter(const profiles::CardProfile& profile,
     page.address = recipient.postal_address;
   }
   page.date = UtcNow("%Y-%m-%d");
-  page.pin = "123456";
-  page.puk = "12345678";
+  if (profile.delivery == profiles::Delivery::kActivationEmail &&
+      profile.activation.code == profiles::CodeChannel::kLetter) {
+    page.card_serial.clear();
+    page.code = "7K3QX-M9P2D";  // made up, in the form of a real code
+  } else {
+    page.pin = "123456";
+    page.puk = "12345678";
+  }
   page.sample = true;
   return RenderLetterPdf(page);
 }

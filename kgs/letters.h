@@ -23,7 +23,9 @@
 #include "common/status.h"
 #include "signer/operator_key.h"
 #include "signer/token.h"
+#include "store/audit.h"
 #include "store/db.h"
+#include "store/pin_letters.h"
 
 namespace certpress::kgs {
 
@@ -121,10 +123,11 @@ struct PrintedLetter {
 // secret opened (the AAD checked), the PDF laid out and written to the queue directory; then,
 // in the transaction that held the letter's row locked throughout, the letter is marked
 // `printed`, its sealed secret and wrapped key are set to NULL, and "pinletter.print" is
-// audited. The PDF in memory and the opened secret are wiped. A letter already printed or
-// mailed is a conflict that names when, and says that a reprint must be asked for explicitly.
-// If the database fails after the file was written the letter stays `created` with its secret,
-// and printing it again writes the same file anew.
+// audited. A PIN letter's card moves from personalized to letter-printed in that transaction
+// (store::CardLetterPrinted, audited). The PDF in memory and the opened secret are wiped. A letter
+// already printed or mailed is a conflict that names when, and says that a reprint must be asked
+// for explicitly. If the database fails after the file was written the letter stays `created` with
+// its secret, and printing it again writes the same file anew.
 Result<PrintedLetter> PrintLetter(store::Connection& db, CryptoToken& token, int64_t id,
                                   const PrintOptions& options);
 
@@ -152,9 +155,10 @@ Result<PrintTally> PrintAll(store::Connection& db, CryptoToken& token, const Pri
 // |actor|; a letter in any other state is a conflict naming its state.
 [[nodiscard]] Status MarkMailed(store::Connection& db, int64_t id, const std::string& actor);
 
-// SampleLetter lays out a letter of |profile| with a made-up card, PIN and PUK, marked SAMPLE
-// beside the PIN box: for designing a profile's [letter] template. |recipient| is the holder
-// to show (checked as QueueLetter checks it); empty: a made-up one.
+// SampleLetter lays out a letter of |profile| with a made-up card, PIN and PUK (an activation
+// code, for a profile that posts its codes), marked SAMPLE beside the box: for designing a
+// profile's [letter] template. |recipient| is the holder to show (checked as QueueLetter checks
+// it); empty: a made-up one.
 Result<SecureString> SampleLetter(const profiles::CardProfile& profile,
                                   const LetterRecipient& recipient = {});
 
@@ -170,8 +174,72 @@ Result<int64_t> QueueLetterForCard(store::Connection& tx, CryptoToken& token,
                                    const SecureString& pin, const SecureString& puk,
                                    const std::string& actor);
 
-// The AES-GCM additional data of a letter's wrapped data key, and of its sealed secret.
+// ---- Activation-code letters (issue 12) ----
+//
+// A soft profile with activation.code = "letter" sends its activation code by post: when a
+// request of it is issued, the issuing transaction stores the activation (the code's HMAC
+// only, kgs/activations.h) and a letter of kind activation-code with the code sealed, which
+// `pinletter print` lays out like a PIN letter (the code in the box, the request number where
+// a PIN letter has the card serial) and wipes as it does a PIN.
+//
+// The bulk path issues thousands of requests a second, so a batch run does not draw a data key
+// per letter (an HSM round trip each): CodeLetterKey is drawn and wrapped once per run, each
+// letter row keeps that wrapped key beside its own sealed code (AES-256-GCM with a random IV,
+// its additional data binding it to the letter's id and request), and printing unwraps it as
+// it does a PIN letter's. Wiping a printed letter removes its sealed code; the run's key
+// survives in the rows of its other letters, which it cannot open for them without their own
+// sealed code.
+
+// CodeLetter is one activation-code letter to store.
+struct CodeLetter {
+  int64_t request_id = 0;
+  std::string profile;
+  std::string holder_name;
+  std::vector<std::string> postal_address;
+  SecureString code;  // "XXXXX-XXXXX", as the holder types it
+};
+
+// CodeLetterKey is one data key for many activation-code letters, wrapped by the token's key
+// encryption key. Immutable after Draw; may be shared by threads.
+class CodeLetterKey {
+ public:
+  // Draw draws the key and has the token's key encryption key |kek_label| wrap it (one HSM
+  // call).
+  static Result<CodeLetterKey> Draw(CryptoToken& token, const std::string& kek_label);
+  CodeLetterKey(CodeLetterKey&&) = default;
+  CodeLetterKey& operator=(CodeLetterKey&&) = default;
+
+ private:
+  friend Result<std::vector<int64_t>> StoreCodeLetters(store::Connection&, const CodeLetterKey&,
+                                                       const std::vector<CodeLetter>&,
+                                                       const std::string&, store::AuditEvent*);
+  CodeLetterKey() = default;
+  std::string kek_label_;
+  SecureString key_;
+  Bytes wrapped_;
+};
+
+// CheckRecipient checks a letter's holder name and postal address as QueueLetter does (the
+// text rules, 1-5 lines, and that each line fits the envelope window); the message names the
+// line.
+[[nodiscard]] Status CheckRecipient(const std::string& holder_name,
+                                    const std::vector<std::string>& postal_address);
+
+// StoreCodeLetters records |letters| (checked with CheckRecipient by the caller) in the
+// caller's open transaction, the issuing one: `created` letters of kind activation-code, each
+// code sealed under |key| and bound to its letter id and request; three statements for up to
+// a thousand letters. Sets |*audit| to the one "pinletter.create" entry that records them
+// (their ids and requests, never a code) for the caller to append with its own (a chunk
+// appends its audit entries as one batch). Returns the letter ids in |letters|' order. Safe to
+// run again after a rollback.
+Result<std::vector<int64_t>> StoreCodeLetters(store::Connection& tx, const CodeLetterKey& key,
+                                              const std::vector<CodeLetter>& letters,
+                                              const std::string& actor, store::AuditEvent* audit);
+
+// The AES-GCM additional data of a letter's wrapped data key, and of its sealed secret (a PIN
+// letter's, bound to its card; an activation-code letter's, bound to its kind).
 inline constexpr std::string_view kLetterKeyAad = "certpress-letter-dek-v1";
-std::string LetterSecretAad(int64_t letter_id, int64_t request_id, std::string_view card_serial);
+std::string LetterSecretAad(int64_t letter_id, int64_t request_id, std::string_view card_serial,
+                            std::string_view kind = store::kKindPin);
 
 }  // namespace certpress::kgs

@@ -83,26 +83,35 @@ Result<int> FailCardIn(Connection& c, int64_t card_id, const std::string& reason
   return static_cast<int>(serials.size());
 }
 
+constexpr const char* kCardColumns =
+    "id, serial, atr, chuid_guid, profile, request_id, state, station, reader, reason, "
+    "DATE_FORMAT(started_at, '%Y-%m-%d %H:%i:%s'), DATE_FORMAT(updated_at, '%Y-%m-%d %H:%i:%s')";
+
+CardRecord CardOf(const Row& r) {
+  CardRecord card;
+  card.id = r.Int(0);
+  card.serial = r.Str(1);
+  card.atr = r.Str(2);
+  card.chuid_guid = r.IsNull(3) ? "" : r.Str(3);
+  card.profile = r.Str(4);
+  card.request_id = r.Int(5);
+  card.state = r.Str(6);
+  card.station = r.Str(7);
+  card.reader = r.Str(8);
+  card.reason = r.IsNull(9) ? "" : r.Str(9);
+  card.started_at = r.Str(10);
+  card.updated_at = r.Str(11);
+  return card;
+}
+
 Result<std::vector<CardRecord>> LoadCards(Connection& c, std::string_view where, Param p) {
   CP_ASSIGN_OR_RETURN(auto rows,
-                      Sql(c).QueryV(std::string("SELECT id, serial, atr, chuid_guid, profile, "
-                                                "request_id, state, station, reader, reason "
-                                                "FROM cards WHERE ") +
+                      Sql(c).QueryV(std::string("SELECT ") + kCardColumns + " FROM cards WHERE " +
                                         std::string(where) + " ORDER BY id",
                                     {p}));
   std::vector<CardRecord> out;
   for (const auto& r : rows) {
-    CardRecord card;
-    card.id = r.Int(0);
-    card.serial = r.Str(1);
-    card.atr = r.Str(2);
-    card.chuid_guid = r.IsNull(3) ? "" : r.Str(3);
-    card.profile = r.Str(4);
-    card.request_id = r.Int(5);
-    card.state = r.Str(6);
-    card.station = r.Str(7);
-    card.reader = r.Str(8);
-    card.reason = r.IsNull(9) ? "" : r.Str(9);
+    CardRecord card = CardOf(r);
     CP_ASSIGN_OR_RETURN(
         auto certs,
         Sql(c).Query("SELECT cc.slot, cc.issuer_id, cc.serial, r.reason_code FROM "
@@ -266,25 +275,59 @@ Result<int> FailAbandonedCards(Connection& conn, const std::string& actor) {
   return failed;
 }
 
+Status MoveCardState(Connection& c, int64_t card_id, std::string_view from, std::string_view to,
+                     const std::string& actor, const std::string& details) {
+  CP_ASSIGN_OR_RETURN(auto card, Sql(c).Query("SELECT state, serial FROM cards WHERE id = ? "
+                                              "FOR UPDATE",
+                                              {card_id}));
+  if (card.empty()) return NotFound("card " + std::to_string(card_id) + " is not in the store");
+  if (card[0].Str(0) != from) {
+    return Conflict("card " + card[0].Str(1) + " is " + card[0].Str(0) + ", not " +
+                    std::string(from));
+  }
+  CP_RETURN_IF_ERROR(Sql(c)
+                         .Exec("UPDATE cards SET state = ?, updated_at = UTC_TIMESTAMP(6) "
+                               "WHERE id = ? AND state = ?",
+                               {to, card_id, from})
+                         .status());
+  return AppendAudit(
+      c, {actor, "card." + std::string(to), "card:" + card[0].Str(1),
+          "card_id=" + std::to_string(card_id) + (details.empty() ? "" : " " + details)});
+}
+
 Status SetCardState(Connection& conn, int64_t card_id, std::string_view from, std::string_view to,
                     const std::string& actor) {
-  return RunTransaction(conn, [&](Connection& c) -> Status {
-    CP_ASSIGN_OR_RETURN(auto card, Sql(c).Query("SELECT state, serial FROM cards WHERE id = ? "
-                                                "FOR UPDATE",
-                                                {card_id}));
-    if (card.empty()) return NotFound("card " + std::to_string(card_id) + " is not in the store");
-    if (card[0].Str(0) != from) {
-      return Conflict("card " + card[0].Str(1) + " is " + card[0].Str(0) + ", not " +
-                      std::string(from));
-    }
-    CP_RETURN_IF_ERROR(Sql(c)
-                           .Exec("UPDATE cards SET state = ?, updated_at = UTC_TIMESTAMP(6) "
-                                 "WHERE id = ?",
-                                 {to, card_id})
-                           .status());
-    return AppendAudit(c, {actor, "card." + std::string(to), "card:" + card[0].Str(1),
-                           "card_id=" + std::to_string(card_id)});
-  });
+  return RunTransaction(
+      conn, [&](Connection& c) -> Status { return MoveCardState(c, card_id, from, to, actor); });
+}
+
+Result<std::string> CardLetterPrinted(Connection& tx, std::string_view serial, int64_t request_id,
+                                      const std::string& actor) {
+  CP_ASSIGN_OR_RETURN(auto rows, Sql(tx).Query("SELECT id, state FROM cards WHERE serial = ? AND "
+                                               "request_id = ? ORDER BY id DESC LIMIT 1 FOR UPDATE",
+                                               {serial, request_id}));
+  if (rows.empty()) return std::string();
+  if (rows[0].Str(1) != kCardPersonalized) return rows[0].Str(1);
+  CP_RETURN_IF_ERROR(MoveCardState(tx, rows[0].Int(0), kCardPersonalized, kCardLetterPrinted, actor,
+                                   "request=" + std::to_string(request_id)));
+  return std::string(kCardLetterPrinted);
+}
+
+Result<std::vector<CardRecord>> ListCards(Connection& conn, const std::string& state,
+                                          int64_t after_id, int limit) {
+  std::vector<Param> params{after_id};
+  std::string sql = std::string("SELECT ") + kCardColumns + " FROM cards WHERE id > ?";
+  if (!state.empty()) {
+    sql += " AND state = ?";
+    params.push_back(std::string_view(state));
+  }
+  sql += " ORDER BY id LIMIT ?";
+  params.push_back(int64_t{limit});
+  CP_ASSIGN_OR_RETURN(auto rows, Sql(conn).QueryV(sql, params));
+  std::vector<CardRecord> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back(CardOf(r));
+  return out;
 }
 
 Result<std::vector<CardRecord>> CardsBySerial(Connection& conn, std::string_view serial) {

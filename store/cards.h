@@ -99,6 +99,20 @@ Result<int> FailAbandonedCards(Connection& conn, const std::string& actor);
 [[nodiscard]] Status SetCardState(Connection& conn, int64_t card_id, std::string_view from,
                                   std::string_view to, const std::string& actor);
 
+// MoveCardState is SetCardState inside the caller's open transaction; |details| is added to
+// the audit entry ("card.<to>").
+[[nodiscard]] Status MoveCardState(Connection& tx, int64_t card_id, std::string_view from,
+                                   std::string_view to, const std::string& actor,
+                                   const std::string& details = "");
+
+// CardLetterPrinted moves the card |serial| personalized for |request_id| (its newest such
+// row) from personalized to letter-printed inside the caller's transaction, the one that marks
+// its PIN letter printed, audited "card.letter-printed". Returns the card's state afterwards:
+// a card already further on (a new PIN letter for an active card) is left as it is; empty if
+// the store has no such card (a letter queued by hand, without a station).
+Result<std::string> CardLetterPrinted(Connection& tx, std::string_view serial, int64_t request_id,
+                                      const std::string& actor);
+
 struct CardRecord {
   int64_t id = 0;
   std::string serial;
@@ -110,6 +124,8 @@ struct CardRecord {
   std::string station;
   std::string reader;
   std::string reason;
+  std::string started_at;  // "YYYY-MM-DD HH:MM:SS" UTC
+  std::string updated_at;
   struct Cert {
     std::string slot;
     int64_t issuer_id = 0;
@@ -122,6 +138,10 @@ struct CardRecord {
 
 // CardsBySerial lists the personalizations of card |serial|, oldest first, with certificates.
 Result<std::vector<CardRecord>> CardsBySerial(Connection& conn, std::string_view serial);
+// ListCards lists cards (one row per personalization) in id order, all or those in |state|,
+// at most |limit| with ids above |after_id|; without their certificates.
+Result<std::vector<CardRecord>> ListCards(Connection& conn, const std::string& state,
+                                          int64_t after_id = 0, int limit = 1000);
 // FindCard reads card |card_id| with its certificates.
 Result<std::optional<CardRecord>> FindCard(Connection& conn, int64_t card_id);
 

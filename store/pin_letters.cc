@@ -1,5 +1,8 @@
 #include "store/pin_letters.h"
 
+#include <algorithm>
+#include <map>
+
 #include "store/sql.h"
 
 namespace certpress::store {
@@ -9,7 +12,8 @@ namespace {
 constexpr const char* kColumns =
     "id, request_id, card_serial, profile, holder_name, address, has_puk, state, kek_label, "
     "wrapped_key, sealed, print_count, DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:%s'), "
-    "DATE_FORMAT(printed_at, '%Y-%m-%d %H:%i:%s'), DATE_FORMAT(mailed_at, '%Y-%m-%d %H:%i:%s')";
+    "DATE_FORMAT(printed_at, '%Y-%m-%d %H:%i:%s'), DATE_FORMAT(mailed_at, '%Y-%m-%d %H:%i:%s'), "
+    "kind";
 
 std::string OrEmpty(const Row& r, size_t i) {
   return r.IsNull(i) ? std::string() : r.Str(i);
@@ -47,6 +51,7 @@ PinLetterRecord FromRow(const Row& r) {
   l.created_at = r.Str(12);
   l.printed_at = OrEmpty(r, 13);
   l.mailed_at = OrEmpty(r, 14);
+  l.kind = r.Str(15);
   return l;
 }
 
@@ -61,18 +66,105 @@ Status NotMoved(Connection& conn, int64_t id, const char* from, const char* to) 
                   ": it cannot be marked " + to);
 }
 
+std::string JoinLines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& line : lines) out += (out.empty() ? "" : "\n") + line;
+  return out;
+}
+
 }  // namespace
 
 Result<int64_t> InsertPinLetter(Connection& conn, const PinLetterRecord& letter) {
-  std::string address;
-  for (const auto& line : letter.address) address += (address.empty() ? "" : "\n") + line;
-  CP_ASSIGN_OR_RETURN(auto r, Sql(conn).Exec("INSERT INTO pin_letters (request_id, card_serial, "
-                                             "profile, holder_name, address, has_puk, state) "
-                                             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                             {letter.request_id, letter.card_serial, letter.profile,
-                                              letter.holder_name, address,
-                                              int64_t{letter.has_puk ? 1 : 0}, kLetterCreated}));
+  const std::string address = JoinLines(letter.address);
+  CP_ASSIGN_OR_RETURN(
+      auto r, Sql(conn).Exec(
+                  "INSERT INTO pin_letters (kind, request_id, card_serial, "
+                  "profile, holder_name, address, has_puk, state) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                  {letter.kind, letter.request_id, letter.card_serial, letter.profile,
+                   letter.holder_name, address, int64_t{letter.has_puk ? 1 : 0}, kLetterCreated}));
   return static_cast<int64_t>(r.insert_id);
+}
+
+Result<std::vector<int64_t>> InsertLetters(Connection& conn,
+                                           const std::vector<PinLetterRecord>& letters) {
+  constexpr size_t kRowsPerStatement = 1000;  // 10 parameters a row, well under 65,535
+  std::vector<int64_t> ids;
+  ids.reserve(letters.size());
+  for (size_t from = 0; from < letters.size(); from += kRowsPerStatement) {
+    const size_t to = std::min(letters.size(), from + kRowsPerStatement);
+    std::vector<std::string> addresses;
+    addresses.reserve(to - from);
+    std::string sql =
+        "INSERT INTO pin_letters (kind, request_id, card_serial, profile, holder_name, address, "
+        "has_puk, state, kek_label, wrapped_key) VALUES ";
+    std::vector<Param> params;
+    params.reserve((to - from) * 10);
+    for (size_t i = from; i < to; ++i) {
+      const PinLetterRecord& l = letters[i];
+      addresses.push_back(JoinLines(l.address));
+      sql += i > from ? ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" : "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+      params.insert(
+          params.end(),
+          {std::string_view(l.kind), l.request_id, std::string_view(l.card_serial),
+           std::string_view(l.profile), std::string_view(l.holder_name),
+           std::string_view(addresses.back()), int64_t{l.has_puk ? 1 : 0},
+           std::string_view(kLetterCreated), std::string_view(l.kek_label), Blob{l.wrapped_key}});
+    }
+    CP_RETURN_IF_ERROR(Sql(conn).ExecV(sql, params).status().Wrap("storing letters"));
+    // The new rows are the ones of these requests and kinds still waiting for their secret.
+    std::string q =
+        "SELECT id, request_id, kind FROM pin_letters WHERE state = ? AND sealed IS NULL AND "
+        "request_id IN (";
+    std::vector<Param> qp{std::string_view(kLetterCreated)};
+    for (size_t i = from; i < to; ++i) {
+      q += i > from ? ", ?" : "?";
+      qp.push_back(letters[i].request_id);
+    }
+    CP_ASSIGN_OR_RETURN(auto rows, Sql(conn).QueryV(q + ")", qp));
+    std::map<std::pair<int64_t, std::string>, int64_t> by_request;
+    for (const auto& r : rows) {
+      if (!by_request.emplace(std::pair{r.Int(1), r.Str(2)}, r.Int(0)).second) {
+        return Conflict("request " + std::to_string(r.Int(1)) + " has two " + r.Str(2) +
+                        " letters waiting for their secret");
+      }
+    }
+    for (size_t i = from; i < to; ++i) {
+      auto it = by_request.find({letters[i].request_id, letters[i].kind});
+      if (it == by_request.end()) {
+        return Internal("the letter just stored for request " +
+                        std::to_string(letters[i].request_id) + " is missing");
+      }
+      ids.push_back(it->second);
+    }
+  }
+  return ids;
+}
+
+Status SetLettersSealed(Connection& conn,
+                        const std::vector<std::pair<int64_t, std::string>>& sealed) {
+  constexpr size_t kRowsPerStatement = 500;
+  for (size_t from = 0; from < sealed.size(); from += kRowsPerStatement) {
+    const size_t to = std::min(sealed.size(), from + kRowsPerStatement);
+    // One UPDATE joined to a derived table of (id, sealed) pairs: a statement per chunk of
+    // letters, not per letter (the batch's persist stage is serial and on the hot path).
+    std::string sql = "UPDATE pin_letters l JOIN (";
+    std::vector<Param> params;
+    params.reserve((to - from) * 2 + 1);
+    for (size_t i = from; i < to; ++i) {
+      sql += i > from ? " UNION ALL SELECT ?, ?" : "SELECT ? AS id, ? AS sealed";
+      params.push_back(sealed[i].first);
+      params.push_back(Blob{sealed[i].second});
+    }
+    sql += ") v ON v.id = l.id SET l.sealed = v.sealed WHERE l.state = ? AND l.sealed IS NULL";
+    params.push_back(std::string_view(kLetterCreated));
+    CP_ASSIGN_OR_RETURN(auto r, Sql(conn).ExecV(sql, params));
+    if (r.affected_rows != to - from) {
+      return Conflict("storing sealed letter secrets: " + std::to_string(r.affected_rows) + " of " +
+                      std::to_string(to - from) + " letters were new letters");
+    }
+  }
+  return Status::Ok();
 }
 
 Status SetLetterSecret(Connection& conn, int64_t id, const std::string& kek_label,
@@ -122,6 +214,15 @@ Status MarkLetterPrinted(Connection& conn, int64_t id) {
                              {kLetterPrinted, id, kLetterCreated}));
   if (r.affected_rows != 1) return NotMoved(conn, id, kLetterCreated, kLetterPrinted);
   return Status::Ok();
+}
+
+Status VoidUnprintedLetters(Connection& conn, int64_t request_id, const std::string& kind) {
+  return Sql(conn)
+      .Exec(
+          "UPDATE pin_letters SET state = ?, sealed = NULL, wrapped_key = NULL WHERE "
+          "request_id = ? AND kind = ? AND state = ?",
+          {kLetterVoid, request_id, std::string_view(kind), kLetterCreated})
+      .status();
 }
 
 Status MarkLetterMailed(Connection& conn, int64_t id) {

@@ -462,6 +462,18 @@ const std::vector<Migration>& Migrations() {
                 CONSTRAINT fk_invitations_ca FOREIGN KEY (ca_id) REFERENCES cas (id)
               ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin)",
        }},
+      {13,
+       "letters: activation-code letters beside PIN letters",
+       {
+           // A soft certificate whose profile sends its activation code by post
+           // (activation.code = "letter") gets a letter of kind 'activation-code' in its
+           // issuing transaction: the code sealed as a PIN is (kgs/letters.h), card_serial
+           // empty. Existing rows are PIN letters. The index finds a request's letters.
+           R"(ALTER TABLE pin_letters
+                ADD COLUMN IF NOT EXISTS kind VARCHAR(16) NOT NULL DEFAULT 'pin' AFTER id,
+                DROP INDEX IF EXISTS ix_pin_letters_request,
+                ADD INDEX IF NOT EXISTS ix_pin_letters_request_kind (request_id, kind, state))",
+       }},
       {16,
        "token_keys",
        {

@@ -181,6 +181,80 @@ TEST(LetterPdfTest, LanguageSetsLabelsAndDate) {
   EXPECT_FALSE(FormatLetterDate("2026-13-01", "en").ok());
 }
 
+// An activation-code letter (issue 12): the code in the box, the request number where a PIN
+// letter has the card serial, in the wording of CodeLetterTemplate.
+// (In place: a Fixture's page points at its own template.)
+void MakeCodeLetter(Fixture& f, const std::string& language) {
+  f.tmpl = profiles::CodeLetterTemplate(language);
+  f.page.profile = "employee-soft";
+  f.page.card_serial.clear();
+  f.page.pin = "";
+  f.page.puk = "";
+  f.page.code = "7K3QX-M9P2D";
+}
+
+TEST(LetterPdfTest, ACodeLetterShowsTheCodeAndTheRequestInsteadOfPinAndCard) {
+  Fixture f;
+  MakeCodeLetter(f, "en");
+  PdfFile pdf(f.Render());
+  const std::string text = pdf.Text();
+  for (const char* s : {"7K3QX-M9P2D", "Your activation code", "Request no.",
+                        "Your activation code for your certificate", "Dear Zoë", "(request 42)",
+                        "Zoë Łukasiewicz-Ångström", "80331 München"}) {
+    EXPECT_NE(text.find(s), std::string::npos) << s << " not in:\n" << text;
+  }
+  for (const char* s : {"Your PIN", "PUK", "Card serial"}) {
+    EXPECT_EQ(text.find(s), std::string::npos) << s << " in:\n" << text;
+  }
+  // Below the first fold, as a PIN is: the envelope's window never shows it.
+  EXPECT_GT(pdf.WordBox("7K3QX-M9P2D").y0, 105.0);
+  // And it fits its box (120 mm wide from the 25 mm margin).
+  EXPECT_LT(pdf.WordBox("7K3QX-M9P2D").x1, 145.0);
+}
+
+TEST(LetterPdfTest, CodeLettersSpeakGermanAndFrench) {
+  struct Case {
+    std::string language;
+    std::vector<std::string> want;
+  } cases[] = {
+      {"de",
+       {"Ihr Aktivierungscode für Ihr Zertifikat", "Ihr Aktivierungscode", "Antrags-Nr.",
+        "Guten Tag Zoë", "30. November 2026"}},
+      {"fr",
+       {"Votre code d'activation pour votre certificat", "Votre code d'activation", "N° de demande",
+        "Bonjour Zoë", "30 novembre 2026"}},
+  };
+  for (const auto& c : cases) {
+    Fixture f;
+    MakeCodeLetter(f, c.language);
+    PdfFile pdf(f.Render());
+    const std::string text = pdf.Text();
+    for (const auto& w : c.want) {
+      EXPECT_NE(text.find(w), std::string::npos) << c.language << ": " << w << " not in:\n" << text;
+    }
+  }
+}
+
+// CheckWindowFit (which a batch runs for every activation-code letter, and answers from cached
+// character widths where it can) refuses exactly the lines the page itself cannot set.
+TEST(LetterPdfTest, TheWindowCheckAgreesWithThePageAtTheEdge) {
+  for (const char* unit : {"W", "m", "fi", "Ш", "Ǆ", "Ω", "山", "e\u0301", "AV"}) {
+    int fits_up_to = 0;
+    for (int n = 1; n <= 90; ++n) {
+      std::string line;
+      for (int i = 0; i < n; ++i) line += unit;
+      Fixture f;
+      f.page.address = {line};
+      const bool page_ok = RenderLetterPdf(f.page).ok();
+      EXPECT_EQ(CheckWindowFit(f.page.holder_name, {line}).ok(), page_ok)
+          << unit << " x " << n;
+      if (page_ok) fits_up_to = n;
+    }
+    EXPECT_GT(fits_up_to, 0) << unit;
+    EXPECT_LT(fits_up_to, 90) << unit;
+  }
+}
+
 TEST(LetterPdfTest, PlaceholdersAreFilled) {
   Fixture f;
   f.tmpl.title = "Card {card_serial} for {holder_name}";
@@ -317,6 +391,79 @@ TEST(LetterProfileTest, OnlyPivProfilesHaveLetters) {
   EXPECT_NE(set.status().message().find("card.p.letter: only piv profiles have PIN letters"),
             std::string::npos)
       << set.status().message();
+}
+
+// A soft profile that posts its activation code (activation.code = "letter").
+constexpr const char* kSoftLetter = R"([certificate.c]
+validity_days = 365
+key_usage = ["digitalSignature"]
+
+[card.s]
+token = "soft"
+approvals = 1
+delivery = "activation-email"
+subject = [["CN", "{name}"]]
+[card.s.fields]
+name = { required = true }
+email = { required = true, kind = "email" }
+street = { required = true }
+city = { required = true }
+[[card.s.keys]]
+name = "auth"
+algorithm = "ec-p256"
+source = "server"
+certificate = "c"
+[card.s.activation]
+code = "letter"
+)";
+
+TEST(LetterProfileTest, ASoftProfileThatPostsItsCodeNeedsARecipientAndAnAddress) {
+  auto none = profiles::LoadProfilesFromString(kSoftLetter, "s.toml");
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("card.s.letter: activation.code = \"letter\" needs a "
+                                         "[card.s.letter] table with recipient and address"),
+            std::string::npos)
+      << none.status().message();
+  auto no_address = profiles::LoadProfilesFromString(
+      std::string(kSoftLetter) + "[card.s.letter]\ntitle = \"x\"\n", "s.toml");
+  ASSERT_FALSE(no_address.ok());
+  EXPECT_NE(no_address.status().message().find("needs recipient and address templates"),
+            std::string::npos)
+      << no_address.status().message();
+  auto bad_field = profiles::LoadProfilesFromString(
+      std::string(kSoftLetter) +
+          "[card.s.letter]\nrecipient = \"{name}\"\naddress = [\"{zip} {city}\"]\n",
+      "s.toml");
+  ASSERT_FALSE(bad_field.ok());
+  EXPECT_NE(bad_field.status().message().find("card.s.letter.address"), std::string::npos)
+      << bad_field.status().message();
+}
+
+TEST(LetterProfileTest, ACodeLetterTakesTheWordingOfItsLanguage) {
+  const std::string letter =
+      "[card.s.letter]\nlanguage = \"fr\"\nrecipient = \"{name}\"\naddress = "
+      "[\"{street}\", \"{city}\"]\n";
+  auto set = profiles::LoadProfilesFromString(std::string(kSoftLetter) + letter, "s.toml");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  const auto& l = set->cards.at("s").letter;
+  EXPECT_EQ(l.language, "fr");
+  EXPECT_EQ(l.title, profiles::CodeLetterTemplate("fr").title);
+  EXPECT_EQ(l.title, "Votre code d'activation pour votre certificat");
+  EXPECT_EQ(l.address.size(), 2u);
+  // What the table says wins over the defaults.
+  auto own = profiles::LoadProfilesFromString(
+      std::string(kSoftLetter) + letter + "title = \"Votre code\"\n", "s.toml");
+  ASSERT_TRUE(own.ok()) << own.status().message();
+  EXPECT_EQ(own->cards.at("s").letter.title, "Votre code");
+  EXPECT_EQ(own->cards.at("s").letter.body, profiles::CodeLetterTemplate("fr").body);
+  // The defaults fit a page in every language, with a long name.
+  for (const char* lang : {"en", "de", "fr"}) {
+    Fixture f;
+    MakeCodeLetter(f, lang);
+    f.page.holder_name = "Maximiliane Hohenzollern-Sigmaringen";
+    auto pdf = RenderLetterPdf(f.page);
+    EXPECT_TRUE(pdf.ok()) << lang << ": " << pdf.status().message();
+  }
 }
 
 }  // namespace

@@ -244,7 +244,9 @@ TEST(ActivationProfileTest, DefaultsAndChoices) {
   auto set = Load(
       "[card.k.activation]\nrecipient = \"{given}@example.org\"\ncode = \"letter\"\nvalidity_hours "
       "= 48\n"
-      "max_attempts = 5\nsubject = \"For {name}\"\n");
+      "max_attempts = 5\nsubject = \"For {name}\"\n"
+      // A code that goes by post needs the address it goes to.
+      "[card.k.letter]\nrecipient = \"{given} {family}\"\naddress = [\"{email}\"]\n");
   ASSERT_TRUE(set.ok()) << set.status().message();
   const auto& b = (*set->Card("k"))->activation;
   EXPECT_EQ(b.recipient, "{given}@example.org");
