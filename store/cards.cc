@@ -315,15 +315,8 @@ Result<std::string> CardLetterPrinted(Connection& tx, std::string_view serial, i
 
 Result<std::vector<CardRecord>> ListCards(Connection& conn, const std::string& state,
                                           int64_t after_id, int limit) {
-  std::vector<Param> params{after_id};
-  std::string sql = std::string("SELECT ") + kCardColumns + " FROM cards WHERE id > ?";
-  if (!state.empty()) {
-    sql += " AND state = ?";
-    params.push_back(std::string_view(state));
-  }
-  sql += " ORDER BY id LIMIT ?";
-  params.push_back(int64_t{limit});
-  CP_ASSIGN_OR_RETURN(auto rows, Sql(conn).QueryV(sql, params));
+  CP_ASSIGN_OR_RETURN(auto rows,
+                      Sql(conn).PageByState(kCardColumns, "cards", state, after_id, limit));
   std::vector<CardRecord> out;
   out.reserve(rows.size());
   for (const auto& r : rows) out.push_back(CardOf(r));

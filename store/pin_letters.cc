@@ -191,15 +191,8 @@ Result<PinLetterRecord> FindPinLetter(Connection& conn, int64_t id, bool for_upd
 
 Result<std::vector<PinLetterRecord>> ListPinLetters(Connection& conn, const std::string& state,
                                                     int64_t after_id, int limit) {
-  std::vector<Param> params{after_id};
-  std::string sql = std::string("SELECT ") + kColumns + " FROM pin_letters WHERE id > ?";
-  if (!state.empty()) {
-    sql += " AND state = ?";
-    params.push_back(std::string_view(state));
-  }
-  sql += " ORDER BY id LIMIT ?";
-  params.push_back(int64_t{limit});
-  CP_ASSIGN_OR_RETURN(auto rows, Sql(conn).QueryV(sql, params));
+  CP_ASSIGN_OR_RETURN(auto rows,
+                      Sql(conn).PageByState(kColumns, "pin_letters", state, after_id, limit));
   std::vector<PinLetterRecord> out;
   out.reserve(rows.size());
   for (const auto& r : rows) out.push_back(FromRow(r));

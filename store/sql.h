@@ -29,6 +29,23 @@ class Sql {
   // ExecScript runs trusted, parameterless DDL (migrations); never used with input.
   [[nodiscard]] Status ExecScript(std::string_view sql) { return conn_.ExecScript(sql); }
 
+  // PageByState reads one page of |table| (a constant of the caller's, never input) in id
+  // order: |columns| of the rows with id > |after_id|, of |state| unless it is empty, at most
+  // |limit|. The listings (`card list`, `pinletter list`) page through their tables with it.
+  Result<std::vector<Row>> PageByState(std::string_view columns, std::string_view table,
+                                       const std::string& state, int64_t after_id, int limit) {
+    std::vector<Param> params{after_id};
+    std::string sql =
+        "SELECT " + std::string(columns) + " FROM " + std::string(table) + " WHERE id > ?";
+    if (!state.empty()) {
+      sql += " AND state = ?";
+      params.push_back(std::string_view(state));
+    }
+    sql += " ORDER BY id LIMIT ?";
+    params.push_back(int64_t{limit});
+    return conn_.QueryV(sql, params);
+  }
+
  private:
   Connection& conn_;
 };
