@@ -25,12 +25,7 @@ constexpr const char* kKek = "certpress-kek";  // app::kKekLabel
 class CardsIT : public ::testing::Test {
  protected:
   void SetUp() override {
-    TokenConfig c;
-    c.kind = "pkcs11";
-    c.module = token_.module();
-    c.label = token_.label();
-    c.pin = SecureString(token_.pin());
-    auto t = OpenToken(c);
+    auto t = OpenToken(testing::ConfigFor(token_));
     ASSERT_TRUE(t.ok()) << t.status().message();
     hsm_ = std::move(t).value();
     conn_ = db_.Connect();

@@ -88,12 +88,7 @@ class CodeLettersIT : public ::testing::Test {
                   .exit_code,
               0);
     ASSERT_TRUE(WriteFile(cli_.dir() + "/profiles/soft-letter.toml", kProfile).ok());
-    TokenConfig c;
-    c.kind = "pkcs11";
-    c.module = token_.module();
-    c.label = token_.label();
-    c.pin = SecureString(token_.pin());
-    auto t = OpenToken(c);
+    auto t = OpenToken(testing::ConfigFor(token_));
     ASSERT_TRUE(t.ok()) << t.status().message();
     hsm_ = std::move(t).value();
     conn_ = db_.Connect();
