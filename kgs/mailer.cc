@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "common/texts.h"
 #include "common/utf8.h"
 #include "store/activations.h"
 
@@ -251,7 +252,7 @@ Result<Sent> SendOne(store::Connection& db, const ActivationKeys& keys,
     // Another module's mail (invitations): its composer mints what it links to.
     auto composer = s.composers.find(row.kind);
     if (composer == s.composers.end()) return fail_it("unknown mail kind '" + row.kind + "'");
-    auto composed = composer->second(db, row);
+    auto composed = composer->second(db, row, profiles);
     if (!composed.ok()) {
       const ErrorKind k = composed.status().kind();
       if (k == ErrorKind::kConflict || k == ErrorKind::kNotFound) {
@@ -435,28 +436,20 @@ SecureString BuildMessage(const MailMessage& m) {
 
 Result<RenderedMail> RenderMail(const profiles::ActivationSpec& spec, std::string_view name,
                                 std::string_view link, std::string_view expiry) {
-  const bool code = spec.code != profiles::CodeChannel::kNone;
-  const std::string code_hint =
-      spec.code == profiles::CodeChannel::kLetter
-          ? "You also need the activation code from the letter we send you by post."
-          : "You also need the activation code your administrator gives you.";
+  // The defaults come from the table of texts in the profile's language; a profile's own
+  // templates are used as written.
+  const Lang lang = spec.language;
+  std::string_view code_hint;
+  if (spec.code == profiles::CodeChannel::kLetter) code_hint = T(lang, Txt::kCodeHintLetter);
+  if (spec.code == profiles::CodeChannel::kOperator) code_hint = T(lang, Txt::kCodeHintOperator);
   const std::string subject =
-      spec.mail_subject.empty() ? "Your certificate is ready to pick up" : spec.mail_subject;
-  const std::string text =
-      spec.mail_text.empty()
-          ? "Hello {name},\n\nyour certificate is ready. Pick it up here before {expiry}:\n\n"
-            "{link}\n\nThe link works once. " +
-                (code ? code_hint + "\n" : std::string("\n")) +
-                "If you did not expect this message, ignore it.\n"
-          : spec.mail_text;
-  const std::string html =
-      spec.mail_html.empty()
-          ? "<!DOCTYPE html>\n<html><body>\n<p>Hello {name},</p>\n<p>your certificate is ready. "
-            "Pick it up before {expiry}:</p>\n<p><a href=\"{link}\">{link}</a></p>\n<p>The link "
-            "works once. " +
-                (code ? code_hint : std::string()) +
-                "</p>\n<p>If you did not expect this message, ignore it.</p>\n</body></html>\n"
-          : spec.mail_html;
+      spec.mail_subject.empty() ? std::string(T(lang, Txt::kActivationSubject)) : spec.mail_subject;
+  const std::string text = spec.mail_text.empty() ? Fill(T(lang, Txt::kActivationText),
+                                                         {{"code_hint", std::string(code_hint)}})
+                                                  : spec.mail_text;
+  const std::string html = spec.mail_html.empty() ? Fill(T(lang, Txt::kActivationHtml),
+                                                         {{"code_hint", HtmlEscape(code_hint)}})
+                                                  : spec.mail_html;
   std::map<std::string, std::string> plain = {
       {"name", std::string(name)}, {"link", std::string(link)}, {"expiry", std::string(expiry)}};
   std::map<std::string, std::string> escaped = {

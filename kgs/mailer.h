@@ -40,9 +40,11 @@ struct RenderedMail {
 
 // Composer makes the mail of an outbox row of another kind than "activation" (an invitation
 // from web/, say), minting whatever secret it links to: called just before sending, so that
-// the clear secret lives only in memory. A Conflict or NotFound voids the row (nothing left
-// to send); another error stops the drain (the row is retried after its lease).
-using Composer = std::function<Result<RenderedMail>(store::Connection&, const store::OutboxRow&)>;
+// the clear secret lives only in memory. It gets the drain's profiles (the row's profile
+// names the mail's language). A Conflict or NotFound voids the row (nothing left to send);
+// another error stops the drain (the row is retried after its lease).
+using Composer = std::function<Result<RenderedMail>(store::Connection&, const store::OutboxRow&,
+                                                    const profiles::ProfileSet&)>;
 
 struct MailSettings {
   std::string smtp_url;              // smtp://host:port (STARTTLS, none) or smtps://host:port
@@ -90,7 +92,8 @@ struct MailMessage {
 // BuildMessage renders the RFC 5322 message with CRLF line ends.
 SecureString BuildMessage(const MailMessage& m);
 
-// RenderMail fills the profile's mail templates (or the defaults) with the holder's name, the
+// RenderMail fills the profile's mail templates (or the defaults of common/texts.h in the
+// profile's language) with the holder's name, the
 // link and its expiry; values are HTML-escaped in the HTML part.
 Result<RenderedMail> RenderMail(const profiles::ActivationSpec& spec, std::string_view name,
                                 std::string_view link, std::string_view expiry);

@@ -74,6 +74,18 @@ TEST(BrowserIT, InvitationApplicationApprovalPickupInHeadlessChromium) {
   auto sub = cli.Run({"ca", "create-sub", "--parent", "root", "--label", "issuing", "--name",
                       "CN=Browser Test Issuing CA,O=CertPress Test,C=DK", "--key-type", "ec-p256"});
   ASSERT_EQ(sub.exit_code, 0) << sub.err;
+  // employee-soft in German (activation.language), for the German mail and pickup page.
+  auto soft = ReadFile(cli.dir() + "/profiles/employee-soft.toml");  // the test's copy
+  ASSERT_TRUE(soft.ok());
+  std::string de = *soft;
+  for (size_t at = de.find("employee-soft"); at != std::string::npos;
+       at = de.find("employee-soft", at + 16)) {
+    de.replace(at, 13, "employee-soft-de");
+  }
+  const size_t subject = de.find("subject = \"Your CertPress");
+  ASSERT_NE(subject, std::string::npos);
+  de.replace(subject, de.find('\n', subject) - subject, "language = \"de\"");
+  ASSERT_TRUE(WriteFile(cli.dir() + "/profiles/browser-de.toml", de).ok());
   const std::string url = "https://127.0.0.1:" + std::to_string(kWebPort);
   {
     std::ofstream conf(cli.config_path(), std::ios::app);

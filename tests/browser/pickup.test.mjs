@@ -165,6 +165,25 @@ try {
   assert.equal(res.status(), 404);
   assert.equal(sql("SELECT state FROM activations WHERE recipient_email = 'grace@example.org'").trim(), 'locked');
   assert.ok(graceCode.length > 0);
+
+  // 7. A German profile (browser_it writes profiles/browser-de.toml): its activation mail and
+  // its pickup page speak German.
+  fs.writeFileSync(path.join(WORK, 'de.csv'),
+    'given_name,surname,email,employee_id,country\nJörg,Müller,joerg@example.org,E300004,DE\n');
+  cli('import', path.join(WORK, 'de.csv'), '--profile', 'employee-soft-de', '--ca', 'issuing');
+  cli('approve', '--all', '--profile', 'employee-soft-de', ...OPERATOR);
+  assert.match(cli('run-batch'), /issued 1, failed 0/);
+  cli('mail', 'send');
+  const deMail = mails().filter((m) => m.to_addr === 'joerg@example.org').pop();
+  assert.equal(deMail.subject, 'Ihr Zertifikat liegt zur Abholung bereit');
+  assert.match(deMail.text, /^Hallo Jörg Müller,/);
+  const joerg = linkIn('joerg@example.org', /https:\/\/\S+\/pickup\/[A-Za-z0-9_-]{43}/);
+  res = await page.goto(joerg);
+  assert.equal(res.status(), 200);
+  assert.equal(await page.getAttribute('html', 'lang'), 'de');
+  assert.equal(await page.textContent('h1'), 'Ihr Zertifikat abholen');
+  assert.equal(await page.textContent('label[for=f-code]'), 'Aktivierungscode');
+  await shot(page, 'pickup-de');
   console.log('browser flow: ok');
 } catch (e) {
   failed = true;

@@ -157,6 +157,31 @@ TEST(MailTest, TemplatesFillNameLinkAndExpiryEscapingOnlyTheHtml) {
   EXPECT_EQ(own->html.str().find("activation code"), std::string::npos);
 }
 
+TEST(MailTest, DefaultTextsAreInTheProfilesLanguage) {
+  profiles::ActivationSpec spec;
+  spec.code = profiles::CodeChannel::kLetter;
+  spec.language = Lang::kDe;
+  auto de = RenderMail(spec, "Jörg Müller", "https://x.example/pickup/T", "2026-12-07 06:00 UTC");
+  ASSERT_TRUE(de.ok()) << de.status().message();
+  EXPECT_EQ(de->subject, "Ihr Zertifikat liegt zur Abholung bereit");
+  EXPECT_NE(de->text.str().find("Hallo Jörg Müller,"), std::string::npos) << de->text.str();
+  EXPECT_NE(de->text.str().find("Aktivierungscode aus dem Brief"), std::string::npos);
+  EXPECT_NE(de->html.str().find("<html lang=\"de\">"), std::string::npos);
+  spec.language = Lang::kFr;
+  spec.code = profiles::CodeChannel::kNone;
+  auto fr = RenderMail(spec, "Zoé", "L", "E");
+  ASSERT_TRUE(fr.ok());
+  EXPECT_EQ(fr->subject, "Votre certificat est prêt à être retiré");
+  EXPECT_EQ(fr->text.str().find("code"), std::string::npos);
+  // The subject's encoded-word carries the UTF-8 of the German and French subjects.
+  EXPECT_NE(EncodeHeaderText(fr->subject, 9).find("=?UTF-8?B?"), std::string::npos);
+  // A profile's own subject wins over the language's default.
+  spec.mail_subject = "Zertifikat für {name}";
+  auto own = RenderMail(spec, "Zoé", "L", "E");
+  ASSERT_TRUE(own.ok());
+  EXPECT_EQ(own->subject, "Zertifikat für Zoé");
+}
+
 TEST(MailTest, SettingsSayWhatIsMissingOrInconsistent) {
   auto good = [](MailSettings& s) {
     s.smtp_url = "smtp://127.0.0.1:2525";

@@ -28,14 +28,14 @@ TEST(WebTest, HtmlIsEscapedInTextAndAttributes) {
   FormField f{"n", "Name <b>"};
   f.value = "\"><script>";
   f.error = "<bad>";
-  const std::string html = FieldHtml(f);
+  const std::string html = FieldHtml(Lang::kEn, f);
   EXPECT_EQ(html.find("<script>"), std::string::npos) << html;
   EXPECT_EQ(html.find("<bad>"), std::string::npos) << html;
   EXPECT_NE(html.find("aria-invalid=\"true\""), std::string::npos);
   EXPECT_NE(html.find("aria-describedby=\"f-n-error\""), std::string::npos);
   FormField p{"pw", "Password", "password"};
   p.value = "secret";
-  EXPECT_EQ(FieldHtml(p).find("secret"), std::string::npos);  // never shown back
+  EXPECT_EQ(FieldHtml(Lang::kEn, p).find("secret"), std::string::npos);  // never shown back
 }
 
 TEST(WebTest, Base64UrlMatchesRfc4648Vectors) {
@@ -111,12 +111,25 @@ TEST(WebTest, RateLimiterAllowsTheBurstThenRefusesPerAddress) {
 }
 
 TEST(WebTest, PagesDeclareTheirLanguageAndLoadOnlyOurStylesheet) {
-  const std::string html = Page("en", "T <1>", "<p>x</p>");
+  const std::string html = Page(Lang::kEn, "T <1>", "<p>x</p>");
   EXPECT_NE(html.find("<html lang=\"en\">"), std::string::npos);
+  EXPECT_NE(Page(Lang::kDe, "T", "").find("<html lang=\"de\">"), std::string::npos);
+  EXPECT_NE(Page(Lang::kFr, "T", "").find("<html lang=\"fr\">"), std::string::npos);
   EXPECT_NE(html.find("<title>T &lt;1&gt; - CertPress</title>"), std::string::npos);
   EXPECT_NE(html.find("href=\"/static/style.css\""), std::string::npos);
   EXPECT_EQ(html.find("<script"), std::string::npos);
   EXPECT_EQ(html.find("http"), std::string::npos);  // no external asset
+}
+
+TEST(WebTest, FormsSpeakTheirLanguage) {
+  FormField f{"dept", "Abteilung"};
+  EXPECT_NE(FieldHtml(Lang::kDe, f).find("(optional)"), std::string::npos);
+  EXPECT_NE(FieldHtml(Lang::kFr, f).find("(facultatif)"), std::string::npos);
+  f.error = "x";
+  EXPECT_NE(ErrorSummary(Lang::kDe, "", {f}).find("Bitte korrigieren Sie Folgendes"),
+            std::string::npos);
+  EXPECT_EQ(Paragraphs("a <b>\n\nc", "notice"),
+            "<p class=\"notice\">a &lt;b&gt;</p>\n<p class=\"notice\">c</p>\n");
 }
 
 }  // namespace
