@@ -16,6 +16,7 @@
 #include "store/certificates.h"
 #include "store/pickup.h"
 #include "web/invitations.h"
+#include "web/multipart.h"
 #include "web/pages.h"
 
 namespace certpress::web {
@@ -480,6 +481,20 @@ Response Site::Pickup(const Request& req, const std::string& token) {
 
 namespace {
 
+// ReadForm reads a POSTed form as application/x-www-form-urlencoded or, for a file upload,
+// multipart/form-data (web/multipart.h): field name to value (a file's content).
+Result<std::map<std::string, std::string>> ReadForm(const Request& req) {
+  const std::string& type = req.Header("content-type");
+  if (type.empty() || type.rfind("application/x-www-form-urlencoded", 0) == 0) {
+    return ParseForm(req.body);
+  }
+  CP_ASSIGN_OR_RETURN(std::string boundary, MultipartBoundary(type));
+  CP_ASSIGN_OR_RETURN(auto parts, ParseMultipart(req.body, boundary));
+  std::map<std::string, std::string> out;
+  for (auto& [name, part] : parts) out.emplace(name, std::move(part.data));
+  return out;
+}
+
 struct ApplyView {
   Lang lang = Lang::kEn;
   const store::InvitationRow* inv = nullptr;
@@ -513,8 +528,13 @@ std::string ApplyBody(const ApplyView& v) {
     f.hint = T(lang, Txt::kCsrHint);
     f.value = v.values.count("csr") ? v.values.at("csr") : "";
     f.error = v.errors.count("csr") ? v.errors.at("csr") : "";
-    f.required = true;
     fields.push_back(f);
+    // Or the request as a file (the same field's errors are shown at the textarea).
+    FormField file{"csr_file", std::string(T(lang, Txt::kCsrFileLabel)), "file"};
+    file.hint = T(lang, Txt::kCsrFileHint);
+    file.accept = ".csr,.req,.pem,.der,application/pkcs10";
+    file.required = false;
+    fields.push_back(file);
   }
   std::string body = ErrorSummary(lang, v.general_error, fields);
   const std::string what =
@@ -525,7 +545,12 @@ std::string ApplyBody(const ApplyView& v) {
                 {"what", "<strong>" + HtmlEscape(what) + "</strong>"}}) +
           "</p>\n";
   body += Paragraphs(T(lang, Txt::kReviewNotice), "notice");
-  body += "<form method=\"post\" action=\"/apply/" + HtmlEscape(v.token) + "\">\n";
+  // A profile that takes a CSR takes it as a file too: the form is then multipart/form-data
+  // (RFC 7578); the others stay urlencoded.
+  body +=
+      "<form method=\"post\" action=\"/apply/" + HtmlEscape(v.token) + "\"" +
+      (v.profile->token == profiles::TokenKind::kCsr ? " enctype=\"multipart/form-data\"" : "") +
+      ">\n";
   body += Hidden("csrf", v.csrf);
   for (const auto& f : fields) body += FieldHtml(lang, f);
   body += "<button type=\"submit\">" + HtmlEscape(T(lang, Txt::kSubmitApplication)) +
@@ -572,8 +597,9 @@ Response Site::Apply(const Request& req, const std::string& token) {
     }
     return form_page(200);
   }
-  auto form = ParseForm(req.body);
+  auto form = ReadForm(req);
   if (!form.ok()) {
+    Log().Warn("form refused", {{"route", "apply"}, {"error", form.status().message()}});
     return Html(lang, 400, T(lang, Txt::kBadRequestTitle),
                 Paragraphs(T(lang, Txt::kFormUnreadable)));
   }
@@ -583,15 +609,28 @@ Response Site::Apply(const Request& req, const std::string& token) {
     view.values[f.name] = v;
     app.fields[f.name] = v;
   }
+  bool csr_problem = false;
   if (view.profile->token == profiles::TokenKind::kCsr) {
-    app.csr = Get(*form, "csr");
-    view.values["csr"] = app.csr;
+    // Pasted (PEM) or uploaded (PEM or DER): one of them.
+    const std::string pasted = Get(*form, "csr");
+    const std::string file = Get(*form, "csr_file");
+    view.values["csr"] = pasted;
+    const bool has_pasted = pasted.find_first_not_of(" \t\r\n") != std::string::npos;
+    if (has_pasted && !file.empty()) {
+      view.errors["csr"] = T(lang, Txt::kCsrOneOfBoth);
+      csr_problem = true;
+    } else if (!has_pasted && file.empty()) {
+      view.errors["csr"] = T(lang, Txt::kCsrMissing);
+      csr_problem = true;
+    }
+    app.csr = has_pasted ? pasted : file;
   }
   if (!csrf_.Check(req, Get(*form, std::string(Csrf::kField)))) {
     Log().Warn("csrf refused", {{"route", "apply"}, {"remote", req.remote}});
     view.general_error = T(lang, Txt::kFormExpiredSubmitAgain);
     return form_page(403);
   }
+  if (csr_problem) return form_page(400);
   auto outcome = web::Apply(**db, profiles_, *keys_, token, app, actor);
   if (!outcome.ok()) {
     if (outcome.status().kind() == ErrorKind::kNotFound) return InvalidLink(req, "apply");

@@ -890,6 +890,82 @@ TEST_F(WebIT, ACsrRequestsPickupGivesItsCertificateAndChainInPemAndDer) {
   EXPECT_EQ(again.status, 404);
 }
 
+// The CSR as a file: the form is multipart/form-data (curl -F, as a browser sends it); a DER
+// file and a PEM file are both taken, a file and a pasted request together are refused, and
+// a malformed multipart body is a 400 that uses nothing up.
+TEST_F(WebIT, AnInvitationToACsrProfileTakesTheRequestAsAFilePemOrDer) {
+  auto csr = Sh("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
+                Quote(s_->Path("upload.key")) + " -subj /CN=upload.example.org -outform DER -out " +
+                Quote(s_->Path("upload.der")) + " 2>/dev/null && openssl req -inform DER -in " +
+                Quote(s_->Path("upload.der")) + " -out " + Quote(s_->Path("upload.pem")));
+  ASSERT_EQ(csr.exit_code, 0) << csr.err;
+  auto invite = [&](const std::string& email) {
+    auto inv =
+        s_->cli.Run({"invite", "--profile", "web-csr", "--email", email, "--name", "Upload Team"});
+    EXPECT_EQ(inv.exit_code, 0) << inv.err;
+    const int64_t id = Scalar("SELECT MAX(id) FROM invitations");
+    auto link = kgs::MintInvitationLink(*s_->conn, *s_->keys, id);
+    EXPECT_TRUE(link.ok()) << link.status().message();
+    return std::make_pair(id, s_->url + "/apply/" + (link.ok() ? link->token.str() : ""));
+  };
+  // Curl -F posts multipart/form-data; '<' would read a file into a plain field, '@' attaches
+  // it as a file.
+  auto post = [&](const std::string& url, const std::string& jar, const std::string& csrf,
+                  const std::string& parts) {
+    return Curl(url, jar, {}, "-F " + Quote("csrf=" + csrf) + " -F email=up@example.org " + parts);
+  };
+  for (const std::string format : {"der", "pem"}) {
+    auto [id, url] = invite("up-" + format + "@example.org");
+    const std::string jar = s_->Path("jar-upload-" + format);
+    Http form = Curl(url, jar);
+    ASSERT_EQ(form.status, 200) << form.body;
+    EXPECT_NE(form.body.find("enctype=\"multipart/form-data\""), std::string::npos);
+    EXPECT_NE(form.body.find("type=\"file\""), std::string::npos);
+    Http done = post(url, jar, Csrf(form.body),
+                     "-F csr= -F " + Quote("csr_file=@" + s_->Path("upload." + format) +
+                                           ";type=application/octet-stream"));
+    ASSERT_EQ(done.status, 200) << done.body;
+    const int64_t req =
+        Scalar("SELECT request_id FROM invitations WHERE id = " + std::to_string(id));
+    ASSERT_GT(req, 0) << format;
+    EXPECT_EQ(Str("SELECT subject FROM requests WHERE id = " + std::to_string(req)),
+              "CN=upload.example.org,O=CertPress Test");
+    EXPECT_EQ(Str("SELECT state FROM requests WHERE id = " + std::to_string(req)), "pending");
+  }
+  // Both a pasted request and a file: refused at the field, nothing stored.
+  auto [id, url] = invite("up-both@example.org");
+  const std::string jar = s_->Path("jar-upload-both");
+  Http form = Curl(url, jar);
+  ASSERT_EQ(form.status, 200);
+  Http both = post(url, jar, Csrf(form.body),
+                   "-F " + Quote("csr=<" + s_->Path("upload.pem")) + " -F " +
+                       Quote("csr_file=@" + s_->Path("upload.der")));
+  EXPECT_EQ(both.status, 400) << both.body;
+  EXPECT_NE(both.body.find("id=\"f-csr-error\""), std::string::npos) << both.body;
+  EXPECT_NE(both.body.find("not both"), std::string::npos) << both.body;
+  // A file that is not a CSR: the parser's error at the field.
+  ASSERT_TRUE(WriteFile(s_->Path("not-a-csr.der"), std::string("\x30\x03\x02\x01\x05", 5)).ok());
+  Http junk =
+      post(url, jar, Csrf(form.body), "-F " + Quote("csr_file=@" + s_->Path("not-a-csr.der")));
+  EXPECT_EQ(junk.status, 400) << junk.body;
+  EXPECT_NE(junk.body.find("id=\"f-csr-error\""), std::string::npos) << junk.body;
+  // A broken multipart body (the boundary never closes): 400, the invitation still open.
+  ASSERT_TRUE(WriteFile(s_->Path("broken.body"),
+                        "--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n" +
+                            Csrf(form.body) +
+                            "\r\n--XyZ\r\nContent-Disposition: form-data; "
+                            "name=\"csr_file\"; filename=\"a.der\"\r\n\r\nabc")
+                  .ok());
+  Http broken = Curl(url, jar, {},
+                     "-H 'Content-Type: multipart/form-data; boundary=XyZ' --data-binary @" +
+                         Quote(s_->Path("broken.body")));
+  EXPECT_EQ(broken.status, 400) << broken.body;
+  EXPECT_EQ(Str("SELECT state FROM invitations WHERE id = " + std::to_string(id)), "sent");
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM invitations WHERE id = " + std::to_string(id) +
+                   " AND request_id IS NOT NULL"),
+            0);
+}
+
 TEST_F(WebIT, InviteFromCsvReportsBadRowsAndQueuesTheRest) {
   ASSERT_TRUE(WriteFile(s_->Path("invitees.csv"),
                         "name,email\nAlan Turing,alan@example.org\nNobody,not-an-address\n"
