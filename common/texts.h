@@ -93,6 +93,7 @@ enum class Txt {
   kHintDnsList,
   kHintIpList,
   kHintPattern,
+  kHintFromCsr,
   // Labels of the fields the shipped profiles use (others are made from the field's name).
   kFieldGivenName,
   kFieldSurname,

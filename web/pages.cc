@@ -69,8 +69,9 @@ std::string FieldHtml(Lang lang, const FormField& f) {
   std::string describedby;
   std::string out = "<div class=\"field" + std::string(f.error.empty() ? "" : " invalid") + "\">\n";
   out += "<label for=\"" + id + "\">" + HtmlEscape(f.label) +
-         (f.required ? ""
-                     : " <span class=\"hint\">" + HtmlEscape(T(lang, Txt::kOptional)) + "</span>") +
+         (f.required || !f.mark_optional
+              ? ""
+              : " <span class=\"hint\">" + HtmlEscape(T(lang, Txt::kOptional)) + "</span>") +
          "</label>\n";
   if (!f.hint.empty()) {
     out += "<p class=\"hint\" id=\"" + id + "-hint\">" + HtmlEscape(f.hint) + "</p>\n";

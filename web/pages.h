@@ -34,7 +34,8 @@ struct FormField {
   bool required = false;
   size_t max_length = 0;
   size_t min_length = 0;
-  std::string accept;  // file inputs: the file types offered
+  std::string accept;         // file inputs: the file types offered
+  bool mark_optional = true;  // "(optional)" after the label of a field not required
 };
 
 // FieldHtml renders a labelled input with its hint and error.

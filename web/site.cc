@@ -521,6 +521,12 @@ std::string ApplyBody(const ApplyView& v) {
     if (spec.name == "given_name") f.autocomplete = "given-name";
     if (spec.name == "surname") f.autocomplete = "family-name";
     if (spec.kind == profiles::FieldKind::kEmail) f.autocomplete = "email";
+    // A CSR fills the names it carries when the form leaves them empty (ra::SubmitCsr).
+    const bool csr = v.profile->token == profiles::TokenKind::kCsr;
+    if (csr && (spec.name == "cn" || spec.name == "dns" || spec.name == "ip")) {
+      f.required = false;
+      f.hint += (f.hint.empty() ? "" : " ") + std::string(T(lang, Txt::kHintFromCsr));
+    }
     fields.push_back(f);
   }
   if (v.profile->token == profiles::TokenKind::kCsr) {
@@ -528,12 +534,14 @@ std::string ApplyBody(const ApplyView& v) {
     f.hint = T(lang, Txt::kCsrHint);
     f.value = v.values.count("csr") ? v.values.at("csr") : "";
     f.error = v.errors.count("csr") ? v.errors.at("csr") : "";
+    f.mark_optional = false;  // one of the two is needed
     fields.push_back(f);
     // Or the request as a file (the same field's errors are shown at the textarea).
     FormField file{"csr_file", std::string(T(lang, Txt::kCsrFileLabel)), "file"};
     file.hint = T(lang, Txt::kCsrFileHint);
     file.accept = ".csr,.req,.pem,.der,application/pkcs10";
     file.required = false;
+    file.mark_optional = false;
     fields.push_back(file);
   }
   std::string body = ErrorSummary(lang, v.general_error, fields);

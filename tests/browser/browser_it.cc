@@ -86,6 +86,34 @@ TEST(BrowserIT, InvitationApplicationApprovalPickupInHeadlessChromium) {
   ASSERT_NE(subject, std::string::npos);
   de.replace(subject, de.find('\n', subject) - subject, "language = \"de\"");
   ASSERT_TRUE(WriteFile(cli.dir() + "/profiles/browser-de.toml", de).ok());
+  // A server certificate from a CSR, delivered by activation email: the file upload and the
+  // certificate's downloads.
+  ASSERT_TRUE(WriteFile(cli.dir() + "/profiles/browser-csr.toml", R"(
+[card.server-csr]
+description = "Server certificate"
+token = "csr"
+approvals = 1
+delivery = "activation-email"
+cas = ["issuing"]
+ca = "issuing"
+subject = [["CN", "{cn}"], ["O", "CertPress Test"]]
+sans = [["dns", "{cn}"]]
+
+[card.server-csr.fields]
+cn = { required = true, kind = "dns", max_length = 64 }
+email = { required = true, kind = "email", max_length = 128 }
+
+[card.server-csr.activation]
+name = "{cn}"
+code = "operator"
+
+[[card.server-csr.keys]]
+name = "tls"
+allowed_algorithms = ["ec-p256"]
+source = "requester"
+certificate = "tls-server"
+)")
+                  .ok());
   const std::string url = "https://127.0.0.1:" + std::to_string(kWebPort);
   {
     std::ofstream conf(cli.config_path(), std::ios::app);
