@@ -224,17 +224,14 @@ Response Site::Handle(const Request& req) {
   }
   // A query string never carries a secret here; one on a link page is refused rather than
   // ignored, so a link that leaked one is noticed.
-  for (const std::string prefix : {"/pickup/", "/apply/"}) {
-    if (req.path.rfind(prefix, 0) != 0) continue;
+  if (auto link = SplitLinkTarget(req.target)) {
     if (!get && !post) return not_allowed("GET, POST");
-    const std::string token = req.path.substr(prefix.size());
-    const std::string route = prefix == "/pickup/" ? "pickup" : "apply";
-    if (req.target != req.path) {
+    if (link->has_query) {
       return Html(lang, 400, T(lang, Txt::kBadRequestTitle),
                   Paragraphs(T(lang, Txt::kBadRequestBody)));
     }
-    if (!kgs::WellFormedLinkToken(token)) return InvalidLink(req, route);
-    return route == "pickup" ? Pickup(req, token) : Apply(req, token);
+    if (!kgs::WellFormedLinkToken(link->token)) return InvalidLink(req, link->route);
+    return link->route == "pickup" ? Pickup(req, link->token) : Apply(req, link->token);
   }
   return Html(lang, 404, T(lang, Txt::kNotFoundTitle), Paragraphs(T(lang, Txt::kNotFoundBody)));
 }
