@@ -94,6 +94,14 @@ enum class Txt {
   kHintIpList,
   kHintPattern,
   kHintFromCsr,
+  // The request builder's field problems (ra::FieldProblem::Kind), as the form shows them.
+  kErrRequired,
+  kErrTooLong,
+  kErrSpaces,
+  kErrNotEmail,
+  kErrNotDns,
+  kErrNotIp,
+  kErrPattern,
   // Labels of the fields the shipped profiles use (others are made from the field's name).
   kFieldGivenName,
   kFieldSurname,

@@ -478,6 +478,35 @@ Response Site::Pickup(const Request& req, const std::string& token) {
 
 namespace {
 
+// ProblemText says a field problem of the request builder in |lang|, or "" for a kind the
+// table does not have (the builder's English message is shown then).
+std::string ProblemText(Lang lang, const profiles::CardProfile& profile,
+                        const ra::FieldProblem& p) {
+  using Kind = ra::FieldProblem::Kind;
+  const profiles::FieldSpec* spec = profile.Field(p.field);
+  switch (p.kind) {
+    case Kind::kRequired:
+      return std::string(T(lang, Txt::kErrRequired));
+    case Kind::kTooLong:
+      return Fill(T(lang, Txt::kErrTooLong),
+                  {{"max", spec ? std::to_string(spec->max_length) : "?"}, {"n", p.value}});
+    case Kind::kSpaces:
+      return std::string(T(lang, Txt::kErrSpaces));
+    case Kind::kNotEmail:
+      return Fill(T(lang, Txt::kErrNotEmail), {{"value", p.value}});
+    case Kind::kNotDns:
+      return Fill(T(lang, Txt::kErrNotDns), {{"value", p.value}});
+    case Kind::kNotIp:
+      return Fill(T(lang, Txt::kErrNotIp), {{"value", p.value}});
+    case Kind::kPattern:
+      return Fill(T(lang, Txt::kErrPattern),
+                  {{"value", p.value}, {"pattern", spec ? spec->pattern : ""}});
+    case Kind::kOther:
+      break;
+  }
+  return "";
+}
+
 // ReadForm reads a POSTed form as application/x-www-form-urlencoded or, for a file upload,
 // multipart/form-data (web/multipart.h): field name to value (a file's content).
 Result<std::map<std::string, std::string>> ReadForm(const Request& req) {
@@ -646,6 +675,10 @@ Response Site::Apply(const Request& req, const std::string& token) {
       if (p.field.empty() || !(view.profile->Field(p.field) || p.field == "csr")) {
         view.general_error += (view.general_error.empty() ? "" : " ") + p.message;
       } else if (!view.errors.count(p.field)) {
+        if (std::string m = ProblemText(lang, *view.profile, p); !m.empty()) {
+          view.errors[p.field] = m;
+          continue;
+        }
         // The builder's messages name the field ("employee_id: 'X42' does not match ...",
         // "country is required"); next to the field its label says that already.
         std::string m = p.message;

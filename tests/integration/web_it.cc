@@ -781,6 +781,36 @@ TEST_F(WebIT, AGermanProfilesPagesAndMailAreGermanAndInvalidLinksStayInTheDefaul
   EXPECT_EQ(expired.status, 404);
   EXPECT_EQ(expired.body, unknown.body);
   EXPECT_NE(expired.body.find("<html lang=\"en\">"), std::string::npos);
+
+  // The German profile's application form: German labels and the builder's field problems in
+  // German.
+  auto inv = s_->cli.Run({"invite", "--profile", "web-soft-de", "--email", "anna@example.org",
+                          "--name", "Anna Schmidt"});
+  ASSERT_EQ(inv.exit_code, 0) << inv.err;
+  auto apply_link =
+      kgs::MintInvitationLink(*s_->conn, *s_->keys, Scalar("SELECT MAX(id) FROM invitations"));
+  ASSERT_TRUE(apply_link.ok()) << apply_link.status().message();
+  const std::string apply = s_->url + "/apply/" + apply_link->token.str();
+  Http form = Curl(apply, jar);
+  ASSERT_EQ(form.status, 200) << form.body;
+  for (const char* german : {"<html lang=\"de\">", "<h1>Ein Zertifikat beantragen</h1>",
+                             ">Vorname</label>", ">Nachname</label>", "Personalnummer",
+                             "Muss dem Muster E[0-9]{6} entsprechen.", "Antrag absenden"}) {
+    EXPECT_NE(form.body.find(german), std::string::npos) << german << "\n" << form.body;
+  }
+  Http bad = Curl(apply, jar,
+                  {{"csrf", Csrf(form.body)},
+                   {"given_name", "Anna"},
+                   {"surname", "Schmidt"},
+                   {"email", "anna@example"},
+                   {"employee_id", "X1"},
+                   {"country", ""}});
+  EXPECT_EQ(bad.status, 400);
+  for (const char* german :
+       {"Bitte korrigieren Sie Folgendes", "„X1“ entspricht nicht dem Muster E[0-9]{6}.",
+        "Bitte füllen Sie dieses Feld aus.", "„anna@example“ ist keine E-Mail-Adresse."}) {
+    EXPECT_NE(bad.body.find(german), std::string::npos) << german << "\n" << bad.body;
+  }
 }
 
 // The CSR path end to end: invitation, pasted CSR, approval, batch, activation link; the page
