@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/commands.h"
+#include "common/texts.h"
 #include "store/invitations.h"
 #include "web/invitations.h"
 #include "web/serve.h"
@@ -39,7 +40,12 @@ CommandResult Serve(Context& ctx) {
   o.site.post_per_minute = ctx.Get<double>("web.post-rate-limit");
   o.site.post_burst = ctx.Get<double>("web.post-burst");
   o.site.pkcs12_iterations = ctx.Get<int>("web.pkcs12-iterations");
-  o.site.lang = ctx.Get<std::string>("web.lang");
+  const std::string language = ctx.Get<std::string>("web.language");
+  if (auto lang = ParseLang(language)) {
+    o.site.lang = *lang;
+  } else {
+    return Usage("web.language: must be " + std::string(kLangChoices) + ", not '" + language + "'");
+  }
   o.tls.dir = ctx.Get<std::string>("web.state-dir");
   o.tls.profile = ctx.Get<std::string>("web.tls-profile");
   o.tls.names = SplitComma(ctx.Get<std::string>("web.tls-names"));
@@ -182,7 +188,9 @@ void AddWebCommands(std::vector<Command>& out) {
              "form submissions a client address may make at once")(
              "web.pkcs12-iterations", po::value<int>()->default_value(600000),
              "PBKDF2-HMAC-SHA256 rounds of a picked-up PKCS#12")(
-             "web.lang", po::value<std::string>()->default_value("en"), "language of the pages");
+             "web.language", po::value<std::string>()->default_value("en"),
+             "language (en, de, fr) of the pages not tied to a profile: the index, unknown and "
+             "invalid links (a profile's pages speak its activation.language)");
        },
        Serve, log::Level::kInfo});
   out.push_back({"invite", "invite people by email to apply for a certificate of a profile", "",

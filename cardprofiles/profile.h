@@ -16,6 +16,7 @@
 
 #include "cardprofiles/cert_profile.h"
 #include "common/status.h"
+#include "common/texts.h"
 
 namespace certpress::profiles {
 
@@ -127,14 +128,17 @@ std::string_view CodeChannelName(CodeChannel c);
 
 // [card.NAME.activation], for delivery = "activation-email": whom the activation mail goes to
 // and what it says. recipient and name are templates over the request's fields; the mail's
-// subject, text and html are templates over {name}, {link} and {expiry} (empty: kgs/'s
-// defaults, in English).
+// subject, text and html are templates over {name}, {link} and {expiry} (empty: the defaults
+// of common/texts.h in |language|). |language| is also the language of the profile's pages
+// (pickup, application form) and of its invitations' mails. The wording (language, subject,
+// text, html) is not part of content_hash, as the PIN letter's is not.
 struct ActivationSpec {
   std::string recipient = "{email}";
   std::string name;  // empty: the subject's CN template
   CodeChannel code = CodeChannel::kNone;
   int64_t validity_seconds = 7 * 24 * 3600;
   int max_attempts = 10;
+  Lang language = Lang::kEn;  // en, de or fr
   std::string mail_subject, mail_text, mail_html;
 };
 

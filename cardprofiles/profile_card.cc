@@ -125,11 +125,14 @@ Status Parser::ParseCard(const std::string& name, const toml::table& t, const st
   CP_RETURN_IF_ERROR(ParseActivation(t, path, &c));  // after the fields and subject it names
   CP_RETURN_IF_ERROR(ParseLetter(t, path, &c));      // after activation: a code may go by post
   // The hash a request pins covers what gets issued: free text (the description, the PIN
-  // letter's wording; comments never reach the canonical form) may change without failing
-  // approved requests.
+  // letter's and the activation mail's wording and language; comments never reach the
+  // canonical form) may change without failing approved requests.
   toml::table issued = t;
   issued.erase("description");
   issued.erase("letter");
+  if (toml::table* act = issued.get_as<toml::table>("activation")) {
+    for (const char* wording : {"language", "subject", "text", "html"}) act->erase(wording);
+  }
   canonical_cards_[name] = TomlReader::Canonical(issued);
   if (!out_->cards.emplace(name, std::move(c)).second) {
     return InvalidInput(toml_.Where(t) + path + ": defined twice");
@@ -198,7 +201,8 @@ Status Parser::ParseDelivery(const toml::table& t, const std::string& path, Card
 // [card.NAME.activation], only with delivery = "activation-email", optional:
 //   recipient = "{email}", name = "{given_name} {surname}" (templates over the fields; name
 //   defaults to the subject's CN), code = "none" | "operator" | "letter", validity_hours = 168,
-//   max_attempts = 10, subject/text/html = mail templates over {name}, {link} and {expiry}.
+//   max_attempts = 10, language = "en" | "de" | "fr" (the mail's default texts and the
+//   profile's pages), subject/text/html = mail templates over {name}, {link} and {expiry}.
 Status Parser::ParseActivation(const toml::table& t, const std::string& path,
                                CardProfile* c) const {
   const toml::node* anode = t.get("activation");
@@ -219,9 +223,9 @@ Status Parser::ParseActivation(const toml::table& t, const std::string& path,
     const toml::node* n = at->get(key);
     return n != nullptr ? *n : static_cast<const toml::node&>(t);
   };
-  CP_RETURN_IF_ERROR(toml_.KnownKeys(
-      *at, apath,
-      {"recipient", "name", "code", "validity_hours", "max_attempts", "subject", "text", "html"}));
+  CP_RETURN_IF_ERROR(toml_.KnownKeys(*at, apath,
+                                     {"recipient", "name", "code", "validity_hours", "max_attempts",
+                                      "language", "subject", "text", "html"}));
   const std::map<std::string, std::string> probe = Probe(*c);
   for (auto [key, out] : {std::pair{"recipient", &a.recipient}, std::pair{"name", &a.name}}) {
     CP_ASSIGN_OR_RETURN(std::string tmpl, toml_.Str(*at, key, apath, false, *out));
@@ -244,6 +248,13 @@ Status Parser::ParseActivation(const toml::table& t, const std::string& path,
     return toml_.Error(at_key("max_attempts"), apath + ".max_attempts", "must be 1 to 100");
   }
   a.max_attempts = static_cast<int>(tries);
+  CP_ASSIGN_OR_RETURN(std::string language, toml_.Str(*at, "language", apath, false, "en"));
+  auto lang = ParseLang(language);
+  if (!lang) {
+    return toml_.Error(at_key("language"), apath + ".language",
+                       "must be " + std::string(kLangChoices) + ", not '" + language + "'");
+  }
+  a.language = *lang;
   // The mail's templates know {name}, {link} and {expiry} only.
   const std::map<std::string, std::string> mail_probe = {
       {"name", "x"}, {"link", "x"}, {"expiry", "x"}};

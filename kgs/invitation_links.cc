@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/texts.h"
 #include "kgs/mailer.h"
 #include "store/invitations.h"
 
@@ -65,34 +66,27 @@ Result<MintedLink> MintInvitationLink(store::Connection& db, const ActivationKey
   return out;
 }
 
-Result<RenderedMail> RenderInvitationMail(std::string_view name, std::string_view link,
+Result<RenderedMail> RenderInvitationMail(Lang lang, std::string_view name, std::string_view link,
                                           std::string_view expiry) {
   profiles::ActivationSpec spec;
-  spec.mail_subject = "You are invited to apply for a certificate";
-  spec.mail_text =
-      "Hello {name},\n\nyou are invited to apply for a certificate. Fill in the application "
-      "form here before {expiry}:\n\n{link}\n\nAn administrator reviews your application; "
-      "once your certificate is issued you will get another email telling you how to collect "
-      "it. The link works for one application.\n\nIf you did not expect this message, ignore "
-      "it.\n";
-  spec.mail_html =
-      "<!DOCTYPE html>\n<html><body>\n<p>Hello {name},</p>\n<p>you are invited to apply for a "
-      "certificate. Fill in the application form before {expiry}:</p>\n<p><a "
-      "href=\"{link}\">{link}</a></p>\n<p>An administrator reviews your application; once "
-      "your certificate is issued you will get another email telling you how to collect it. "
-      "The link works for one application.</p>\n<p>If you did not expect this message, ignore "
-      "it.</p>\n</body></html>\n";
+  spec.mail_subject = std::string(T(lang, Txt::kInvitationSubject));
+  spec.mail_text = std::string(T(lang, Txt::kInvitationText));
+  spec.mail_html = std::string(T(lang, Txt::kInvitationHtml));
   return RenderMail(spec, name, link, expiry);
 }
 
 Composer InvitationComposer(std::shared_ptr<const ActivationKeys> keys, std::string public_url) {
   while (!public_url.empty() && public_url.back() == '/') public_url.pop_back();
   return [keys = std::move(keys), base = std::move(public_url)](
-             store::Connection& db, const store::OutboxRow& row) -> Result<RenderedMail> {
+             store::Connection& db, const store::OutboxRow& row,
+             const profiles::ProfileSet& profiles) -> Result<RenderedMail> {
+    // A profile since removed from the configuration still gets its mail, in English.
+    Lang lang = Lang::kEn;
+    if (auto card = profiles.Card(row.profile); card.ok()) lang = (*card)->activation.language;
     // The link is minted now, in memory only, and is gone once the mail is rendered.
     CP_ASSIGN_OR_RETURN(MintedLink minted, MintInvitationLink(db, *keys, row.ref_id));
     SecureString link(base + "/apply/" + minted.token.str());
-    return RenderInvitationMail(row.recipient_name, link.view(),
+    return RenderInvitationMail(lang, row.recipient_name, link.view(),
                                 minted.expires_at.substr(0, 16) + " UTC");
   };
 }

@@ -28,12 +28,14 @@ Result<MintedLink> MintInvitationLink(store::Connection& db, const ActivationKey
 
 // InvitationComposer is the mailer's composer for outbox rows of kind "invitation"
 // (MailSettings::composers): it mints the row's invitation link under |keys| and renders the
-// mail with |public_url| + "/apply/" + token. An invitation no longer open voids its mail.
+// mail with |public_url| + "/apply/" + token, in the language of the invited profile (its
+// activation.language). An invitation no longer open voids its mail.
 Composer InvitationComposer(std::shared_ptr<const ActivationKeys> keys, std::string public_url);
 
-// RenderInvitationMail is the invitation's mail: |name| invited to apply at |link| before
-// |expiry| (values HTML-escaped in the HTML part; kgs/mailer.h RenderMail).
-Result<RenderedMail> RenderInvitationMail(std::string_view name, std::string_view link,
+// RenderInvitationMail is the invitation's mail in |lang| (common/texts.h): |name| invited to
+// apply at |link| before |expiry| (values HTML-escaped in the HTML part; kgs/mailer.h
+// RenderMail).
+Result<RenderedMail> RenderInvitationMail(Lang lang, std::string_view name, std::string_view link,
                                           std::string_view expiry);
 
 // InvitationMacs returns the HMAC of |token| under each activation key up to the current one

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "common/texts.h"
 #include "common/utf8.h"
 #include "store/activations.h"
 #include "store/audit.h"
@@ -22,47 +23,6 @@
 namespace certpress::kgs {
 
 namespace {
-
-std::string Base64(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()),
-                                static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-// Base64Lines is a body part's base64 in lines of 76 characters (RFC 2045 6.8).
-void AppendBase64Lines(std::string* out, std::string_view data) {
-  std::string b64 = Base64(data);
-  for (size_t i = 0; i < b64.size(); i += 76) {
-    out->append(b64, i, 76);
-    out->append("\r\n");
-  }
-  OPENSSL_cleanse(b64.data(), b64.size());
-}
-
-bool PlainAscii(std::string_view s) {
-  for (unsigned char ch : s) {
-    if (ch < 0x20 || ch > 0x7e) return false;
-  }
-  // "=?" would be read as the start of an encoded-word (RFC 2047 5).
-  return s.find("=?") == std::string_view::npos;
-}
-
-// Utf8Len is the length of the UTF-8 sequence starting with |lead| (1 for stray bytes).
-size_t Utf8Len(unsigned char lead) {
-  if (lead >= 0xf0) return 4;
-  if (lead >= 0xe0) return 3;
-  if (lead >= 0xc0) return 2;
-  return 1;
-}
-
-std::string RandomHex(size_t n) {
-  Bytes b(n);
-  if (RAND_bytes(b.data(), static_cast<int>(n)) != 1) return "0";
-  return HexEncode(b);
-}
 
 std::string Rfc5322Date(time_t t) {
   struct tm tm;
@@ -273,7 +233,7 @@ Result<Sent> SendOne(store::Connection& db, const ActivationKeys& keys,
     // Another module's mail (invitations): its composer mints what it links to.
     auto composer = s.composers.find(row.kind);
     if (composer == s.composers.end()) return fail_it("unknown mail kind '" + row.kind + "'");
-    auto composed = composer->second(db, row);
+    auto composed = composer->second(db, row, profiles);
     if (!composed.ok()) {
       const ErrorKind k = composed.status().kind();
       if (k == ErrorKind::kConflict || k == ErrorKind::kNotFound) {
@@ -367,134 +327,6 @@ Status CheckMailSettings(const MailSettings& s) {
   }
   if (s.claimer.empty()) return InvalidInput("the mailer needs a claimer name");
   return Status::Ok();
-}
-
-std::string EncodeHeaderText(std::string_view text, size_t used) {
-  if (PlainAscii(text)) return std::string(text);
-  // RFC 2047 2: an encoded-word is at most 75 characters, and a header line should keep to
-  // 78 (RFC 5322 2.1.1): the first word shares its line with the field name (|used|), the
-  // others follow folding whitespace. "=?UTF-8?B?" and "?=" take 12 characters; base64 takes 4
-  // for each 3 bytes; a character is never split between words (RFC 2047 5(3)).
-  std::string out;
-  size_t i = 0;
-  size_t room = std::min<size_t>(75, used + 20 < 78 ? 78 - used : 20);
-  while (i < text.size()) {
-    const size_t max_bytes = (room - 12) / 4 * 3;
-    size_t end = i;
-    while (end < text.size()) {
-      const size_t n = Utf8Len(static_cast<unsigned char>(text[end]));
-      if (end + n - i > max_bytes) break;
-      end += n;
-    }
-    if (end == i) end = std::min(text.size(), i + 1);
-    if (!out.empty()) out += "\r\n ";
-    out += "=?UTF-8?B?" + Base64(text.substr(i, end - i)) + "?=";
-    i = end;
-    room = 75;  // a continuation line: one space, then the word (76 of 78)
-  }
-  return out;
-}
-
-std::string FormatMailbox(std::string_view name, std::string_view address, size_t used) {
-  if (name.empty()) return std::string(address);
-  std::string shown;
-  if (!PlainAscii(name)) {
-    shown = EncodeHeaderText(name, used);
-    // The address goes on a line of its own when the last word's line would be too long.
-    const size_t last = shown.rfind('\n');
-    const size_t line = last == std::string::npos ? used + shown.size() : shown.size() - last;
-    if (line + 3 + address.size() > 78) return shown + "\r\n <" + std::string(address) + ">";
-  } else if (name.find_first_of("()<>[]:;@\\,.\"") != std::string_view::npos) {
-    shown = "\"";
-    for (char ch : name) {
-      if (ch == '"' || ch == '\\') shown.push_back('\\');
-      shown.push_back(ch);
-    }
-    shown += "\"";
-  } else {
-    shown = std::string(name);
-  }
-  return shown + " <" + std::string(address) + ">";
-}
-
-void SplitMailbox(std::string_view mailbox, std::string* name, std::string* address) {
-  const size_t lt = mailbox.rfind('<');
-  const size_t gt = mailbox.rfind('>');
-  if (lt == std::string_view::npos || gt == std::string_view::npos || gt < lt) {
-    name->clear();
-    *address = std::string(mailbox);
-    return;
-  }
-  *address = std::string(mailbox.substr(lt + 1, gt - lt - 1));
-  std::string n(mailbox.substr(0, lt));
-  while (!n.empty() && n.back() == ' ') n.pop_back();
-  if (n.size() >= 2 && n.front() == '"' && n.back() == '"') n = n.substr(1, n.size() - 2);
-  *name = n;
-}
-
-SecureString BuildMessage(const MailMessage& m) {
-  const std::string boundary = "=_certpress_" + RandomHex(12);
-  std::string out;
-  out.reserve(1024 + 2 * (m.text.size() + m.html.size()));
-  out += "From: " + FormatMailbox(m.from_name, m.from_address, 6) + "\r\n";
-  out += "To: " + FormatMailbox(m.to_name, m.to_address, 4) + "\r\n";
-  out += "Subject: " + EncodeHeaderText(m.subject, 9) + "\r\n";
-  out += "Date: " + m.date + "\r\n";
-  out += "Message-ID: <" + m.message_id + ">\r\n";
-  out += "MIME-Version: 1.0\r\n";
-  out += "Auto-Submitted: auto-generated\r\n";  // RFC 3834 5: no auto-replies, please
-  out += "Content-Type: multipart/alternative;\r\n boundary=\"" + boundary + "\"\r\n\r\n";
-  out += "This is a MIME message: text and HTML.\r\n";
-  out += "\r\n--" + boundary + "\r\n";
-  out += "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n";
-  AppendBase64Lines(&out, m.text.view());
-  out += "\r\n--" + boundary + "\r\n";
-  out += "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n";
-  AppendBase64Lines(&out, m.html.view());
-  out += "\r\n--" + boundary + "--\r\n";
-  return SecureString(std::move(out));
-}
-
-Result<RenderedMail> RenderMail(const profiles::ActivationSpec& spec, std::string_view name,
-                                std::string_view link, std::string_view expiry) {
-  const bool code = spec.code != profiles::CodeChannel::kNone;
-  const std::string code_hint =
-      spec.code == profiles::CodeChannel::kLetter
-          ? "You also need the activation code from the letter we send you by post."
-          : "You also need the activation code your administrator gives you.";
-  const std::string subject =
-      spec.mail_subject.empty() ? "Your certificate is ready to pick up" : spec.mail_subject;
-  const std::string text =
-      spec.mail_text.empty()
-          ? "Hello {name},\n\nyour certificate is ready. Pick it up here before {expiry}:\n\n"
-            "{link}\n\nThe link works once. " +
-                (code ? code_hint + "\n" : std::string("\n")) +
-                "If you did not expect this message, ignore it.\n"
-          : spec.mail_text;
-  const std::string html =
-      spec.mail_html.empty()
-          ? "<!DOCTYPE html>\n<html><body>\n<p>Hello {name},</p>\n<p>your certificate is ready. "
-            "Pick it up before {expiry}:</p>\n<p><a href=\"{link}\">{link}</a></p>\n<p>The link "
-            "works once. " +
-                (code ? code_hint : std::string()) +
-                "</p>\n<p>If you did not expect this message, ignore it.</p>\n</body></html>\n"
-          : spec.mail_html;
-  std::map<std::string, std::string> plain = {
-      {"name", std::string(name)}, {"link", std::string(link)}, {"expiry", std::string(expiry)}};
-  std::map<std::string, std::string> escaped = {
-      {"name", HtmlEscape(name)}, {"link", HtmlEscape(link)}, {"expiry", HtmlEscape(expiry)}};
-  RenderedMail out;
-  CP_ASSIGN_OR_RETURN(out.subject, profiles::RenderTemplate(subject, plain));
-  auto t = profiles::RenderTemplate(text, plain);
-  auto h = profiles::RenderTemplate(html, escaped);
-  for (auto* m : {&plain, &escaped}) {
-    for (auto& [k, v] : *m) OPENSSL_cleanse(v.data(), v.size());
-  }
-  if (!t.ok()) return t.status();
-  if (!h.ok()) return h.status();
-  out.text = SecureString(std::move(t).value());
-  out.html = SecureString(std::move(h).value());
-  return out;
 }
 
 Result<DrainReport> DrainOutbox(store::Connection& db, const ActivationKeys& keys,

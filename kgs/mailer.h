@@ -10,8 +10,7 @@
 // marking sent resends the row with the same Message-ID (RFC 5322 3.6.4) and a fresh link, the
 // first link then no longer working.
 //
-// Messages are multipart/alternative (RFC 2046 5.1.4): UTF-8 text and HTML, each base64. A
-// display name or subject that is not plain ASCII is an RFC 2047 encoded-word.
+// The messages themselves are built by kgs/mail_message.h.
 #pragma once
 
 #include <atomic>
@@ -24,6 +23,7 @@
 #include "common/bytes.h"
 #include "common/status.h"
 #include "kgs/activations.h"
+#include "kgs/mail_message.h"
 #include "store/activations.h"
 #include "store/db.h"
 
@@ -32,17 +32,13 @@ namespace certpress::kgs {
 enum class SmtpTls { kStartTls, kImplicit, kNone };
 Result<SmtpTls> ParseSmtpTls(std::string_view text);
 
-// RenderedMail is a mail's subject and bodies, its link already in them.
-struct RenderedMail {
-  std::string subject;
-  SecureString text, html;
-};
-
 // Composer makes the mail of an outbox row of another kind than "activation" (an invitation
 // from web/, say), minting whatever secret it links to: called just before sending, so that
-// the clear secret lives only in memory. A Conflict or NotFound voids the row (nothing left
-// to send); another error stops the drain (the row is retried after its lease).
-using Composer = std::function<Result<RenderedMail>(store::Connection&, const store::OutboxRow&)>;
+// the clear secret lives only in memory. It gets the drain's profiles (the row's profile
+// names the mail's language). A Conflict or NotFound voids the row (nothing left to send);
+// another error stops the drain (the row is retried after its lease).
+using Composer = std::function<Result<RenderedMail>(store::Connection&, const store::OutboxRow&,
+                                                    const profiles::ProfileSet&)>;
 
 struct MailSettings {
   std::string smtp_url;              // smtp://host:port (STARTTLS, none) or smtps://host:port
@@ -64,36 +60,6 @@ struct MailSettings {
 
 // CheckMailSettings says what is missing or inconsistent (an smtp:// URL with implicit TLS).
 [[nodiscard]] Status CheckMailSettings(const MailSettings& s);
-
-// ---- Message building (pure; unit-tested) ----
-
-// EncodeHeaderText returns |text| as is when it is printable ASCII, else as RFC 2047
-// "B" encoded-words of UTF-8, split between characters and joined by folding whitespace
-// ("\r\n "): each word at most 75 characters, each line at most 78, the first sharing its
-// line with the |used| characters of the field name ("Subject: " is 9).
-std::string EncodeHeaderText(std::string_view text, size_t used = 0);
-// FormatMailbox renders "Name <addr>" (RFC 5322 3.4): the name quoted if it has specials,
-// encoded (RFC 2047 5(3)) if it is not ASCII; just "addr" without a name. |used| as above.
-std::string FormatMailbox(std::string_view name, std::string_view address, size_t used = 0);
-// SplitMailbox reads "Name <addr>" or "addr".
-void SplitMailbox(std::string_view mailbox, std::string* name, std::string* address);
-
-struct MailMessage {
-  std::string from_name, from_address;
-  std::string to_name, to_address;
-  std::string subject;
-  std::string message_id;  // without angle brackets: "local@domain"
-  std::string date;        // RFC 5322 date-time
-  SecureString text;       // UTF-8
-  SecureString html;       // UTF-8
-};
-// BuildMessage renders the RFC 5322 message with CRLF line ends.
-SecureString BuildMessage(const MailMessage& m);
-
-// RenderMail fills the profile's mail templates (or the defaults) with the holder's name, the
-// link and its expiry; values are HTML-escaped in the HTML part.
-Result<RenderedMail> RenderMail(const profiles::ActivationSpec& spec, std::string_view name,
-                                std::string_view link, std::string_view expiry);
 
 // ---- Sending ----
 

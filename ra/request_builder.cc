@@ -153,7 +153,9 @@ std::vector<FieldProblem> RequestBuilder::Check(const Fields& fields) const {
     auto it = fields.find(f.name);
     const std::string value = it == fields.end() ? "" : it->second;
     if (value.empty()) {
-      if (f.required) problems.push_back({f.name, 0, f.name + " is required"});
+      if (f.required) {
+        problems.push_back({f.name, 0, f.name + " is required", FieldProblem::Kind::kRequired});
+      }
       continue;
     }
     size_t offset = 0;
@@ -166,25 +168,28 @@ std::vector<FieldProblem> RequestBuilder::Check(const Fields& fields) const {
     if (len > f.max_length) {
       problems.push_back({f.name, f.max_length,
                           f.name + " is " + std::to_string(len) +
-                              " characters long; the limit is " + std::to_string(f.max_length)});
+                              " characters long; the limit is " + std::to_string(f.max_length),
+                          FieldProblem::Kind::kTooLong, std::to_string(len)});
       continue;
     }
     if (value.front() == ' ' || value.back() == ' ') {
-      problems.push_back(
-          {f.name, value.front() == ' ' ? 0 : len - 1, f.name + " has leading or trailing spaces"});
+      problems.push_back({f.name, value.front() == ' ' ? 0 : len - 1,
+                          f.name + " has leading or trailing spaces", FieldProblem::Kind::kSpaces});
       continue;
     }
     switch (f.kind) {
       case profiles::FieldKind::kEmail:
         if (!IsEmailAddress(value)) {
-          problems.push_back({f.name, 0, f.name + ": '" + value + "' is not an email address"});
+          problems.push_back({f.name, 0, f.name + ": '" + value + "' is not an email address",
+                              FieldProblem::Kind::kNotEmail, value});
           continue;
         }
         break;
       case profiles::FieldKind::kDns: {
         Status dns = CheckDnsName(value);
         if (!dns.ok()) {
-          problems.push_back({f.name, 0, f.name + ": " + dns.message()});
+          problems.push_back(
+              {f.name, 0, f.name + ": " + dns.message(), FieldProblem::Kind::kNotDns, value});
           continue;
         }
         break;
@@ -193,7 +198,8 @@ std::vector<FieldProblem> RequestBuilder::Check(const Fields& fields) const {
         for (const auto& d : SplitList(value)) {
           Status dns = CheckDnsName(d);
           if (!dns.ok()) {
-            problems.push_back({f.name, 0, f.name + ": " + dns.message()});
+            problems.push_back(
+                {f.name, 0, f.name + ": " + dns.message(), FieldProblem::Kind::kNotDns, d});
             break;
           }
         }
@@ -201,7 +207,8 @@ std::vector<FieldProblem> RequestBuilder::Check(const Fields& fields) const {
       case profiles::FieldKind::kIpList:
         for (const auto& ip : SplitList(value)) {
           if (!IsIpAddress(ip)) {
-            problems.push_back({f.name, 0, f.name + ": '" + ip + "' is not an IP address"});
+            problems.push_back({f.name, 0, f.name + ": '" + ip + "' is not an IP address",
+                                FieldProblem::Kind::kNotIp, ip});
             break;
           }
         }
@@ -211,8 +218,9 @@ std::vector<FieldProblem> RequestBuilder::Check(const Fields& fields) const {
     }
     auto pat = patterns_.find(f.name);
     if (pat != patterns_.end() && !std::regex_match(value, pat->second)) {
-      problems.push_back(
-          {f.name, 0, f.name + ": '" + value + "' does not match the pattern " + f.pattern});
+      problems.push_back({f.name, 0,
+                          f.name + ": '" + value + "' does not match the pattern " + f.pattern,
+                          FieldProblem::Kind::kPattern, value});
     }
   }
   return problems;

@@ -22,6 +22,11 @@ struct FieldProblem {
   std::string field;    // which field (empty: the request as a whole)
   size_t offset = 0;    // character offset within the value, where it is known
   std::string message;  // what is wrong, without the location
+  // What kind of problem, for a page that says it in the profile's language (web/), and the
+  // offending value (a list field's element); kOther: only |message| says it.
+  enum class Kind { kOther, kRequired, kTooLong, kSpaces, kNotEmail, kNotDns, kNotIp, kPattern };
+  Kind kind = Kind::kOther;
+  std::string value;
 };
 
 struct BuiltRequest {

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -34,6 +35,16 @@ struct Response {
 };
 
 using Handler = std::function<Response(const Request&)>;
+
+// LinkTarget is what a request target names on the link pages: "/pickup/TOKEN" or
+// "/apply/TOKEN", TOKEN being the whole rest of the path (checked by its page).
+struct LinkTarget {
+  std::string route;  // "pickup" or "apply"
+  std::string token;
+  bool has_query = false;  // a query string followed the path (refused: no secret goes there)
+};
+// SplitLinkTarget reads a request target; nullopt when it names no link page.
+std::optional<LinkTarget> SplitLinkTarget(std::string_view target);
 
 // SecurityHeaders are sent with every response, errors included: no caching (pages carry
 // one-time links and forms), no framing, no referrer (a pickup URL carries its token in the

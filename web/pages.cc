@@ -4,10 +4,10 @@
 
 namespace certpress::web {
 
-std::string Page(std::string_view lang, std::string_view title, std::string_view body_html) {
+std::string Page(Lang lang, std::string_view title, std::string_view body_html) {
   std::string out;
   out.reserve(body_html.size() + 512);
-  out += "<!DOCTYPE html>\n<html lang=\"" + HtmlEscape(lang) + "\">\n<head>\n";
+  out += "<!DOCTYPE html>\n<html lang=\"" + std::string(LangTag(lang)) + "\">\n<head>\n";
   out += "<meta charset=\"utf-8\">\n";
   out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
   out += "<title>" + HtmlEscape(title) + " - CertPress</title>\n";
@@ -16,6 +16,18 @@ std::string Page(std::string_view lang, std::string_view title, std::string_view
   out += "<h1>" + HtmlEscape(title) + "</h1>\n";
   out += body_html;
   out += "</main>\n</body>\n</html>\n";
+  return out;
+}
+
+std::string Paragraphs(std::string_view text, std::string_view css_class) {
+  const std::string open =
+      css_class.empty() ? "<p>" : "<p class=\"" + HtmlEscape(css_class) + "\">";
+  std::string out;
+  while (!text.empty()) {
+    const size_t end = text.find("\n\n");
+    out += open + HtmlEscape(text.substr(0, end)) + "</p>\n";
+    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 2);
+  }
   return out;
 }
 
@@ -44,18 +56,23 @@ input:focus, textarea:focus, button:focus { outline: 3px solid #f5a623; outline-
 .summary { border: 2px solid #b00020; padding: 0.5rem 1rem; margin-bottom: 1rem; }
 .summary h2 { font-size: 1.1rem; margin: 0.3rem 0; color: #b00020; }
 .notice { border-left: 4px solid #1f3a5f; padding: 0.5rem 1rem; background: #eef2f7; }
+pre { overflow-x: auto; background: #f4f5f7; padding: 0.5rem; font-size: 0.8rem; }
+.downloads li { margin: 0.4rem 0; }
 button { background: #1f3a5f; color: #fff; border: 0; border-radius: 4px; padding: 0.7rem 1.2rem;
          font-size: 1rem; cursor: pointer; }
 fieldset { border: 1px solid #d1d5db; border-radius: 4px; margin: 1rem 0; }
 )";
 }
 
-std::string FieldHtml(const FormField& f) {
+std::string FieldHtml(Lang lang, const FormField& f) {
   const std::string id = "f-" + HtmlEscape(f.name);
   std::string describedby;
   std::string out = "<div class=\"field" + std::string(f.error.empty() ? "" : " invalid") + "\">\n";
   out += "<label for=\"" + id + "\">" + HtmlEscape(f.label) +
-         (f.required ? "" : " <span class=\"hint\">(optional)</span>") + "</label>\n";
+         (f.required || !f.mark_optional
+              ? ""
+              : " <span class=\"hint\">" + HtmlEscape(T(lang, Txt::kOptional)) + "</span>") +
+         "</label>\n";
   if (!f.hint.empty()) {
     out += "<p class=\"hint\" id=\"" + id + "-hint\">" + HtmlEscape(f.hint) + "</p>\n";
     describedby += id + "-hint";
@@ -71,18 +88,20 @@ std::string FieldHtml(const FormField& f) {
   if (!f.autocomplete.empty()) attrs += " autocomplete=\"" + HtmlEscape(f.autocomplete) + "\"";
   if (!describedby.empty()) attrs += " aria-describedby=\"" + describedby + "\"";
   if (!f.error.empty()) attrs += " aria-invalid=\"true\"";
+  if (!f.accept.empty()) attrs += " accept=\"" + HtmlEscape(f.accept) + "\"";
   if (f.type == "textarea") {
     out += "<textarea" + attrs + " spellcheck=\"false\">" + HtmlEscape(f.value) + "</textarea>\n";
   } else {
     out += "<input type=\"" + f.type + "\"" + attrs;
-    if (f.type != "password") out += " value=\"" + HtmlEscape(f.value) + "\"";
+    if (f.type != "password" && f.type != "file") out += " value=\"" + HtmlEscape(f.value) + "\"";
     out += ">\n";
   }
   out += "</div>\n";
   return out;
 }
 
-std::string ErrorSummary(std::string_view general, const std::vector<FormField>& fields) {
+std::string ErrorSummary(Lang lang, std::string_view general,
+                         const std::vector<FormField>& fields) {
   std::string items;
   if (!general.empty()) items += "<li>" + HtmlEscape(general) + "</li>\n";
   for (const auto& f : fields) {
@@ -91,8 +110,9 @@ std::string ErrorSummary(std::string_view general, const std::vector<FormField>&
              HtmlEscape(f.error) + "</a></li>\n";
   }
   if (items.empty()) return "";
-  return "<div class=\"summary\" role=\"alert\">\n<h2>Please correct the following</h2>\n<ul>\n" +
-         items + "</ul>\n</div>\n";
+  return "<div class=\"summary\" role=\"alert\">\n<h2>" +
+         HtmlEscape(T(lang, Txt::kCorrectTheFollowing)) + "</h2>\n<ul>\n" + items +
+         "</ul>\n</div>\n";
 }
 
 }  // namespace certpress::web

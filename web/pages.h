@@ -7,10 +7,17 @@
 #include <string_view>
 #include <vector>
 
+#include "common/texts.h"
+
 namespace certpress::web {
 
-// Page wraps |body_html| (already escaped) in a document titled |title|.
-std::string Page(std::string_view lang, std::string_view title, std::string_view body_html);
+// Page wraps |body_html| (already escaped) in a document titled |title|, <html lang> set to
+// |lang|.
+std::string Page(Lang lang, std::string_view title, std::string_view body_html);
+
+// Paragraphs escapes |text| (a text of common/texts.h) and wraps each of its paragraphs
+// (separated by a blank line) in <p>, with |css_class| when given.
+std::string Paragraphs(std::string_view text, std::string_view css_class = "");
 
 // The stylesheet at /static/style.css.
 std::string_view StyleSheet();
@@ -19,7 +26,7 @@ std::string_view StyleSheet();
 struct FormField {
   std::string name;
   std::string label;
-  std::string type = "text";  // text, email, password, textarea
+  std::string type = "text";  // text, email, password, textarea, file
   std::string value;          // shown back (never for passwords)
   std::string hint;
   std::string error;
@@ -27,11 +34,13 @@ struct FormField {
   bool required = false;
   size_t max_length = 0;
   size_t min_length = 0;
+  std::string accept;         // file inputs: the file types offered
+  bool mark_optional = true;  // "(optional)" after the label of a field not required
 };
 
 // FieldHtml renders a labelled input with its hint and error.
-std::string FieldHtml(const FormField& f);
+std::string FieldHtml(Lang lang, const FormField& f);
 // ErrorSummary lists the fields' errors (and |general|) as links to the fields.
-std::string ErrorSummary(std::string_view general, const std::vector<FormField>& fields);
+std::string ErrorSummary(Lang lang, std::string_view general, const std::vector<FormField>& fields);
 
 }  // namespace certpress::web

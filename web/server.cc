@@ -30,33 +30,6 @@ namespace net = boost::asio;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
-const std::string& Request::Header(const std::string& lower_name) const {
-  static const std::string kNone;
-  auto it = headers.find(lower_name);
-  return it == headers.end() ? kNone : it->second;
-}
-
-const std::vector<std::pair<std::string, std::string>>& SecurityHeaders() {
-  static const std::vector<std::pair<std::string, std::string>> kHeaders = {
-      // CSP Level 3: nothing loads but our own stylesheet; forms post only to us; no framing
-      // (clickjacking on the password form); no <base> rewriting.
-      {"Content-Security-Policy",
-       "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'"},
-      // RFC 6797: HTTPS only from now on, for a year.
-      {"Strict-Transport-Security", "max-age=31536000"},
-      // RFC 9111 5.2.2.5: pages hold one-time links and forms; downloads hold keys.
-      {"Cache-Control", "no-store"},
-      // The token is in the path: never sent on as a Referer.
-      {"Referrer-Policy", "no-referrer"},
-      {"X-Content-Type-Options", "nosniff"},
-      {"X-Frame-Options", "DENY"},  // for browsers without frame-ancestors
-      {"Cross-Origin-Opener-Policy", "same-origin"},
-      {"Cross-Origin-Resource-Policy", "same-origin"},
-  };
-  return kHeaders;
-}
-
 namespace {
 
 // What sessions need of the options (never the key).

@@ -1,5 +1,7 @@
 #include "web/site.h"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <cctype>
 #include <tuple>
@@ -14,6 +16,7 @@
 #include "store/certificates.h"
 #include "store/pickup.h"
 #include "web/invitations.h"
+#include "web/multipart.h"
 #include "web/pages.h"
 
 namespace certpress::web {
@@ -28,9 +31,27 @@ const log::Logger& Log() {
 // A PKCS#12 leaves us for good: its password alone protects the key (as `cert pkcs12`).
 constexpr size_t kMaxPasswordChars = 256;
 
-// Label turns a field name into words: "given_name" -> "Given name", "address_line1" ->
-// "Address line 1".
-std::string Label(const std::string& name) {
+// Label is a field's label: the table's words for the fields the shipped profiles use, else
+// the name turned into words ("address_line3" -> "Address line 3").
+std::string Label(Lang lang, const std::string& name) {
+  static const std::pair<std::string_view, Txt> kKnown[] = {
+      {"given_name", Txt::kFieldGivenName},
+      {"surname", Txt::kFieldSurname},
+      {"name", Txt::kFieldName},
+      {"email", Txt::kFieldEmail},
+      {"employee_id", Txt::kFieldEmployeeId},
+      {"cn", Txt::kFieldCn},
+      {"dns", Txt::kFieldDns},
+      {"ip", Txt::kFieldIp},
+      {"department", Txt::kFieldDepartment},
+      {"address_line1", Txt::kFieldAddressLine1},
+      {"address_line2", Txt::kFieldAddressLine2},
+      {"postal_code", Txt::kFieldPostalCode},
+      {"city", Txt::kFieldCity},
+      {"country", Txt::kFieldCountry}};
+  for (const auto& [field, text] : kKnown) {
+    if (field == name) return std::string(T(lang, text));
+  }
   std::string out;
   for (size_t i = 0; i < name.size(); ++i) {
     const char c = name[i];
@@ -41,9 +62,6 @@ std::string Label(const std::string& name) {
     out += c == '_' || c == '-' ? ' ' : c;
   }
   if (!out.empty()) out[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
-  if (out == "Cn") return "Host name (CN)";
-  if (out == "Dns") return "Other host names";
-  if (out == "Ip") return "IP addresses";
   return out;
 }
 
@@ -65,20 +83,20 @@ std::vector<const profiles::FieldSpec*> FormOrder(const profiles::CardProfile& p
   return out;
 }
 
-std::string FieldHint(const profiles::FieldSpec& f) {
+std::string FieldHint(Lang lang, const profiles::FieldSpec& f) {
   switch (f.kind) {
     case profiles::FieldKind::kEmail:
-      return "An email address, such as name@example.org.";
+      return std::string(T(lang, Txt::kHintEmail));
     case profiles::FieldKind::kDns:
-      return "A host name, such as www.example.org.";
+      return std::string(T(lang, Txt::kHintDns));
     case profiles::FieldKind::kDnsList:
-      return "Host names separated by commas.";
+      return std::string(T(lang, Txt::kHintDnsList));
     case profiles::FieldKind::kIpList:
-      return "IP addresses separated by commas.";
+      return std::string(T(lang, Txt::kHintIpList));
     case profiles::FieldKind::kText:
       break;
   }
-  if (!f.pattern.empty()) return "Must match the pattern " + f.pattern + ".";
+  if (!f.pattern.empty()) return Fill(T(lang, Txt::kHintPattern), {{"pattern", f.pattern}});
   return "";
 }
 
@@ -99,9 +117,9 @@ std::string PercentEncode(std::string_view s) {
   return out;
 }
 
-// ContentDisposition names a download after its holder: an ASCII fallback (RFC 6266 4.3) and
-// the UTF-8 name (RFC 8187).
-std::string ContentDisposition(const std::string& holder, const std::string& ext) {
+// AsciiFileName is |holder| made safe for a file name in ASCII ("Ada Lovelace" ->
+// "Ada-Lovelace"), "certificate" when nothing is left.
+std::string AsciiFileName(const std::string& holder) {
   std::string ascii;
   for (unsigned char c : holder) {
     if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
@@ -110,9 +128,14 @@ std::string ContentDisposition(const std::string& holder, const std::string& ext
       ascii += '-';
     }
   }
-  if (ascii.empty()) ascii = "certificate";
+  return ascii.empty() ? "certificate" : ascii;
+}
+
+// ContentDisposition names a download after its holder: an ASCII fallback (RFC 6266 4.3) and
+// the UTF-8 name (RFC 8187).
+std::string ContentDisposition(const std::string& holder, const std::string& ext) {
   std::string name = holder.empty() ? "certificate" : holder;
-  return "attachment; filename=\"" + ascii + ext + "\"; filename*=UTF-8''" +
+  return "attachment; filename=\"" + AsciiFileName(holder) + ext + "\"; filename*=UTF-8''" +
          PercentEncode(name + ext);
 }
 
@@ -138,51 +161,53 @@ Site::Site(DbPool& db, CryptoToken& token, const profiles::ProfileSet& profiles,
       all_(options_.rate_per_minute, options_.rate_burst),
       posts_(options_.post_per_minute, options_.post_burst) {}
 
-Response Site::Html(int status, const std::string& title, const std::string& body) const {
+Lang Site::LangOf(const profiles::CardProfile& profile) {
+  return profile.activation.language;
+}
+
+Response Site::Html(Lang lang, int status, std::string_view title, const std::string& body) const {
   Response r;
   r.status = status;
-  r.body = Page(options_.lang, title, body);
+  r.body = Page(lang, title, body);
   return r;
 }
 
-Response Site::Unavailable(const std::string& what, const Status& why) {
+Response Site::Unavailable(Lang lang, const std::string& what, const Status& why) {
   Log().Error("request failed", {{"route", what}, {"error", why.message()}});
-  return Html(503, "Please try again later",
-              "<p>The service could not complete your request just now. Nothing was used up: "
-              "your link still works. Please try again in a few minutes.</p>\n");
+  return Html(lang, 503, T(lang, Txt::kTryLaterTitle), Paragraphs(T(lang, Txt::kTryLaterBody)));
 }
 
 Response Site::InvalidLink(const Request& req, const std::string& what) {
-  // One page for unknown, expired, used, replaced and locked links alike, with one status:
-  // a guesser learns nothing from it (the audit log and the operator's `activation list`
-  // tell them apart).
+  // One page for unknown, expired, used, replaced and locked links alike, with one status and
+  // in the server's language (a profile's would tell which profile a link was for): a guesser
+  // learns nothing from it (the audit log and the operator's `activation list` tell them
+  // apart).
   if (auto db = db_.Get(); db.ok()) {
     store::RunTransaction(**db, [&](store::Connection& c) {
       return store::AppendAudit(
           c, {options_.actor + " " + req.remote, "web.link-refused", what, "method=" + req.method});
     }).IgnoreError();
   }
-  return Html(404, "This link cannot be used",
-              "<p>The link you followed is not valid. It may have expired, been used already, "
-              "been replaced by a newer link, or been locked after too many wrong activation "
-              "codes.</p>\n<p>Please ask your administrator to send you a new link.</p>\n");
+  const Lang lang = options_.lang;
+  return Html(lang, 404, T(lang, Txt::kInvalidLinkTitle),
+              Paragraphs(T(lang, Txt::kInvalidLinkBody)));
 }
 
 Response Site::Handle(const Request& req) {
+  const Lang lang = options_.lang;
   int retry_after = 0;
   if (!all_.Allow(req.remote, &retry_after) ||
       (req.method == "POST" && !posts_.Allow(req.remote, &retry_after))) {
     Log().Warn("rate limited", {{"remote", req.remote}});
-    Response r = Html(429, "Too many requests",
-                      "<p>Too many requests came from your address. Please wait a minute and "
-                      "try again.</p>\n");
+    Response r =
+        Html(lang, 429, T(lang, Txt::kTooManyTitle), Paragraphs(T(lang, Txt::kTooManyBody)));
     r.headers.emplace_back("Retry-After", std::to_string(retry_after));
     return r;
   }
   const bool get = req.method == "GET" || req.method == "HEAD";
   const bool post = req.method == "POST";
   auto not_allowed = [&](const char* allow) {
-    Response r = Html(405, "Method not allowed", "<p>This page cannot be used that way.</p>\n");
+    Response r = Html(lang, 405, T(lang, Txt::kMethodTitle), Paragraphs(T(lang, Txt::kMethodBody)));
     r.headers.emplace_back("Allow", allow);
     return r;
   };
@@ -195,22 +220,20 @@ Response Site::Handle(const Request& req) {
   }
   if (req.path == "/") {
     if (!get) return not_allowed("GET");
-    return Html(200, "Certificate pickup",
-                "<p>This service hands out certificates. To collect yours, open the link in "
-                "the email you received.</p>\n");
+    return Html(lang, 200, T(lang, Txt::kIndexTitle), Paragraphs(T(lang, Txt::kIndexBody)));
   }
   // A query string never carries a secret here; one on a link page is refused rather than
   // ignored, so a link that leaked one is noticed.
-  for (const std::string prefix : {"/pickup/", "/apply/"}) {
-    if (req.path.rfind(prefix, 0) != 0) continue;
+  if (auto link = SplitLinkTarget(req.target)) {
     if (!get && !post) return not_allowed("GET, POST");
-    const std::string token = req.path.substr(prefix.size());
-    const std::string route = prefix == "/pickup/" ? "pickup" : "apply";
-    if (req.target != req.path) return Html(400, "Bad request", "<p>Bad request.</p>\n");
-    if (!kgs::WellFormedLinkToken(token)) return InvalidLink(req, route);
-    return route == "pickup" ? Pickup(req, token) : Apply(req, token);
+    if (link->has_query) {
+      return Html(lang, 400, T(lang, Txt::kBadRequestTitle),
+                  Paragraphs(T(lang, Txt::kBadRequestBody)));
+    }
+    if (!kgs::WellFormedLinkToken(link->token)) return InvalidLink(req, link->route);
+    return link->route == "pickup" ? Pickup(req, link->token) : Apply(req, link->token);
   }
-  return Html(404, "Page not found", "<p>There is no page at this address.</p>\n");
+  return Html(lang, 404, T(lang, Txt::kNotFoundTitle), Paragraphs(T(lang, Txt::kNotFoundBody)));
 }
 
 // ---- Pickup ----
@@ -218,23 +241,22 @@ Response Site::Handle(const Request& req) {
 namespace {
 
 struct PickupView {
+  Lang lang = Lang::kEn;
   const kgs::Activation* act = nullptr;
   bool csr = false;  // the holder has the key: the certificate and chain, not a PKCS#12
   std::string token;
   std::string csrf;
   std::string code;
-  std::string format = "pem";
   std::string general_error;
   std::string code_error, password_error, password2_error;
 };
 
 std::string PickupBody(const PickupView& v) {
+  const Lang lang = v.lang;
   std::vector<FormField> fields;
   if (v.act->code_required) {
-    FormField f{"code", "Activation code"};
-    f.hint =
-        "The code you received separately from this email (by letter or from your "
-        "administrator), for example ABCDE-12345.";
+    FormField f{"code", std::string(T(lang, Txt::kCodeLabel))};
+    f.hint = T(lang, Txt::kCodeHint);
     f.value = v.code;
     f.error = v.code_error;
     f.autocomplete = "one-time-code";
@@ -243,50 +265,72 @@ std::string PickupBody(const PickupView& v) {
     fields.push_back(f);
   }
   if (!v.csr) {
-    FormField p{"password", "New password for the certificate file", "password"};
-    p.hint =
-        "At least 8 characters. This password alone protects your private key in the "
-        "downloaded file: a passphrase of four or more unrelated words is strong.";
+    FormField p{"password", std::string(T(lang, Txt::kPasswordLabel)), "password"};
+    p.hint = Fill(T(lang, Txt::kPasswordHint), {{"min", std::to_string(kMinPkcs12Password)}});
     p.error = v.password_error;
     p.autocomplete = "new-password";
     p.required = true;
-    p.min_length = 8;
+    p.min_length = kMinPkcs12Password;
     p.max_length = kMaxPasswordChars;
     fields.push_back(p);
-    FormField p2{"password2", "Repeat the password", "password"};
+    FormField p2{"password2", std::string(T(lang, Txt::kPassword2Label)), "password"};
     p2.error = v.password2_error;
     p2.autocomplete = "new-password";
     p2.required = true;
-    p2.min_length = 8;
+    p2.min_length = kMinPkcs12Password;
     p2.max_length = kMaxPasswordChars;
     fields.push_back(p2);
   }
-  std::string body = ErrorSummary(v.general_error, fields);
-  body += "<p>This page hands out the certificate of:</p>\n<dl>\n";
-  body += "<dt>Name</dt><dd>" + HtmlEscape(v.act->holder_name) + "</dd>\n";
-  body += "<dt>Email</dt><dd>" + HtmlEscape(v.act->recipient) + "</dd>\n";
-  body += "<dt>Link valid until</dt><dd>" + HtmlEscape(v.act->expires_at) + " UTC</dd>\n</dl>\n";
-  body += v.csr ? "<p class=\"notice\">You hold this certificate's private key yourself. "
-                  "Download the certificate with the chain of the authorities that issued "
-                  "it. The link works once.</p>\n"
-                : "<p class=\"notice\">Your certificate and its private key are packed into "
-                  "one PKCS#12 file (.p12), encrypted with the password you choose here. The "
-                  "link works once: keep the file and the password safe.</p>\n";
+  std::string body = ErrorSummary(lang, v.general_error, fields);
+  body += Paragraphs(T(lang, Txt::kHandsOutCertOf)) + "<dl>\n";
+  body += "<dt>" + HtmlEscape(T(lang, Txt::kHolderName)) + "</dt><dd>" +
+          HtmlEscape(v.act->holder_name) + "</dd>\n";
+  body += "<dt>" + HtmlEscape(T(lang, Txt::kHolderEmail)) + "</dt><dd>" +
+          HtmlEscape(v.act->recipient) + "</dd>\n";
+  body += "<dt>" + HtmlEscape(T(lang, Txt::kLinkValidUntil)) + "</dt><dd>" +
+          HtmlEscape(v.act->expires_at) + " UTC</dd>\n</dl>\n";
+  body += Paragraphs(T(lang, v.csr ? Txt::kCsrNotice : Txt::kPkcs12Notice), "notice");
   body += "<form method=\"post\" action=\"/pickup/" + HtmlEscape(v.token) + "\">\n";
   body += Hidden("csrf", v.csrf);
-  for (const auto& f : fields) body += FieldHtml(f);
-  if (v.csr) {
-    body += "<fieldset>\n<legend>Format</legend>\n";
-    body += std::string("<label><input type=\"radio\" name=\"format\" value=\"pem\"") +
-            (v.format != "der" ? " checked" : "") +
-            "> PEM, with the issuing chain (.pem)</label>\n";
-    body += std::string("<label><input type=\"radio\" name=\"format\" value=\"der\"") +
-            (v.format == "der" ? " checked" : "") + "> DER, the certificate only (.cer)</label>\n";
-    body += "</fieldset>\n";
-  }
-  body += std::string("<button type=\"submit\">") +
-          (v.csr ? "Download the certificate" : "Download the certificate file (.p12)") +
+  for (const auto& f : fields) body += FieldHtml(lang, f);
+  body += "<button type=\"submit\">" +
+          HtmlEscape(T(lang, v.csr ? Txt::kShowCert : Txt::kDownloadPkcs12)) +
           "</button>\n</form>\n";
+  return body;
+}
+
+// Base64 (RFC 4648 4, padded, one line) by OpenSSL.
+std::string Base64(ByteSpan data) {
+  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data.data(),
+                                static_cast<int>(data.size()));
+  out.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  return out;
+}
+
+// DataUri is |data| as an RFC 2397 data: URL of |type|, for a download link on a page that
+// a one-time link shows once.
+std::string DataUri(std::string_view type, ByteSpan data) {
+  return "data:" + std::string(type) + ";base64," + Base64(data);
+}
+
+// CertificateBody is what a CSR-based request's pickup shows: its certificate alone (DER,
+// RFC 2585 4.1 application/pkix-cert) and with its chain (PEM, RFC 8555 9.1
+// application/pem-certificate-chain) as download links, and the PEM to copy. Certificates
+// are public; the page is still no-store like every other.
+std::string CertificateBody(Lang lang, const std::string& holder, const std::string& der,
+                            const std::string& pem_chain) {
+  const std::string file = AsciiFileName(holder);
+  std::string body = Paragraphs(T(lang, Txt::kCertReadyBody), "notice");
+  body += "<ul class=\"downloads\">\n";
+  body += "<li><a id=\"pem\" href=\"" +
+          DataUri("application/pem-certificate-chain", AsBytes(pem_chain)) + "\" download=\"" +
+          HtmlEscape(file) + ".pem\">" + HtmlEscape(T(lang, Txt::kDownloadPem)) + "</a></li>\n";
+  body += "<li><a id=\"der\" href=\"" + DataUri("application/pkix-cert", AsBytes(der)) +
+          "\" download=\"" + HtmlEscape(file) + ".cer\">" + HtmlEscape(T(lang, Txt::kDownloadDer)) +
+          "</a></li>\n</ul>\n";
+  body += Paragraphs(T(lang, Txt::kPemBelow));
+  body += "<pre>" + HtmlEscape(pem_chain) + "</pre>\n";
   return body;
 }
 
@@ -295,28 +339,33 @@ std::string PickupBody(const PickupView& v) {
 Response Site::Pickup(const Request& req, const std::string& token) {
   const std::string actor = options_.actor + " " + req.remote;
   auto db = db_.Get();
-  if (!db.ok()) return Unavailable("pickup", db.status());
+  if (!db.ok()) return Unavailable(options_.lang, "pickup", db.status());
   std::map<std::string, std::string> form;
   if (req.method == "POST") {
     auto parsed = ParseForm(req.body);
-    if (!parsed.ok()) return Html(400, "Bad request", "<p>The form could not be read.</p>\n");
+    if (!parsed.ok()) {
+      return Html(options_.lang, 400, T(options_.lang, Txt::kBadRequestTitle),
+                  Paragraphs(T(options_.lang, Txt::kFormUnreadable)));
+    }
     form = std::move(parsed).value();
   }
   auto act = kgs::FindActivation(**db, *keys_, token, req.method != "POST", actor);
   if (!act.ok()) {
     if (act.status().kind() == ErrorKind::kNotFound) return InvalidLink(req, "pickup");
-    return Unavailable("pickup", act.status());
+    return Unavailable(options_.lang, "pickup", act.status());
   }
   auto profile = profiles_.Card(act->profile);
-  if (!profile.ok()) return Unavailable("pickup", profile.status());
+  if (!profile.ok()) return Unavailable(options_.lang, "pickup", profile.status());
+  const Lang lang = LangOf(**profile);
   PickupView view;
+  view.lang = lang;
   view.act = &*act;
   view.csr = (*profile)->token == profiles::TokenKind::kCsr;
   view.token = token;
   const Csrf::Issued csrf = csrf_.Issue(req);
   view.csrf = csrf.form_value;
   auto form_page = [&](int status) {
-    Response r = Html(status, "Collect your certificate", PickupBody(view));
+    Response r = Html(lang, status, T(lang, Txt::kPickupTitle), PickupBody(view));
     if (!csrf.set_cookie.empty()) r.headers.emplace_back("Set-Cookie", csrf.set_cookie);
     return r;
   };
@@ -324,11 +373,10 @@ Response Site::Pickup(const Request& req, const std::string& token) {
 
   if (!csrf_.Check(req, Get(form, std::string(Csrf::kField)))) {
     Log().Warn("csrf refused", {{"route", "pickup"}, {"remote", req.remote}});
-    view.general_error = "This form has expired. Please fill it in again.";
+    view.general_error = T(lang, Txt::kFormExpiredFillAgain);
     return form_page(403);
   }
   view.code = Get(form, "code");
-  view.format = Get(form, "format") == "der" ? "der" : "pem";
   SecureString password(Get(form, "password"));
   SecureString password2(Get(form, "password2"));
   for (auto* k : {"password", "password2"}) {
@@ -337,21 +385,21 @@ Response Site::Pickup(const Request& req, const std::string& token) {
   }
   bool bad = false;
   if (act->code_required && kgs::NormalizeCode(view.code).empty()) {
-    view.code_error = "Enter the activation code.";
+    view.code_error = T(lang, Txt::kEnterCode);
     bad = true;
   }
   if (!view.csr) {
     const size_t len = Utf8Length(password.view());
     if (!ValidateUtf8(password.view()) || len < kMinPkcs12Password) {
       view.password_error =
-          "Choose a password of at least " + std::to_string(kMinPkcs12Password) + " characters.";
+          Fill(T(lang, Txt::kPasswordTooShort), {{"n", std::to_string(kMinPkcs12Password)}});
       bad = true;
     } else if (len > kMaxPasswordChars) {
       view.password_error =
-          "The password may have at most " + std::to_string(kMaxPasswordChars) + " characters.";
+          Fill(T(lang, Txt::kPasswordTooLong), {{"n", std::to_string(kMaxPasswordChars)}});
       bad = true;
     } else if (!ConstantTimeEquals(password.view(), password2.view())) {
-      view.password2_error = "The two passwords differ.";
+      view.password2_error = T(lang, Txt::kPasswordsDiffer);
       bad = true;
     }
   }
@@ -366,24 +414,19 @@ Response Site::Pickup(const Request& req, const std::string& token) {
     download.wipe_body = true;
     std::string serial;
     if (view.csr) {
+      // The holder has the key: a page with the certificate and its chain, both formats (the
+      // link works once, so one answer gives everything).
       CP_ASSIGN_OR_RETURN(auto certs, store::IssuedForRequest(c, a.request_id));
       if (certs.empty())
         return NotFound("request " + std::to_string(a.request_id) + " has no certificate");
       const store::CertRecord& cert = certs.back();
       serial = cert.serial_hex;
-      if (view.format == "der") {
-        download.content_type = "application/pkix-cert";  // RFC 2585 4.1
-        download.body = cert.der;
-        download.headers.emplace_back("Content-Disposition",
-                                      ContentDisposition(a.holder_name, ".cer"));
-      } else {
-        CP_ASSIGN_OR_RETURN(auto chain, ca::CaChain(c, cert.issuer_id));
-        download.content_type = "application/pem-certificate-chain";  // RFC 8555 9.1
-        download.body = ToPem(AsBytes(cert.der));
-        for (const auto& d : chain) download.body += ToPem(AsBytes(d));
-        download.headers.emplace_back("Content-Disposition",
-                                      ContentDisposition(a.holder_name, ".pem"));
-      }
+      CP_ASSIGN_OR_RETURN(auto chain, ca::CaChain(c, cert.issuer_id));
+      std::string pem = ToPem(AsBytes(cert.der));
+      for (const auto& d : chain) pem += ToPem(AsBytes(d));
+      download.wipe_body = false;
+      download.body = Page(lang, T(lang, Txt::kCertReadyTitle),
+                           CertificateBody(lang, a.holder_name, cert.der, pem));
     } else {
       CP_ASSIGN_OR_RETURN(auto stored, store::FindPrivateKeys(c, a.request_id));
       kgs::KeyChoice choice;
@@ -414,18 +457,18 @@ Response Site::Pickup(const Request& req, const std::string& token) {
     CP_RETURN_IF_ERROR(store::MarkDelivered(c, a.request_id));
     return store::AppendAudit(
         c, {actor, "web.pickup", "request:" + std::to_string(a.request_id),
-            "serial=" + serial + " format=" + (view.csr ? view.format : std::string("pkcs12"))});
+            "serial=" + serial + " format=" + (view.csr ? std::string("certificate") : "pkcs12")});
   };
   auto redeemed = kgs::Redeem(**db, *keys_, token, view.code, actor, deliver);
-  if (!redeemed.ok()) return Unavailable("pickup", redeemed.status());
+  if (!redeemed.ok()) return Unavailable(lang, "pickup", redeemed.status());
   if (redeemed->ok) {
     Log().Info("picked up", {{"request", redeemed->activation.request_id}});
     return download;
   }
   if (redeemed->refusal == kgs::Refusal::kWrongCode) {
     view.code.clear();
-    view.code_error = "The activation code is not correct. " +
-                      std::to_string(redeemed->attempts_left) + " attempt(s) left.";
+    view.code_error =
+        Fill(T(lang, Txt::kWrongCode), {{"n", std::to_string(redeemed->attempts_left)}});
     return form_page(400);
   }
   return InvalidLink(req, "pickup");
@@ -435,7 +478,51 @@ Response Site::Pickup(const Request& req, const std::string& token) {
 
 namespace {
 
+// ProblemText says a field problem of the request builder in |lang|, or "" for a kind the
+// table does not have (the builder's English message is shown then).
+std::string ProblemText(Lang lang, const profiles::CardProfile& profile,
+                        const ra::FieldProblem& p) {
+  using Kind = ra::FieldProblem::Kind;
+  const profiles::FieldSpec* spec = profile.Field(p.field);
+  switch (p.kind) {
+    case Kind::kRequired:
+      return std::string(T(lang, Txt::kErrRequired));
+    case Kind::kTooLong:
+      return Fill(T(lang, Txt::kErrTooLong),
+                  {{"max", spec ? std::to_string(spec->max_length) : "?"}, {"n", p.value}});
+    case Kind::kSpaces:
+      return std::string(T(lang, Txt::kErrSpaces));
+    case Kind::kNotEmail:
+      return Fill(T(lang, Txt::kErrNotEmail), {{"value", p.value}});
+    case Kind::kNotDns:
+      return Fill(T(lang, Txt::kErrNotDns), {{"value", p.value}});
+    case Kind::kNotIp:
+      return Fill(T(lang, Txt::kErrNotIp), {{"value", p.value}});
+    case Kind::kPattern:
+      return Fill(T(lang, Txt::kErrPattern),
+                  {{"value", p.value}, {"pattern", spec ? spec->pattern : ""}});
+    case Kind::kOther:
+      break;
+  }
+  return "";
+}
+
+// ReadForm reads a POSTed form as application/x-www-form-urlencoded or, for a file upload,
+// multipart/form-data (web/multipart.h): field name to value (a file's content).
+Result<std::map<std::string, std::string>> ReadForm(const Request& req) {
+  const std::string& type = req.Header("content-type");
+  if (type.empty() || type.rfind("application/x-www-form-urlencoded", 0) == 0) {
+    return ParseForm(req.body);
+  }
+  CP_ASSIGN_OR_RETURN(std::string boundary, MultipartBoundary(type));
+  CP_ASSIGN_OR_RETURN(auto parts, ParseMultipart(req.body, boundary));
+  std::map<std::string, std::string> out;
+  for (auto& [name, part] : parts) out.emplace(name, std::move(part.data));
+  return out;
+}
+
 struct ApplyView {
+  Lang lang = Lang::kEn;
   const store::InvitationRow* inv = nullptr;
   const profiles::CardProfile* profile = nullptr;
   std::string token;
@@ -446,43 +533,62 @@ struct ApplyView {
 };
 
 std::string ApplyBody(const ApplyView& v) {
+  const Lang lang = v.lang;
   std::vector<FormField> fields;
   for (const profiles::FieldSpec* field : FormOrder(*v.profile)) {
     const profiles::FieldSpec& spec = *field;
-    FormField f{spec.name, Label(spec.name)};
+    FormField f{spec.name, Label(lang, spec.name)};
     f.type = spec.kind == profiles::FieldKind::kEmail ? "email" : "text";
     f.value = v.values.count(spec.name) ? v.values.at(spec.name) : "";
-    f.hint = FieldHint(spec);
+    f.hint = FieldHint(lang, spec);
     f.error = v.errors.count(spec.name) ? v.errors.at(spec.name) : "";
     f.required = spec.required;
     f.max_length = spec.max_length;
     if (spec.name == "given_name") f.autocomplete = "given-name";
     if (spec.name == "surname") f.autocomplete = "family-name";
     if (spec.kind == profiles::FieldKind::kEmail) f.autocomplete = "email";
+    // A CSR fills the names it carries when the form leaves them empty (ra::SubmitCsr).
+    const bool csr = v.profile->token == profiles::TokenKind::kCsr;
+    if (csr && (spec.name == "cn" || spec.name == "dns" || spec.name == "ip")) {
+      f.required = false;
+      f.hint += (f.hint.empty() ? "" : " ") + std::string(T(lang, Txt::kHintFromCsr));
+    }
     fields.push_back(f);
   }
   if (v.profile->token == profiles::TokenKind::kCsr) {
-    FormField f{"csr", "Certificate signing request (PKCS#10, PEM)", "textarea"};
-    f.hint =
-        "Paste the request your server made, from -----BEGIN CERTIFICATE REQUEST----- to "
-        "the END line. Its key stays with you.";
+    FormField f{"csr", std::string(T(lang, Txt::kCsrLabel)), "textarea"};
+    f.hint = T(lang, Txt::kCsrHint);
     f.value = v.values.count("csr") ? v.values.at("csr") : "";
     f.error = v.errors.count("csr") ? v.errors.at("csr") : "";
-    f.required = true;
+    f.mark_optional = false;  // one of the two is needed
     fields.push_back(f);
+    // Or the request as a file (the same field's errors are shown at the textarea).
+    FormField file{"csr_file", std::string(T(lang, Txt::kCsrFileLabel)), "file"};
+    file.hint = T(lang, Txt::kCsrFileHint);
+    file.accept = ".csr,.req,.pem,.der,application/pkcs10";
+    file.required = false;
+    file.mark_optional = false;
+    fields.push_back(file);
   }
-  std::string body = ErrorSummary(v.general_error, fields);
-  body += "<p>" + HtmlEscape(v.inv->name) + ", you are invited to apply for: <strong>" +
-          HtmlEscape(v.profile->description.empty() ? v.profile->name : v.profile->description) +
-          "</strong>.</p>\n";
+  std::string body = ErrorSummary(lang, v.general_error, fields);
+  const std::string what =
+      v.profile->description.empty() ? v.profile->name : v.profile->description;
+  body += "<p>" +
+          Fill(HtmlEscape(T(lang, Txt::kInvitedTo)),
+               {{"name", HtmlEscape(v.inv->name)},
+                {"what", "<strong>" + HtmlEscape(what) + "</strong>"}}) +
+          "</p>\n";
+  body += Paragraphs(T(lang, Txt::kReviewNotice), "notice");
+  // A profile that takes a CSR takes it as a file too: the form is then multipart/form-data
+  // (RFC 7578); the others stay urlencoded.
   body +=
-      "<p class=\"notice\">An administrator reviews your application before the "
-      "certificate is issued. You will then get an email telling you how to collect "
-      "it.</p>\n";
-  body += "<form method=\"post\" action=\"/apply/" + HtmlEscape(v.token) + "\">\n";
+      "<form method=\"post\" action=\"/apply/" + HtmlEscape(v.token) + "\"" +
+      (v.profile->token == profiles::TokenKind::kCsr ? " enctype=\"multipart/form-data\"" : "") +
+      ">\n";
   body += Hidden("csrf", v.csrf);
-  for (const auto& f : fields) body += FieldHtml(f);
-  body += "<button type=\"submit\">Submit the application</button>\n</form>\n";
+  for (const auto& f : fields) body += FieldHtml(lang, f);
+  body += "<button type=\"submit\">" + HtmlEscape(T(lang, Txt::kSubmitApplication)) +
+          "</button>\n</form>\n";
   return body;
 }
 
@@ -491,22 +597,24 @@ std::string ApplyBody(const ApplyView& v) {
 Response Site::Apply(const Request& req, const std::string& token) {
   const std::string actor = options_.actor + " " + req.remote;
   auto db = db_.Get();
-  if (!db.ok()) return Unavailable("apply", db.status());
+  if (!db.ok()) return Unavailable(options_.lang, "apply", db.status());
   auto inv = FindOpenInvitation(**db, *keys_, token);
   if (!inv.ok()) {
     if (inv.status().kind() == ErrorKind::kNotFound) return InvalidLink(req, "apply");
-    return Unavailable("apply", inv.status());
+    return Unavailable(options_.lang, "apply", inv.status());
   }
   auto profile = profiles_.Card(inv->profile);
-  if (!profile.ok()) return Unavailable("apply", profile.status());
+  if (!profile.ok()) return Unavailable(options_.lang, "apply", profile.status());
+  const Lang lang = LangOf(**profile);
   ApplyView view;
+  view.lang = lang;
   view.inv = &*inv;
   view.profile = *profile;
   view.token = token;
   const Csrf::Issued csrf = csrf_.Issue(req);
   view.csrf = csrf.form_value;
   auto form_page = [&](int status) {
-    Response r = Html(status, "Apply for a certificate", ApplyBody(view));
+    Response r = Html(lang, status, T(lang, Txt::kApplyTitle), ApplyBody(view));
     if (!csrf.set_cookie.empty()) r.headers.emplace_back("Set-Cookie", csrf.set_cookie);
     return r;
   };
@@ -523,40 +631,61 @@ Response Site::Apply(const Request& req, const std::string& token) {
     }
     return form_page(200);
   }
-  auto form = ParseForm(req.body);
-  if (!form.ok()) return Html(400, "Bad request", "<p>The form could not be read.</p>\n");
+  auto form = ReadForm(req);
+  if (!form.ok()) {
+    Log().Warn("form refused", {{"route", "apply"}, {"error", form.status().message()}});
+    return Html(lang, 400, T(lang, Txt::kBadRequestTitle),
+                Paragraphs(T(lang, Txt::kFormUnreadable)));
+  }
   Application app;
   for (const auto& f : view.profile->fields) {
     const std::string v = Get(*form, f.name);
     view.values[f.name] = v;
     app.fields[f.name] = v;
   }
+  bool csr_problem = false;
   if (view.profile->token == profiles::TokenKind::kCsr) {
-    app.csr = Get(*form, "csr");
-    view.values["csr"] = app.csr;
+    // Pasted (PEM) or uploaded (PEM or DER): one of them.
+    const std::string pasted = Get(*form, "csr");
+    const std::string file = Get(*form, "csr_file");
+    view.values["csr"] = pasted;
+    const bool has_pasted = pasted.find_first_not_of(" \t\r\n") != std::string::npos;
+    if (has_pasted && !file.empty()) {
+      view.errors["csr"] = T(lang, Txt::kCsrOneOfBoth);
+      csr_problem = true;
+    } else if (!has_pasted && file.empty()) {
+      view.errors["csr"] = T(lang, Txt::kCsrMissing);
+      csr_problem = true;
+    }
+    app.csr = has_pasted ? pasted : file;
   }
   if (!csrf_.Check(req, Get(*form, std::string(Csrf::kField)))) {
     Log().Warn("csrf refused", {{"route", "apply"}, {"remote", req.remote}});
-    view.general_error = "This form has expired. Please submit it again.";
+    view.general_error = T(lang, Txt::kFormExpiredSubmitAgain);
     return form_page(403);
   }
+  if (csr_problem) return form_page(400);
   auto outcome = web::Apply(**db, profiles_, *keys_, token, app, actor);
   if (!outcome.ok()) {
     if (outcome.status().kind() == ErrorKind::kNotFound) return InvalidLink(req, "apply");
-    return Unavailable("apply", outcome.status());
+    return Unavailable(lang, "apply", outcome.status());
   }
   if (!outcome->problems.empty()) {
     for (const auto& p : outcome->problems) {
       if (p.field.empty() || !(view.profile->Field(p.field) || p.field == "csr")) {
         view.general_error += (view.general_error.empty() ? "" : " ") + p.message;
       } else if (!view.errors.count(p.field)) {
+        if (std::string m = ProblemText(lang, *view.profile, p); !m.empty()) {
+          view.errors[p.field] = m;
+          continue;
+        }
         // The builder's messages name the field ("employee_id: 'X42' does not match ...",
         // "country is required"); next to the field its label says that already.
         std::string m = p.message;
         if (m.rfind(p.field + ": ", 0) == 0) {
           m = m.substr(p.field.size() + 2);
         } else if (m.rfind(p.field + " ", 0) == 0) {
-          m = Label(p.field) + m.substr(p.field.size());
+          m = Label(lang, p.field) + m.substr(p.field.size());
         }
         if (!m.empty()) m[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(m[0])));
         view.errors[p.field] = m;
@@ -565,12 +694,9 @@ Response Site::Apply(const Request& req, const std::string& token) {
     return form_page(400);
   }
   Log().Info("application", {{"request", outcome->request_id}});
-  return Html(200, "Application received",
-              "<p>Thank you. Your application was received as request number <strong>" +
-                  std::to_string(outcome->request_id) +
-                  "</strong>.</p>\n<p>An administrator will review it. When your certificate "
-                  "is ready you will get an email with a link to collect it. This invitation "
-                  "link cannot be used again.</p>\n");
+  return Html(lang, 200, T(lang, Txt::kReceivedTitle),
+              Fill(Paragraphs(T(lang, Txt::kReceivedBody)),
+                   {{"n", "<strong>" + std::to_string(outcome->request_id) + "</strong>"}}));
 }
 
 }  // namespace certpress::web

@@ -3,7 +3,10 @@
 // application form), / and /static/style.css. Every request is rate limited per address
 // (POSTs, which derive keys, more strictly); every POST needs its CSRF token. No secret ever
 // travels in a URL query: the link token is in the path (it is what the mail carries), the
-// activation code and passwords are in POST bodies.
+// activation code and passwords are in POST bodies. A profile's pages (its pickup and
+// application forms and what they lead to) speak the profile's language; pages not tied to a
+// profile, including the one page for every link that cannot be used, speak the server's
+// (SiteOptions::lang), so that page tells nothing about the profile behind a link.
 #pragma once
 
 #include <memory>
@@ -25,7 +28,7 @@ struct SiteOptions {
   double post_per_minute = 12;  // POSTs (a pickup derives a PKCS#12 key: expensive)
   double post_burst = 6;
   int pkcs12_iterations = 600000;  // PBKDF2-HMAC-SHA256 rounds (signer/pkcs12.h)
-  std::string lang = "en";
+  Lang lang = Lang::kEn;           // pages not tied to a profile (web.language)
   std::string actor = "web";
 };
 
@@ -40,8 +43,10 @@ class Site {
   Response Pickup(const Request& req, const std::string& token);
   Response Apply(const Request& req, const std::string& token);
   Response InvalidLink(const Request& req, const std::string& what);
-  Response Unavailable(const std::string& what, const Status& why);
-  Response Html(int status, const std::string& title, const std::string& body) const;
+  Response Unavailable(Lang lang, const std::string& what, const Status& why);
+  Response Html(Lang lang, int status, std::string_view title, const std::string& body) const;
+  // Lang of |profile|'s pages: its activation.language.
+  static Lang LangOf(const profiles::CardProfile& profile);
 
   DbPool& db_;
   CryptoToken& token_;

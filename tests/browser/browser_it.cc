@@ -74,6 +74,46 @@ TEST(BrowserIT, InvitationApplicationApprovalPickupInHeadlessChromium) {
   auto sub = cli.Run({"ca", "create-sub", "--parent", "root", "--label", "issuing", "--name",
                       "CN=Browser Test Issuing CA,O=CertPress Test,C=DK", "--key-type", "ec-p256"});
   ASSERT_EQ(sub.exit_code, 0) << sub.err;
+  // employee-soft in German (activation.language), for the German mail and pickup page.
+  auto soft = ReadFile(cli.dir() + "/profiles/employee-soft.toml");  // the test's copy
+  ASSERT_TRUE(soft.ok());
+  std::string de = *soft;
+  for (size_t at = de.find("employee-soft"); at != std::string::npos;
+       at = de.find("employee-soft", at + 16)) {
+    de.replace(at, 13, "employee-soft-de");
+  }
+  const size_t subject = de.find("subject = \"Your CertPress");
+  ASSERT_NE(subject, std::string::npos);
+  de.replace(subject, de.find('\n', subject) - subject, "language = \"de\"");
+  ASSERT_TRUE(WriteFile(cli.dir() + "/profiles/browser-de.toml", de).ok());
+  // A server certificate from a CSR, delivered by activation email: the file upload and the
+  // certificate's downloads.
+  ASSERT_TRUE(WriteFile(cli.dir() + "/profiles/browser-csr.toml", R"(
+[card.server-csr]
+description = "Server certificate"
+token = "csr"
+approvals = 1
+delivery = "activation-email"
+cas = ["issuing"]
+ca = "issuing"
+subject = [["CN", "{cn}"], ["O", "CertPress Test"]]
+sans = [["dns", "{cn}"]]
+
+[card.server-csr.fields]
+cn = { required = true, kind = "dns", max_length = 64 }
+email = { required = true, kind = "email", max_length = 128 }
+
+[card.server-csr.activation]
+name = "{cn}"
+code = "operator"
+
+[[card.server-csr.keys]]
+name = "tls"
+allowed_algorithms = ["ec-p256"]
+source = "requester"
+certificate = "tls-server"
+)")
+                  .ok());
   const std::string url = "https://127.0.0.1:" + std::to_string(kWebPort);
   {
     std::ofstream conf(cli.config_path(), std::ios::app);

@@ -3,7 +3,8 @@
 // error first), an operator's signed approval, a batch run, the activation mail, the pickup
 // page with the operator's activation code and a new password, the PKCS#12 download opened by
 // openssl with that password (its key matching its certificate), then the used link, an
-// expired link and a link locked by wrong codes. Run by tests/browser/browser_it.cc, which
+// expired link and a link locked by wrong codes; a German profile's mail and pickup page; a
+// CSR uploaded as a file and its certificate and chain downloaded from the pickup page. Run by tests/browser/browser_it.cc, which
 // sets up the database, token, SMTP server and `certpress serve`, and passes:
 //   CP_URL (the server), CP_CLI (certpress with the test's config), CP_MAILDIR, CP_OPERATOR
 //   (JSON: the approve options of operator alice), CP_WORK (a scratch directory),
@@ -165,6 +166,67 @@ try {
   assert.equal(res.status(), 404);
   assert.equal(sql("SELECT state FROM activations WHERE recipient_email = 'grace@example.org'").trim(), 'locked');
   assert.ok(graceCode.length > 0);
+
+  // 7. A German profile (browser_it writes profiles/browser-de.toml): its activation mail and
+  // its pickup page speak German.
+  fs.writeFileSync(path.join(WORK, 'de.csv'),
+    'given_name,surname,email,employee_id,country\nJörg,Müller,joerg@example.org,E300004,DE\n');
+  cli('import', path.join(WORK, 'de.csv'), '--profile', 'employee-soft-de', '--ca', 'issuing');
+  cli('approve', '--all', '--profile', 'employee-soft-de', ...OPERATOR);
+  assert.match(cli('run-batch'), /issued 1, failed 0/);
+  cli('mail', 'send');
+  const deMail = mails().filter((m) => m.to_addr === 'joerg@example.org').pop();
+  assert.equal(deMail.subject, 'Ihr Zertifikat liegt zur Abholung bereit');
+  assert.match(deMail.text, /^Hallo Jörg Müller,/);
+  const joerg = linkIn('joerg@example.org', /https:\/\/\S+\/pickup\/[A-Za-z0-9_-]{43}/);
+  res = await page.goto(joerg);
+  assert.equal(res.status(), 200);
+  assert.equal(await page.getAttribute('html', 'lang'), 'de');
+  assert.equal(await page.textContent('h1'), 'Ihr Zertifikat abholen');
+  assert.equal(await page.textContent('label[for=f-code]'), 'Aktivierungscode');
+  await shot(page, 'pickup-de');
+
+  // 8. A CSR as a file: the application form uploads a DER request; after approval and a batch
+  // the pickup page gives the certificate with its chain (PEM) and alone (DER) as downloads,
+  // which openssl verifies against the exported CAs.
+  const der = path.join(WORK, 'server.csr.der');
+  execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+    '-nodes', '-keyout', path.join(WORK, 'server.key'), '-subj', '/CN=server.example.org',
+    '-outform', 'DER', '-out', der], { stdio: 'ignore' });
+  cli('invite', '--profile', 'server-csr', '--email', 'ops@example.org', '--name', 'Ops Team');
+  cli('mail', 'send');
+  res = await page.goto(linkIn('ops@example.org', /https:\/\/\S+\/apply\/[A-Za-z0-9_-]{43}/));
+  assert.equal(res.status(), 200);
+  assert.equal(await page.inputValue('#f-email'), 'ops@example.org');
+  await page.setInputFiles('#f-csr_file', der);
+  await shot(page, 'apply-csr');
+  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+  assert.equal(await page.textContent('h1'), 'Application received');
+  const csrRequest = Number((await page.textContent('main strong')).trim());
+  cli('approve', '--ids', String(csrRequest), ...OPERATOR);
+  assert.match(cli('run-batch'), /issued 1, failed 0/);
+  cli('mail', 'send');
+  res = await page.goto(linkIn('ops@example.org', /https:\/\/\S+\/pickup\/[A-Za-z0-9_-]{43}/));
+  assert.equal(res.status(), 200);
+  await page.fill('#f-code', codeFor(csrRequest));
+  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+  assert.equal(await page.textContent('h1'), 'Your certificate');
+  await shot(page, 'pickup-csr');
+  const saved = {};
+  for (const id of ['pem', 'der']) {
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click(`#${id}`)]);
+    assert.equal(dl.suggestedFilename(), `server.example.org.${id === 'pem' ? 'pem' : 'cer'}`);
+    saved[id] = path.join(WORK, dl.suggestedFilename());
+    await dl.saveAs(saved[id]);
+  }
+  const cas = path.join(WORK, 'cas.pem');
+  fs.writeFileSync(cas, cli('ca', 'export', 'issuing') + cli('ca', 'export', 'root'));
+  assert.match(run('openssl', ['verify', '-CAfile', cas, saved.pem]), /: OK/);
+  const derPem = path.join(WORK, 'server-der.pem');
+  run('openssl', ['x509', '-inform', 'DER', '-in', saved.der, '-out', derPem]);
+  assert.match(run('openssl', ['verify', '-CAfile', cas, derPem]), /: OK/);
+  assert.equal(run('openssl', ['x509', '-in', derPem, '-noout', '-pubkey']),
+    run('openssl', ['req', '-inform', 'DER', '-in', der, '-noout', '-pubkey']));
   console.log('browser flow: ok');
 } catch (e) {
   failed = true;

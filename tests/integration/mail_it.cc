@@ -710,8 +710,8 @@ TEST_F(MailIT, OtherMailKindsGoThroughTheOutboxWithTheirComposer) {
   s.from = "CertPress <certpress@test.example>";
   s.public_url = "https://pickup.test.example";
   s.claimer = "mailer:test";
-  s.composers["invitation"] = [](store::Connection&,
-                                 const store::OutboxRow& row) -> Result<kgs::RenderedMail> {
+  s.composers["invitation"] = [](store::Connection&, const store::OutboxRow& row,
+                                 const profiles::ProfileSet&) -> Result<kgs::RenderedMail> {
     if (row.ref_id == 8) return Conflict("invitation withdrawn");
     kgs::RenderedMail m;
     m.subject = "You are invited";

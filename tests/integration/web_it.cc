@@ -67,6 +67,64 @@ source = "server"
 certificate = "employee-auth"
 )";
 
+// A CSR profile delivered by activation email: the holder picks up the certificate and chain.
+constexpr const char* kCsrProfile = R"(
+[card.web-csr]
+description = "Web test server certificate"
+token = "csr"
+approvals = 1
+delivery = "activation-email"
+cas = ["issuing"]
+ca = "issuing"
+subject = [["CN", "{cn}"], ["O", "CertPress Test"]]
+sans = [["dns", "{cn}"]]
+
+[card.web-csr.fields]
+cn = { required = true, kind = "dns", max_length = 64 }
+email = { required = true, kind = "email", max_length = 128 }
+
+[card.web-csr.activation]
+name = "{cn}"
+code = "operator"
+
+[[card.web-csr.keys]]
+name = "tls"
+allowed_algorithms = ["ec-p256", "rsa-2048"]
+source = "requester"
+certificate = "tls-server"
+)";
+
+// The same in German: its pages and its mail's default texts speak German.
+constexpr const char* kGermanProfile = R"(
+[card.web-soft-de]
+description = "Soft-Zertifikat für Beschäftigte"
+token = "soft"
+approvals = 1
+delivery = "activation-email"
+natural_key = "employee_id"
+cas = ["issuing"]
+ca = "issuing"
+subject = [["CN", "{given_name} {surname}"], ["O", "CertPress Test"], ["C", "{country}"]]
+sans = [["email", "{email}"]]
+
+[card.web-soft-de.fields]
+given_name = { required = true, max_length = 64 }
+surname = { required = true, max_length = 64 }
+email = { required = true, kind = "email", max_length = 128 }
+employee_id = { required = true, pattern = "E[0-9]{6}", max_length = 7 }
+country = { required = true, pattern = "[A-Z]{2}", max_length = 2 }
+
+[card.web-soft-de.activation]
+code = "operator"
+language = "de"
+
+[[card.web-soft-de.keys]]
+name = "auth"
+algorithm = "ec-p256"
+source = "server"
+certificate = "employee-auth"
+)";
+
 // Slurp reads a file, or "" when it cannot.
 std::string Slurp(const std::string& path) {
   auto r = ReadFile(path);
@@ -142,6 +200,8 @@ class WebIT : public ::testing::Test {
 
     void Start() {
       ASSERT_TRUE(WriteFile(cli.dir() + "/profiles/web-test.toml", kWebProfiles).ok());
+      ASSERT_TRUE(WriteFile(cli.dir() + "/profiles/web-test-de.toml", kGermanProfile).ok());
+      ASSERT_TRUE(WriteFile(cli.dir() + "/profiles/web-test-csr.toml", kCsrProfile).ok());
       auto root = cli.Run({"ca", "create-root", "--label", "root", "--name",
                            "CN=Web Test Root,O=CertPress Test,C=DK", "--key-type", "ec-p256"});
       ASSERT_EQ(root.exit_code, 0) << root.err;
@@ -202,7 +262,7 @@ class WebIT : public ::testing::Test {
     std::string link;
     std::string code;
   };
-  Issued IssueOne(const std::string& employee_id) {
+  Issued IssueOne(const std::string& employee_id, const std::string& profile = "web-soft") {
     Issued out;
     const std::string csv = s_->Path("one-" + employee_id + ".csv");
     EXPECT_TRUE(WriteFile(csv,
@@ -210,7 +270,7 @@ class WebIT : public ::testing::Test {
                           "Ada,Lovelace,ada." +
                               employee_id + "@example.org," + employee_id + ",GB\n")
                     .ok());
-    auto imp = s_->cli.Run({"import", csv, "--profile", "web-soft"});
+    auto imp = s_->cli.Run({"import", csv, "--profile", profile});
     EXPECT_EQ(imp.exit_code, 0) << imp.err;
     out.request = Scalar("SELECT id FROM requests WHERE natural_key = '" + employee_id + "'");
     auto ok = s_->cli.Decide({"approve", "--ids", std::to_string(out.request)}, "alice");
@@ -634,6 +694,306 @@ TEST_F(WebIT, AnInvitationToACsrProfileTakesAPastedRequest) {
   EXPECT_EQ(Str("SELECT subject FROM requests WHERE id = " + std::to_string(req)),
             "CN=www.example.org,O=CertPress Demo,C=DK");
   EXPECT_EQ(Str("SELECT state FROM invitations WHERE id = " + std::to_string(id)), "used");
+}
+
+TEST_F(WebIT, AGermanProfilesPagesAndMailAreGermanAndInvalidLinksStayInTheDefault) {
+  // A request of the German profile, issued; its activation mail goes out through `mail send`
+  // to a real SMTP server (aiosmtpd, on this suite's port 18465).
+  ASSERT_TRUE(WriteFile(s_->Path("de.csv"),
+                        "given_name,surname,email,employee_id,country\n"
+                        "Jörg,Müller,joerg@example.org,E100006,DE\n")
+                  .ok());
+  auto imp = s_->cli.Run({"import", s_->Path("de.csv"), "--profile", "web-soft-de"});
+  ASSERT_EQ(imp.exit_code, 0) << imp.err;
+  const int64_t request = Scalar("SELECT id FROM requests WHERE natural_key = 'E100006'");
+  auto ok = s_->cli.Decide({"approve", "--ids", std::to_string(request)}, "alice");
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  auto run = s_->cli.Run({"run-batch"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const std::string maildir = s_->Path("maildir-de");
+  const int smtp_port = 18465;
+  auto smtpd = Sh("/usr/bin/python3 -m aiosmtpd -n -l 127.0.0.1:" + std::to_string(smtp_port) +
+                  " -c aiosmtpd.handlers.Mailbox " + Quote(maildir) + " >/dev/null 2>&1 & echo $!");
+  ASSERT_EQ(smtpd.exit_code, 0);
+  const std::string smtpd_pid = smtpd.out.substr(0, smtpd.out.find('\n'));
+  for (int n = 0; n < 100; ++n) {
+    if (Sh("timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(smtp_port) +
+           "' 2>/dev/null")
+            .exit_code == 0) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  auto sent = s_->cli.Run({"mail", "send", "--mail.smtp-url",
+                           "smtp://127.0.0.1:" + std::to_string(smtp_port), "--mail.tls", "none",
+                           "--mail.from", "CertPress <certpress@test.example>", "--web.public-url",
+                           s_->url});
+  Sh("kill " + smtpd_pid);
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  // Read by Python's email package: the subject (an RFC 2047 encoded-word) and the text.
+  auto mails = Sh("python3 " CERTPRESS_SOURCE_DIR "/tests/support/maildir.py " + Quote(maildir));
+  ASSERT_EQ(mails.exit_code, 0) << mails.err;
+  EXPECT_NE(mails.out.find("\"subject\": \"Ihr Zertifikat liegt zur Abholung bereit\""),
+            std::string::npos)
+      << mails.out;
+  EXPECT_NE(mails.out.find("Hallo Jörg Müller,"), std::string::npos) << mails.out;
+  EXPECT_NE(mails.out.find("Aktivierungscode, den Ihnen Ihre Administration gibt"),
+            std::string::npos)
+      << mails.out;
+  EXPECT_NE(mails.out.find("\"to_addr\": \"joerg@example.org\""), std::string::npos);
+  std::smatch m;
+  const std::regex token_re("\"token\": \"([A-Za-z0-9_-]{43})\"");
+  ASSERT_TRUE(std::regex_search(mails.out, m, token_re)) << mails.out;
+  const std::string link = m[1].str();
+
+  // The pickup page speaks German.
+  const std::string jar = s_->Path("jar-de");
+  Http page = Curl(s_->url + "/pickup/" + link, jar);
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_NE(page.body.find("<html lang=\"de\">"), std::string::npos) << page.body;
+  for (const char* german : {"<h1>Ihr Zertifikat abholen</h1>", "Aktivierungscode",
+                             "Neues Passwort für die "
+                             "Zertifikatsdatei",
+                             "Passwort wiederholen", "Link gültig bis", "Jörg Müller",
+                             "Zertifikatsdatei herunterladen (.p12)"}) {
+    EXPECT_NE(page.body.find(german), std::string::npos) << german << "\n" << page.body;
+  }
+  EXPECT_EQ(page.body.find("Activation code"), std::string::npos);
+  // So do the form's messages: a wrong code says how many attempts are left.
+  Http wrong = Curl(s_->url + "/pickup/" + link, jar,
+                    {{"csrf", Csrf(page.body)},
+                     {"code", "AAAAA-AAAAA"},
+                     {"password", "ein gutes Passwort"},
+                     {"password2", "ein gutes Passwort"}});
+  EXPECT_EQ(wrong.status, 400);
+  EXPECT_NE(wrong.body.find("Der Aktivierungscode ist nicht korrekt. Verbleibende Versuche: 9."),
+            std::string::npos)
+      << wrong.body;
+  // A link that cannot be used says so in the server's language, whatever its profile: this
+  // profile's expired link gets the unknown link's page, byte for byte.
+  ASSERT_TRUE(store::Sql(*s_->conn)
+                  .Exec("UPDATE activations SET expires_at = NOW(6) - INTERVAL 1 SECOND WHERE "
+                        "request_id = ?",
+                        {request})
+                  .ok());
+  Http expired = Curl(s_->url + "/pickup/" + link, "");
+  Http unknown = Curl(s_->url + "/pickup/" + std::string(43, 'Z'), "");
+  EXPECT_EQ(expired.status, 404);
+  EXPECT_EQ(expired.body, unknown.body);
+  EXPECT_NE(expired.body.find("<html lang=\"en\">"), std::string::npos);
+
+  // The German profile's application form: German labels and the builder's field problems in
+  // German.
+  auto inv = s_->cli.Run({"invite", "--profile", "web-soft-de", "--email", "anna@example.org",
+                          "--name", "Anna Schmidt"});
+  ASSERT_EQ(inv.exit_code, 0) << inv.err;
+  auto apply_link =
+      kgs::MintInvitationLink(*s_->conn, *s_->keys, Scalar("SELECT MAX(id) FROM invitations"));
+  ASSERT_TRUE(apply_link.ok()) << apply_link.status().message();
+  const std::string apply = s_->url + "/apply/" + apply_link->token.str();
+  Http form = Curl(apply, jar);
+  ASSERT_EQ(form.status, 200) << form.body;
+  for (const char* german : {"<html lang=\"de\">", "<h1>Ein Zertifikat beantragen</h1>",
+                             ">Vorname</label>", ">Nachname</label>", "Personalnummer",
+                             "Muss dem Muster E[0-9]{6} entsprechen.", "Antrag absenden"}) {
+    EXPECT_NE(form.body.find(german), std::string::npos) << german << "\n" << form.body;
+  }
+  Http bad = Curl(apply, jar,
+                  {{"csrf", Csrf(form.body)},
+                   {"given_name", "Anna"},
+                   {"surname", "Schmidt"},
+                   {"email", "anna@example"},
+                   {"employee_id", "X1"},
+                   {"country", ""}});
+  EXPECT_EQ(bad.status, 400);
+  for (const char* german :
+       {"Bitte korrigieren Sie Folgendes", "„X1“ entspricht nicht dem Muster E[0-9]{6}.",
+        "Bitte füllen Sie dieses Feld aus.", "„anna@example“ ist keine E-Mail-Adresse."}) {
+    EXPECT_NE(bad.body.find(german), std::string::npos) << german << "\n" << bad.body;
+  }
+}
+
+// The CSR path end to end: invitation, pasted CSR, approval, batch, activation link; the page
+// then gives the certificate with its chain (PEM) and alone (DER), both checked by openssl
+// against the CA chain `ca export` gives, and the certificate's key is the CSR's.
+TEST_F(WebIT, ACsrRequestsPickupGivesItsCertificateAndChainInPemAndDer) {
+  auto inv = s_->cli.Run(
+      {"invite", "--profile", "web-csr", "--email", "web@example.org", "--name", "Web Team"});
+  ASSERT_EQ(inv.exit_code, 0) << inv.err;
+  const int64_t id = Scalar("SELECT MAX(id) FROM invitations");
+  auto link = kgs::MintInvitationLink(*s_->conn, *s_->keys, id);
+  ASSERT_TRUE(link.ok()) << link.status().message();
+  const std::string apply = s_->url + "/apply/" + link->token.str();
+  const std::string jar = s_->Path("jar-csr-pickup");
+  Http form = Curl(apply, jar);
+  ASSERT_EQ(form.status, 200) << form.body;
+  auto csr = Sh("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
+                Quote(s_->Path("web-csr.key")) + " -subj /CN=app.example.org 2>/dev/null");
+  ASSERT_EQ(csr.exit_code, 0);
+  ASSERT_TRUE(WriteFile(s_->Path("web.csr"), csr.out).ok());
+  Http applied =
+      Curl(apply, jar, {{"csrf", Csrf(form.body)}, {"email", "web@example.org"}, {"csr", csr.out}});
+  ASSERT_EQ(applied.status, 200) << applied.body;
+  const int64_t req = Scalar("SELECT request_id FROM invitations WHERE id = " + std::to_string(id));
+  ASSERT_GT(req, 0);
+  auto ok = s_->cli.Decide({"approve", "--ids", std::to_string(req)}, "alice");
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  auto run = s_->cli.Run({"run-batch"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("issued 1, failed 0"), std::string::npos) << run.out;
+  const int64_t act =
+      Scalar("SELECT MAX(id) FROM activations WHERE request_id = " + std::to_string(req));
+  ASSERT_GT(act, 0) << "the issuing transaction made no activation for the CSR request";
+  auto pickup_link = kgs::MintLink(*s_->conn, *s_->keys, act);
+  ASSERT_TRUE(pickup_link.ok()) << pickup_link.status().message();
+  auto code = kgs::MintCode(*s_->conn, *s_->keys, req, "test");
+  ASSERT_TRUE(code.ok()) << code.status().message();
+  const std::string url = s_->url + "/pickup/" + pickup_link->token.str();
+
+  Http page = Curl(url, jar);
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_EQ(page.body.find("name=\"password\""), std::string::npos);  // the key is not ours
+  EXPECT_NE(page.body.find("name=\"code\""), std::string::npos);
+  Http got = Curl(url, jar, {{"csrf", Csrf(page.body)}, {"code", code->str()}});
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_TRUE(HasHeader(got, "Content-Type: text/html")) << got.headers;
+  EXPECT_TRUE(HasHeader(got, "Cache-Control: no-store")) << got.headers;
+  // The two downloads are data: links on the page; decode them as a browser would.
+  std::smatch pem_m, der_m;
+  ASSERT_TRUE(std::regex_search(
+      got.body, pem_m,
+      std::regex("href=\"data:application/pem-certificate-chain;base64,([A-Za-z0-9+/=]+)\" "
+                 "download=\"app\\.example\\.org\\.pem\"")))
+      << got.body;
+  ASSERT_TRUE(
+      std::regex_search(got.body, der_m,
+                        std::regex("href=\"data:application/pkix-cert;base64,([A-Za-z0-9+/=]+)\" "
+                                   "download=\"app\\.example\\.org\\.cer\"")))
+      << got.body;
+  ASSERT_TRUE(WriteFile(s_->Path("pem.b64"), pem_m[1].str()).ok());
+  ASSERT_TRUE(WriteFile(s_->Path("der.b64"), der_m[1].str()).ok());
+  const std::string pem = s_->Path("app-chain.pem"), der = s_->Path("app.cer");
+  ASSERT_EQ(Sh("base64 -d " + Quote(s_->Path("pem.b64")) + " > " + Quote(pem)).exit_code, 0);
+  ASSERT_EQ(Sh("base64 -d " + Quote(s_->Path("der.b64")) + " > " + Quote(der)).exit_code, 0);
+
+  // The CA chain as an operator exports it: the issuing CA and the root.
+  auto issuing = s_->cli.Run({"ca", "export", "issuing"});
+  auto root = s_->cli.Run({"ca", "export", "root"});
+  ASSERT_EQ(issuing.exit_code, 0) << issuing.err;
+  ASSERT_EQ(root.exit_code, 0) << root.err;
+  const std::string cas = s_->Path("web-csr-cas.pem");
+  ASSERT_TRUE(WriteFile(cas, issuing.out + root.out).ok());
+  // The PEM file holds the certificate, then its chain: three certificates.
+  EXPECT_EQ(Sh("grep -c 'BEGIN CERTIFICATE' " + Quote(pem)).out, "3\n");
+  auto v_pem = Sh("openssl verify -x509_strict -CAfile " + Quote(cas) + " " + Quote(pem) + " 2>&1");
+  EXPECT_EQ(v_pem.exit_code, 0) << v_pem.out;
+  EXPECT_NE(v_pem.out.find(": OK"), std::string::npos) << v_pem.out;
+  // The chain in the file is the exported one, certificate for certificate.
+  auto chain_fp = Sh("openssl crl2pkcs7 -nocrl -certfile " + Quote(pem) +
+                     " | openssl pkcs7 -print_certs | grep -E '^(subject|issuer)'");
+  auto cas_fp = Sh("openssl crl2pkcs7 -nocrl -certfile " + Quote(cas) +
+                   " | openssl pkcs7 -print_certs | grep -E '^(subject|issuer)'");
+  EXPECT_NE(chain_fp.out.find(cas_fp.out), std::string::npos) << chain_fp.out << cas_fp.out;
+  auto der_pem = Sh("openssl x509 -inform DER -in " + Quote(der) + " -out " +
+                    Quote(s_->Path("app-der.pem")) + " && openssl verify -x509_strict -CAfile " +
+                    Quote(cas) + " " + Quote(s_->Path("app-der.pem")) + " 2>&1");
+  EXPECT_EQ(der_pem.exit_code, 0) << der_pem.out;
+  // The DER certificate is the first certificate of the PEM file.
+  auto first = Sh("openssl x509 -in " + Quote(pem) + " -outform DER | cmp - " + Quote(der));
+  EXPECT_EQ(first.exit_code, 0) << first.out << first.err;
+  // Its key is the CSR's key, and its name the CSR's.
+  auto csr_pub = Sh("openssl req -in " + Quote(s_->Path("web.csr")) + " -noout -pubkey");
+  auto cert_pub = Sh("openssl x509 -inform DER -in " + Quote(der) + " -noout -pubkey");
+  ASSERT_EQ(csr_pub.exit_code, 0);
+  EXPECT_NE(csr_pub.out.find("BEGIN PUBLIC KEY"), std::string::npos);
+  EXPECT_EQ(cert_pub.out, csr_pub.out);
+  auto subject = Sh("openssl x509 -inform DER -in " + Quote(der) + " -noout -subject");
+  EXPECT_NE(subject.out.find("CN = app.example.org"), std::string::npos) << subject.out;
+
+  // Picked up once: delivered, audited, and the link now fails like any other.
+  EXPECT_EQ(Str("SELECT state FROM requests WHERE id = " + std::to_string(req)), "delivered");
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'web.pickup' AND object = "
+                   "'request:" +
+                   std::to_string(req) + "' AND details LIKE '%format=certificate%'"),
+            1);
+  Http again = Curl(url, jar, {{"csrf", Csrf(page.body)}, {"code", code->str()}});
+  EXPECT_EQ(again.status, 404);
+}
+
+// The CSR as a file: the form is multipart/form-data (curl -F, as a browser sends it); a DER
+// file and a PEM file are both taken, a file and a pasted request together are refused, and
+// a malformed multipart body is a 400 that uses nothing up.
+TEST_F(WebIT, AnInvitationToACsrProfileTakesTheRequestAsAFilePemOrDer) {
+  auto csr = Sh("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
+                Quote(s_->Path("upload.key")) + " -subj /CN=upload.example.org -outform DER -out " +
+                Quote(s_->Path("upload.der")) + " 2>/dev/null && openssl req -inform DER -in " +
+                Quote(s_->Path("upload.der")) + " -out " + Quote(s_->Path("upload.pem")));
+  ASSERT_EQ(csr.exit_code, 0) << csr.err;
+  auto invite = [&](const std::string& email) {
+    auto inv =
+        s_->cli.Run({"invite", "--profile", "web-csr", "--email", email, "--name", "Upload Team"});
+    EXPECT_EQ(inv.exit_code, 0) << inv.err;
+    const int64_t id = Scalar("SELECT MAX(id) FROM invitations");
+    auto link = kgs::MintInvitationLink(*s_->conn, *s_->keys, id);
+    EXPECT_TRUE(link.ok()) << link.status().message();
+    return std::make_pair(id, s_->url + "/apply/" + (link.ok() ? link->token.str() : ""));
+  };
+  // Curl -F posts multipart/form-data; '<' would read a file into a plain field, '@' attaches
+  // it as a file.
+  auto post = [&](const std::string& url, const std::string& jar, const std::string& csrf,
+                  const std::string& parts) {
+    return Curl(url, jar, {}, "-F " + Quote("csrf=" + csrf) + " -F email=up@example.org " + parts);
+  };
+  for (const std::string format : {"der", "pem"}) {
+    auto [id, url] = invite("up-" + format + "@example.org");
+    const std::string jar = s_->Path("jar-upload-" + format);
+    Http form = Curl(url, jar);
+    ASSERT_EQ(form.status, 200) << form.body;
+    EXPECT_NE(form.body.find("enctype=\"multipart/form-data\""), std::string::npos);
+    EXPECT_NE(form.body.find("type=\"file\""), std::string::npos);
+    Http done = post(url, jar, Csrf(form.body),
+                     "-F csr= -F " + Quote("csr_file=@" + s_->Path("upload." + format) +
+                                           ";type=application/octet-stream"));
+    ASSERT_EQ(done.status, 200) << done.body;
+    const int64_t req =
+        Scalar("SELECT request_id FROM invitations WHERE id = " + std::to_string(id));
+    ASSERT_GT(req, 0) << format;
+    EXPECT_EQ(Str("SELECT subject FROM requests WHERE id = " + std::to_string(req)),
+              "CN=upload.example.org,O=CertPress Test");
+    EXPECT_EQ(Str("SELECT state FROM requests WHERE id = " + std::to_string(req)), "pending");
+  }
+  // Both a pasted request and a file: refused at the field, nothing stored.
+  auto [id, url] = invite("up-both@example.org");
+  const std::string jar = s_->Path("jar-upload-both");
+  Http form = Curl(url, jar);
+  ASSERT_EQ(form.status, 200);
+  Http both = post(url, jar, Csrf(form.body),
+                   "-F " + Quote("csr=<" + s_->Path("upload.pem")) + " -F " +
+                       Quote("csr_file=@" + s_->Path("upload.der")));
+  EXPECT_EQ(both.status, 400) << both.body;
+  EXPECT_NE(both.body.find("id=\"f-csr-error\""), std::string::npos) << both.body;
+  EXPECT_NE(both.body.find("not both"), std::string::npos) << both.body;
+  // A file that is not a CSR: the parser's error at the field.
+  ASSERT_TRUE(WriteFile(s_->Path("not-a-csr.der"), std::string("\x30\x03\x02\x01\x05", 5)).ok());
+  Http junk =
+      post(url, jar, Csrf(form.body), "-F " + Quote("csr_file=@" + s_->Path("not-a-csr.der")));
+  EXPECT_EQ(junk.status, 400) << junk.body;
+  EXPECT_NE(junk.body.find("id=\"f-csr-error\""), std::string::npos) << junk.body;
+  // A broken multipart body (the boundary never closes): 400, the invitation still open.
+  ASSERT_TRUE(WriteFile(s_->Path("broken.body"),
+                        "--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n" +
+                            Csrf(form.body) +
+                            "\r\n--XyZ\r\nContent-Disposition: form-data; "
+                            "name=\"csr_file\"; filename=\"a.der\"\r\n\r\nabc")
+                  .ok());
+  Http broken = Curl(url, jar, {},
+                     "-H 'Content-Type: multipart/form-data; boundary=XyZ' --data-binary @" +
+                         Quote(s_->Path("broken.body")));
+  EXPECT_EQ(broken.status, 400) << broken.body;
+  EXPECT_EQ(Str("SELECT state FROM invitations WHERE id = " + std::to_string(id)), "sent");
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM invitations WHERE id = " + std::to_string(id) +
+                   " AND request_id IS NOT NULL"),
+            0);
 }
 
 TEST_F(WebIT, InviteFromCsvReportsBadRowsAndQueuesTheRest) {

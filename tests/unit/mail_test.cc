@@ -78,6 +78,36 @@ TEST(MailTest, HeaderTextWithALineBreakOrAnEncodedWordLookalikeIsEncoded) {
   EXPECT_NE(EncodeHeaderText("a =?x?= b"), "a =?x?= b");
 }
 
+// Found while writing mail_fuzz's properties: plain ASCII went out as it was, however long, so
+// a long name or subject made a header line over RFC 5322's 78 (and, past 998, over its
+// limit). Now text that does not fit its line is encoded-words, folded between words.
+TEST(MailTest, LongAsciiHeaderTextIsFoldedAsEncodedWords) {
+  const std::string longname(120, 'a');
+  const std::string subject = "Your CertPress certificate is ready, " + longname;
+  const std::string h = EncodeHeaderText(subject, 9);
+  EXPECT_EQ(h.rfind("=?UTF-8?B?", 0), 0u) << h;
+  std::vector<std::string> words;
+  EXPECT_EQ(DecodeWords(h, &words), subject);
+  size_t start = 0, line = 9;  // "Subject: "
+  for (size_t nl = h.find("\r\n");; nl = h.find("\r\n", start)) {
+    const size_t end = nl == std::string::npos ? h.size() : nl;
+    EXPECT_LE(line + end - start, 78u);
+    if (nl == std::string::npos) break;
+    start = nl + 2;
+    line = 0;
+  }
+  // Short ASCII stays as it is, at the limit too.
+  EXPECT_EQ(EncodeHeaderText(std::string(69, 'x'), 9), std::string(69, 'x'));
+  const std::string m = FormatMailbox("Alexander " + longname, "a@example.org", 4);
+  EXPECT_EQ(m.rfind("=?UTF-8?B?", 0), 0u) << m;
+  EXPECT_NE(m.find("<a@example.org>"), std::string::npos);
+  for (size_t at = 0, nl; at < m.size(); at = nl + 2) {
+    nl = m.find("\r\n", at);
+    if (nl == std::string::npos) nl = m.size();
+    EXPECT_LE(nl - at + (at == 0 ? 4 : 0), 78u) << m;
+  }
+}
+
 TEST(MailTest, MailboxesQuoteSpecialsAndEncodeNonAscii) {
   EXPECT_EQ(FormatMailbox("", "a@example.org"), "a@example.org");
   EXPECT_EQ(FormatMailbox("Alice Andersen", "a@example.org"), "Alice Andersen <a@example.org>");
@@ -155,6 +185,31 @@ TEST(MailTest, TemplatesFillNameLinkAndExpiryEscapingOnlyTheHtml) {
   EXPECT_EQ(own->subject, "Hi Bo");
   EXPECT_EQ(own->text.str(), "Go to L by E.");
   EXPECT_EQ(own->html.str().find("activation code"), std::string::npos);
+}
+
+TEST(MailTest, DefaultTextsAreInTheProfilesLanguage) {
+  profiles::ActivationSpec spec;
+  spec.code = profiles::CodeChannel::kLetter;
+  spec.language = Lang::kDe;
+  auto de = RenderMail(spec, "Jörg Müller", "https://x.example/pickup/T", "2026-12-07 06:00 UTC");
+  ASSERT_TRUE(de.ok()) << de.status().message();
+  EXPECT_EQ(de->subject, "Ihr Zertifikat liegt zur Abholung bereit");
+  EXPECT_NE(de->text.str().find("Hallo Jörg Müller,"), std::string::npos) << de->text.str();
+  EXPECT_NE(de->text.str().find("Aktivierungscode aus dem Brief"), std::string::npos);
+  EXPECT_NE(de->html.str().find("<html lang=\"de\">"), std::string::npos);
+  spec.language = Lang::kFr;
+  spec.code = profiles::CodeChannel::kNone;
+  auto fr = RenderMail(spec, "Zoé", "L", "E");
+  ASSERT_TRUE(fr.ok());
+  EXPECT_EQ(fr->subject, "Votre certificat est prêt à être retiré");
+  EXPECT_EQ(fr->text.str().find("code"), std::string::npos);
+  // The subject's encoded-word carries the UTF-8 of the German and French subjects.
+  EXPECT_NE(EncodeHeaderText(fr->subject, 9).find("=?UTF-8?B?"), std::string::npos);
+  // A profile's own subject wins over the language's default.
+  spec.mail_subject = "Zertifikat für {name}";
+  auto own = RenderMail(spec, "Zoé", "L", "E");
+  ASSERT_TRUE(own.ok());
+  EXPECT_EQ(own->subject, "Zertifikat für Zoé");
 }
 
 TEST(MailTest, SettingsSayWhatIsMissingOrInconsistent) {

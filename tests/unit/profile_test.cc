@@ -258,6 +258,41 @@ TEST(ProfileTest, ContentHashIgnoresTheDescriptionButNotAKeyUsage) {
   EXPECT_NE((*a->Card("k"))->content_hash, (*c->Card("k"))->content_hash);
 }
 
+// [card.NAME.activation] language: the pages' and the mail's language; its wording (language,
+// subject, text, html) may change without failing approved requests, its policy may not.
+TEST(ProfileTest, ActivationLanguageIsParsedAndLeftOutOfTheHashWithTheMailWording) {
+  const std::string act =
+      Replace(kBase, "approvals = 1", "approvals = 1\ndelivery = \"activation-email\"") +
+      "\n[card.k.activation]\nrecipient = \"{name}\"\n";
+  auto en = LoadProfilesFromString(act, "en.toml");
+  ASSERT_TRUE(en.ok()) << en.status().message();
+  EXPECT_EQ((*en->Card("k"))->activation.language, Lang::kEn);
+  auto de =
+      LoadProfilesFromString(act + "language = \"de\"\nsubject = \"Hallo {name}\"\n", "de.toml");
+  ASSERT_TRUE(de.ok()) << de.status().message();
+  EXPECT_EQ((*de->Card("k"))->activation.language, Lang::kDe);
+  EXPECT_EQ((*de->Card("k"))->activation.mail_subject, "Hallo {name}");
+  EXPECT_EQ((*en->Card("k"))->content_hash, (*de->Card("k"))->content_hash);
+  auto fr = LoadProfilesFromString(act + "language = \"fr\"\n", "fr.toml");
+  ASSERT_TRUE(fr.ok()) << fr.status().message();
+  EXPECT_EQ((*fr->Card("k"))->activation.language, Lang::kFr);
+  // What the activation does is hashed: its validity.
+  auto longer = LoadProfilesFromString(act + "validity_hours = 24\n", "v.toml");
+  ASSERT_TRUE(longer.ok()) << longer.status().message();
+  EXPECT_NE((*en->Card("k"))->content_hash, (*longer->Card("k"))->content_hash);
+
+  auto es = LoadProfilesFromString(act + "language = \"es\"\n", "t.toml");
+  ASSERT_FALSE(es.ok());
+  EXPECT_NE(es.status().message().find(
+                "t.toml:20:12: card.k.activation.language: must be en, de or fr, not 'es'"),
+            std::string::npos)
+      << es.status().message();
+  auto num = LoadProfilesFromString(act + "language = 7\n", "t.toml");
+  ASSERT_FALSE(num.ok());
+  EXPECT_NE(num.status().message().find("card.k.activation.language"), std::string::npos)
+      << num.status().message();
+}
+
 TEST(ProfileTest, DuplicateNamesAcrossFilesNameBothFiles) {
   namespace fs = std::filesystem;
   fs::path dir = fs::temp_directory_path() / ("cp-prof-" + std::to_string(::getpid()));

@@ -2,6 +2,7 @@
 // and the per-address rate limiter.
 #include <gtest/gtest.h>
 
+#include "web/multipart.h"
 #include "web/pages.h"
 #include "web/security.h"
 
@@ -28,14 +29,14 @@ TEST(WebTest, HtmlIsEscapedInTextAndAttributes) {
   FormField f{"n", "Name <b>"};
   f.value = "\"><script>";
   f.error = "<bad>";
-  const std::string html = FieldHtml(f);
+  const std::string html = FieldHtml(Lang::kEn, f);
   EXPECT_EQ(html.find("<script>"), std::string::npos) << html;
   EXPECT_EQ(html.find("<bad>"), std::string::npos) << html;
   EXPECT_NE(html.find("aria-invalid=\"true\""), std::string::npos);
   EXPECT_NE(html.find("aria-describedby=\"f-n-error\""), std::string::npos);
   FormField p{"pw", "Password", "password"};
   p.value = "secret";
-  EXPECT_EQ(FieldHtml(p).find("secret"), std::string::npos);  // never shown back
+  EXPECT_EQ(FieldHtml(Lang::kEn, p).find("secret"), std::string::npos);  // never shown back
 }
 
 TEST(WebTest, Base64UrlMatchesRfc4648Vectors) {
@@ -111,12 +112,97 @@ TEST(WebTest, RateLimiterAllowsTheBurstThenRefusesPerAddress) {
 }
 
 TEST(WebTest, PagesDeclareTheirLanguageAndLoadOnlyOurStylesheet) {
-  const std::string html = Page("en", "T <1>", "<p>x</p>");
+  const std::string html = Page(Lang::kEn, "T <1>", "<p>x</p>");
   EXPECT_NE(html.find("<html lang=\"en\">"), std::string::npos);
+  EXPECT_NE(Page(Lang::kDe, "T", "").find("<html lang=\"de\">"), std::string::npos);
+  EXPECT_NE(Page(Lang::kFr, "T", "").find("<html lang=\"fr\">"), std::string::npos);
   EXPECT_NE(html.find("<title>T &lt;1&gt; - CertPress</title>"), std::string::npos);
   EXPECT_NE(html.find("href=\"/static/style.css\""), std::string::npos);
   EXPECT_EQ(html.find("<script"), std::string::npos);
   EXPECT_EQ(html.find("http"), std::string::npos);  // no external asset
+}
+
+TEST(WebTest, MultipartBoundaryIsReadFromTheContentType) {
+  EXPECT_EQ(*MultipartBoundary("multipart/form-data; boundary=----WebKitFormBoundaryAb12"),
+            "----WebKitFormBoundaryAb12");
+  EXPECT_EQ(*MultipartBoundary("Multipart/Form-Data;boundary=\"a b:c\""), "a b:c");
+  EXPECT_FALSE(MultipartBoundary("application/x-www-form-urlencoded").ok());
+  EXPECT_FALSE(MultipartBoundary("multipart/form-data").ok());
+  EXPECT_FALSE(MultipartBoundary("multipart/form-data; boundary=").ok());
+  EXPECT_FALSE(MultipartBoundary("multipart/form-data; boundary=\"a \"").ok());  // ends in space
+  EXPECT_FALSE(MultipartBoundary("multipart/form-data; boundary=" + std::string(71, 'x')).ok());
+  EXPECT_FALSE(MultipartBoundary("multipart/form-data; boundary=a; boundary=b").ok());
+  EXPECT_FALSE(MultipartBoundary("multipart/form-data; boundary=\"a\x01\"").ok());
+}
+
+TEST(WebTest, MultipartBodiesAsBrowsersSendThemAreRead) {
+  const std::string der("\x30\x82\x00\r\n--x\x00", 10);  // binary, a near-delimiter inside
+  const std::string body =
+      "--B\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\ntok\r\n"
+      "--B\r\nContent-Disposition: form-data; name=\"csr\"\r\n\r\n\r\n"
+      "--B\r\ncontent-disposition: form-data; name=\"csr_file\"; filename=\"my \\\"a\\\".der\"\r\n"
+      "Content-Type: application/octet-stream\r\n\r\n" +
+      der + "\r\n--B--\r\n";
+  auto parts = ParseMultipart(body, "B");
+  ASSERT_TRUE(parts.ok()) << parts.status().message();
+  ASSERT_EQ(parts->size(), 3u);
+  EXPECT_EQ(parts->at("csrf").data, "tok");
+  EXPECT_FALSE(parts->at("csrf").is_file);
+  EXPECT_EQ(parts->at("csr").data, "");
+  const FormPart& f = parts->at("csr_file");
+  EXPECT_TRUE(f.is_file);
+  EXPECT_EQ(f.filename, "my \"a\".der");
+  EXPECT_EQ(f.content_type, "application/octet-stream");
+  EXPECT_EQ(f.data, der);
+}
+
+TEST(WebTest, MalformedMultipartBodiesAreRefusedWithTheReason) {
+  const std::string ok_part = "Content-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"preamble\r\n--B\r\n" + ok_part + "--B--", "does not start with its boundary"},
+      {"--B\r\n" + ok_part + "--B\r\n" + ok_part + "--B--", "repeated"},
+      {"--B\r\nContent-Type: text/plain\r\n\r\n1\r\n--B--", "no Content-Disposition"},
+      {"--B\r\nContent-Disposition: attachment; name=\"a\"\r\n\r\n1\r\n--B--", "form-data"},
+      {"--B\r\nContent-Disposition: form-data; filename=\"a\"\r\n\r\n1\r\n--B--", "no name"},
+      {"--B\r\nContent-Disposition: form-data; name=\"a\"\r\nContent-Transfer-Encoding: "
+       "base64\r\n\r\nMQ==\r\n--B--",
+       "Content-Transfer-Encoding"},
+      {"--B\r\nContent-Disposition: form-data; name=\"a\r\n\r\n1\r\n--B--", "Content-Disposition"},
+      {"--B\r\nContent-Type: text/plain;\r\n charset=utf-8\r\n" + ok_part + "--B--", "folded"},
+      {"--B\r\n" + ok_part, "ends inside a part"},
+      {"--B\r\n" + std::string("Content-Disposition: form-data; name=\"a\"\r\n\r\n1"),
+       "ends inside"},
+      {"--Bx\r\n" + ok_part + "--B--", "not followed by CRLF"},
+      {"--B\r\nX-Long: " + std::string(3000, 'x') + "\r\n" + ok_part + "--B--", "longer than"},
+  };
+  for (const auto& [body, why] : cases) {
+    auto r = ParseMultipart(body, "B");
+    ASSERT_FALSE(r.ok()) << why;
+    EXPECT_NE(r.status().message().find(why), std::string::npos)
+        << "want: " << why << "\n got: " << r.status().message();
+  }
+  MultipartLimits two;
+  two.max_parts = 2;
+  std::string three = "--B";
+  for (const char* n : {"a", "b", "c"}) {
+    three += "\r\nContent-Disposition: form-data; name=\"" + std::string(n) + "\"\r\n\r\nv\r\n--B";
+  }
+  three += "--";
+  EXPECT_TRUE(ParseMultipart(three, "B").ok());
+  auto capped = ParseMultipart(three, "B", two);
+  ASSERT_FALSE(capped.ok());
+  EXPECT_NE(capped.status().message().find("more than 2 parts"), std::string::npos);
+}
+
+TEST(WebTest, FormsSpeakTheirLanguage) {
+  FormField f{"dept", "Abteilung"};
+  EXPECT_NE(FieldHtml(Lang::kDe, f).find("(optional)"), std::string::npos);
+  EXPECT_NE(FieldHtml(Lang::kFr, f).find("(facultatif)"), std::string::npos);
+  f.error = "x";
+  EXPECT_NE(ErrorSummary(Lang::kDe, "", {f}).find("Bitte korrigieren Sie Folgendes"),
+            std::string::npos);
+  EXPECT_EQ(Paragraphs("a <b>\n\nc", "notice"),
+            "<p class=\"notice\">a &lt;b&gt;</p>\n<p class=\"notice\">c</p>\n");
 }
 
 }  // namespace
