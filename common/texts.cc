@@ -269,6 +269,14 @@ constexpr Entry kTable[] = {
      {"Paste the request or choose its file.",
       "Fügen Sie den Antrag ein oder wählen Sie seine Datei.",
       "Collez la demande ou choisissez son fichier."}},
+    // The checks of a submitted request (ra::SubmitCsr: its signature, key, curve, names and
+    // extensions against the profile) say why in English only; the lead sentence is the
+    // page's language and says that the detail is not.
+    {Txt::kCsrRefused,
+     "CsrRefused",
+     {"The certificate signing request was refused: {detail}",
+      "Der Zertifikatsantrag wurde abgelehnt. Technische Meldung (auf Englisch): {detail}",
+      "La demande de certificat a été refusée. Message technique (en anglais) : {detail}"}},
     {Txt::kReceivedTitle,
      "ReceivedTitle",
      {"Application received", "Antrag eingegangen", "Demande reçue"}},

@@ -86,6 +86,7 @@ enum class Txt {
   kCsrFileHint,
   kCsrOneOfBoth,
   kCsrMissing,
+  kCsrRefused,
   kReceivedTitle,
   kReceivedBody,
   kHintEmail,

@@ -679,6 +679,10 @@ Response Site::Apply(const Request& req, const std::string& token) {
           view.errors[p.field] = m;
           continue;
         }
+        if (p.field == "csr") {
+          view.errors[p.field] = Fill(T(lang, Txt::kCsrRefused), {{"detail", p.message}});
+          continue;
+        }
         // The builder's messages name the field ("employee_id: 'X42' does not match ...",
         // "country is required"); next to the field its label says that already.
         std::string m = p.message;

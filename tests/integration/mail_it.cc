@@ -192,11 +192,7 @@ class MailIT : public ::testing::Test {
   // keys, and the activation keys unwrapped by the token.
   void OpenApi() {
     if (keys_) return;
-    TokenConfig tc;
-    tc.module = token_.module();
-    tc.label = token_.label();
-    tc.pin = SecureString(token_.pin());
-    auto t = OpenToken(tc);
+    auto t = OpenToken(testing::ConfigFor(token_));
     ASSERT_TRUE(t.ok()) << t.status().message();
     hsm_ = std::move(t).value();
     api_db_ = Connect();

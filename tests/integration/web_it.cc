@@ -214,11 +214,7 @@ class WebIT : public ::testing::Test {
       limited = StartServer({"--web.rate-limit", "6", "--web.rate-burst", "3"}, &limited_url);
       // The test's own view: the token (to mint links and codes as the mailer and the
       // operator's command do) and a connection with the audit keys.
-      TokenConfig tc;
-      tc.module = token.module();
-      tc.label = token.label();
-      tc.pin = SecureString(token.pin());
-      auto t = OpenToken(tc);
+      auto t = OpenToken(testing::ConfigFor(token));
       ASSERT_TRUE(t.ok()) << t.status().message();
       tok = std::move(t).value();
       conn = db.Connect();
@@ -979,6 +975,8 @@ TEST_F(WebIT, AnInvitationToACsrProfileTakesTheRequestAsAFilePemOrDer) {
       post(url, jar, Csrf(form.body), "-F " + Quote("csr_file=@" + s_->Path("not-a-csr.der")));
   EXPECT_EQ(junk.status, 400) << junk.body;
   EXPECT_NE(junk.body.find("id=\"f-csr-error\""), std::string::npos) << junk.body;
+  EXPECT_NE(junk.body.find("The certificate signing request was refused: "), std::string::npos)
+      << junk.body;
   // A broken multipart body (the boundary never closes): 400, the invitation still open.
   ASSERT_TRUE(WriteFile(s_->Path("broken.body"),
                         "--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n" +
