@@ -5,8 +5,10 @@
 // activation code an operator was shown. Also: a server down at first, a crash between sending
 // and marking sent, 50 concurrent redemptions, wrong codes, expiry, resend, and no secret in
 // logs or a database dump.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -90,17 +92,32 @@ class Smtpd {
 };
 
 // A free port in this suite's range, 2530-2597 (scripts/test's stack has 2598, the bench's
-// 2599).
+// 2599), held for this test process's life. ctest runs tests side by side, each in a process of
+// its own: a port that was merely free when looked at could be taken by another test's server
+// before ours bound it, and the servers answer alike, so a test once talked to another's
+// server. Each port is claimed with an exclusive lock on a file of its own (flock, released by
+// the kernel when the process ends), then checked unused.
 int FreePort() {
   const int span = 68;
+  const std::string dir = fs::temp_directory_path().string() + "/certpress-mailit-ports";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
   const int start = static_cast<int>(std::stoul(RandomSuffix().substr(0, 4), nullptr, 16) % span);
   for (int i = 0; i < span; ++i) {
     const int port = 2530 + (start + i) % span;
+    const int fd =
+        open((dir + "/" + std::to_string(port)).c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) continue;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      close(fd);
+      continue;
+    }
     if (Sh("timeout 1 bash -c 'exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port) +
            "' 2>/dev/null")
             .exit_code != 0) {
-      return port;
+      return port;  // fd stays open: the lock is ours until the process ends
     }
+    close(fd);
   }
   return 0;
 }
