@@ -246,8 +246,7 @@ TEST(LetterPdfTest, TheWindowCheckAgreesWithThePageAtTheEdge) {
       Fixture f;
       f.page.address = {line};
       const bool page_ok = RenderLetterPdf(f.page).ok();
-      EXPECT_EQ(CheckWindowFit(f.page.holder_name, {line}).ok(), page_ok)
-          << unit << " x " << n;
+      EXPECT_EQ(CheckWindowFit(f.page.holder_name, {line}).ok(), page_ok) << unit << " x " << n;
       if (page_ok) fits_up_to = n;
     }
     EXPECT_GT(fits_up_to, 0) << unit;
