@@ -439,21 +439,28 @@ class Run {
     }
   }
 
-  // Release gives this run's claims back. In a transaction that is retried and reconnects:
-  // a run whose database node died releases them through the node its connection moves to
-  // (db.hosts), instead of leaving them to wait out their lease.
-  void Release() {
+  // GiveBackClaims returns every request this claimer still holds to the queue, in a
+  // transaction that is retried and reconnects: a run whose database node died releases them
+  // through the node its connection moves to (db.hosts), instead of leaving them to wait out
+  // their lease. |what| names them in the warning when that fails too.
+  Result<int64_t> GiveBackClaims(std::string_view what) {
     int64_t released = 0;
     Status st = store::RunTransaction(*claim_db_, [&](store::Connection& c) -> Status {
       CP_ASSIGN_OR_RETURN(released, store::ReleaseClaims(c, opt_.claimer));
       return Status::Ok();
     });
-    if (st.ok()) {
-      summary_.released = released;
-    } else {
-      log_.Warn("claims not released; they wait out their lease",
+    if (!st.ok()) {
+      log_.Warn(std::string(what) + " not released; they wait out their lease",
                 {{"run", summary_.run_id}, {"error", st.message()}});
+      return st;
     }
+    return released;
+  }
+
+  // Release gives this run's claims back when it ends.
+  void Release() {
+    auto released = GiveBackClaims("claims");
+    if (released.ok()) summary_.released = *released;
   }
 
   // ReleaseOrphans runs when a pass of the pipeline has ended normally: every chunk this run
@@ -463,21 +470,14 @@ class Run {
   // were never counted as claimed). Such claims are given back, so that
   // this run (another pass) or another scheduler issues them now instead of after their lease.
   int64_t ReleaseOrphans() {
-    int64_t released = 0;
-    Status st = store::RunTransaction(*claim_db_, [&](store::Connection& c) -> Status {
-      CP_ASSIGN_OR_RETURN(released, store::ReleaseClaims(c, opt_.claimer));
-      return Status::Ok();
-    });
-    if (!st.ok()) {
-      log_.Warn("orphaned claims not released; they wait out their lease",
-                {{"run", summary_.run_id}, {"error", st.message()}});
-      return 0;
-    }
-    if (released > 0) {
+    auto released = GiveBackClaims("orphaned claims");
+    if (!released.ok()) return 0;
+    const int64_t n = *released;
+    if (n > 0) {
       log_.Warn("released claims whose commit was not confirmed (a database node died)",
-                {{"run", summary_.run_id}, {"released", released}});
+                {{"run", summary_.run_id}, {"released", n}});
     }
-    return released;
+    return n;
   }
 
   bool HasFatal() {
