@@ -239,6 +239,8 @@ int Main(int argc, char** argv) {
     // boost::bad_any_cast) so that the user still gets one line and exit code 1.
     r = Fail(Internal(e.what()));
   }
+  // Also after a failure: a command that refused some items may have audited the others.
+  ctx.CheckpointIfAudited();
   if (r.status.ok()) return kExitOk;
   std::cerr << "certpress " << cmd->name << ": " << r.status.message() << "\n";
   return r.usage ? kExitUsage : kExitFailure;

@@ -53,7 +53,14 @@ CommandResult AuditVerify(Context& ctx) {
   if (!db.ok()) return Fail(db.status());
   auto token = ctx.Token();
   if (!token.ok()) return Fail(token.status().Wrap("the audit keys are in the token"));
-  auto t = batch::VerifyAuditTrail(**db, **token, ctx.Get<std::string>("audit.checkpoint-file"));
+  // Without profiles the approvals are recounted against the requests' own rows only.
+  auto profiles = ctx.Profiles();
+  if (!profiles.ok()) {
+    log::Get("audit").Warn("profiles not loaded: approvals are checked against each request's row",
+                           {{"error", profiles.status().message()}});
+  }
+  auto t = batch::VerifyAuditTrail(**db, **token, ctx.Get<std::string>("audit.checkpoint-file"),
+                                   profiles.ok() ? *profiles : nullptr);
   if (!t.ok()) return Fail(t.status());
   const store::AuditReport& r = t->chain;
   const ra::DecisionAudit& d = t->decisions;
@@ -64,6 +71,7 @@ CommandResult AuditVerify(Context& ctx) {
                         {"decision_statements", d.statements},
                         {"signed_decisions", d.decisions},
                         {"unsigned_legacy_decisions", d.unsigned_legacy},
+                        {"approved_requests_checked", d.approved_requests},
                         {"keyed", r.keyed},
                         {"checkpoints", t->checkpoints.in_db},
                         {"checkpoints_in_file", t->checkpoints.in_file}};
@@ -81,7 +89,8 @@ CommandResult AuditVerify(Context& ctx) {
     }
     if (others_ok) {
       ctx.out << "decisions intact: " << d.decisions << " signed by operators in " << d.statements
-              << " statements";
+              << " statements; " << d.approved_requests
+              << " approved request(s) recounted from them";
       if (d.unsigned_legacy) ctx.out << " (" << d.unsigned_legacy << " older, unsigned)";
       ctx.out << "\n";
     }

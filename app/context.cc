@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "common/bytes.h"
+#include "common/log.h"
 #include "kgs/audit_keys.h"
 #include "store/schema.h"
 
@@ -109,6 +110,14 @@ Result<TokenConfig> Context::TokenSettings() const {
   if (!pin.ok()) return pin.status().Wrap("reading the token PIN");
   c.pin = std::move(pin).value();
   return c;
+}
+
+void Context::CheckpointIfAudited() {
+  if (!db_ || db_->AuditAppended() == 0 || !token_) return;
+  auto cp = kgs::WriteCheckpoint(*db_, *token_, Get<std::string>("audit.checkpoint-file"));
+  if (!cp.ok()) {
+    log::Get("audit").Warn("audit checkpoint not written", {{"error", cp.status().message()}});
+  }
 }
 
 Result<CryptoToken*> Context::Token() {

@@ -67,6 +67,12 @@ class Context {
   Result<kgs::MailSettings> MailSettings() const;
   // Actor names who is acting, for the audit log.
   std::string Actor() const;
+  // CheckpointIfAudited signs a checkpoint of the audit chain's head (kgs::WriteCheckpoint)
+  // when the command appended audit entries through Db(): every decision, registration, letter
+  // print and card change is then covered by a signature in the checkpoint file, not only the
+  // runs (a tail cut after the last checkpoint is what the file cannot catch). A failure is
+  // logged; the command's own outcome stands.
+  void CheckpointIfAudited();
 
   std::ostream& out = std::cout;
 

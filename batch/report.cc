@@ -33,7 +33,8 @@ Result<StatusReport> LoadStatus(store::Connection& db, int last_runs) {
 }
 
 Result<AuditTrail> VerifyAuditTrail(store::Connection& db, CryptoToken& token,
-                                    const std::string& checkpoint_file) {
+                                    const std::string& checkpoint_file,
+                                    const profiles::ProfileSet* profiles) {
   AuditTrail t;
   // The chain's hash is kept at each place a checkpoint names, as the walk passes it.
   CP_ASSIGN_OR_RETURN(auto seqs, kgs::CheckpointSeqs(db, checkpoint_file));
@@ -42,7 +43,7 @@ Result<AuditTrail> VerifyAuditTrail(store::Connection& db, CryptoToken& token,
   CP_ASSIGN_OR_RETURN(t.chain, store::VerifyAudit(db, &chain_at));
   CP_ASSIGN_OR_RETURN(
       t.checkpoints, kgs::VerifyCheckpoints(db, token, checkpoint_file, chain_at, t.chain.entries));
-  CP_ASSIGN_OR_RETURN(t.decisions, ra::VerifyDecisions(db));
+  CP_ASSIGN_OR_RETURN(t.decisions, ra::VerifyDecisions(db, profiles));
   t.problems = t.decisions.problems;
   t.problems.insert(t.problems.end(), t.checkpoints.problems.begin(), t.checkpoints.problems.end());
   return t;

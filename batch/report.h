@@ -44,7 +44,9 @@ struct AuditTrail {
 
   bool intact() const { return chain.intact && problems.empty(); }
 };
+// |profiles| (may be null) tells how many approvals a request of a profile needs.
 Result<AuditTrail> VerifyAuditTrail(store::Connection& db, CryptoToken& token,
-                                    const std::string& checkpoint_file);
+                                    const std::string& checkpoint_file,
+                                    const profiles::ProfileSet* profiles);
 
 }  // namespace certpress::batch

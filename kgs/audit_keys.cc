@@ -173,6 +173,16 @@ Result<CheckpointAudit> VerifyCheckpoints(store::Connection& db, CryptoToken& to
   audit.in_db = static_cast<int64_t>(in_db.size());
   audit.in_file = static_cast<int64_t>(in_file.size());
   if (in_db.empty() && in_file.empty()) return audit;
+  if (!file.empty() && in_file.empty()) {
+    // Every checkpoint is written to both; a file gone (or emptied) is the one copy outside
+    // the database removed, and with it what would catch an older database restored.
+    audit.problems.push_back("the checkpoint file " + file +
+                             " is missing or empty, but the "
+                             "database holds " +
+                             std::to_string(in_db.size()) +
+                             " signed checkpoint(s): it was removed, or audit.checkpoint-file "
+                             "names another node's");
+  }
   auto spki = AuditSigningSpki(token);
   if (!spki.ok()) return spki.status().Wrap("audit signing key");
   auto check = [&](const store::Checkpoint& cp, const std::string& where) {

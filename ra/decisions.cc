@@ -283,7 +283,132 @@ Result<Statement> ParseStatement(std::string_view text) {
   return s;
 }
 
-Result<DecisionAudit> VerifyDecisions(store::Connection& db) {
+namespace {
+
+// A stored statement as `audit verify` trusts it: its signature verified against its
+// operator's registered certificate, and what it decided about which content.
+struct CheckedStatement {
+  bool ok = false;
+  std::string signer;  // the registered operator whose certificate verified it
+  std::string decision;
+  std::map<int64_t, std::string> hashes;  // request id -> content hash
+};
+
+Result<CheckedStatement> CheckStatement(store::Connection& db, int64_t id) {
+  CheckedStatement out;
+  CP_ASSIGN_OR_RETURN(auto st, store::FindStatement(db, id));
+  if (!st) return out;
+  CP_ASSIGN_OR_RETURN(auto op, store::FindOperatorById(db, st->operator_id));
+  if (!op) return out;
+  if (!VerifyStatementSignature(AsBytes(op->cert_der), AsBytes(st->statement),
+                                AsBytes(st->signature))
+           .ok()) {
+    return out;
+  }
+  auto parsed = ParseStatement(st->statement);
+  if (!parsed.ok() || parsed->op != op->name) return out;
+  out.ok = true;
+  out.signer = op->name;
+  out.decision = parsed->decision;
+  for (auto& [rid, hash] : parsed->requests) out.hashes.emplace(rid, std::move(hash));
+  return out;
+}
+
+// VerifyApprovals walks every request that reached a state only approval leads to, and
+// recounts its approvals from the signed statements alone: each must be a verified statement
+// by the operator the approval row names, approving the request's content as it is now, and
+// the distinct operators must be as many as the request needed (the more of its row and,
+// where the request still pins the loaded profile, that profile). A bare
+// `UPDATE requests SET state = 'approved'`, a lowered approvals_needed, an approval row
+// pointing at another operator's statement or a forged statement row are caught here: the
+// run-time account can write those rows, but not an operator's signature.
+Status VerifyApprovals(store::Connection& db, const profiles::ProfileSet* profiles,
+                       DecisionAudit& audit) {
+  std::map<int64_t, CheckedStatement> cache;
+  for (int64_t after = 0;;) {
+    CP_ASSIGN_OR_RETURN(auto page, store::PastApprovals(db, after, static_cast<int>(kPage)));
+    if (page.empty()) break;
+    after = page.back().view.id;
+    std::vector<int64_t> ids;
+    for (const auto& p : page) ids.push_back(p.view.id);
+    CP_ASSIGN_OR_RETURN(auto rows, store::ApprovalsOf(db, ids));
+    std::map<int64_t, std::vector<const store::ApprovalRow*>> by_request;
+    for (const auto& r : rows) by_request[r.request_id].push_back(&r);
+    for (const auto& p : page) {
+      const store::DecisionView& v = p.view;
+      ++audit.approved_requests;
+      const std::string what = "request " + std::to_string(v.id) + " (" + v.state + ")";
+      int needed = p.approvals_needed;
+      const profiles::CardProfile* profile = nullptr;
+      if (profiles != nullptr) {
+        auto c = profiles->Card(v.profile);
+        if (c.ok() && v.profile_hash.size() == (*c)->content_hash.size() &&
+            std::equal((*c)->content_hash.begin(), (*c)->content_hash.end(),
+                       reinterpret_cast<const uint8_t*>(v.profile_hash.data()))) {
+          profile = *c;
+        }
+      }
+      if (profile != nullptr && profile->approvals > needed) {
+        audit.problems.push_back(what + " needed " + std::to_string(profile->approvals) +
+                                 " approval(s) by profile '" + v.profile + "', but its row says " +
+                                 std::to_string(needed));
+        needed = profile->approvals;
+      }
+      if (needed <= 0) continue;
+      const std::string hash = ContentHash(v);
+      std::set<std::string> approvers;
+      int legacy = 0;
+      for (const store::ApprovalRow* a : by_request[v.id]) {
+        if (a->statement_id == 0) {
+          ++legacy;  // schema < 6; counted in unsigned_legacy
+          continue;
+        }
+        if (cache.size() > 256) cache.clear();
+        auto it = cache.find(a->statement_id);
+        if (it == cache.end()) {
+          CP_ASSIGN_OR_RETURN(auto checked, CheckStatement(db, a->statement_id));
+          it = cache.emplace(a->statement_id, std::move(checked)).first;
+        }
+        const CheckedStatement& st = it->second;
+        const std::string by =
+            "the approval by '" + a->op + "' (statement " + std::to_string(a->statement_id) + ")";
+        if (!st.ok) {
+          audit.problems.push_back(what + ": " + by + " is not a verified statement");
+          continue;
+        }
+        if (st.signer != a->op || st.decision != "approve") {
+          audit.problems.push_back(what + ": " + by + " points at a statement by '" + st.signer +
+                                   "' (" + st.decision + ")");
+          continue;
+        }
+        auto h = st.hashes.find(v.id);
+        if (h == st.hashes.end() || h->second != hash) {
+          audit.problems.push_back(what + ": " + by +
+                                   " does not approve what the request holds now");
+          continue;
+        }
+        if (profile != nullptr && !profile->submitter_may_approve) {
+          auto submitter = CanonicalOperatorName(v.submitted_by);
+          if (submitter.ok() && *submitter == a->op) {
+            audit.problems.push_back(what + ": " + by + " is its submitter's own");
+            continue;
+          }
+        }
+        approvers.insert(a->op);
+      }
+      if (static_cast<int>(approvers.size()) + legacy < needed) {
+        audit.problems.push_back(what + " has " + std::to_string(approvers.size()) +
+                                 " verified approval(s) of the " + std::to_string(needed) +
+                                 " it needed");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<DecisionAudit> VerifyDecisions(store::Connection& db, const profiles::ProfileSet* profiles) {
   DecisionAudit audit;
   CP_ASSIGN_OR_RETURN(audit.unsigned_legacy, store::UnsignedDecisions(db));
   std::map<int64_t, store::OperatorRecord> operators;
@@ -330,6 +455,7 @@ Result<DecisionAudit> VerifyDecisions(store::Connection& db) {
       }
     }
   }
+  CP_RETURN_IF_ERROR(VerifyApprovals(db, profiles, audit));
   return audit;
 }
 

@@ -77,11 +77,16 @@ struct DecisionAudit {
   int64_t statements = 0;
   int64_t decisions = 0;        // approvals and rejections covered by verified statements
   int64_t unsigned_legacy = 0;  // decisions recorded before operators signed (schema < 6)
+  int64_t approved_requests = 0;  // requests past approval whose approvals were recounted
   std::vector<std::string> problems;
 };
 // VerifyDecisions checks every stored statement again: its signature against the operator's
 // registered certificate, its operator, and that every decision recorded under it is one the
-// statement names, with the same decision.
-Result<DecisionAudit> VerifyDecisions(store::Connection& db);
+// statement names, with the same decision. Then it recounts, for every request past approval,
+// the distinct operators whose verified statements approved its present content, against
+// what it needed (its row, and |profiles|' profile where the request still pins it; null:
+// the row alone), with the submitter rule.
+Result<DecisionAudit> VerifyDecisions(store::Connection& db,
+                                      const profiles::ProfileSet* profiles = nullptr);
 
 }  // namespace certpress::ra

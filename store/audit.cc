@@ -131,6 +131,7 @@ Status AppendAuditBatch(Connection& conn, const std::vector<AuditEvent>& events,
   auto upd = Sql(conn).Exec("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1",
                             {seq + static_cast<int64_t>(events.size()), AsSv(prev)});
   if (!upd.ok()) return upd.status().Wrap("advancing the audit head");
+  conn.CountAuditAppended(static_cast<int64_t>(events.size()));
   return Status::Ok();
 }
 

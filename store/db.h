@@ -122,6 +122,10 @@ class Connection {
   // SetAuditKeys gives this connection the audit chain's keys (loaded after it opened, since
   // the wrapped keys are read through it).
   void SetAuditKeys(std::shared_ptr<const AuditKeys> keys) { config_.audit_keys = std::move(keys); }
+  // AuditAppended counts the audit entries appended through this connection (rolled-back ones
+  // included): a command that wrote any ends with a signed checkpoint (app/).
+  int64_t AuditAppended() const { return audit_appended_; }
+  void CountAuditAppended(int64_t n) { audit_appended_ += n; }
 
  private:
   // Raw SQL is private to store/: its repositories reach it through Sql (store/sql.h), and
@@ -157,6 +161,7 @@ class Connection {
   MYSQL* mysql_ = nullptr;
   std::string node_;
   bool broken_ = false;  // a reconnect-class error was seen: close before the next use
+  int64_t audit_appended_ = 0;
   std::map<std::string, MYSQL_STMT*, std::less<>> stmts_;
 };
 

@@ -88,6 +88,12 @@ Result<std::vector<StatementRecord>> ListStatements(Connection& conn, int64_t af
   return out;
 }
 
+Result<std::optional<StatementRecord>> FindStatement(Connection& conn, int64_t id) {
+  CP_ASSIGN_OR_RETURN(auto rows, ListStatements(conn, id - 1, 1));
+  if (rows.empty() || rows[0].id != id) return std::optional<StatementRecord>();
+  return std::optional<StatementRecord>(std::move(rows[0]));
+}
+
 Result<std::vector<std::pair<int64_t, std::string>>> DecisionsOf(Connection& conn, int64_t id) {
   CP_ASSIGN_OR_RETURN(auto rows, Sql(conn).Query("SELECT request_id, decision FROM approvals "
                                                  "WHERE statement_id = ? ORDER BY request_id",

@@ -48,6 +48,7 @@ Result<int64_t> StoreStatement(Connection& conn, int64_t operator_id, std::strin
                                ByteSpan signature);
 // ListStatements pages through statements with ids above |after_id|, in id order.
 Result<std::vector<StatementRecord>> ListStatements(Connection& conn, int64_t after_id, int limit);
+Result<std::optional<StatementRecord>> FindStatement(Connection& conn, int64_t id);
 // DecisionsOf returns the (request id, decision) pairs recorded under statement |id|.
 Result<std::vector<std::pair<int64_t, std::string>>> DecisionsOf(Connection& conn, int64_t id);
 // UnsignedDecisions counts approvals and rejections that name no statement (made before

@@ -304,24 +304,62 @@ Result<Decision> Reject(Connection& conn, int64_t id, const std::string& op,
   return Decision{id, kRejected, 0};
 }
 
+namespace {
+
+// What a decision is about (ContentHash's inputs), columns 0-10 of a DecisionView query.
+constexpr const char* kDecisionViewSelect =
+    "SELECT r.id, r.state, r.profile, r.profile_hash, COALESCE(r.ca_id, 0), "
+    "COALESCE(c.label, ''), r.subject, COALESCE(r.subject_der, ''), "
+    "COALESCE(r.sans_json, ''), COALESCE(r.csr_der, ''), COALESCE(r.submitted_by, '') ";
+DecisionView DecisionViewOf(const Row& r) {
+  return {r.Int(0), r.Str(1), r.Str(2), r.Str(3), r.Int(4), r.Str(5),
+          r.Str(6), r.Str(7), r.Str(8), r.Str(9), r.Str(10)};
+}
+
+}  // namespace
+
 Result<std::vector<DecisionView>> DecisionViews(Connection& conn, std::span<const int64_t> ids,
                                                 bool lock) {
   std::vector<DecisionView> out;
   if (ids.empty()) return out;
+  CP_ASSIGN_OR_RETURN(auto rows, Sql(conn).QueryV(std::string(kDecisionViewSelect) +
+                                                      "FROM requests r LEFT JOIN cas c ON c.id = "
+                                                      "r.ca_id WHERE r.id IN " +
+                                                      InClause(ids.size()) + " ORDER BY r.id" +
+                                                      (lock ? " FOR UPDATE" : ""),
+                                                  WithIds({}, ids)));
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back(DecisionViewOf(r));
+  return out;
+}
+
+Result<std::vector<PastApproval>> PastApprovals(Connection& conn, int64_t after_id, int limit) {
+  // Every state a request reaches only through approval; pending, rejected and failed
+  // requests issue nothing.
   CP_ASSIGN_OR_RETURN(
       auto rows,
-      Sql(conn).QueryV(
-          "SELECT r.id, r.state, r.profile, r.profile_hash, COALESCE(r.ca_id, 0), "
-          "COALESCE(c.label, ''), r.subject, COALESCE(r.subject_der, ''), "
-          "COALESCE(r.sans_json, ''), COALESCE(r.csr_der, ''), COALESCE(r.submitted_by, '') "
-          "FROM requests r LEFT JOIN cas c ON c.id = r.ca_id WHERE r.id IN " +
-              InClause(ids.size()) + " ORDER BY r.id" + (lock ? " FOR UPDATE" : ""),
-          WithIds({}, ids)));
+      Sql(conn).Query(std::string(kDecisionViewSelect) +
+                          ", r.approvals_needed FROM requests r LEFT JOIN cas c ON c.id = "
+                          "r.ca_id WHERE r.id > ? AND r.state NOT IN ('pending', 'rejected', "
+                          "'failed') ORDER BY r.id LIMIT ?",
+                      {after_id, int64_t{limit}}));
+  std::vector<PastApproval> out;
   out.reserve(rows.size());
-  for (const auto& r : rows) {
-    out.push_back({r.Int(0), r.Str(1), r.Str(2), r.Str(3), r.Int(4), r.Str(5), r.Str(6), r.Str(7),
-                   r.Str(8), r.Str(9), r.Str(10)});
-  }
+  for (const auto& r : rows) out.push_back({DecisionViewOf(r), static_cast<int>(r.Int(11))});
+  return out;
+}
+
+Result<std::vector<ApprovalRow>> ApprovalsOf(Connection& conn, std::span<const int64_t> ids) {
+  std::vector<ApprovalRow> out;
+  if (ids.empty()) return out;
+  CP_ASSIGN_OR_RETURN(auto rows,
+                      Sql(conn).QueryV("SELECT request_id, operator, "
+                                       "COALESCE(statement_id, 0) FROM approvals "
+                                       "WHERE decision = 'approve' AND request_id IN " +
+                                           InClause(ids.size()) + " ORDER BY request_id, operator",
+                                       WithIds({}, ids)));
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back({r.Int(0), r.Str(1), r.Int(2)});
   return out;
 }
 

@@ -121,6 +121,21 @@ struct DecisionView {
 // inside the caller's transaction.
 Result<std::vector<DecisionView>> DecisionViews(Connection& conn, std::span<const int64_t> ids,
                                                 bool lock);
+// PastApproval is a request in a state reached only through approval (approved, issuing,
+// issued, and what follows), with the number of distinct approvals its row says it needed.
+struct PastApproval {
+  DecisionView view;
+  int approvals_needed = 0;
+};
+// PastApprovals pages through such requests with ids above |after_id|, in id order.
+Result<std::vector<PastApproval>> PastApprovals(Connection& conn, int64_t after_id, int limit);
+struct ApprovalRow {
+  int64_t request_id = 0;
+  std::string op;
+  int64_t statement_id = 0;  // 0: none (an unsigned decision of schema < 6)
+};
+// ApprovalsOf lists the approvals (not rejections) recorded for |ids|.
+Result<std::vector<ApprovalRow>> ApprovalsOf(Connection& conn, std::span<const int64_t> ids);
 // PendingIds lists pending requests of |profile| (all profiles if empty), oldest first.
 Result<std::vector<int64_t>> PendingIds(Connection& conn, const std::string& profile,
                                         int64_t after_id, int limit);

@@ -490,6 +490,26 @@ const std::vector<Migration>& Migrations() {
                 created_at DATETIME(6) NULL
               ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin)",
        }},
+      {19,
+       "decisions name their signed statement",
+       {
+           // Since schema 6 every approval and rejection is recorded under the statement its
+           // operator signed; only older rows have none, and `audit verify` counts those as
+           // legacy. The server refuses a new one without, so the run-time account cannot
+           // forge a "legacy" approval (it has no TRIGGER privilege to drop these).
+           R"(CREATE TRIGGER IF NOT EXISTS approvals_signed_insert BEFORE INSERT ON approvals
+              FOR EACH ROW BEGIN
+                IF NEW.statement_id IS NULL THEN
+                  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'a decision names its signed statement';
+                END IF;
+              END)",
+           R"(CREATE TRIGGER IF NOT EXISTS approvals_signed_update BEFORE UPDATE ON approvals
+              FOR EACH ROW BEGIN
+                IF NEW.statement_id IS NULL THEN
+                  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'a decision names its signed statement';
+                END IF;
+              END)",
+       }},
   };
   return kMigrations;
 }
@@ -521,6 +541,9 @@ constexpr TablePrivileges kRestricted[] = {
     {"audit_keys", "SELECT, INSERT"},
     {"audit_checkpoints", "SELECT, INSERT"},
     {"decision_statements", "SELECT, INSERT"},
+    // An operator's certificate is what their signatures are checked against: registered once,
+    // never rewritten by the run-time account (it may only disable or re-enable).
+    {"operators", "SELECT, INSERT, UPDATE (status)"},
     {"activation_keys", "SELECT, INSERT"},
     // Claimed, then marked created; a dead creator's claim is taken over (UPDATE); never deleted.
     {"token_keys", "SELECT, INSERT, UPDATE"},

@@ -726,6 +726,67 @@ TEST_F(BatchIT, SignedDecisionsAreVerifiedAgainByAuditVerify) {
       << bad.err;
 }
 
+// The run-time account can write request and approval rows, but not an operator's signature:
+// `audit verify` recounts every approved request's approvals from the signed statements, so
+// a bare state change, an approval pointing at another operator's statement and a lowered
+// approval count are each caught, and the honestly approved request is not named.
+TEST_F(BatchIT, ApprovalsForgedInTheDatabaseAreCaughtByAuditVerify) {
+  ASSERT_EQ(Run({"import", Employees(3), "--profile", "employee-piv", "--ca", "issuing"}).exit_code,
+            0);
+  const int64_t first = Scalar("SELECT MIN(id) FROM requests");
+  const std::string honest = std::to_string(first), bare = std::to_string(first + 1),
+                    borrowed = std::to_string(first + 2);
+  ASSERT_EQ(cli_.Decide({"approve", "--ids", honest}, "alice").exit_code, 0);
+  ASSERT_EQ(cli_.Decide({"approve", "--ids", honest}, "bob").exit_code, 0);
+  ASSERT_EQ(cli_.Decide({"approve", "--ids", borrowed}, "alice").exit_code, 0);
+  ASSERT_EQ(
+      Run({"import", Employees(1, 900), "--profile", "employee-soft", "--ca", "issuing"}).exit_code,
+      0);
+  const std::string lowered = std::to_string(Scalar("SELECT MAX(id) FROM requests"));
+  auto before = Run({"audit", "verify", "--json"});
+  ASSERT_EQ(before.exit_code, 0) << before.err;
+  EXPECT_EQ(nlohmann::json::parse(before.out)["approved_requests_checked"], 1);
+
+  auto c = db_.Connect();
+  auto& sql = *c;
+  const int64_t alices = Scalar("SELECT MAX(id) FROM decision_statements");
+  ASSERT_TRUE(store::Sql(sql)
+                  .Exec("UPDATE requests SET state = 'approved' WHERE id = ?", {first + 1})
+                  .ok());
+  ASSERT_TRUE(store::Sql(sql)
+                  .Exec("INSERT INTO approvals (request_id, operator, decision, statement_id) "
+                        "VALUES (?, 'bob', 'approve', ?)",
+                        {first + 2, alices})
+                  .ok());
+  ASSERT_TRUE(store::Sql(sql)
+                  .Exec("UPDATE requests SET state = 'approved' WHERE id = ?", {first + 2})
+                  .ok());
+  ASSERT_TRUE(store::Sql(sql)
+                  .Exec("UPDATE requests SET state = 'approved', approvals_needed = 0 WHERE id = "
+                        "(SELECT MAX(id) FROM (SELECT id FROM requests) r)")
+                  .ok());
+  auto after = Run({"audit", "verify"});
+  EXPECT_EQ(after.exit_code, 1) << after.out;
+  EXPECT_NE(after.err.find("request " + bare + " (approved) has 0 verified approval(s) of the 2"),
+            std::string::npos)
+      << after.err;
+  EXPECT_NE(
+      after.err.find("request " + borrowed + " (approved): the approval by 'bob' (statement " +
+                     std::to_string(alices) + ") points at a statement by 'alice' (approve)"),
+      std::string::npos)
+      << after.err;
+  EXPECT_NE(
+      after.err.find("request " + borrowed + " (approved) has 1 verified approval(s) of the 2"),
+      std::string::npos)
+      << after.err;
+  EXPECT_NE(after.err.find("request " + lowered +
+                           " (approved) needed 1 approval(s) by profile 'employee-soft', but "
+                           "its row says 0"),
+            std::string::npos)
+      << after.err;
+  EXPECT_EQ(after.err.find("request " + honest + " "), std::string::npos) << after.err;
+}
+
 // The audit chain is keyed by the token, and its head is checkpointed with a signature by the
 // token's audit key, in the database and in a file outside it. An administrator who cuts the
 // chain back to an earlier, still valid prefix (and deletes the database's checkpoints) is
@@ -769,6 +830,36 @@ TEST_F(BatchIT, ACutAndReGrownAuditChainIsCaughtByTheCheckpointFile) {
   EXPECT_NE(forged.err.find("the signature does not verify with the signing key"),
             std::string::npos)
       << forged.err;
+}
+
+// A command that audits anything ends with a signed checkpoint, in the database and in the
+// file (not only runs do); and the file removed is caught, since it is the copy outside the
+// database that would catch an older database restored.
+TEST_F(BatchIT, EveryAuditingCommandIsCheckpointedAndARemovedCheckpointFileIsCaught) {
+  ASSERT_EQ(
+      Run({"import", Employees(2), "--profile", "employee-soft", "--ca", "issuing"}).exit_code, 0);
+  cli_.OperatorArgs("alice");  // enrolled (and checkpointed) before the count
+  const int64_t after_import = Scalar("SELECT COUNT(*) FROM audit_checkpoints");
+  EXPECT_GE(after_import, 2);
+  const std::string a = std::to_string(Scalar("SELECT MIN(id) FROM requests"));
+  ASSERT_EQ(cli_.Decide({"approve", "--ids", a}, "alice").exit_code, 0);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM audit_checkpoints"), after_import + 1);
+  // The approval's checkpoint is at the chain's head: the decision is covered.
+  EXPECT_EQ(Scalar("SELECT MAX(seq) FROM audit_checkpoints"),
+            Scalar("SELECT seq FROM audit_head WHERE id = 1"));
+  auto ok = Run({"audit", "verify", "--json"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  auto j = nlohmann::json::parse(ok.out);
+  EXPECT_EQ(j["checkpoints"], j["checkpoints_in_file"]);
+  const std::string file = cli_.dir() + "/audit-checkpoints.jsonl";
+  ASSERT_TRUE(fs::remove(file));
+  auto gone = Run({"audit", "verify"});
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_NE(gone.err.find("the checkpoint file " + file +
+                          " is missing or empty, but the database "
+                          "holds"),
+            std::string::npos)
+      << gone.err;
 }
 
 // Issuance is audited per chunk: one entry with the RFC 6962 Merkle root of its

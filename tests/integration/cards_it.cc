@@ -36,12 +36,14 @@ class CardsIT : public ::testing::Test {
   }
 
   // Card inserts what a station leaves for a card it personalized (or failed): a request of
-  // employee-piv, issued, and the card's row in |state|. Returns the request id.
+  // employee-piv, issued, and the card's row in |state|. Returns the request id. The request
+  // needs no approval (`audit verify` recounts the approvals of every issued request, and this
+  // one was never decided on).
   int64_t Card(const std::string& serial, const std::string& state, int64_t request_id = 0) {
     if (request_id == 0) {
       auto r = store::Sql(*conn_).Exec(
-          "INSERT INTO requests (profile, profile_hash, state) VALUES ('employee-piv', "
-          "REPEAT(X'00', 32), 'issued')");
+          "INSERT INTO requests (profile, profile_hash, approvals_needed, state) VALUES "
+          "('employee-piv', REPEAT(X'00', 32), 0, 'issued')");
       EXPECT_TRUE(r.ok()) << r.status().message();
       request_id = r.ok() ? static_cast<int64_t>(r->insert_id) : 0;
     }

@@ -70,7 +70,9 @@ TEST_F(CliIT, CaPrivateKeysReportNeverExtractable) {
   MakeHierarchy();
   auto r = ListPrivateKeys(token_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(Occurrences(r.out, "never extractable"), 2u) << r.out;
+  // The two CAs' keys, and the audit signing key the commands' checkpoints made.
+  EXPECT_EQ(Occurrences(r.out, "never extractable"), 3u) << r.out;
+  EXPECT_NE(r.out.find("label:      certpress-audit"), std::string::npos) << r.out;
 }
 
 TEST_F(CliIT, ListJsonAndAuditTrail) {
@@ -89,8 +91,10 @@ TEST_F(CliIT, ListJsonAndAuditTrail) {
   ASSERT_EQ(audit.exit_code, 0) << audit.err;
   auto a = nlohmann::json::parse(audit.out);
   EXPECT_EQ(a["intact"], true);
-  // The audit key's creation (the chain's first keyed entry), then the two CAs.
-  EXPECT_EQ(a["entries"], 3);
+  // The audit key's creation (the chain's first keyed entry), the root CA, the audit signing
+  // key's creation (the first command's checkpoint made it), then the issuing CA.
+  EXPECT_EQ(a["entries"], 4);
+  EXPECT_GE(a["checkpoints"].get<int>(), 2);
   EXPECT_EQ(a["keyed"], true);
 }
 

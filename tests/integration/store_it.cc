@@ -505,6 +505,10 @@ TEST(StoreIT, RunTimeAccountAppendsToTheAuditLogButCannotRewriteIt) {
       "DELETE FROM audit_head",
       "UPDATE schema_migrations SET version = version + 100",
       "GRANT ALL PRIVILEGES ON requests TO 'certpress'@'localhost'",
+      // An operator's certificate is what their signatures verify against.
+      "UPDATE operators SET cert_der = X'00', cert_sha256 = REPEAT(X'00', 32)",
+      "DELETE FROM operators",
+      "DROP TRIGGER approvals_signed_insert",
   };
   for (const char* sql : refused) {
     Status st = Sql(c).ExecScript(sql);
@@ -512,6 +516,15 @@ TEST(StoreIT, RunTimeAccountAppendsToTheAuditLogButCannotRewriteIt) {
     // Refused by the server's privileges (1142/1143/1044/1227/1370), not by a trigger.
     EXPECT_NE(st.message().find("denied"), std::string::npos) << sql << ": " << st.message();
   }
+  // Operators may be disabled (their status); and a decision without its signed statement, a
+  // forged "legacy" approval, is refused by the server's trigger.
+  EXPECT_TRUE(Sql(c).Exec("UPDATE operators SET status = 'disabled' WHERE id = 0").ok());
+  Status unsigned_approval = Sql(c).ExecScript(
+      "INSERT INTO approvals (request_id, operator, decision) VALUES (1, 'bob', 'approve')");
+  EXPECT_FALSE(unsigned_approval.ok());
+  EXPECT_NE(unsigned_approval.message().find("a decision names its signed statement"),
+            std::string::npos)
+      << unsigned_approval.message();
   auto after = VerifyAudit(c);
   ASSERT_TRUE(after.ok());
   EXPECT_TRUE(after->intact);
