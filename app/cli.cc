@@ -49,6 +49,9 @@ po::options_description CommonOptions() {
                          "directory of card and certificate profiles (*.toml)")(
       "operator", po::value<std::string>()->default_value(""),
       "operator name recorded in the audit log (default: cli:<login>)")(
+      "operators.trust-anchors", po::value<std::string>()->default_value(""),
+      "PEM file of the CA certificates the administrator trusts to issue operator "
+      "certificates (`operator add`), besides CertPress's own CAs")(
       "audit.checkpoint-file", po::value<std::string>()->default_value(""),
       "file outside the database to which signed audit checkpoints are appended")(
       "audit.checkpoint-every", po::value<int>()->default_value(1000),

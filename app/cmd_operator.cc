@@ -45,9 +45,20 @@ CommandResult Add(Context& ctx) {
   if (!text.ok()) return Fail(text.status());
   auto certs = ParsePemCertificates(*text);
   if (!certs.ok()) return Fail(certs.status().Wrap(file));
+  std::vector<CertInfo> anchors;
+  if (const std::string f = ctx.Get<std::string>("operators.trust-anchors"); !f.empty()) {
+    auto pem = ReadFile(f);
+    if (!pem.ok()) return Fail(pem.status().Wrap("operators.trust-anchors"));
+    auto parsed = ParsePemCertificates(*pem);
+    if (!parsed.ok()) return Fail(parsed.status().Wrap(f));
+    anchors = std::move(parsed).value();
+  }
   auto db = ctx.Db();
   if (!db.ok()) return Fail(db.status());
-  auto rec = ra::RegisterOperator(**db, ctx.Get<std::string>("name"), *certs, ctx.Actor());
+  auto token = ctx.Token();
+  if (!token.ok()) return Fail(token.status());
+  auto rec = ra::RegisterOperator(**db, **token, ctx.Get<std::string>("name"), *certs, anchors,
+                                  ctx.Actor());
   if (!rec.ok()) return FailAbout(rec.status(), file);
   ctx.out << "operator " << rec->name << " added: " << rec->subject << "\n";
   return Ok();
@@ -119,8 +130,9 @@ void AddOperatorCommands(std::vector<Command>& out) {
                  [](po::options_description& d, po::positional_options_description& p) {
                    NameOption(d, p);
                    d.add_options()("cert", po::value<std::string>()->required(),
-                                   "PEM: the certificate, then its chain up to the root "
-                                   "(unless a CA of ours issued it)");
+                                   "PEM: the certificate, then its intermediates (the root "
+                                   "is trusted only from operators.trust-anchors or a CA of "
+                                   "ours)");
                  },
                  Add});
   out.push_back({"operator list", "list registered operators", "",

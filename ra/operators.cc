@@ -111,26 +111,43 @@ Result<Enrolled> EnrollOperator(store::Connection& db, CryptoToken& token, std::
   return out;
 }
 
-Result<store::OperatorRecord> RegisterOperator(store::Connection& db, std::string_view name_in,
+Result<store::OperatorRecord> RegisterOperator(store::Connection& db, CryptoToken& token,
+                                               std::string_view name_in,
                                                const std::vector<CertInfo>& certs,
+                                               const std::vector<CertInfo>& anchors,
                                                const std::string& actor) {
   CP_ASSIGN_OR_RETURN(std::string name, CanonicalOperatorName(name_in));
   if (certs.empty()) return InvalidInput("no certificate given");
   const CertInfo& cert = certs[0];
   CP_RETURN_IF_ERROR(CheckEndEntity(cert));
-  // Our CAs, then the chain given with the certificate.
-  std::vector<CertInfo> trust(certs.begin() + 1, certs.end());
+  // Trusted: the administrator's anchors (a file outside the database), and each CA of ours
+  // whose certificate holds the token's key under its label. A CA row is working state the
+  // run-time account can write; the key in the token it cannot. The chain given after the
+  // certificate only helps build the path: a root in it is not trusted for being there.
+  std::vector<CertInfo> trust = anchors;
   CP_ASSIGN_OR_RETURN(auto cas, store::ListCas(db));
   for (const auto& c : cas) {
     if (c.cert_der.empty()) continue;
     auto info = ParseCertificate(AsBytes(c.cert_der));
-    if (info.ok()) trust.push_back(std::move(info).value());
+    auto key = token.PublicKey(c.label);
+    if (info.ok() && key.ok() && *key == info->spki) trust.push_back(std::move(info).value());
   }
-  Status verified = VerifyChain(cert, trust);
+  Status verified =
+      VerifyChainTo(cert, trust, std::vector<CertInfo>(certs.begin() + 1, certs.end()));
   if (!verified.ok()) {
     return verified.Wrap(
-        "the operator certificate does not chain to a CA of ours or to the "
-        "chain given after it");
+        "the operator certificate does not chain to a CA of ours or to an anchor of "
+        "operators.trust-anchors");
+  }
+  // One key, one operator: a second certificate for a registered operator's key is that
+  // operator again, not another person.
+  CP_ASSIGN_OR_RETURN(auto registered, store::ListOperators(db));
+  for (const auto& op : registered) {
+    auto other = ParseCertificate(AsBytes(op.cert_der));
+    if (other.ok() && other->spki == cert.spki) {
+      return Conflict("the certificate's key is operator '" + op.name +
+                      "''s already; one key is one operator");
+    }
   }
   store::OperatorRecord rec = RecordFor(name, cert, actor);
   CP_RETURN_IF_ERROR(store::RunTransaction(db, [&](store::Connection& c) -> Status {

@@ -37,11 +37,14 @@ struct Enrolled {
 Result<Enrolled> EnrollOperator(store::Connection& db, CryptoToken& token, std::string_view name,
                                 int days, const std::string& actor);
 
-// RegisterOperator registers |name| with |certs| (the certificate, then its chain up to a
-// root unless a CA of ours issued it): an end-entity certificate valid now, with
-// digitalSignature, whose chain verifies (X509_STRICT).
-Result<store::OperatorRecord> RegisterOperator(store::Connection& db, std::string_view name,
+// RegisterOperator registers |name| with |certs| (the certificate, then intermediates): an
+// end-entity certificate valid now whose path verifies (X509_STRICT) to one of |anchors|
+// (operators.trust-anchors, the administrator's) or to a CA of ours whose key is in |token|;
+// never to a root that came with |certs|. A key already registered is refused.
+Result<store::OperatorRecord> RegisterOperator(store::Connection& db, CryptoToken& token,
+                                               std::string_view name,
                                                const std::vector<CertInfo>& certs,
+                                               const std::vector<CertInfo>& anchors,
                                                const std::string& actor);
 
 // DisableOperator stops |name| from deciding anything from now on (its past statements stay

@@ -89,26 +89,32 @@ bool VerifySignedBy(const CertInfo& cert, const CertInfo& issuer) {
   return ok;
 }
 
-Status VerifyChain(const CertInfo& leaf, const std::vector<CertInfo>& chain) {
+namespace {
+
+Status VerifyPath(const CertInfo& leaf, const std::vector<const CertInfo*>& anchors,
+                  const std::vector<const CertInfo*>& untrusted_certs, bool partial) {
   UniquePtr<X509_STORE> store(X509_STORE_new());
   UniquePtr<STACK_OF(X509)> untrusted(sk_X509_new_null());
   std::vector<UniquePtr<X509>> keep;
-  for (const auto& c : chain) {
-    UniquePtr<X509> x = ParseX509(c.der);
-    if (!x) return InvalidInput("chain certificate does not parse");
-    if (c.self_signed) {
-      X509_STORE_add_cert(store.get(), x.get());
-    } else {
-      sk_X509_push(untrusted.get(), x.get());
+  for (const auto* list : {&anchors, &untrusted_certs}) {
+    for (const CertInfo* c : *list) {
+      UniquePtr<X509> x = ParseX509(c->der);
+      if (!x) return InvalidInput("chain certificate does not parse");
+      if (list == &anchors) {
+        X509_STORE_add_cert(store.get(), x.get());
+      } else {
+        sk_X509_push(untrusted.get(), x.get());
+      }
+      keep.push_back(std::move(x));
     }
-    keep.push_back(std::move(x));
   }
   UniquePtr<X509> l = ParseX509(leaf.der);
   UniquePtr<X509_STORE_CTX> ctx(X509_STORE_CTX_new());
   if (!l || !ctx || !X509_STORE_CTX_init(ctx.get(), store.get(), l.get(), untrusted.get())) {
     return OsslError("setting up chain verification");
   }
-  X509_STORE_CTX_set_flags(ctx.get(), X509_V_FLAG_X509_STRICT);
+  X509_STORE_CTX_set_flags(ctx.get(),
+                           X509_V_FLAG_X509_STRICT | (partial ? X509_V_FLAG_PARTIAL_CHAIN : 0UL));
   if (X509_verify_cert(ctx.get()) != 1) {
     int err = X509_STORE_CTX_get_error(ctx.get());
     OpenSslErrors();
@@ -116,6 +122,22 @@ Status VerifyChain(const CertInfo& leaf, const std::vector<CertInfo>& chain) {
                         X509_verify_cert_error_string(err));
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status VerifyChain(const CertInfo& leaf, const std::vector<CertInfo>& chain) {
+  std::vector<const CertInfo*> roots, others;
+  for (const auto& c : chain) (c.self_signed ? roots : others).push_back(&c);
+  return VerifyPath(leaf, roots, others, false);
+}
+
+Status VerifyChainTo(const CertInfo& leaf, const std::vector<CertInfo>& anchors,
+                     const std::vector<CertInfo>& intermediates) {
+  std::vector<const CertInfo*> a, i;
+  for (const auto& c : anchors) a.push_back(&c);
+  for (const auto& c : intermediates) i.push_back(&c);
+  return VerifyPath(leaf, a, i, true);
 }
 
 }  // namespace certpress

@@ -37,5 +37,11 @@ bool VerifySignedBy(const CertInfo& cert, const CertInfo& issuer);
 // VerifyChain runs OpenSSL's path validation (X509_V_FLAG_X509_STRICT) of |leaf| up to a
 // self-signed certificate among |chain|.
 [[nodiscard]] Status VerifyChain(const CertInfo& leaf, const std::vector<CertInfo>& chain);
+// VerifyChainTo validates |leaf| up to one of |anchors| only (X509_V_FLAG_X509_STRICT; an
+// anchor may be an intermediate, X509_V_FLAG_PARTIAL_CHAIN). |intermediates| help build the
+// path but are never trusted, even when self-signed: a caller who supplies the chain does not
+// thereby supply the trust.
+[[nodiscard]] Status VerifyChainTo(const CertInfo& leaf, const std::vector<CertInfo>& anchors,
+                                   const std::vector<CertInfo>& intermediates);
 
 }  // namespace certpress

@@ -926,8 +926,28 @@ TEST_F(BatchIT, AnOperatorSignsWithAKeyInAToken) {
   auto alone = Run({"operator", "add", "dave", "--cert", Path("carol.pem")});
   EXPECT_EQ(alone.exit_code, 1);
   EXPECT_NE(alone.err.find("does not chain to a CA of ours"), std::string::npos) << alone.err;
-  auto add = Run({"operator", "add", "carol", "--cert", Path("carol-chain.pem")});
+  // A root that comes with the certificate is not trusted for being there: anyone can make
+  // one (the attack: a self-made root and leaf register a second identity).
+  auto self_made = Run({"operator", "add", "carol", "--cert", Path("carol-chain.pem")});
+  EXPECT_EQ(self_made.exit_code, 1);
+  EXPECT_NE(self_made.err.find("does not chain to a CA of ours or to an anchor of "
+                               "operators.trust-anchors"),
+            std::string::npos)
+      << self_made.err;
+  // The administrator's anchors, a file outside the database, are.
+  const std::string anchors = "--operators.trust-anchors=" + root_pem;
+  auto add = Run({"operator", "add", "carol", "--cert", Path("carol-chain.pem"), anchors});
   ASSERT_EQ(add.exit_code, 0) << add.err;
+  // The same key under a second name (a new certificate for it) is the same operator.
+  auto resign = Sh("openssl x509 -req -in " + Quote(Path("carol.csr")) + " -CA " + Quote(root_pem) +
+                   " -CAkey " + Quote(root_key) + " -CAcreateserial -days 20 " + "-extfile " +
+                   Quote(Path("op.cnf")) + " -out " + Quote(Path("carol2.pem")));
+  ASSERT_EQ(resign.exit_code, 0) << resign.err;
+  auto twice = Run({"operator", "add", "carol2", "--cert", Path("carol2.pem"), anchors});
+  EXPECT_EQ(twice.exit_code, 1);
+  EXPECT_NE(twice.err.find("is operator 'carol''s already; one key is one operator"),
+            std::string::npos)
+      << twice.err;
 
   auto imp = Run({"import", Employees(2), "--profile", "employee-soft", "--ca", "issuing"});
   ASSERT_EQ(imp.exit_code, 0) << imp.err;
