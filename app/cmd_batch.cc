@@ -1,5 +1,7 @@
 // Requests in (import, request submit), decisions (approve, reject), issuance (run-batch,
 // scheduler) and `status`.
+#include <openssl/sha.h>
+
 #include <atomic>
 #include <csignal>
 #include <nlohmann/json.hpp>
@@ -35,6 +37,35 @@ Result<int64_t> CaOption(Context& ctx, const profiles::CardProfile& profile) {
   return ra::ResolveCa(*db, profile, ctx.vm().count("ca") ? ctx.Get<std::string>("ca") : "");
 }
 
+// OperatorKey opens --key (with --key-password-file); null when no --key was given.
+Result<std::unique_ptr<StatementKey>> OperatorKey(Context& ctx) {
+  const std::string key_spec = ctx.Get<std::string>("key");
+  if (key_spec.empty()) return std::unique_ptr<StatementKey>();
+  SecureString password;
+  if (const std::string f = ctx.Get<std::string>("key-password-file"); !f.empty()) {
+    auto pw = ReadSecretFile(f);
+    if (!pw.ok()) return pw.status().Wrap("reading the key password");
+    password = std::move(pw).value();
+  }
+  auto key = OpenStatementKey(key_spec, password, ctx.Get<std::string>("token.module"));
+  if (!key.ok()) return key.status().Wrap("operator key");
+  return key;
+}
+
+// Submitter is who submits |data| (named |what| in the signed submission) for |profile|
+// (ra::ProveSubmitter): the actor, or the operator proven by --operator and --key where the
+// profile keeps submitters from approving.
+Result<std::string> Submitter(Context& ctx, const profiles::CardProfile& profile,
+                              const std::string& what, std::string_view data,
+                              std::string* signature_hex) {
+  CP_ASSIGN_OR_RETURN(auto key, OperatorKey(ctx));
+  CP_ASSIGN_OR_RETURN(store::Connection * db, ctx.Db());
+  uint8_t md[32];
+  SHA256(reinterpret_cast<const uint8_t*>(data.data()), data.size(), md);
+  return ra::ProveSubmitter(*db, profile, ctx.Actor(), key.get(),
+                            what + " sha256 " + HexEncode(ByteSpan(md, sizeof md)), signature_hex);
+}
+
 CommandResult Import(Context& ctx) {
   const std::string file = ctx.Get<std::string>("file");
   auto profiles = ctx.Profiles();
@@ -47,7 +78,13 @@ CommandResult Import(Context& ctx) {
   if (!ca.ok()) return Fail(ca.status());
   batch::ImportOptions opt;
   opt.ca_id = *ca;
-  opt.operator_name = ctx.Actor();
+  {
+    auto data = ReadFile(file);
+    if (!data.ok()) return Fail(data.status());
+    auto submitter = Submitter(ctx, **profile, "file " + file, *data, &opt.submitter_signature);
+    if (!submitter.ok()) return Fail(submitter.status());
+    opt.operator_name = *submitter;
+  }
   opt.dry_run = ctx.Flag("dry-run");
   size_t shown = 0;
   opt.on_error = [&](const std::string& m) {
@@ -93,7 +130,10 @@ CommandResult Submit(Context& ctx) {
   auto ca = CaOption(ctx, **profile);
   if (!ca.ok()) return Fail(ca.status());
   sub.ca_id = *ca;
-  sub.actor = ctx.Actor();
+  std::string signature;
+  auto submitter = Submitter(ctx, **profile, "csr " + sub.source, sub.csr, &signature);
+  if (!submitter.ok()) return Fail(submitter.status());
+  sub.actor = *submitter;
   auto r = ra::SubmitCsr(**db, **profiles, **profile, sub);
   if (!r.ok()) return Fail(r.status());
   ctx.out << "request " << r->id << " " << r->state << ": " << r->subject << "\n";
@@ -131,18 +171,11 @@ CommandResult Decide(Context& ctx, bool approve) {
   }
   std::unique_ptr<StatementKey> key;
   if (!req.dry_run) {
-    const std::string key_spec = ctx.Get<std::string>("key");
-    if (key_spec.empty()) {
+    if (ctx.Get<std::string>("key").empty()) {
       return Usage("--key FILE|PKCS11-URI is required: every decision is signed by its operator");
     }
-    SecureString password;
-    if (const std::string f = ctx.Get<std::string>("key-password-file"); !f.empty()) {
-      auto pw = ReadSecretFile(f);
-      if (!pw.ok()) return Fail(pw.status().Wrap("reading the key password"));
-      password = std::move(pw).value();
-    }
-    auto opened = OpenStatementKey(key_spec, password, ctx.Get<std::string>("token.module"));
-    if (!opened.ok()) return Fail(opened.status().Wrap("operator key"));
+    auto opened = OperatorKey(ctx);
+    if (!opened.ok()) return Fail(opened.status());
     key = std::move(opened).value();
     req.key = key.get();
   }
@@ -350,14 +383,18 @@ void BatchRunOptions(po::options_description& d) {
       "seconds a claim is held before another scheduler may take it over");
 }
 
+void KeyOptions(po::options_description& d) {
+  d.add_options()("key", po::value<std::string>()->default_value(""),
+                  "the operator's signing key: an encrypted PKCS#8 PEM file or a PKCS#11 URI")(
+      "key-password-file", po::value<std::string>()->default_value(""),
+      "file holding the key file's password (or the token PIN)");
+}
+
 void DecisionOptions(po::options_description& d) {
+  KeyOptions(d);
   d.add_options()("ids", po::value<std::string>()->default_value(""), "request ids: 1,2,7-9")(
       "all", po::bool_switch(), "every pending request of --profile")(
       "profile", po::value<std::string>()->default_value(""), "card profile")(
-      "key", po::value<std::string>()->default_value(""),
-      "the operator's signing key: an encrypted PKCS#8 PEM file or a PKCS#11 URI")(
-      "key-password-file", po::value<std::string>()->default_value(""),
-      "file holding the key file's password (or the token PIN)")(
       "dry-run", po::bool_switch(),
       "list what would be signed (profile, signing CA, subject, SANs, hash); decide nothing");
 }
@@ -373,6 +410,7 @@ void AddBatchCommands(std::vector<Command>& out) {
                        "ca", po::value<std::string>()->default_value(""),
                        "issuing CA label (default: the profile's)")(
                        "dry-run", po::bool_switch(), "check every row, store nothing");
+                   KeyOptions(d);  // the submitter's, where the profile wants it
                    p.add("file", 1);
                  },
                  Import});
@@ -384,6 +422,7 @@ void AddBatchCommands(std::vector<Command>& out) {
                        "ca", po::value<std::string>()->default_value(""), "issuing CA label")(
                        "field", po::value<std::vector<std::string>>()->composing(),
                        "request field key=value (repeatable)");
+                   KeyOptions(d);
                  },
                  Submit});
   out.push_back(

@@ -111,7 +111,10 @@ Result<ImportReport> ImportCsv(store::Connection& conn, const profiles::CardProf
                   " lines=" + std::to_string(chunk_first_line) + "-" +
                   std::to_string(chunk_last_line) + " created=" + std::to_string(got.created) +
                   " existing=" + std::to_string(got.existing) +
-                  " conflicts=" + std::to_string(got.conflicts.size())});
+                  " conflicts=" + std::to_string(got.conflicts.size()) +
+                  (opt.submitter_signature.empty()
+                       ? ""
+                       : " submitter-signature=" + opt.submitter_signature)});
     });
     if (!st.ok())
       return st.Wrap("storing rows " + std::to_string(chunk_first_line) + "-" +

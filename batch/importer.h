@@ -15,7 +15,8 @@ namespace certpress::batch {
 struct ImportOptions {
   int64_t ca_id = 0;
   std::string operator_name;
-  bool dry_run = false;  // check everything, write nothing
+  std::string submitter_signature;  // hex, when the submitter signed the file (audited)
+  bool dry_run = false;             // check everything, write nothing
   size_t chunk_rows = 500;
   size_t max_field_bytes = 4096;
   // Called for each bad row with "FILE:LINE:COLUMN: reason".

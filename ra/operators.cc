@@ -167,6 +167,27 @@ Status DisableOperator(store::Connection& db, std::string_view name_in, const st
   });
 }
 
+Result<std::string> ProveSubmitter(store::Connection& db, const profiles::CardProfile& profile,
+                                   const std::string& op, StatementKey* key,
+                                   const std::string& what, std::string* signature_hex) {
+  if (profile.submitter_may_approve) return op;
+  auto canonical = CanonicalOperatorName(op);
+  if (key == nullptr || !canonical.ok()) {
+    return InvalidInput("profile '" + profile.name +
+                        "' keeps whoever submits a request from approving it, so the submitter "
+                        "must be a registered operator who signs the submission: give "
+                        "--operator NAME --key KEY");
+  }
+  CP_ASSIGN_OR_RETURN(store::OperatorRecord rec, ActiveOperator(db, *canonical));
+  const std::string text = "certpress-submission-v1\noperator: " + *canonical +
+                           "\nprofile: " + profile.name + "\n" + what + "\n";
+  CP_ASSIGN_OR_RETURN(Bytes sig, key->Sign(AsBytes(text)));
+  CP_RETURN_IF_ERROR(VerifyStatementSignature(AsBytes(rec.cert_der), AsBytes(text), sig)
+                         .Wrap("submitter '" + *canonical + "'"));
+  if (signature_hex != nullptr) *signature_hex = HexEncode(sig);
+  return *canonical;
+}
+
 Result<store::OperatorRecord> ActiveOperator(store::Connection& db, std::string_view name_in) {
   CP_ASSIGN_OR_RETURN(std::string name, CanonicalOperatorName(name_in));
   CP_ASSIGN_OR_RETURN(auto op, store::FindOperator(db, name));

@@ -10,10 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "cardprofiles/profile.h"
 #include "common/bytes.h"
 #include "common/ossl.h"
 #include "common/status.h"
 #include "signer/cert_info.h"
+#include "signer/operator_key.h"
 #include "signer/token.h"
 #include "store/db.h"
 #include "store/operators.h"
@@ -55,5 +57,17 @@ Result<store::OperatorRecord> RegisterOperator(store::Connection& db, CryptoToke
 // ActiveOperator returns the registered, active operator |name| whose certificate is valid
 // now; anything else is a clear refusal.
 Result<store::OperatorRecord> ActiveOperator(store::Connection& db, std::string_view name);
+
+// ProveSubmitter names who submits requests of |profile| from the command line. Where the
+// profile keeps the operator who submits from approving (submitter_may_approve = false), a
+// name alone would let anyone import as "carol" (or as cli:<login>, which no operator
+// matches) and then approve their own requests: the submitter must be an active registered
+// operator |op| who signs what they submit (|what|, e.g. "file employees.csv sha256 HEX") with
+// |key|, verified against the registered certificate. Returns the name to record as
+// submitter: the canonical operator name, or |op| unchanged where the profile has no such
+// rule. |signature_hex| (optional) receives the signature, for the audit entry.
+Result<std::string> ProveSubmitter(store::Connection& db, const profiles::CardProfile& profile,
+                                   const std::string& op, StatementKey* key,
+                                   const std::string& what, std::string* signature_hex = nullptr);
 
 }  // namespace certpress::ra

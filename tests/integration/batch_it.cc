@@ -594,7 +594,8 @@ TEST_F(BatchIT, BadCsrsAreRefusedWithTheReason) {
 }
 
 TEST_F(BatchIT, DualControlNeedsTwoDistinctOperatorsAndOneRejectionEndsIt) {
-  auto imp = Run({"import", Employees(3), "--profile", "employee-piv", "--ca", "issuing"});
+  auto imp = cli_.SubmitAs({"import", Employees(3), "--profile", "employee-piv", "--ca", "issuing"},
+                           "dave");
   ASSERT_EQ(imp.exit_code, 0) << imp.err;
   const int64_t first = Scalar("SELECT MIN(id) FROM requests");
   const std::string a = std::to_string(first), b = std::to_string(first + 1);
@@ -628,7 +629,8 @@ TEST_F(BatchIT, DualControlNeedsTwoDistinctOperatorsAndOneRejectionEndsIt) {
 // The attack the trust issue opened with: one person typing two spellings of one name, a name
 // without its key, another operator's key. Each is refused, and nothing is approved by it.
 TEST_F(BatchIT, OnePersonCannotBeTwoOperators) {
-  auto imp = Run({"import", Employees(2), "--profile", "employee-piv", "--ca", "issuing"});
+  auto imp = cli_.SubmitAs({"import", Employees(2), "--profile", "employee-piv", "--ca", "issuing"},
+                           "carol");
   ASSERT_EQ(imp.exit_code, 0) << imp.err;
   const std::string a = std::to_string(Scalar("SELECT MIN(id) FROM requests"));
   ASSERT_EQ(cli_.Decide({"approve", "--ids", a}, "alice").exit_code, 0);
@@ -671,7 +673,7 @@ TEST_F(BatchIT, OnePersonCannotBeTwoOperators) {
   auto list = Run({"operator", "list", "--json"});
   ASSERT_EQ(list.exit_code, 0);
   auto ops = nlohmann::json::parse(list.out);
-  ASSERT_EQ(ops.size(), 2u);
+  ASSERT_EQ(ops.size(), 3u);  // alice, bob, and carol who submitted
   EXPECT_EQ(ops[1]["name"], "bob");
   EXPECT_EQ(ops[1]["status"], "disabled");
   // Registering alice's certificate again under another name is refused: one certificate, one
@@ -685,10 +687,36 @@ TEST_F(BatchIT, OnePersonCannotBeTwoOperators) {
 // On a two-approver profile the operator who imported the requests is not one of their
 // approvers; two others are needed.
 TEST_F(BatchIT, TheSubmitterDoesNotApproveTheirOwnTwoApproverRequests) {
-  cli_.OperatorArgs("alice");
-  auto imp = Run({"import", Employees(1), "--profile", "employee-piv", "--ca", "issuing",
-                  "--operator", "alice"});
+  const std::vector<std::string> alice = cli_.OperatorArgs("alice");
+  cli_.OperatorArgs("bob");
+  const std::string file = Employees(1);
+  // Who submits must prove it: with no operator (cli:<login>, whom no operator matches), a
+  // name without its key, or another's key, the submitter could be anyone, and so could
+  // approve their own requests. Each is refused and nothing is stored.
+  const std::vector<std::string> imp_args = {"import",       file,   "--profile",
+                                             "employee-piv", "--ca", "issuing"};
+  auto anonymous = Run(imp_args);
+  EXPECT_EQ(anonymous.exit_code, 1);
+  EXPECT_NE(anonymous.err.find("profile 'employee-piv' keeps whoever submits a request from "
+                               "approving it"),
+            std::string::npos)
+      << anonymous.err;
+  auto named = imp_args;
+  named.insert(named.end(), {"--operator", "carol"});
+  EXPECT_EQ(Run(named).exit_code, 1);
+  auto borrowed = imp_args;
+  borrowed.insert(borrowed.end(),
+                  {"--operator", "bob", "--key", alice[3], "--key-password-file", alice[5]});
+  auto as_bob = Run(borrowed);
+  EXPECT_EQ(as_bob.exit_code, 1);
+  EXPECT_NE(as_bob.err.find("submitter 'bob'"), std::string::npos) << as_bob.err;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests"), 0);
+  // alice, with her key, submits; the audit entry keeps her signature.
+  auto imp = cli_.SubmitAs(imp_args, "alice");
   ASSERT_EQ(imp.exit_code, 0) << imp.err;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'request.import' AND actor = "
+                   "'alice' AND details LIKE '%submitter-signature=%'"),
+            1);
   const std::string a = std::to_string(Scalar("SELECT MIN(id) FROM requests"));
   auto own = cli_.Decide({"approve", "--ids", a}, "alice");
   EXPECT_EQ(own.exit_code, 1);
@@ -731,7 +759,9 @@ TEST_F(BatchIT, SignedDecisionsAreVerifiedAgainByAuditVerify) {
 // a bare state change, an approval pointing at another operator's statement and a lowered
 // approval count are each caught, and the honestly approved request is not named.
 TEST_F(BatchIT, ApprovalsForgedInTheDatabaseAreCaughtByAuditVerify) {
-  ASSERT_EQ(Run({"import", Employees(3), "--profile", "employee-piv", "--ca", "issuing"}).exit_code,
+  ASSERT_EQ(cli_.SubmitAs({"import", Employees(3), "--profile", "employee-piv", "--ca", "issuing"},
+                          "carol")
+                .exit_code,
             0);
   const int64_t first = Scalar("SELECT MIN(id) FROM requests");
   const std::string honest = std::to_string(first), bare = std::to_string(first + 1),

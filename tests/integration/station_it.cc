@@ -76,7 +76,8 @@ class StationIT : public ::testing::Test {
                  " 1 > " + Quote(file))
                   .exit_code,
               0);
-    auto imp = Run({"import", file, "--profile", profile, "--ca", "issuing"});
+    // carol submits; alice and bob, the two others, approve.
+    auto imp = cli_.SubmitAs({"import", file, "--profile", profile, "--ca", "issuing"}, "carol");
     ASSERT_EQ(imp.exit_code, 0) << imp.err;
     for (const char* op : {"alice", "bob"}) {
       auto ok = cli_.Decide({"approve", "--all", "--profile", profile}, op);

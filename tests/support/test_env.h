@@ -96,6 +96,11 @@ class Cli {
   std::vector<std::string> OperatorArgs(const std::string& name) const;
   // Decide runs `approve` or `reject` (|args|) signed by operator |op|.
   RunResult Decide(std::vector<std::string> args, const std::string& op) const;
+  // SubmitAs runs `import` or `request submit` (|args|) as operator |op|, who signs the
+  // submission (a profile that keeps submitters from approving wants it: employee-piv).
+  RunResult SubmitAs(std::vector<std::string> args, const std::string& op) const {
+    return Decide(std::move(args), op);
+  }
   // CommandLine is the shell command Run runs, for tests that start it in the background.
   std::string CommandLine(const std::vector<std::string>& args) const;
   const std::string& config_path() const { return config_; }
