@@ -45,6 +45,14 @@ Result<AuditTrail> VerifyAuditTrail(store::Connection& db, CryptoToken& token,
       t.checkpoints, kgs::VerifyCheckpoints(db, token, checkpoint_file, chain_at, t.chain.entries));
   CP_ASSIGN_OR_RETURN(t.decisions, ra::VerifyDecisions(db, profiles));
   t.problems = t.decisions.problems;
+  // A letter's secret is wiped in the transaction that prints it: a second print can only
+  // come from a sealed secret put back into the row (which the run-time account can write),
+  // i.e. a second copy of a PIN or code.
+  CP_ASSIGN_OR_RETURN(auto reprinted, store::RepeatedEvents(db, "pinletter.print"));
+  for (const auto& [object, n] : reprinted) {
+    t.problems.push_back(object + " was printed " + std::to_string(n) +
+                         " times: its secret is wiped when printed, so it was put back");
+  }
   t.problems.insert(t.problems.end(), t.checkpoints.problems.begin(), t.checkpoints.problems.end());
   return t;
 }

@@ -269,6 +269,17 @@ Status StoreCheckpoint(Connection& conn, const Checkpoint& cp) {
       .status();
 }
 
+Result<std::vector<std::pair<std::string, int64_t>>> RepeatedEvents(Connection& conn,
+                                                                    std::string_view action) {
+  CP_ASSIGN_OR_RETURN(auto rows, Sql(conn).Query("SELECT object, COUNT(*) FROM audit_log WHERE "
+                                                 "action = ? GROUP BY object HAVING COUNT(*) > 1 "
+                                                 "ORDER BY object",
+                                                 {action}));
+  std::vector<std::pair<std::string, int64_t>> out;
+  for (const auto& r : rows) out.emplace_back(r.Str(0), r.Int(1));
+  return out;
+}
+
 Result<std::vector<Checkpoint>> ListCheckpoints(Connection& conn) {
   CP_ASSIGN_OR_RETURN(auto rows,
                       Sql(conn).Query("SELECT seq, hash, DATE_FORMAT(at, '%Y-%m-%d %H:%i:%s'), "

@@ -77,6 +77,10 @@ struct Checkpoint {
 Result<Checkpoint> AuditHead(Connection& conn);
 [[nodiscard]] Status StoreCheckpoint(Connection& conn, const Checkpoint& cp);
 Result<std::vector<Checkpoint>> ListCheckpoints(Connection& conn);
+// RepeatedEvents lists the objects for which |action| was audited more than once, with how
+// often (for actions that can happen once per object).
+Result<std::vector<std::pair<std::string, int64_t>>> RepeatedEvents(Connection& conn,
+                                                                    std::string_view action);
 
 // NowUtc returns the current UTC time as "YYYY-MM-DD HH:MM:SS.ffffff" (DATETIME(6) text).
 std::string NowUtc();

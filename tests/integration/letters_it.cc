@@ -376,6 +376,35 @@ TEST_F(LettersIT, ASealedSecretMovedToAnotherLetterDoesNotOpen) {
   EXPECT_EQ(ListJson({"--state", "created"}).size(), 2u);
 }
 
+// The run-time account can write the letters table: it saves the sealed secret before the
+// print and puts it back after, and the letter prints again (a second copy of the PIN). The
+// print cannot tell; `audit verify` does, from the audit chain it cannot rewrite.
+TEST_F(LettersIT, ASecondPrintFromARestoredSecretIsCaughtByAuditVerify) {
+  auto id = Queue(RandomDigits(), RandomDigits());
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  const std::string n = std::to_string(*id);
+  ASSERT_TRUE(
+      store::Sql(*conn_)
+          .ExecScript("CREATE TABLE saved_letter AS SELECT * FROM pin_letters WHERE id = " + n)
+          .ok());
+  ASSERT_EQ(Print({"--id", n}).exit_code, 0);
+  ASSERT_EQ(cli_.Run({"audit", "verify"}).exit_code, 0);
+  ASSERT_TRUE(store::Sql(*conn_)
+                  .Exec("UPDATE pin_letters p JOIN saved_letter s ON s.id = p.id SET p.state = "
+                        "s.state, p.sealed = s.sealed, p.wrapped_key = s.wrapped_key, "
+                        "p.kek_label = s.kek_label WHERE p.id = ?",
+                        {*id})
+                  .ok());
+  ASSERT_EQ(Print({"--id", n}).exit_code, 0);
+  RunResult v = cli_.Run({"audit", "verify"});
+  EXPECT_EQ(v.exit_code, 1) << v.out;
+  EXPECT_NE(v.err.find("pinletter:" + n +
+                       " was printed 2 times: its secret is wiped when printed, so it was put "
+                       "back"),
+            std::string::npos)
+      << v.err;
+}
+
 TEST_F(LettersIT, ASampleLetterIsMarkedSample) {
   const std::string out = cli_.dir() + "/sample.pdf";
   RunResult r = cli_.Run({"pinletter", "sample", "--profile", "employee-piv", "--out", out});
