@@ -1,7 +1,5 @@
 // Requests in (import, request submit), decisions (approve, reject), issuance (run-batch,
 // scheduler) and `status`.
-#include <openssl/sha.h>
-
 #include <atomic>
 #include <csignal>
 #include <nlohmann/json.hpp>
@@ -60,10 +58,7 @@ Result<std::string> Submitter(Context& ctx, const profiles::CardProfile& profile
                               std::string* signature_hex) {
   CP_ASSIGN_OR_RETURN(auto key, OperatorKey(ctx));
   CP_ASSIGN_OR_RETURN(store::Connection * db, ctx.Db());
-  uint8_t md[32];
-  SHA256(reinterpret_cast<const uint8_t*>(data.data()), data.size(), md);
-  return ra::ProveSubmitter(*db, profile, ctx.Actor(), key.get(),
-                            what + " sha256 " + HexEncode(ByteSpan(md, sizeof md)), signature_hex);
+  return ra::ProveSubmitter(*db, profile, ctx.Actor(), key.get(), what, data, signature_hex);
 }
 
 CommandResult Import(Context& ctx) {

@@ -169,7 +169,8 @@ Status DisableOperator(store::Connection& db, std::string_view name_in, const st
 
 Result<std::string> ProveSubmitter(store::Connection& db, const profiles::CardProfile& profile,
                                    const std::string& op, StatementKey* key,
-                                   const std::string& what, std::string* signature_hex) {
+                                   const std::string& what, std::string_view data,
+                                   std::string* signature_hex) {
   if (profile.submitter_may_approve) return op;
   auto canonical = CanonicalOperatorName(op);
   if (key == nullptr || !canonical.ok()) {
@@ -179,8 +180,11 @@ Result<std::string> ProveSubmitter(store::Connection& db, const profiles::CardPr
                         "--operator NAME --key KEY");
   }
   CP_ASSIGN_OR_RETURN(store::OperatorRecord rec, ActiveOperator(db, *canonical));
+  uint8_t md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const uint8_t*>(data.data()), data.size(), md);
   const std::string text = "certpress-submission-v1\noperator: " + *canonical +
-                           "\nprofile: " + profile.name + "\n" + what + "\n";
+                           "\nprofile: " + profile.name + "\n" + what + " sha256 " +
+                           HexEncode(ByteSpan(md, sizeof md)) + "\n";
   CP_ASSIGN_OR_RETURN(Bytes sig, key->Sign(AsBytes(text)));
   CP_RETURN_IF_ERROR(VerifyStatementSignature(AsBytes(rec.cert_der), AsBytes(text), sig)
                          .Wrap("submitter '" + *canonical + "'"));

@@ -62,12 +62,13 @@ Result<store::OperatorRecord> ActiveOperator(store::Connection& db, std::string_
 // profile keeps the operator who submits from approving (submitter_may_approve = false), a
 // name alone would let anyone import as "carol" (or as cli:<login>, which no operator
 // matches) and then approve their own requests: the submitter must be an active registered
-// operator |op| who signs what they submit (|what|, e.g. "file employees.csv sha256 HEX") with
-// |key|, verified against the registered certificate. Returns the name to record as
-// submitter: the canonical operator name, or |op| unchanged where the profile has no such
+// operator |op| who signs what they submit (|what|, e.g. "file employees.csv", and the
+// SHA-256 of |data|) with |key|, verified against the registered certificate. Returns the name to
+// record as submitter: the canonical operator name, or |op| unchanged where the profile has no such
 // rule. |signature_hex| (optional) receives the signature, for the audit entry.
 Result<std::string> ProveSubmitter(store::Connection& db, const profiles::CardProfile& profile,
                                    const std::string& op, StatementKey* key,
-                                   const std::string& what, std::string* signature_hex = nullptr);
+                                   const std::string& what, std::string_view data,
+                                   std::string* signature_hex = nullptr);
 
 }  // namespace certpress::ra
