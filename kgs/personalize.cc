@@ -132,6 +132,7 @@ class Personalization {
       return Status::Ok();
     }
     store::NewCard card{out_.serial, atr, profile_.name, opt_.station, reader};
+    CP_RETURN_IF_ERROR(Admit(&card.factory_reset));
     auto req = store::BeginCard(db_, card, opt_.request_id, opt_.claimer, opt_.lease_seconds,
                                 opt_.actor, &out_.card_id);
     if (!req.ok()) {
@@ -156,49 +157,135 @@ class Personalization {
     return Status::Ok();
   }
 
+  // Admit decides, before anything is claimed in the store or written to the card, whether
+  // this card may be personalized. A card personalized for someone (a live personalization of
+  // its serial) is refused as it is: taking it would overwrite its holder's keys; only once it
+  // was reset (factory management key and PIN) may it be taken again (|factory_reset|). A card
+  // the station itself left half-done (an earlier personalization of its serial that failed or
+  // was abandoned) has a PIN only that run knew: it is reset first (Wipe). Any other card whose
+  // PIN or management key is not the factory one is refused, no PIN tried.
+  Status Admit(bool* factory_reset) {
+    CP_ASSIGN_OR_RETURN(auto history, store::CardsBySerial(db_, out_.serial));
+    const store::CardRecord* live = nullptr;
+    for (const auto& c : history) {
+      if (c.state == store::kCardPersonalized || c.state == store::kCardLetterPrinted ||
+          c.state == store::kCardActive) {
+        live = &c;
+      }
+    }
+    // GET METADATA (Yubico 5.3+) says whether PIN and management key are the factory ones;
+    // without it, whether the factory management key authenticates (ours never is).
+    CP_ASSIGN_OR_RETURN(auto pin_meta, piv_.Metadata(kPinRef));
+    CP_ASSIGN_OR_RETURN(auto mgm_meta, piv_.Metadata(kManagementKeyRef));
+    std::optional<bool> pin_factory;
+    if (pin_meta && pin_meta->is_default) pin_factory = *pin_meta->is_default;
+    bool mgm_factory = false;
+    if (mgm_meta && mgm_meta->is_default) {
+      mgm_factory = *mgm_meta->is_default;
+    } else {
+      CP_ASSIGN_OR_RETURN(mgm_factory, FactoryKeyWorks(mgm_meta));
+    }
+    const bool factory = mgm_factory && pin_factory.value_or(true);
+    if (live != nullptr) {
+      if (!factory) {
+        return Conflict("card " + out_.serial + " is already personalized for request " +
+                        std::to_string(live->request_id) + " (state " + live->state +
+                        "); reset it first (nothing on the card was changed)");
+      }
+      *factory_reset = true;
+      return Status::Ok();
+    }
+    if (factory) return Status::Ok();
+    if (!history.empty()) {
+      wipe_ = true;
+      return Status::Ok();
+    }
+    if (pin_factory && !*pin_factory) {
+      return Conflict(
+          "the card's PIN is not the factory PIN (reset the card's PIV application before "
+          "personalizing it); no PIN was tried");
+    }
+    return LoginRefused(
+        "the card's management key is not the factory key (reset the card's PIV application "
+        "before personalizing it)");
+  }
+
+  // FactoryKeyWorks tries the factory management key (a refused key costs no try on a PIV
+  // card: the management key has no retry counter).
+  Result<bool> FactoryKeyWorks(const std::optional<KeyMetadata>& meta) {
+    CP_ASSIGN_OR_RETURN(PivAlg factory, ManagementAlg(profile_.piv.factory_management_key));
+    PivAlg now = factory;
+    if (meta && meta->algorithm) now = static_cast<PivAlg>(*meta->algorithm);
+    Status st = piv_.Authenticate(now, FactoryManagementKey(ManagementKeyLength(now)));
+    if (st.ok()) return true;
+    if (st.kind() == ErrorKind::kLoginRefused) return false;
+    return st;
+  }
+
+  // The card is locked down before anything of value goes on it: PIN, PUK and their retry
+  // counters, then its own management key, and only then keys and certificates. A card pulled
+  // out (or failing) at any later step holds its holder's certificate behind a PIN nobody but
+  // the letter will know, never behind the factory PIN 123456.
   Status Personalize() {
     if (AsString(ByteSpan(profile_.content_hash)) != req_.profile_hash) {
       return InvalidInput("profile '" + profile_.name + "' changed since request " +
                           std::to_string(req_.id) + " was made");
     }
+    if (wipe_) CP_RETURN_IF_ERROR(Wipe().Wrap("resetting the card this station left half-done"));
     CP_RETURN_IF_ERROR(ManagementKey().Wrap("management key"));
+    CP_RETURN_IF_ERROR(PinAndPuk().Wrap("PIN and PUK"));
+    CP_RETURN_IF_ERROR(ReplaceManagementKey().Wrap("replacing the management key"));
     CP_RETURN_IF_ERROR(Keys());
     CP_RETURN_IF_ERROR(Certificates());
     CP_RETURN_IF_ERROR(Identifiers().Wrap("CHUID and CCC"));
-    CP_RETURN_IF_ERROR(PinAndPuk().Wrap("PIN and PUK"));
-    CP_RETURN_IF_ERROR(ReplaceManagementKey().Wrap("replacing the management key"));
     return Checks().Wrap("checking the card");
   }
 
-  // ManagementKey authenticates with the factory key, or with this card's derived key when a
-  // personalization that failed after replacing it left that one.
+  // Wipe resets a card an earlier run of this station left half-done (its certificates were
+  // revoked when it failed): Yubico RESET takes a card only with PIN and PUK blocked, so both
+  // are blocked with wrong values first (at most 255 tries each, the largest counter).
+  Status Wipe() {
+    for (int i = 0; i < 256; ++i) {
+      CP_ASSIGN_OR_RETURN(int left, piv_.RetriesLeft(kPinRef));
+      if (left == 0) break;
+      if (left < 0) CP_RETURN_IF_ERROR(piv_.ForgetPin());
+      CP_ASSIGN_OR_RETURN(SecureString wrong, RandomDigits(8));
+      Status st = piv_.Verify(kPinRef, wrong);
+      if (!st.ok() && st.kind() != ErrorKind::kLoginRefused) return st.Wrap("blocking the PIN");
+    }
+    for (int i = 0; i < 256; ++i) {
+      CP_ASSIGN_OR_RETURN(SecureString wrong, RandomDigits(8));
+      Status st = piv_.ChangeReference(kPukRef, wrong, wrong);
+      if (st.ok()) continue;  // 1 in 10^8: that was the PUK (and it still is)
+      if (st.kind() != ErrorKind::kLoginRefused) return st.Wrap("blocking the PUK");
+      if (st.message().find("6983") != std::string::npos ||
+          st.message().find("63C0") != std::string::npos) {
+        break;
+      }
+    }
+    CP_RETURN_IF_ERROR(piv_.Reset());
+    mgm_key_ = SecureString();
+    return Status::Ok();
+  }
+
+  // ManagementKey authenticates with the factory key (Admit refused any other card, and Wipe
+  // put the factory key back on the station's own).
   Status ManagementKey() {
     CP_ASSIGN_OR_RETURN(auto meta, piv_.Metadata(kManagementKeyRef));
-    CP_ASSIGN_OR_RETURN(PivAlg target, ManagementAlg(profile_.piv.management_key));
     CP_ASSIGN_OR_RETURN(PivAlg factory, ManagementAlg(profile_.piv.factory_management_key));
     // GET METADATA (Yubico 5.3+) says which algorithm the key in 9B has now.
     PivAlg now = factory;
     if (meta && meta->algorithm) now = static_cast<PivAlg>(*meta->algorithm);
     const Bytes key = FactoryManagementKey(ManagementKeyLength(now));
     Status st = piv_.Authenticate(now, key);
-    if (st.ok()) {
-      mgm_alg_ = now;
-      mgm_key_ = SecureString(std::string(AsString(key)));
-      return Status::Ok();
-    }
-    if (st.kind() != ErrorKind::kLoginRefused) return st;
-    const PivAlg ours = meta && meta->algorithm ? now : target;
-    CP_ASSIGN_OR_RETURN(
-        SecureString derived,
-        ManagementKeyFor(token_, profile_.piv.master_key, out_.serial, ManagementKeyLength(ours)));
-    Status again = piv_.Authenticate(ours, AsBytes(derived.view()));
-    if (!again.ok()) {
+    if (st.kind() == ErrorKind::kLoginRefused) {
       return LoginRefused(
-          "the card's management key is neither the factory key nor this card's derived key "
-          "(reset the card's PIV application before personalizing it)");
+          "the card's management key is not the factory key (reset the card's PIV "
+          "application before personalizing it)");
     }
-    mgm_alg_ = ours;
-    mgm_key_ = std::move(derived);
+    CP_RETURN_IF_ERROR(st);
+    mgm_alg_ = now;
+    mgm_key_ = SecureString(std::string(AsString(key)));
     return Status::Ok();
   }
 
@@ -458,6 +545,7 @@ class Personalization {
   SecureString mgm_key_;
   SecureString pin_, puk_;
   bool retries_set_ = false;
+  bool wipe_ = false;
   std::array<uint8_t, 16> guid_{};
 };
 
