@@ -435,7 +435,9 @@ class Personalization {
   }
 
   // Retry counters first: on YubiKeys SET PIN RETRIES puts the factory PIN and PUK back, so
-  // PIN and PUK are changed after it (CHANGE REFERENCE DATA, Part 2 3.2.2).
+  // PIN and PUK are changed after it (CHANGE REFERENCE DATA, Part 2 3.2.2). A card without SET
+  // PIN RETRIES keeps its own counters and is taken only if they allow no more tries than the
+  // profile's (CardCounters). The new PUK is then read back without spending a try (CheckPuk).
   Status PinAndPuk() {
     CP_ASSIGN_OR_RETURN(auto meta, piv_.Metadata(kPinRef));
     if (meta && meta->is_default && !*meta->is_default) {
@@ -447,12 +449,69 @@ class Personalization {
     const SecureString factory_puk{std::string(kFactoryPuk)};
     CP_RETURN_IF_ERROR(piv_.Verify(kPinRef, factory_pin));
     Status retries = piv_.SetRetries(profile_.piv.pin_tries, profile_.piv.puk_tries);
-    retries_set_ = retries.ok();
-    if (!retries.ok() && retries.message().find("6D00") == std::string::npos) return retries;
+    if (retries.ok()) {
+      pin_tries_ = profile_.piv.pin_tries;
+      puk_tries_ = profile_.piv.puk_tries;
+    } else if (retries.message().find("6D00") != std::string::npos) {
+      CP_RETURN_IF_ERROR(CardCounters().Wrap("SET PIN RETRIES is not supported (6D00)"));
+    } else {
+      return retries;
+    }
     CP_ASSIGN_OR_RETURN(pin_, RandomDigits(profile_.piv.pin_length));
     CP_ASSIGN_OR_RETURN(puk_, RandomDigits(8));
     CP_RETURN_IF_ERROR(piv_.ChangeReference(kPinRef, factory_pin, pin_));
-    return piv_.ChangeReference(kPukRef, factory_puk, puk_);
+    CP_RETURN_IF_ERROR(piv_.ChangeReference(kPukRef, factory_puk, puk_));
+    return CheckPuk();
+  }
+
+  // CardCounters reads the retry counters of a card that cannot set them: GET METADATA's
+  // totals, else the tries VERIFY without data reports (63Cx, Part 2 3.2.1) once the PIN's
+  // security status is reset (the factory PIN was just verified: the counter is full). A card
+  // allowing more PIN or PUK tries than the profile is refused: it would let a thief guess
+  // more often than the policy says.
+  Status CardCounters() {
+    CP_ASSIGN_OR_RETURN(auto pin, piv_.Metadata(kPinRef));
+    if (pin && pin->retries) {
+      pin_tries_ = pin->retries->first;
+    } else {
+      CP_RETURN_IF_ERROR(piv_.ForgetPin());
+      CP_ASSIGN_OR_RETURN(pin_tries_, piv_.RetriesLeft(kPinRef));
+    }
+    if (pin_tries_ <= 0 || pin_tries_ > profile_.piv.pin_tries) {
+      return CardError("the card allows " + std::to_string(pin_tries_) +
+                       " PIN tries, more than the profile's " +
+                       std::to_string(profile_.piv.pin_tries) + ", and cannot change that");
+    }
+    CP_ASSIGN_OR_RETURN(auto puk, piv_.Metadata(kPukRef));
+    if (puk && puk->retries) {
+      puk_tries_ = puk->retries->first;
+      if (puk_tries_ > profile_.piv.puk_tries) {
+        return CardError("the card allows " + std::to_string(puk_tries_) +
+                         " PUK tries, more than the profile's " +
+                         std::to_string(profile_.piv.puk_tries) + ", and cannot change that");
+      }
+    }
+    return Status::Ok();
+  }
+
+  // CheckPuk reads the new PUK back without spending a try: GET METADATA says it is no longer
+  // the factory one and its counter is full (as set); a card without GET METADATA changes the
+  // PUK to itself (CHANGE REFERENCE DATA, Part 2 3.2.2: a right PUK costs no try).
+  Status CheckPuk() {
+    CP_ASSIGN_OR_RETURN(auto meta, piv_.Metadata(kPukRef));
+    if (!meta) return piv_.ChangeReference(kPukRef, puk_, puk_).Wrap("the new PUK");
+    if (meta->is_default && *meta->is_default) {
+      return CardError("the card still has the factory PUK after it was changed");
+    }
+    if (meta->retries) {
+      const auto [total, left] = *meta->retries;
+      if (left != total || (puk_tries_ > 0 && total != puk_tries_)) {
+        return CardError("the new PUK's counter reads " + std::to_string(left) + " of " +
+                         std::to_string(total) + " tries" +
+                         (puk_tries_ > 0 ? " (expected " + std::to_string(puk_tries_) + ")" : ""));
+      }
+    }
+    return Status::Ok();
   }
 
   // FIPS 201-3 4.2.2.2: each card its own administration key, derived in the HSM from a master
@@ -497,8 +556,7 @@ class Personalization {
           VerifyCardSignature(w.der, w.type, digest, *sig).Wrap("slot " + slot_name));
     }
     // A wrong PIN must be refused and lower the counter; the right one then restores it.
-    return CheckPinCounter(piv_, pin_, profile_.piv.pin_length,
-                           retries_set_ ? profile_.piv.pin_tries : -1);
+    return CheckPinCounter(piv_, pin_, profile_.piv.pin_length, pin_tries_);
   }
 
   Status Finish() {
@@ -544,7 +602,8 @@ class Personalization {
   PivAlg mgm_alg_ = PivAlg::k3Des;
   SecureString mgm_key_;
   SecureString pin_, puk_;
-  bool retries_set_ = false;
+  int pin_tries_ = -1;  // the card's PIN and PUK retry counters (-1: unknown)
+  int puk_tries_ = -1;
   bool wipe_ = false;
   std::array<uint8_t, 16> guid_{};
 };

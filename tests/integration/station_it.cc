@@ -694,6 +694,39 @@ TEST_F(StationIT, ACardThatStopsAnsweringFailsAloneAndTheOtherReaderGoesOn) {
   EXPECT_EQ(Run({"audit", "verify"}).exit_code, 0);
 }
 
+// A card that cannot set its retry counters (SET PIN RETRIES answers 6D00) keeps its own: one
+// allowing 15 PIN tries (set beforehand with yubico-piv-tool) is refused against the profile's
+// 3 before any key or certificate; one allowing 3 is personalized, its counters read (GET
+// METADATA) and its new PUK read back as set without spending a try.
+TEST_F(StationIT, ACardThatCannotSetItsRetriesIsTakenOnlyWithinTheProfilesTries) {
+  Requests(2);
+  auto fifteen = PivTool(1,
+                         "-a verify-pin -P 123456 -a pin-retries --pin-retries 15 "
+                         "--puk-retries 15");
+  ASSERT_EQ(fifteen.exit_code, 0) << fifteen.out << fifteen.err;
+  ASSERT_NE(PivTool(1, "-a status").out.find("PIN tries left:\t15"), std::string::npos);
+  for (int card : {1, 2}) ASSERT_EQ(VCard(card, "fault no-set-retries").exit_code, 0);
+
+  auto st = Run({"station", "--profile", "employee-piv", "--reader", Reader(1), "--once"});
+  EXPECT_NE(st.exit_code, 0);
+  EXPECT_NE(st.out.find("the card allows 15 PIN tries, more than the profile's 3"),
+            std::string::npos)
+      << st.out << st.err;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM cards WHERE state = 'failed'"), 1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM serials WHERE request_id IS NOT NULL"), 0);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE state = 'approved'"), 2);
+
+  auto ok = Run({"station", "--profile", "employee-piv", "--reader", Reader(2), "--once"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  const auto status = PivTool(2, "-a status").out;
+  EXPECT_NE(status.find("PIN tries left:\t3"), std::string::npos) << status;
+  EXPECT_EQ(Trim(Sh(std::string(CERTPRESS_SOURCE_DIR
+                                "/scripts/vcard 2 status | python3 -c "
+                                "'import json,sys; print(json.load(sys.stdin)[\"puk_retries\"])'"))
+                     .out),
+            "3");
+}
+
 TEST_F(StationIT, TwoReadersPersonalizeTwoCardsAtOnce) {
   Requests(2);
   auto st = Run({"station", "--profile", "employee-piv", "--all-readers", "--once"});

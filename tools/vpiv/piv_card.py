@@ -402,6 +402,7 @@ FAULTS = {
     "mute-on": "INS (hex): from the next command with that INS on, the card never answers",
     "drop-after-cert": "the card is pulled out right after it answered the first PUT DATA of a "
     "certificate object with 9000 (the certificate is on the card)",
+    "no-set-retries": "SET PIN RETRIES (Yubico INS FA) answers 6D00, as a card without it",
 }
 
 # Certificate objects (SP 800-73-4 Part 1 Table 3 and the retired key history objects).
@@ -984,6 +985,9 @@ class PivCard:
         return cert.public_bytes(serialization.Encoding.DER)
 
     def cmd_set_pin_retries(self, a):
+        if "no-set-retries" in self.faults:
+            self.log("fault no-set-retries: 6D00")
+            raise CardError(SW_INS_NOT_SUPPORTED)
         if not self.mgmt_authed or not self.pin_verified:
             raise CardError(SW_SECURITY)
         if not (1 <= a.p1 <= 255 and 1 <= a.p2 <= 255):
