@@ -235,10 +235,23 @@ class Personalization {
     CP_RETURN_IF_ERROR(ManagementKey().Wrap("management key"));
     CP_RETURN_IF_ERROR(PinAndPuk().Wrap("PIN and PUK"));
     CP_RETURN_IF_ERROR(ReplaceManagementKey().Wrap("replacing the management key"));
+    CP_RETURN_IF_ERROR(Hold());
     CP_RETURN_IF_ERROR(Keys());
+    CP_RETURN_IF_ERROR(Hold());
     CP_RETURN_IF_ERROR(Certificates());
+    CP_RETURN_IF_ERROR(Hold());
     CP_RETURN_IF_ERROR(Identifiers().Wrap("CHUID and CCC"));
     return Checks().Wrap("checking the card");
+  }
+
+  // Hold checks that this station still holds the card's request (fence unchanged, card still
+  // personalizing) and renews the lease, between steps: a station whose lease ran out and whose
+  // request another station took stops here instead of issuing on.
+  Status Hold() {
+    return store::RunTransaction(db_, [&](store::Connection& c) {
+      return store::HoldCard(c, out_.card_id, req_.id, req_.fence, opt_.claimer,
+                             opt_.lease_seconds);
+    });
   }
 
   // Wipe resets a card an earlier run of this station left half-done (its certificates were
@@ -378,13 +391,20 @@ class Personalization {
     }
     std::vector<ca::Issuance*> pointers;
     for (auto& item : items) pointers.push_back(&item);
-    ca::StoreLedger ledger(db_);
+    // The intents are recorded, and the certificates stored, only while this station still
+    // holds the request: checked inside each of the two transactions.
+    ca::StoreLedger ledger(db_, [&](store::Connection& c) {
+      return store::HoldCard(c, out_.card_id, req_.id, req_.fence, opt_.claimer,
+                             opt_.lease_seconds);
+    });
     CP_RETURN_IF_ERROR(ca::Record(ledger, pointers));
     for (size_t i = 0; i < items.size(); ++i) {
       CP_RETURN_IF_ERROR(
           ca::Sign(items[i]).Wrap("issuing for slot " + std::string(PivSlotName(work_[i].slot))));
     }
     CP_RETURN_IF_ERROR(store::RunTransaction(db_, [&](store::Connection& c) -> Status {
+      CP_RETURN_IF_ERROR(
+          store::HoldCard(c, out_.card_id, req_.id, req_.fence, opt_.claimer, opt_.lease_seconds));
       std::vector<store::SignedCert> certs;
       std::vector<store::AuditEvent> audit;
       for (size_t i = 0; i < items.size(); ++i) {

@@ -254,6 +254,30 @@ Result<CardRequest> BeginCard(Connection& conn, const NewCard& card,
   return out;
 }
 
+Status HoldCard(Connection& c, int64_t card_id, int64_t request_id, int64_t fence,
+                const std::string& claimer, int lease_seconds) {
+  CP_ASSIGN_OR_RETURN(auto card,
+                      Sql(c).Query("SELECT state FROM cards WHERE id = ? FOR UPDATE", {card_id}));
+  if (card.empty() || card[0].Str(0) != kCardPersonalizing) {
+    return Conflict("card " + std::to_string(card_id) + " is no longer personalizing" +
+                    (card.empty() ? "" : " (" + card[0].Str(0) + ")"));
+  }
+  CP_ASSIGN_OR_RETURN(auto req, Sql(c).Query("SELECT id FROM requests WHERE id = ? AND state = "
+                                             "'issuing' AND claimed_by = ? AND fence = ? FOR "
+                                             "UPDATE",
+                                             {request_id, std::string_view(claimer), fence}));
+  if (req.empty()) {
+    return Conflict("request " + std::to_string(request_id) +
+                    " is no longer held by this station (another took it)");
+  }
+  return Sql(c)
+      .Exec(
+          "UPDATE requests SET lease_until = UTC_TIMESTAMP(6) + INTERVAL ? SECOND, "
+          "updated_at = UTC_TIMESTAMP(6) WHERE id = ?",
+          {int64_t{lease_seconds}, request_id})
+      .status();
+}
+
 Status AddCardCertificate(Connection& conn, int64_t card_id, std::string_view slot,
                           int64_t issuer_id, std::string_view serial_hex) {
   return Sql(conn)

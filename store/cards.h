@@ -73,6 +73,14 @@ Result<CardRequest> BeginCard(Connection& conn, const NewCard& card,
                               std::optional<int64_t> request_id, const std::string& claimer,
                               int lease_seconds, const std::string& actor, int64_t* card_id);
 
+// HoldCard checks, inside the caller's transaction, that card |card_id| is still personalizing
+// and its request |request_id| still issuing under |claimer| with |fence| (a station that took
+// the request after this one's lease ran out raised the fence and failed this card), locking
+// both rows, and renews the request's lease to |lease_seconds| from now. Conflict if either
+// was lost: the caller stops the card.
+[[nodiscard]] Status HoldCard(Connection& tx, int64_t card_id, int64_t request_id, int64_t fence,
+                              const std::string& claimer, int lease_seconds);
+
 // AddCardCertificate records that slot |slot| of card |card_id| holds serial |serial_hex| of
 // |issuer_id| (inside the caller's transaction, with the certificate itself).
 [[nodiscard]] Status AddCardCertificate(Connection& conn, int64_t card_id, std::string_view slot,

@@ -694,6 +694,72 @@ TEST_F(StationIT, ACardThatStopsAnsweringFailsAloneAndTheOtherReaderGoesOn) {
   EXPECT_EQ(Run({"audit", "verify"}).exit_code, 0);
 }
 
+// A station whose lease ran out and whose request another station took stops: station A's
+// card generates its keys slowly; meanwhile its lease is made to run out (set in the past,
+// after A renewed it at its last step) and station B takes the request with another card and
+// personalizes it. A then records no intent and stores no certificate: its card ends failed,
+// request 1 has B's three certificates and no other serial.
+TEST_F(StationIT, AStationThatLostItsRequestIssuesNothingMore) {
+  Requests(1);
+  ASSERT_EQ(VCard(1, "timing gen-p256=4000").exit_code, 0);
+  const std::string cmd =
+      cli_.CommandLine({"station", "--profile", "employee-piv", "--reader", Reader(1), "--once"});
+  ASSERT_EQ(Sh("(" + cmd + " > " + Quote(Path("a.out")) + " 2>&1; echo $? > " +
+               Quote(Path("a.rc")) + ") > /dev/null 2>&1 &")
+                .exit_code,
+            0);
+  // A took the request, then renewed its lease on its way to the keys (its last renewal before
+  // the slow GENERATEs).
+  int64_t first_lease = -1;
+  for (int i = 0; i < 600 && first_lease < 0; ++i) {
+    first_lease = Scalar(
+        "SELECT CAST(UNIX_TIMESTAMP(r.lease_until) * 1000000 AS SIGNED) FROM requests r "
+        "JOIN "
+        "cards c ON c.request_id = r.id WHERE c.state = 'personalizing'");
+    if (first_lease < 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_GT(first_lease, 0);
+  for (int i = 0; i < 600 && Scalar("SELECT CAST(UNIX_TIMESTAMP(lease_until) * 1000000 AS SIGNED) "
+                                    "FROM requests WHERE id = 1") <= first_lease;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(Scalar("SELECT COUNT(*) FROM serials WHERE request_id = 1"), 0);
+  {
+    auto c = db_.Connect();
+    ASSERT_TRUE(store::Sql(*c)
+                    .Exec("UPDATE requests SET lease_until = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND "
+                          "WHERE id = 1")
+                    .ok());
+  }
+  auto b = Run(
+      {"station", "--profile", "employee-piv", "--reader", Reader(2), "--once", "--request", "1"});
+  ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
+  EXPECT_NE(b.out.find("request 1 personalized"), std::string::npos) << b.out;
+  // A comes back from its keys and stops.
+  for (int i = 0; i < 1500 && !ReadFile(Path("a.rc")).ok(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(ReadFile(Path("a.rc")).ok())
+      << Sh("cat " + Quote(Path("a.out"))).out << VCard(1, "status").out;
+  EXPECT_NE(Trim(*ReadFile(Path("a.rc"))), "0");
+  const std::string a_out = *ReadFile(Path("a.out"));
+  EXPECT_NE(a_out.find("no longer"), std::string::npos) << a_out;
+  const std::string serial_a = Serial(1);
+  EXPECT_EQ(
+      Scalar("SELECT COUNT(*) FROM cards WHERE state = 'failed' AND serial = '" + serial_a + "'"),
+      1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM card_certificates cc JOIN cards c ON c.id = "
+                   "cc.card_id WHERE c.serial = '" +
+                   serial_a + "'"),
+            0);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM serials WHERE request_id = 1"), 3);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM certificates WHERE request_id = 1 AND status = 'issued'"),
+            3);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE id = 1 AND state = 'issued'"), 1);
+  EXPECT_EQ(Run({"audit", "verify"}).exit_code, 0);
+}
+
 // A card that cannot set its retry counters (SET PIN RETRIES answers 6D00) keeps its own: one
 // allowing 15 PIN tries (set beforehand with yubico-piv-tool) is refused against the profile's
 // 3 before any key or certificate; one allowing 3 is personalized, its counters read (GET
