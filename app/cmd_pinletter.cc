@@ -112,18 +112,21 @@ CommandResult Print(Context& ctx) {
   if (!token.ok()) return Fail(token.status());
   kgs::PrintOptions options;
   options.queue_dir = QueueDir(ctx);
+  options.spooler = ctx.Get<std::string>("letters.spooler");
   options.actor = ctx.Actor();
   options.profiles = *profiles;
   if (!all) {
     auto printed = kgs::PrintLetter(**db, **token, id, options);
     if (!printed.ok()) return Fail(printed.status());
-    ctx.out << "letter " << printed->id << " printed to " << printed->path << "\n";
+    ctx.out << "letter " << printed->id
+            << (printed->spooled ? " sent to the spooler" : " printed to " + printed->path) << "\n";
     return Ok();
   }
   auto tally = kgs::PrintAll(**db, **token, options);
   if (!tally.ok()) return Fail(tally.status());
   for (const auto& p : tally->printed) {
-    ctx.out << "letter " << p.id << " printed to " << p.path << "\n";
+    ctx.out << "letter " << p.id << (p.spooled ? " sent to the spooler" : " printed to " + p.path)
+            << "\n";
   }
   for (const auto& f : tally->failed) std::cerr << f << "\n";
   ctx.out << tally->printed.size() << " printed, " << tally->failed.size() << " failed\n";
@@ -191,9 +194,14 @@ void AddPinLetterCommands(std::vector<Command>& out) {
              "the print queue directory (default: letters.queue-dir)")(
              "letters.queue-dir", po::value<std::string>()->default_value(""),
              "the print queue directory (default: $CERTPRESS_STATE/pinletters, else "
-             ".certpress/pinletters)")("reprint", po::bool_switch(),
-                                       "ask to print a printed letter again (refused: its PIN "
-                                       "was wiped; audited; needs --operator and --key)")(
+             ".certpress/pinletters)")(
+             "letters.spooler", po::value<std::string>()->default_value(""),
+             "the print spooler's command, run with each letter's PDF as its last argument "
+             "(e.g. \"lp -d letters --\"); once it exits 0 the PDF is removed from the queue "
+             "directory (default: none, the PDF stays there for what takes it)")(
+             "reprint", po::bool_switch(),
+             "ask to print a printed letter again (refused: its PIN "
+             "was wiped; audited; needs --operator and --key)")(
              "key", po::value<std::string>()->default_value(""),
              "with --reprint: the operator's signing key, an encrypted PKCS#8 PEM file or a "
              "PKCS#11 URI")("key-password-file", po::value<std::string>()->default_value(""),

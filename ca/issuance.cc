@@ -15,8 +15,10 @@ Status StoreLedger::Record(std::span<Issuance* const> items) {
   std::vector<const store::CertIntent*> intents;
   intents.reserve(items.size());
   for (const Issuance* it : items) intents.push_back(&it->intent);
-  CP_RETURN_IF_ERROR(store::RunTransaction(
-      conn_, [&](store::Connection& c) { return store::RecordIntents(c, intents); }));
+  CP_RETURN_IF_ERROR(store::RunTransaction(conn_, [&](store::Connection& c) -> Status {
+    if (guard_) CP_RETURN_IF_ERROR(guard_(c));
+    return store::RecordIntents(c, intents);
+  }));
   for (Issuance* it : items) Vouch(*it);
   return Status::Ok();
 }

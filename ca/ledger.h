@@ -4,6 +4,7 @@
 // an unknown certificate (docs/ARCHITECTURE.md, "The issuance core").
 #pragma once
 
+#include <functional>
 #include <span>
 
 #include "ca/issuance.h"
@@ -29,14 +30,19 @@ class IntentLedger {
 };
 
 // StoreLedger records intents in the store's serials table, one transaction per Record, with
-// RunTransaction's retries; committed before Record returns.
+// RunTransaction's retries; committed before Record returns. |guard|, if given, runs first in
+// that transaction and refuses the record by failing (a station checks there that it still
+// holds the request the certificates are for).
 class StoreLedger final : public IntentLedger {
  public:
-  explicit StoreLedger(store::Connection& conn) : conn_(conn) {}
+  using Guard = std::function<Status(store::Connection&)>;
+  explicit StoreLedger(store::Connection& conn, Guard guard = nullptr)
+      : conn_(conn), guard_(std::move(guard)) {}
   [[nodiscard]] Status Record(std::span<Issuance* const> items) override;
 
  private:
   store::Connection& conn_;
+  Guard guard_;
 };
 
 }  // namespace certpress::ca

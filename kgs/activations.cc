@@ -184,6 +184,7 @@ Result<store::NewActivation> RenderActivation(const profiles::CardProfile& profi
     CP_ASSIGN_OR_RETURN(a.recipient_name, profiles::RenderTemplate(spec.name, all));
   }
   a.code_needed = spec.code != profiles::CodeChannel::kNone;
+  if (a.code_needed) a.code_channel = std::string(profiles::CodeChannelName(spec.code));
   a.validity_seconds = spec.validity_seconds;
   a.max_attempts = spec.max_attempts;
   return a;
@@ -468,6 +469,18 @@ Result<SecureString> MintCode(store::Connection& db, const ActivationKeys& keys,
                               const std::string& actor) {
   CP_ASSIGN_OR_RETURN(DrawnCode code, DrawCode(keys, request_id));
   CP_RETURN_IF_ERROR(store::RunTransaction(db, [&](store::Connection& c) -> Status {
+    // A code that goes by post is never shown (the letter is its one channel), whatever
+    // profiles the caller loaded: the channel was stored with the activation.
+    CP_ASSIGN_OR_RETURN(
+        bool by_letter,
+        store::HasCodeChannel(c, request_id,
+                              profiles::CodeChannelName(profiles::CodeChannel::kLetter)));
+    if (by_letter) {
+      return Conflict("request " + std::to_string(request_id) +
+                      " has its activation code sent by letter, so it is never shown; to "
+                      "replace a lost letter: `certpress activation code --request " +
+                      std::to_string(request_id) + " --letter`");
+    }
     CP_ASSIGN_OR_RETURN(int64_t n, store::SetActivationCode(c, request_id, code.key_id, code.hmac));
     if (n == 0) {
       return Conflict("request " + std::to_string(request_id) +
@@ -533,6 +546,7 @@ Result<int64_t> Resend(store::Connection& db, int64_t request_id, const std::str
     a.recipient_email = old->recipient_email;
     a.recipient_name = old->recipient_name;
     a.code_needed = old->code_needed;
+    a.code_channel = old->code_channel;
     a.validity_seconds = old->validity_seconds;
     a.max_attempts = old->max_attempts;
     if (old->code_set) {

@@ -183,7 +183,8 @@ Result<MintedLink> MintLink(store::Connection& db, const ActivationKeys& keys,
 // MintCode draws a new activation code for request |request_id|, stores its HMAC on the
 // request's live activations and audits it ("activation.code", |actor|); the previous code
 // stops working. Returned formatted "XXXXX-XXXXX" for showing once. Conflict if the request has
-// no live activation that needs a code.
+// no live activation that needs a code, or if its code is sent by letter (the activation's
+// stored code_channel, schema 17): such a code is never shown, whatever profiles are loaded.
 Result<SecureString> MintCode(store::Connection& db, const ActivationKeys& keys, int64_t request_id,
                               const std::string& actor);
 

@@ -1,8 +1,13 @@
 #include "kgs/letters.h"
 
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -349,6 +354,49 @@ Result<int64_t> QueueLetterForCard(store::Connection& tx, CryptoToken& token,
   return id;
 }
 
+namespace {
+
+// Shred overwrites the letter file |path| with zeros and removes it (best effort against the
+// blocks being read back; a journaling or copy-on-write file system may keep old blocks).
+void Shred(const std::string& path, size_t size) {
+  if (FILE* f = std::fopen(path.c_str(), "r+b")) {
+    const std::string zeros(size, '\0');
+    std::fwrite(zeros.data(), 1, zeros.size(), f);
+    std::fflush(f);
+    ::fsync(fileno(f));
+    std::fclose(f);
+  }
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+}
+
+// Spool runs the spooler command |command| with |path| as its last argument (through
+// /bin/sh, so the command may have its own options) and waits for it: exit 0 means the
+// spooler took the file.
+Status Spool(const std::string& command, const std::string& path) {
+  const std::string script = command + " \"$1\"";
+  std::vector<std::string> args{"/bin/sh", "-c", script, "certpress-spooler", path};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (int rc = posix_spawn(&pid, "/bin/sh", nullptr, nullptr, argv.data(), environ); rc != 0) {
+    return Internal("starting the spooler '" + command + "': " + std::strerror(rc));
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR)
+      return Internal("waiting for the spooler: " + std::string(std::strerror(errno)));
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
+  // Not kUnavailable: RunTransaction would retry it, and the spooler might print twice.
+  return Internal("the spooler '" + command + "' " +
+                  (WIFEXITED(status) ? "exited with " + std::to_string(WEXITSTATUS(status))
+                                     : "was killed by signal " + std::to_string(WTERMSIG(status))));
+}
+
+}  // namespace
+
 Result<PrintedLetter> PrintLetter(store::Connection& db, CryptoToken& token, int64_t id,
                                   const PrintOptions& options) {
   const std::string what = "printing letter " + std::to_string(id);
@@ -388,15 +436,25 @@ Result<PrintedLetter> PrintLetter(store::Connection& db, CryptoToken& token, int
     // Replaced if there (a rerun after a failed commit writes the same letter again); the
     // file is the owner's alone from its creation.
     CP_RETURN_IF_ERROR(WriteNewFile(printed.path, pdf.view(), 0600, /*replace=*/true));
+    std::string where = "file=" + printed.path;
+    if (!options.spooler.empty()) {
+      // Handed to the spooler, then gone from the queue directory whatever it answered: the
+      // letter is printed again (a new file) if the spooler refused it.
+      Status spooled = Spool(options.spooler, printed.path);
+      Shred(printed.path, pdf.size());
+      CP_RETURN_IF_ERROR(spooled);
+      printed.spooled = true;
+      where = "spooled";
+    }
     CP_RETURN_IF_ERROR(store::MarkLetterPrinted(c, id));
     if (IsCodeLetter(l)) {
       return store::AppendAudit(c, {options.actor, "pinletter.print", Object(id),
                                     "kind=activation-code request=" + std::to_string(l.request_id) +
-                                        " file=" + printed.path + " secret wiped"});
+                                        " " + where + " secret wiped"});
     }
-    CP_RETURN_IF_ERROR(store::AppendAudit(
-        c, {options.actor, "pinletter.print", Object(id),
-            "card=" + l.card_serial + " file=" + printed.path + " secret wiped"}));
+    CP_RETURN_IF_ERROR(
+        store::AppendAudit(c, {options.actor, "pinletter.print", Object(id),
+                               "card=" + l.card_serial + " " + where + " secret wiped"}));
     // The card moves on with its letter (issue 13: personalized -> letter-printed), in this
     // transaction: a card is letter-printed exactly when its letter is. A card already further
     // on (a new PIN letter for an active card) stays where it is.

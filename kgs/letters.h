@@ -107,6 +107,12 @@ struct PrintOptions {
   // The print queue directory, created (mode 0700) if missing; each letter is written there
   // as pinletter-<id>.pdf, mode 0600, for the print spooler to take.
   std::string queue_dir;
+  // The print spooler's command (run by /bin/sh with the PDF's path as its last argument, e.g.
+  // "lp -d letters --"). Set: each letter is handed to it and, once it exits 0 (the spooler
+  // holds its own copy), the PDF is overwritten and removed, so no file in the queue directory
+  // keeps a PIN; a spooler that fails leaves the letter created, its file removed. Empty: the
+  // PDF stays in the queue directory for whatever takes files from it (which must remove it).
+  std::string spooler;
   std::string actor;
   // The card profiles: each letter is laid out from its profile's [letter] template.
   const profiles::ProfileSet* profiles = nullptr;
@@ -116,7 +122,8 @@ struct PrintOptions {
 
 struct PrintedLetter {
   int64_t id = 0;
-  std::string path;
+  std::string path;      // where the PDF is (queue directory), or was (spooled)
+  bool spooled = false;  // handed to PrintOptions::spooler and removed
 };
 
 // PrintLetter prints the `created` letter |id|: its data key is unwrapped by the token, its

@@ -132,6 +132,7 @@ class Personalization {
       return Status::Ok();
     }
     store::NewCard card{out_.serial, atr, profile_.name, opt_.station, reader};
+    CP_RETURN_IF_ERROR(Admit(&card.factory_reset));
     auto req = store::BeginCard(db_, card, opt_.request_id, opt_.claimer, opt_.lease_seconds,
                                 opt_.actor, &out_.card_id);
     if (!req.ok()) {
@@ -156,49 +157,148 @@ class Personalization {
     return Status::Ok();
   }
 
+  // Admit decides, before anything is claimed in the store or written to the card, whether
+  // this card may be personalized. A card personalized for someone (a live personalization of
+  // its serial) is refused as it is: taking it would overwrite its holder's keys; only once it
+  // was reset (factory management key and PIN) may it be taken again (|factory_reset|). A card
+  // the station itself left half-done (an earlier personalization of its serial that failed or
+  // was abandoned) has a PIN only that run knew: it is reset first (Wipe). Any other card whose
+  // PIN or management key is not the factory one is refused, no PIN tried.
+  Status Admit(bool* factory_reset) {
+    CP_ASSIGN_OR_RETURN(auto history, store::CardsBySerial(db_, out_.serial));
+    const store::CardRecord* live = nullptr;
+    for (const auto& c : history) {
+      if (c.state == store::kCardPersonalized || c.state == store::kCardLetterPrinted ||
+          c.state == store::kCardActive) {
+        live = &c;
+      }
+    }
+    // GET METADATA (Yubico 5.3+) says whether PIN and management key are the factory ones;
+    // without it, whether the factory management key authenticates (ours never is).
+    CP_ASSIGN_OR_RETURN(auto pin_meta, piv_.Metadata(kPinRef));
+    CP_ASSIGN_OR_RETURN(auto mgm_meta, piv_.Metadata(kManagementKeyRef));
+    std::optional<bool> pin_factory;
+    if (pin_meta && pin_meta->is_default) pin_factory = *pin_meta->is_default;
+    bool mgm_factory = false;
+    if (mgm_meta && mgm_meta->is_default) {
+      mgm_factory = *mgm_meta->is_default;
+    } else {
+      CP_ASSIGN_OR_RETURN(mgm_factory, FactoryKeyWorks(mgm_meta));
+    }
+    const bool factory = mgm_factory && pin_factory.value_or(true);
+    if (live != nullptr) {
+      if (!factory) {
+        return Conflict("card " + out_.serial + " is already personalized for request " +
+                        std::to_string(live->request_id) + " (state " + live->state +
+                        "); reset it first (nothing on the card was changed)");
+      }
+      *factory_reset = true;
+      return Status::Ok();
+    }
+    if (factory) return Status::Ok();
+    if (!history.empty()) {
+      wipe_ = true;
+      return Status::Ok();
+    }
+    if (pin_factory && !*pin_factory) {
+      return Conflict(
+          "the card's PIN is not the factory PIN (reset the card's PIV application before "
+          "personalizing it); no PIN was tried");
+    }
+    return LoginRefused(
+        "the card's management key is not the factory key (reset the card's PIV application "
+        "before personalizing it)");
+  }
+
+  // FactoryKeyWorks tries the factory management key (a refused key costs no try on a PIV
+  // card: the management key has no retry counter).
+  Result<bool> FactoryKeyWorks(const std::optional<KeyMetadata>& meta) {
+    CP_ASSIGN_OR_RETURN(PivAlg factory, ManagementAlg(profile_.piv.factory_management_key));
+    PivAlg now = factory;
+    if (meta && meta->algorithm) now = static_cast<PivAlg>(*meta->algorithm);
+    Status st = piv_.Authenticate(now, FactoryManagementKey(ManagementKeyLength(now)));
+    if (st.ok()) return true;
+    if (st.kind() == ErrorKind::kLoginRefused) return false;
+    return st;
+  }
+
+  // The card is locked down before anything of value goes on it: PIN, PUK and their retry
+  // counters, then its own management key, and only then keys and certificates. A card pulled
+  // out (or failing) at any later step holds its holder's certificate behind a PIN nobody but
+  // the letter will know, never behind the factory PIN 123456.
   Status Personalize() {
     if (AsString(ByteSpan(profile_.content_hash)) != req_.profile_hash) {
       return InvalidInput("profile '" + profile_.name + "' changed since request " +
                           std::to_string(req_.id) + " was made");
     }
+    if (wipe_) CP_RETURN_IF_ERROR(Wipe().Wrap("resetting the card this station left half-done"));
     CP_RETURN_IF_ERROR(ManagementKey().Wrap("management key"));
-    CP_RETURN_IF_ERROR(Keys());
-    CP_RETURN_IF_ERROR(Certificates());
-    CP_RETURN_IF_ERROR(Identifiers().Wrap("CHUID and CCC"));
     CP_RETURN_IF_ERROR(PinAndPuk().Wrap("PIN and PUK"));
     CP_RETURN_IF_ERROR(ReplaceManagementKey().Wrap("replacing the management key"));
+    CP_RETURN_IF_ERROR(Hold());
+    CP_RETURN_IF_ERROR(Keys());
+    CP_RETURN_IF_ERROR(Hold());
+    CP_RETURN_IF_ERROR(Certificates());
+    CP_RETURN_IF_ERROR(Hold());
+    CP_RETURN_IF_ERROR(Identifiers().Wrap("CHUID and CCC"));
     return Checks().Wrap("checking the card");
   }
 
-  // ManagementKey authenticates with the factory key, or with this card's derived key when a
-  // personalization that failed after replacing it left that one.
+  // Hold checks that this station still holds the card's request (fence unchanged, card still
+  // personalizing) and renews the lease, between steps: a station whose lease ran out and whose
+  // request another station took stops here instead of issuing on.
+  Status Hold() {
+    return store::RunTransaction(db_, [&](store::Connection& c) {
+      return store::HoldCard(c, out_.card_id, req_.id, req_.fence, opt_.claimer,
+                             opt_.lease_seconds);
+    });
+  }
+
+  // Wipe resets a card an earlier run of this station left half-done (its certificates were
+  // revoked when it failed): Yubico RESET takes a card only with PIN and PUK blocked, so both
+  // are blocked with wrong values first (at most 255 tries each, the largest counter).
+  Status Wipe() {
+    for (int i = 0; i < 256; ++i) {
+      CP_ASSIGN_OR_RETURN(int left, piv_.RetriesLeft(kPinRef));
+      if (left == 0) break;
+      if (left < 0) CP_RETURN_IF_ERROR(piv_.ForgetPin());
+      CP_ASSIGN_OR_RETURN(SecureString wrong, RandomDigits(8));
+      Status st = piv_.Verify(kPinRef, wrong);
+      if (!st.ok() && st.kind() != ErrorKind::kLoginRefused) return st.Wrap("blocking the PIN");
+    }
+    for (int i = 0; i < 256; ++i) {
+      CP_ASSIGN_OR_RETURN(SecureString wrong, RandomDigits(8));
+      Status st = piv_.ChangeReference(kPukRef, wrong, wrong);
+      if (st.ok()) continue;  // 1 in 10^8: that was the PUK (and it still is)
+      if (st.kind() != ErrorKind::kLoginRefused) return st.Wrap("blocking the PUK");
+      if (st.message().find("6983") != std::string::npos ||
+          st.message().find("63C0") != std::string::npos) {
+        break;
+      }
+    }
+    CP_RETURN_IF_ERROR(piv_.Reset());
+    mgm_key_ = SecureString();
+    return Status::Ok();
+  }
+
+  // ManagementKey authenticates with the factory key (Admit refused any other card, and Wipe
+  // put the factory key back on the station's own).
   Status ManagementKey() {
     CP_ASSIGN_OR_RETURN(auto meta, piv_.Metadata(kManagementKeyRef));
-    CP_ASSIGN_OR_RETURN(PivAlg target, ManagementAlg(profile_.piv.management_key));
     CP_ASSIGN_OR_RETURN(PivAlg factory, ManagementAlg(profile_.piv.factory_management_key));
     // GET METADATA (Yubico 5.3+) says which algorithm the key in 9B has now.
     PivAlg now = factory;
     if (meta && meta->algorithm) now = static_cast<PivAlg>(*meta->algorithm);
     const Bytes key = FactoryManagementKey(ManagementKeyLength(now));
     Status st = piv_.Authenticate(now, key);
-    if (st.ok()) {
-      mgm_alg_ = now;
-      mgm_key_ = SecureString(std::string(AsString(key)));
-      return Status::Ok();
-    }
-    if (st.kind() != ErrorKind::kLoginRefused) return st;
-    const PivAlg ours = meta && meta->algorithm ? now : target;
-    CP_ASSIGN_OR_RETURN(
-        SecureString derived,
-        ManagementKeyFor(token_, profile_.piv.master_key, out_.serial, ManagementKeyLength(ours)));
-    Status again = piv_.Authenticate(ours, AsBytes(derived.view()));
-    if (!again.ok()) {
+    if (st.kind() == ErrorKind::kLoginRefused) {
       return LoginRefused(
-          "the card's management key is neither the factory key nor this card's derived key "
-          "(reset the card's PIV application before personalizing it)");
+          "the card's management key is not the factory key (reset the card's PIV "
+          "application before personalizing it)");
     }
-    mgm_alg_ = ours;
-    mgm_key_ = std::move(derived);
+    CP_RETURN_IF_ERROR(st);
+    mgm_alg_ = now;
+    mgm_key_ = SecureString(std::string(AsString(key)));
     return Status::Ok();
   }
 
@@ -291,13 +391,20 @@ class Personalization {
     }
     std::vector<ca::Issuance*> pointers;
     for (auto& item : items) pointers.push_back(&item);
-    ca::StoreLedger ledger(db_);
+    // The intents are recorded, and the certificates stored, only while this station still
+    // holds the request: checked inside each of the two transactions.
+    ca::StoreLedger ledger(db_, [&](store::Connection& c) {
+      return store::HoldCard(c, out_.card_id, req_.id, req_.fence, opt_.claimer,
+                             opt_.lease_seconds);
+    });
     CP_RETURN_IF_ERROR(ca::Record(ledger, pointers));
     for (size_t i = 0; i < items.size(); ++i) {
       CP_RETURN_IF_ERROR(
           ca::Sign(items[i]).Wrap("issuing for slot " + std::string(PivSlotName(work_[i].slot))));
     }
     CP_RETURN_IF_ERROR(store::RunTransaction(db_, [&](store::Connection& c) -> Status {
+      CP_RETURN_IF_ERROR(
+          store::HoldCard(c, out_.card_id, req_.id, req_.fence, opt_.claimer, opt_.lease_seconds));
       std::vector<store::SignedCert> certs;
       std::vector<store::AuditEvent> audit;
       for (size_t i = 0; i < items.size(); ++i) {
@@ -348,7 +455,9 @@ class Personalization {
   }
 
   // Retry counters first: on YubiKeys SET PIN RETRIES puts the factory PIN and PUK back, so
-  // PIN and PUK are changed after it (CHANGE REFERENCE DATA, Part 2 3.2.2).
+  // PIN and PUK are changed after it (CHANGE REFERENCE DATA, Part 2 3.2.2). A card without SET
+  // PIN RETRIES keeps its own counters and is taken only if they allow no more tries than the
+  // profile's (CardCounters). The new PUK is then read back without spending a try (CheckPuk).
   Status PinAndPuk() {
     CP_ASSIGN_OR_RETURN(auto meta, piv_.Metadata(kPinRef));
     if (meta && meta->is_default && !*meta->is_default) {
@@ -360,12 +469,69 @@ class Personalization {
     const SecureString factory_puk{std::string(kFactoryPuk)};
     CP_RETURN_IF_ERROR(piv_.Verify(kPinRef, factory_pin));
     Status retries = piv_.SetRetries(profile_.piv.pin_tries, profile_.piv.puk_tries);
-    retries_set_ = retries.ok();
-    if (!retries.ok() && retries.message().find("6D00") == std::string::npos) return retries;
+    if (retries.ok()) {
+      pin_tries_ = profile_.piv.pin_tries;
+      puk_tries_ = profile_.piv.puk_tries;
+    } else if (retries.message().find("6D00") != std::string::npos) {
+      CP_RETURN_IF_ERROR(CardCounters().Wrap("SET PIN RETRIES is not supported (6D00)"));
+    } else {
+      return retries;
+    }
     CP_ASSIGN_OR_RETURN(pin_, RandomDigits(profile_.piv.pin_length));
     CP_ASSIGN_OR_RETURN(puk_, RandomDigits(8));
     CP_RETURN_IF_ERROR(piv_.ChangeReference(kPinRef, factory_pin, pin_));
-    return piv_.ChangeReference(kPukRef, factory_puk, puk_);
+    CP_RETURN_IF_ERROR(piv_.ChangeReference(kPukRef, factory_puk, puk_));
+    return CheckPuk();
+  }
+
+  // CardCounters reads the retry counters of a card that cannot set them: GET METADATA's
+  // totals, else the tries VERIFY without data reports (63Cx, Part 2 3.2.1) once the PIN's
+  // security status is reset (the factory PIN was just verified: the counter is full). A card
+  // allowing more PIN or PUK tries than the profile is refused: it would let a thief guess
+  // more often than the policy says.
+  Status CardCounters() {
+    CP_ASSIGN_OR_RETURN(auto pin, piv_.Metadata(kPinRef));
+    if (pin && pin->retries) {
+      pin_tries_ = pin->retries->first;
+    } else {
+      CP_RETURN_IF_ERROR(piv_.ForgetPin());
+      CP_ASSIGN_OR_RETURN(pin_tries_, piv_.RetriesLeft(kPinRef));
+    }
+    if (pin_tries_ <= 0 || pin_tries_ > profile_.piv.pin_tries) {
+      return CardError("the card allows " + std::to_string(pin_tries_) +
+                       " PIN tries, more than the profile's " +
+                       std::to_string(profile_.piv.pin_tries) + ", and cannot change that");
+    }
+    CP_ASSIGN_OR_RETURN(auto puk, piv_.Metadata(kPukRef));
+    if (puk && puk->retries) {
+      puk_tries_ = puk->retries->first;
+      if (puk_tries_ > profile_.piv.puk_tries) {
+        return CardError("the card allows " + std::to_string(puk_tries_) +
+                         " PUK tries, more than the profile's " +
+                         std::to_string(profile_.piv.puk_tries) + ", and cannot change that");
+      }
+    }
+    return Status::Ok();
+  }
+
+  // CheckPuk reads the new PUK back without spending a try: GET METADATA says it is no longer
+  // the factory one and its counter is full (as set); a card without GET METADATA changes the
+  // PUK to itself (CHANGE REFERENCE DATA, Part 2 3.2.2: a right PUK costs no try).
+  Status CheckPuk() {
+    CP_ASSIGN_OR_RETURN(auto meta, piv_.Metadata(kPukRef));
+    if (!meta) return piv_.ChangeReference(kPukRef, puk_, puk_).Wrap("the new PUK");
+    if (meta->is_default && *meta->is_default) {
+      return CardError("the card still has the factory PUK after it was changed");
+    }
+    if (meta->retries) {
+      const auto [total, left] = *meta->retries;
+      if (left != total || (puk_tries_ > 0 && total != puk_tries_)) {
+        return CardError("the new PUK's counter reads " + std::to_string(left) + " of " +
+                         std::to_string(total) + " tries" +
+                         (puk_tries_ > 0 ? " (expected " + std::to_string(puk_tries_) + ")" : ""));
+      }
+    }
+    return Status::Ok();
   }
 
   // FIPS 201-3 4.2.2.2: each card its own administration key, derived in the HSM from a master
@@ -410,8 +576,7 @@ class Personalization {
           VerifyCardSignature(w.der, w.type, digest, *sig).Wrap("slot " + slot_name));
     }
     // A wrong PIN must be refused and lower the counter; the right one then restores it.
-    return CheckPinCounter(piv_, pin_, profile_.piv.pin_length,
-                           retries_set_ ? profile_.piv.pin_tries : -1);
+    return CheckPinCounter(piv_, pin_, profile_.piv.pin_length, pin_tries_);
   }
 
   Status Finish() {
@@ -457,7 +622,9 @@ class Personalization {
   PivAlg mgm_alg_ = PivAlg::k3Des;
   SecureString mgm_key_;
   SecureString pin_, puk_;
-  bool retries_set_ = false;
+  int pin_tries_ = -1;  // the card's PIN and PUK retry counters (-1: unknown)
+  int puk_tries_ = -1;
+  bool wipe_ = false;
   std::array<uint8_t, 16> guid_{};
 };
 

@@ -26,6 +26,7 @@ constexpr uint8_t kInsGetMetadata = 0xF7;
 constexpr uint8_t kInsGetSerial = 0xF8;
 constexpr uint8_t kInsAttest = 0xF9;
 constexpr uint8_t kInsSetRetries = 0xFA;
+constexpr uint8_t kInsReset = 0xFB;
 constexpr uint8_t kInsGetVersion = 0xFD;
 constexpr uint8_t kInsImportKey = 0xFE;
 constexpr uint8_t kInsSetMgmKey = 0xFF;
@@ -497,6 +498,16 @@ Status PivCard::SetRetries(int pin_tries, int puk_tries) {
   auto r = ch_.Expect(
       Cmd(kInsSetRetries, static_cast<uint8_t>(pin_tries), static_cast<uint8_t>(puk_tries)),
       "SET PIN RETRIES");
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+Status PivCard::ForgetPin() {
+  CP_ASSIGN_OR_RETURN(Response r, ch_.Send(Cmd(0x20, 0xFF, kPinRef)));
+  return StatusWordError(r.sw, "VERIFY (reset the PIN's security status)");
+}
+
+Status PivCard::Reset() {
+  auto r = ch_.Expect(Cmd(kInsReset, 0x00, 0x00), "RESET");
   return r.ok() ? Status::Ok() : r.status();
 }
 

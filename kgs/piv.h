@@ -116,6 +116,13 @@ class PivCard {
   // SetRetries sets the PIN and PUK retry counters (Yubico SET PIN RETRIES; the card then has
   // its default PIN and PUK again). Needs the management key and the PIN.
   [[nodiscard]] Status SetRetries(int pin_tries, int puk_tries);
+  // ForgetPin resets the PIN's security status (VERIFY with P1 FF and no data, SP 800-73-4
+  // Part 2 3.2.1), so that VERIFY without data reports the tries left again.
+  [[nodiscard]] Status ForgetPin();
+  // Reset puts the PIV application back to its factory state (Yubico RESET, INS FB: PIN 123456,
+  // PUK 12345678, the factory management key, no keys or objects). The card takes it only once
+  // PIN and PUK are both blocked.
+  [[nodiscard]] Status Reset();
 
   ApduChannel& channel() { return ch_; }
 

@@ -16,7 +16,7 @@ std::string ActivationColumns() {
              "attempts, COALESCE(DATE_FORMAT(expires_at, ") +
          kDate +
          "), ''), expires_at IS NOT NULL AND expires_at <= NOW(6), DATE_FORMAT(created_at, " +
-         kDate + ")";
+         kDate + "), COALESCE(code_channel, '')";
 }
 
 ActivationRow FromRow(const Row& r) {
@@ -39,6 +39,7 @@ ActivationRow FromRow(const Row& r) {
   a.expires_at = r.Str(15);
   a.expired = r.Int(16) != 0;
   a.created_at = r.Str(17);
+  a.code_channel = r.Str(18);
   return a;
 }
 
@@ -72,17 +73,21 @@ Status QueueActivations(Connection& conn, std::span<const NewActivation> rows,
   if (rows.empty()) return Status::Ok();
   std::string sql =
       "INSERT INTO activations (request_id, profile, recipient_email, recipient_name, state, "
-      "code_needed, validity_seconds, max_attempts, code_hmac, code_key_id) VALUES ";
+      "code_needed, code_channel, validity_seconds, max_attempts, code_hmac, code_key_id) "
+      "VALUES ";
   std::vector<Param> params;
   std::string ids;
   for (size_t i = 0; i < rows.size(); ++i) {
     const NewActivation& a = rows[i];
-    sql += i ? ", (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)" : "(?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)";
+    sql += i ? ", " : "";
+    sql += "(?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)";
     params.insert(
         params.end(),
         {a.request_id, std::string_view(a.profile), std::string_view(a.recipient_email),
-         std::string_view(a.recipient_name), int64_t{a.code_needed ? 1 : 0}, a.validity_seconds,
-         int64_t{a.max_attempts}, a.code_hmac ? Param(Blob{*a.code_hmac}) : Param(nullptr),
+         std::string_view(a.recipient_name), int64_t{a.code_needed ? 1 : 0},
+         a.code_channel.empty() ? Param(nullptr) : Param(std::string_view(a.code_channel)),
+         a.validity_seconds, int64_t{a.max_attempts},
+         a.code_hmac ? Param(Blob{*a.code_hmac}) : Param(nullptr),
          a.code_key_id ? Param(*a.code_key_id) : Param(nullptr)});
     ids += i ? ", ?" : "?";
   }
@@ -161,6 +166,13 @@ Result<int64_t> SetActivationCode(Connection& conn, int64_t request_id, int64_t 
                                      "state IN ('queued', 'sent', 'opened')",
                                      {key_id, Blob{code_hmac}, request_id}));
   return static_cast<int64_t>(r.affected_rows);
+}
+
+Result<bool> HasCodeChannel(Connection& conn, int64_t request_id, std::string_view channel) {
+  CP_ASSIGN_OR_RETURN(auto rows, Sql(conn).Query("SELECT COUNT(*) FROM activations WHERE "
+                                                 "request_id = ? AND code_channel = ?",
+                                                 {request_id, channel}));
+  return !rows.empty() && rows[0].Int(0) > 0;
 }
 
 Status SetActivationState(Connection& conn, int64_t id, const char* state) {

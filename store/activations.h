@@ -36,6 +36,9 @@ struct NewActivation {
   std::string recipient_email;
   std::string recipient_name;
   bool code_needed = false;
+  // How the code reaches the holder: profiles::CodeChannelName ("operator", "letter"); empty
+  // when no code is needed.
+  std::string code_channel;
   int64_t validity_seconds = 7 * 24 * 3600;
   int max_attempts = 10;
   // A resend carries the request's activation code over (its HMAC and key).
@@ -52,7 +55,8 @@ struct ActivationRow {
   std::string state;
   bool code_needed = false;
   bool code_set = false;
-  int64_t key_id = 0;  // the activation key of token_hmac (0: no link yet)
+  std::string code_channel;  // as NewActivation's
+  int64_t key_id = 0;        // the activation key of token_hmac (0: no link yet)
   std::string token_hmac;
   int64_t code_key_id = 0;
   std::string code_hmac;
@@ -92,6 +96,9 @@ Result<std::optional<ActivationRow>> LatestActivation(Connection& conn, int64_t 
 // SetActivationCode stores the HMAC of a request's new activation code on its live activations.
 Result<int64_t> SetActivationCode(Connection& conn, int64_t request_id, int64_t key_id,
                                   const std::string& code_hmac);
+// HasCodeChannel says whether any activation of request |request_id| (live or not) has its
+// code sent over |channel|.
+Result<bool> HasCodeChannel(Connection& conn, int64_t request_id, std::string_view channel);
 // SetActivationState moves activation |id| to |state| (opened_at / used_at stamped).
 [[nodiscard]] Status SetActivationState(Connection& conn, int64_t id, const char* state);
 // MarkActivationUndelivered is what the mailer does, in the transaction that fails an

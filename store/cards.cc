@@ -83,6 +83,45 @@ Result<int> FailCardIn(Connection& c, int64_t card_id, const std::string& reason
   return static_cast<int>(serials.size());
 }
 
+// RetireCardIn ends live card |card_id| (personalized, letter-printed or active) whose card
+// came back factory-reset: its keys are gone, so its certificates are revoked
+// (cessationOfOperation, RFC 5280 5.3.1) and the row is failed; its request stays issued.
+Status RetireCardIn(Connection& c, int64_t card_id, const std::string& serial,
+                    const std::string& actor) {
+  CP_ASSIGN_OR_RETURN(
+      auto certs,
+      Sql(c).Query("SELECT cc.issuer_id, cc.serial FROM card_certificates cc WHERE cc.card_id = ? "
+                   "AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.issuer_id = cc.issuer_id "
+                   "AND r.serial = cc.serial) ORDER BY cc.serial",
+                   {card_id}));
+  std::string revoked;
+  for (const auto& s : certs) {
+    CP_RETURN_IF_ERROR(
+        Sql(c)
+            .Exec("INSERT INTO revocations (issuer_id, serial, reason_code, revoked_at, "
+                  "revoked_by, comment) VALUES (?, ?, ?, UTC_TIMESTAMP(6), ?, ?)",
+                  {s.Int(0), std::string_view(s.Str(1)),
+                   int64_t{static_cast<int>(RevocationReason::kCessationOfOperation)},
+                   std::string_view(actor), std::string_view("card " + serial + " was reset")})
+            .status());
+    CP_RETURN_IF_ERROR(Sql(c)
+                           .Exec("UPDATE certificates SET status = 'revoked' WHERE issuer_id = ? "
+                                 "AND serial = ?",
+                                 {s.Int(0), std::string_view(s.Str(1))})
+                           .status());
+    revoked += (revoked.empty() ? "" : ",") + std::to_string(s.Int(0)) + ":" + s.Str(1);
+  }
+  CP_RETURN_IF_ERROR(Sql(c)
+                         .Exec("UPDATE cards SET state = 'failed', reason = 'the card was "
+                               "factory-reset and taken again', updated_at = UTC_TIMESTAMP(6) "
+                               "WHERE id = ?",
+                               {card_id})
+                         .status());
+  return AppendAudit(c, {actor, "card.reset", "card:" + serial,
+                         "card_id=" + std::to_string(card_id) +
+                             " revoked=" + (revoked.empty() ? "none" : revoked)});
+}
+
 constexpr const char* kCardColumns =
     "id, serial, atr, chuid_guid, profile, request_id, state, station, reader, reason, "
     "DATE_FORMAT(started_at, '%Y-%m-%d %H:%i:%s'), DATE_FORMAT(updated_at, '%Y-%m-%d %H:%i:%s')";
@@ -139,6 +178,18 @@ Result<CardRequest> BeginCard(Connection& conn, const NewCard& card,
                               int lease_seconds, const std::string& actor, int64_t* card_id) {
   CardRequest out;
   Status st = RunTransaction(conn, [&](Connection& c) -> Status {
+    // A card personalized for someone is never taken again as it is: its holder's keys and
+    // certificates would be overwritten. Only a card that proved it was reset may be.
+    CP_ASSIGN_OR_RETURN(auto live,
+                        Sql(c).Query("SELECT id, request_id, state FROM cards WHERE serial = ? "
+                                     "AND state IN ('personalized', 'letter-printed', 'active') "
+                                     "ORDER BY id FOR UPDATE",
+                                     {std::string_view(card.serial)}));
+    if (!live.empty() && !card.factory_reset) {
+      return Conflict("card " + card.serial + " is already personalized for request " +
+                      std::to_string(live.back().Int(1)) + " (state " + live.back().Str(2) +
+                      "); reset it first");
+    }
     std::vector<Row> rows;
     const std::string cols = kRequestColumns;
     if (request_id) {
@@ -179,6 +230,7 @@ Result<CardRequest> BeginCard(Connection& conn, const NewCard& card,
                                     RevocationReason::kCessationOfOperation, "", actor)
                              .status());
     }
+    for (const auto& l : live) CP_RETURN_IF_ERROR(RetireCardIn(c, l.Int(0), card.serial, actor));
     CP_RETURN_IF_ERROR(Sql(c)
                            .Exec("UPDATE requests SET state = 'issuing', claimed_by = ?, fence = "
                                  "fence + 1, lease_until = UTC_TIMESTAMP(6) + INTERVAL ? SECOND, "
@@ -200,6 +252,30 @@ Result<CardRequest> BeginCard(Connection& conn, const NewCard& card,
   });
   if (!st.ok()) return st;
   return out;
+}
+
+Status HoldCard(Connection& c, int64_t card_id, int64_t request_id, int64_t fence,
+                const std::string& claimer, int lease_seconds) {
+  CP_ASSIGN_OR_RETURN(auto card,
+                      Sql(c).Query("SELECT state FROM cards WHERE id = ? FOR UPDATE", {card_id}));
+  if (card.empty() || card[0].Str(0) != kCardPersonalizing) {
+    return Conflict("card " + std::to_string(card_id) + " is no longer personalizing" +
+                    (card.empty() ? "" : " (" + card[0].Str(0) + ")"));
+  }
+  CP_ASSIGN_OR_RETURN(auto req, Sql(c).Query("SELECT id FROM requests WHERE id = ? AND state = "
+                                             "'issuing' AND claimed_by = ? AND fence = ? FOR "
+                                             "UPDATE",
+                                             {request_id, std::string_view(claimer), fence}));
+  if (req.empty()) {
+    return Conflict("request " + std::to_string(request_id) +
+                    " is no longer held by this station (another took it)");
+  }
+  return Sql(c)
+      .Exec(
+          "UPDATE requests SET lease_until = UTC_TIMESTAMP(6) + INTERVAL ? SECOND, "
+          "updated_at = UTC_TIMESTAMP(6) WHERE id = ?",
+          {int64_t{lease_seconds}, request_id})
+      .status();
 }
 
 Status AddCardCertificate(Connection& conn, int64_t card_id, std::string_view slot,

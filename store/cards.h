@@ -55,17 +55,31 @@ struct NewCard {
   std::string profile;
   std::string station;  // the station's name (host by default)
   std::string reader;
+  // The card proved its factory state (management key and PIN as shipped: it was reset). Only
+  // then may a serial with a live personalization (personalized, letter-printed, active) be
+  // taken again; that personalization is retired first (RetireCardIn).
+  bool factory_reset = false;
 };
 
 // BeginCard takes a request of |card.profile| for a card in one transaction: the one named by
 // |request_id| (approved, or issuing with an expired lease) or else the oldest approved one
 // (then the oldest whose station's lease ran out), moved to issuing under |claimer| with a
 // lease of |lease_seconds|, a cards row in state personalizing, and the audit entry
-// "card.start". NotFound when no request is there to take. Returns the request and sets
-// |card_id|.
+// "card.start". NotFound when no request is there to take. A serial that has a live
+// personalization is refused (Conflict, nothing claimed) unless |card.factory_reset|; then that
+// personalization ends failed with its certificates revoked (its keys went with the reset),
+// audited "card.reset". Returns the request and sets |card_id|.
 Result<CardRequest> BeginCard(Connection& conn, const NewCard& card,
                               std::optional<int64_t> request_id, const std::string& claimer,
                               int lease_seconds, const std::string& actor, int64_t* card_id);
+
+// HoldCard checks, inside the caller's transaction, that card |card_id| is still personalizing
+// and its request |request_id| still issuing under |claimer| with |fence| (a station that took
+// the request after this one's lease ran out raised the fence and failed this card), locking
+// both rows, and renews the request's lease to |lease_seconds| from now. Conflict if either
+// was lost: the caller stops the card.
+[[nodiscard]] Status HoldCard(Connection& tx, int64_t card_id, int64_t request_id, int64_t fence,
+                              const std::string& claimer, int lease_seconds);
 
 // AddCardCertificate records that slot |slot| of card |card_id| holds serial |serial_hex| of
 // |issuer_id| (inside the caller's transaction, with the certificate itself).

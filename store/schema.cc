@@ -490,6 +490,21 @@ const std::vector<Migration>& Migrations() {
                 created_at DATETIME(6) NULL
               ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin)",
        }},
+      {17,
+       "activations: the channel of the activation code",
+       {
+           // How the activation's code reaches its holder (operator, letter), fixed when the
+           // activation is made: a code sent by letter is never shown to an operator, whatever
+           // profiles the showing process loaded (kgs::MintCode). NULL: no code.
+           R"(ALTER TABLE activations
+                ADD COLUMN IF NOT EXISTS code_channel VARCHAR(16) NULL AFTER code_needed)",
+           // Activations made before: a request with an activation-code letter posts its code.
+           R"(UPDATE activations a SET a.code_channel = 'letter' WHERE a.code_channel IS NULL
+                AND EXISTS (SELECT 1 FROM pin_letters l WHERE l.request_id = a.request_id
+                            AND l.kind = 'activation-code'))",
+           R"(UPDATE activations SET code_channel = 'operator'
+                WHERE code_channel IS NULL AND code_needed = 1)",
+       }},
       {19,
        "decisions name their signed statement",
        {

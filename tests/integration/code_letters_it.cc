@@ -350,5 +350,45 @@ TEST_F(CodeLettersIT, ALostLetterIsReplacedByANewCodeAndTheOperatorIsNeverShownI
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
 }
 
+// The rule that a posted code is never shown does not hang on the profiles the showing
+// process loaded: with --profiles.dir at a directory without the request's profile (the
+// shipped ones only; an empty directory is refused as a whole), `activation code` still
+// refuses, no code is minted, and the letter's code still redeems.
+TEST_F(CodeLettersIT, APostedCodeIsNotShownWhenTheProfileIsNotLoaded) {
+  auto ids = Issue();
+  const int64_t zoe = ids["zoe@example.org"];
+  ASSERT_NE(zoe, 0);
+  const std::string empty = cli_.dir() + "/other-profiles";
+  ASSERT_EQ(Sh("mkdir -p " + Quote(empty) + " && cp " + Quote(cli_.dir() + "/profiles") +
+               "/*.toml " + Quote(empty) + " && rm " + Quote(empty + "/soft-letter.toml"))
+                .exit_code,
+            0);
+  RunResult shown =
+      Run({"activation", "code", "--request", std::to_string(zoe), "--profiles.dir", empty});
+  EXPECT_EQ(shown.exit_code, 1) << shown.out;
+  EXPECT_FALSE(
+      std::regex_search(shown.out, std::regex("[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}")))
+      << shown.out;
+  EXPECT_NE(shown.err.find("sent by letter, so it is never shown"), std::string::npos) << shown.err;
+  auto minted =
+      store::Sql(*conn_).Query("SELECT COUNT(*) FROM audit_log WHERE action = 'activation.code'");
+  ASSERT_TRUE(minted.ok()) << minted.status().message();
+  EXPECT_EQ((*minted)[0].Int(0), 0);
+  auto channel = store::Sql(*conn_).Query(
+      "SELECT COUNT(*) FROM activations WHERE request_id = ? AND code_channel = 'letter'", {zoe});
+  ASSERT_TRUE(channel.ok()) << channel.status().message();
+  EXPECT_GE((*channel)[0].Int(0), 1);
+
+  int64_t letter = 0;
+  for (const auto& l : Letters()) {
+    if (l["request_id"] == zoe) letter = l["id"];
+  }
+  ASSERT_NE(letter, 0);
+  const std::string code = PrintedCode(letter);
+  ASSERT_EQ(code.size(), 11u);
+  auto redeemed = Redeem(Link(zoe), code);
+  EXPECT_TRUE(redeemed.ok) << kgs::RefusalName(redeemed.refusal);
+}
+
 }  // namespace
 }  // namespace certpress

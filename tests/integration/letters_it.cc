@@ -229,6 +229,45 @@ TEST_F(LettersIT, PrintWritesTheLetterAndWipesTheSecret) {
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
 }
 
+// With a spooler (letters.spooler), the letter goes to it and leaves the queue directory: after
+// `pinletter print`, no file under the queue directory holds the PIN or the PUK (pdftotext and
+// a byte search), while the stand-in spooler's own copy does. A spooler that fails leaves the
+// letter created, with its secret sealed, and no file behind either.
+TEST_F(LettersIT, ASpooledLetterLeavesNoFileWithThePinBehind) {
+  const std::string pin = RandomDigits(), puk = RandomDigits();
+  auto id = Queue(pin, puk);
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  const std::string n = std::to_string(*id);
+  const std::string spool = cli_.dir() + "/spool";
+  ASSERT_EQ(Sh("mkdir -p " + Quote(spool)).exit_code, 0);
+
+  RunResult broken = Print({"--id", n, "--letters.spooler", "false"});
+  EXPECT_NE(broken.exit_code, 0);
+  EXPECT_NE(broken.err.find("the spooler 'false' exited with 1"), std::string::npos) << broken.err;
+  EXPECT_EQ(ListJson()[0]["state"], "created");
+  EXPECT_EQ(ListJson()[0]["secret"], "sealed");
+  EXPECT_EQ(Sh("find " + Quote(QueueDir()) + " -type f | wc -l").out, "0\n");
+
+  RunResult r = Print({"--id", n, "--letters.spooler", "cp -t " + Quote(spool) + " --"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("letter " + n + " sent to the spooler"), std::string::npos) << r.out;
+  EXPECT_EQ(ListJson()[0]["state"], "printed");
+  // The spooler got the letter...
+  const std::string spooled = PdfText(spool + "/pinletter-" + n + ".pdf");
+  EXPECT_NE(spooled.find(pin), std::string::npos) << spooled;
+  // ...and nothing under the queue directory holds the PIN or the PUK, as text or as bytes.
+  RunResult files = Sh("find " + Quote(QueueDir()) + " -type f");
+  ASSERT_EQ(files.exit_code, 0) << files.err;
+  EXPECT_EQ(files.out, "");
+  RunResult text = Sh("for f in $(find " + Quote(QueueDir()) +
+                      " -type f); do pdftotext \"$f\" - 2>/dev/null; cat \"$f\"; done");
+  EXPECT_EQ(text.out.find(pin), std::string::npos);
+  EXPECT_EQ(text.out.find(puk), std::string::npos);
+  auto audit = AuditActions("pinletter:" + n);
+  ASSERT_EQ(audit.size(), 2u);
+  EXPECT_EQ(audit[1], "pinletter.print card=12345678 spooled secret wiped");
+}
+
 TEST_F(LettersIT, APrintedLetterIsNotPrintedAgainAndAReprintIsRefusedAndAudited) {
   auto id = Queue(RandomDigits(), "");
   ASSERT_TRUE(id.ok()) << id.status().message();

@@ -62,6 +62,18 @@ class StationIT : public ::testing::Test {
               args);
   }
   static std::string Reader(int card) { return Trim(VCard(card, "reader").out); }
+  // WaitUntilOut waits (at most 10 s) until pcscd reports card |card|'s reader empty: a card
+  // put back within one of pcscd's polls after it was pulled can leave the reader empty.
+  static bool WaitUntilOut(int card) {
+    const std::string reader = Reader(card);
+    for (int i = 0; i < 100; ++i) {
+      auto list = Sh("opensc-tool --list-readers");
+      std::smatch m;
+      if (std::regex_search(list.out, m, std::regex("\\n\\d+\\s+No\\s+" + reader))) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
   static std::string Serial(int card) {
     auto st = VCard(card, "status");
     std::smatch m;
@@ -535,6 +547,113 @@ TEST_F(StationIT, ACardPulledOutHalfWayFailsWithItsCertificatesRevokedAndIsDoneA
   EXPECT_EQ(Run({"audit", "verify"}).exit_code, 0);
 }
 
+// The card is locked down before anything of value goes on it: pulled out right after its
+// first certificate was written (the operator keeps it), it holds its holder's certificate but
+// the factory PIN no longer opens it, nor does the factory management key. Its certificate is
+// revoked and its request goes back; put in again, the station resets the card it left
+// half-done and personalizes it.
+TEST_F(StationIT, ACardPulledOutAfterItsFirstCertificateDoesNotTakeTheFactoryPin) {
+  Requests(1);
+  ASSERT_EQ(VCard(1, "fault drop-after-cert").exit_code, 0);
+  auto st = Run({"station", "--profile", "employee-piv", "--reader", Reader(1), "--once"});
+  EXPECT_NE(st.exit_code, 0);
+  EXPECT_NE(st.out.find("failed"), std::string::npos) << st.out << st.err;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM cards WHERE state = 'failed'"), 1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE state = 'approved'"), 1);
+  EXPECT_GE(Scalar("SELECT COUNT(*) FROM revocations WHERE reason_code = 5"), 1);
+
+  ASSERT_TRUE(WaitUntilOut(1));
+  ASSERT_EQ(VCard(1, "fault-clear").exit_code, 0);
+  ASSERT_EQ(VCard(1, "insert").exit_code, 0);
+  // The certificate is on the card (what the operator walked away with)...
+  auto cert = PivTool(1, "-a read-cert -s 9a");
+  EXPECT_EQ(cert.exit_code, 0) << cert.out << cert.err;
+  // ...but neither the factory PIN nor the factory management key opens it.
+  auto factory_pin = PivTool(1, "-a verify-pin -P 123456");
+  EXPECT_NE(factory_pin.exit_code, 0) << factory_pin.out << factory_pin.err;
+  auto factory_key = PivTool(1, "-k 010203040506070801020304050607080102030405060708 -a set-chuid");
+  EXPECT_NE(factory_key.exit_code, 0) << factory_key.out;
+
+  auto again = Run({"station", "--profile", "employee-piv", "--reader", Reader(1), "--once"});
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM cards WHERE state = 'personalized'"), 1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE state = 'issued'"), 1);
+  EXPECT_NE(PivTool(1, "-a verify-pin -P 123456").exit_code, 0);
+  EXPECT_EQ(Run({"audit", "verify"}).exit_code, 0);
+}
+
+// A personalized card put into a station again is refused before anything is claimed or
+// written: its holder's keys and certificates stay as they were (yubico-piv-tool status and
+// certificates compared, and the public key in 9A by GET METADATA), and the next request waits.
+TEST_F(StationIT, APersonalizedCardPutInAgainIsRefusedAndKeepsItsHoldersKeys) {
+  Requests(2);
+  auto st = Run({"station", "--profile", "employee-piv", "--reader", Reader(1), "--once"});
+  ASSERT_EQ(st.exit_code, 0) << st.out << st.err;
+  const std::string serial = Serial(1);
+  auto Snapshot = [&] {
+    std::string all = PivTool(1, "-a status").out;
+    for (const char* slot : {"9a", "9c", "9d"}) {
+      all += PivTool(1, std::string("-a read-cert -s ") + slot).out;
+    }
+    return all;
+  };
+  const std::string before = Snapshot();
+  ASSERT_NE(before.find("BEGIN CERTIFICATE"), std::string::npos) << before;
+
+  auto again = Run({"station", "--profile", "employee-piv", "--reader", Reader(1), "--once"});
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_NE(again.out.find("card " + serial +
+                           " is already personalized for request 1 (state "
+                           "personalized); reset it first"),
+            std::string::npos)
+      << again.out << again.err;
+  EXPECT_EQ(Snapshot(), before);
+  // Nothing claimed, issued or revoked for it.
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM cards"), 1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM cards WHERE state = 'personalized'"), 1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE id = 2 AND state = 'approved' AND "
+                   "claimed_by IS NULL"),
+            1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM serials WHERE request_id = 2"), 0);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM revocations"), 0);
+  // The letter's PIN still opens it.
+  const auto [pin, puk] = PinAndPuk(serial);
+  ASSERT_FALSE(pin.empty());
+  EXPECT_EQ(PivTool(1, "-a verify-pin -P " + pin).exit_code, 0);
+  EXPECT_EQ(Run({"audit", "verify"}).exit_code, 0);
+}
+
+// Reset by its holder's organisation (PIN and PUK blocked, then yubico-piv-tool -a reset: the
+// factory management key and PIN again), the same card is personalized for the next request;
+// its earlier personalization ends failed, its certificates revoked (the keys are gone).
+TEST_F(StationIT, APersonalizedCardThatWasResetIsPersonalizedAgain) {
+  Requests(2);
+  auto st = Run({"station", "--profile", "employee-piv", "--reader", Reader(1), "--once"});
+  ASSERT_EQ(st.exit_code, 0) << st.out << st.err;
+  for (int i = 0; i < 10; ++i) {  // the profile's counters are at most 10
+    PivTool(1, "-a verify-pin -P 11111111");
+    PivTool(1, "-a change-puk -P 11111111 -N 22222222");
+  }
+  auto reset = PivTool(1, "-a reset");
+  ASSERT_EQ(reset.exit_code, 0) << reset.out << reset.err;
+  ASSERT_EQ(PivTool(1, "-a verify-pin -P 123456").exit_code, 0);
+
+  auto again = Run({"station", "--profile", "employee-piv", "--reader", Reader(1), "--once"});
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_NE(again.out.find("request 2 personalized"), std::string::npos) << again.out;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM cards WHERE state = 'personalized' AND request_id = 2"),
+            1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM cards WHERE state = 'failed' AND request_id = 1 AND "
+                   "reason LIKE '%factory-reset%'"),
+            1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM revocations r JOIN card_certificates cc ON "
+                   "cc.issuer_id = r.issuer_id AND cc.serial = r.serial JOIN cards c ON c.id = "
+                   "cc.card_id WHERE c.request_id = 1 AND r.reason_code = 5"),
+            3);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'card.reset'"), 1);
+  EXPECT_EQ(Run({"audit", "verify"}).exit_code, 0);
+}
+
 // A card that stops answering (it hangs in GENERATE: pcsc-lite's SCardTransmit then blocks with
 // no timeout of its own) is given up after --card-timeout: it ends failed with a message naming
 // the card and the command, its request goes back, and the card in the other reader is
@@ -574,6 +693,105 @@ TEST_F(StationIT, ACardThatStopsAnsweringFailsAloneAndTheOtherReaderGoesOn) {
   ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
   EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE state = 'issued'"), 2);
   EXPECT_EQ(Run({"audit", "verify"}).exit_code, 0);
+}
+
+// A station whose lease ran out and whose request another station took stops: station A's
+// card generates its keys slowly; meanwhile its lease is made to run out (set in the past,
+// after A renewed it at its last step) and station B takes the request with another card and
+// personalizes it. A then records no intent and stores no certificate: its card ends failed,
+// request 1 has B's three certificates and no other serial.
+TEST_F(StationIT, AStationThatLostItsRequestIssuesNothingMore) {
+  Requests(1);
+  ASSERT_EQ(VCard(1, "timing gen-p256=4000").exit_code, 0);
+  const std::string cmd =
+      cli_.CommandLine({"station", "--profile", "employee-piv", "--reader", Reader(1), "--once"});
+  ASSERT_EQ(Sh("(" + cmd + " > " + Quote(Path("a.out")) + " 2>&1; echo $? > " +
+               Quote(Path("a.rc")) + ") > /dev/null 2>&1 &")
+                .exit_code,
+            0);
+  // A took the request, then renewed its lease on its way to the keys (its last renewal before
+  // the slow GENERATEs).
+  int64_t first_lease = -1;
+  for (int i = 0; i < 600 && first_lease < 0; ++i) {
+    first_lease = Scalar(
+        "SELECT CAST(UNIX_TIMESTAMP(r.lease_until) * 1000000 AS SIGNED) FROM requests r "
+        "JOIN "
+        "cards c ON c.request_id = r.id WHERE c.state = 'personalizing'");
+    if (first_lease < 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_GT(first_lease, 0);
+  for (int i = 0; i < 600 && Scalar("SELECT CAST(UNIX_TIMESTAMP(lease_until) * 1000000 AS SIGNED) "
+                                    "FROM requests WHERE id = 1") <= first_lease;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(Scalar("SELECT COUNT(*) FROM serials WHERE request_id = 1"), 0);
+  {
+    auto c = db_.Connect();
+    ASSERT_TRUE(store::Sql(*c)
+                    .Exec("UPDATE requests SET lease_until = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND "
+                          "WHERE id = 1")
+                    .ok());
+  }
+  auto b = Run(
+      {"station", "--profile", "employee-piv", "--reader", Reader(2), "--once", "--request", "1"});
+  ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
+  EXPECT_NE(b.out.find("request 1 personalized"), std::string::npos) << b.out;
+  // A comes back from its keys and stops.
+  for (int i = 0; i < 1500 && !ReadFile(Path("a.rc")).ok(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(ReadFile(Path("a.rc")).ok())
+      << Sh("cat " + Quote(Path("a.out"))).out << VCard(1, "status").out;
+  EXPECT_NE(Trim(*ReadFile(Path("a.rc"))), "0");
+  const std::string a_out = *ReadFile(Path("a.out"));
+  EXPECT_NE(a_out.find("no longer"), std::string::npos) << a_out;
+  const std::string serial_a = Serial(1);
+  EXPECT_EQ(
+      Scalar("SELECT COUNT(*) FROM cards WHERE state = 'failed' AND serial = '" + serial_a + "'"),
+      1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM card_certificates cc JOIN cards c ON c.id = "
+                   "cc.card_id WHERE c.serial = '" +
+                   serial_a + "'"),
+            0);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM serials WHERE request_id = 1"), 3);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM certificates WHERE request_id = 1 AND status = 'issued'"),
+            3);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE id = 1 AND state = 'issued'"), 1);
+  EXPECT_EQ(Run({"audit", "verify"}).exit_code, 0);
+}
+
+// A card that cannot set its retry counters (SET PIN RETRIES answers 6D00) keeps its own: one
+// allowing 15 PIN tries (set beforehand with yubico-piv-tool) is refused against the profile's
+// 3 before any key or certificate; one allowing 3 is personalized, its counters read (GET
+// METADATA) and its new PUK read back as set without spending a try.
+TEST_F(StationIT, ACardThatCannotSetItsRetriesIsTakenOnlyWithinTheProfilesTries) {
+  Requests(2);
+  auto fifteen = PivTool(1,
+                         "-a verify-pin -P 123456 -a pin-retries --pin-retries 15 "
+                         "--puk-retries 15");
+  ASSERT_EQ(fifteen.exit_code, 0) << fifteen.out << fifteen.err;
+  ASSERT_NE(PivTool(1, "-a status").out.find("PIN tries left:\t15"), std::string::npos);
+  for (int card : {1, 2}) ASSERT_EQ(VCard(card, "fault no-set-retries").exit_code, 0);
+
+  auto st = Run({"station", "--profile", "employee-piv", "--reader", Reader(1), "--once"});
+  EXPECT_NE(st.exit_code, 0);
+  EXPECT_NE(st.out.find("the card allows 15 PIN tries, more than the profile's 3"),
+            std::string::npos)
+      << st.out << st.err;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM cards WHERE state = 'failed'"), 1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM serials WHERE request_id IS NOT NULL"), 0);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE state = 'approved'"), 2);
+
+  auto ok = Run({"station", "--profile", "employee-piv", "--reader", Reader(2), "--once"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  const auto status = PivTool(2, "-a status").out;
+  EXPECT_NE(status.find("PIN tries left:\t3"), std::string::npos) << status;
+  EXPECT_EQ(Trim(Sh(std::string(CERTPRESS_SOURCE_DIR
+                                "/scripts/vcard 2 status | python3 -c "
+                                "'import json,sys; print(json.load(sys.stdin)[\"puk_retries\"])'"))
+                     .out),
+            "3");
 }
 
 TEST_F(StationIT, TwoReadersPersonalizeTwoCardsAtOnce) {

@@ -216,6 +216,33 @@ def case_set_mgm_key_and_pin_retries(c):
     check(c.pin_tries() == 5, "5 PIN tries after SET PIN RETRIES")
 
 
+def case_faults_after_cert_and_no_set_retries(c):
+    """drop-after-cert: the certificate's PUT DATA is answered, then the card is out (and has
+    the certificate when put back). no-set-retries: SET PIN RETRIES answers 6D00, the counters
+    stay as they were."""
+    c.ykpiv("-a", "verify-pin", "-P", "123456", "-a", "pin-retries", "--pin-retries", "5",
+            "--puk-retries", "4")
+    vcard("fault", "no-set-retries")
+    out = c.ykpiv("-a", "verify-pin", "-P", "123456", "-a", "pin-retries", "--pin-retries", "2",
+                  "--puk-retries", "2", ok=False)
+    check(c.pin_tries() == 5, f"still 5 PIN tries after a refused SET PIN RETRIES:\n{out}")
+    pub = c.generate("9a", "ECCP256")
+    vcard("fault", "drop-after-cert")
+    c.certify("9a", pub)  # yubico-piv-tool saw 9000 for its PUT DATA
+    check(not vcard("status")["inserted"], "the card is out after the certificate's PUT DATA")
+    check("drop-after-cert" not in vcard("status")["faults"], "the fault fires once")
+    # Put back only once pcscd saw it out (put back within one of its polls, pcscd can miss
+    # both and keep the reader empty).
+    with pcsc.Context() as ctx:
+        deadline = time.monotonic() + 10
+        while ctx.state(c.reader) & pcsc.SCARD_STATE_PRESENT and time.monotonic() < deadline:
+            time.sleep(0.1)
+        check(ctx.state(c.reader) & pcsc.SCARD_STATE_EMPTY, "pcscd reports the reader empty")
+    vcard("insert")
+    cert = c.ykpiv("-a", "read-cert", "-s", "9a")
+    check("BEGIN CERTIFICATE" in cert, f"the certificate is on the card:\n{cert}")
+
+
 def case_aes_management_key(c):
     """AES-128/192/256 management keys (set through libpcsclite with our host code), and
     OpenSC's piv-tool authenticating with the AES-256 one and generating a key."""

@@ -400,7 +400,13 @@ FAULTS = {
     "le-6c": "a short Le other than the answer's length gets 6Cxx (ISO 7816-4 5.3.4), no data",
     "mute": "the card never answers APDUs (a hung card)",
     "mute-on": "INS (hex): from the next command with that INS on, the card never answers",
+    "drop-after-cert": "the card is pulled out right after it answered the first PUT DATA of a "
+    "certificate object with 9000 (the certificate is on the card)",
+    "no-set-retries": "SET PIN RETRIES (Yubico INS FA) answers 6D00, as a card without it",
 }
+
+# Certificate objects (SP 800-73-4 Part 1 Table 3 and the retired key history objects).
+CERT_OBJECTS = {0x5FC101, 0x5FC105, 0x5FC10A, 0x5FC10B} | set(range(0x5FC10D, 0x5FC121))
 
 
 def parse_fault(spec):
@@ -432,6 +438,7 @@ class PivCard:
         self.lock = threading.Lock()  # state vs. control thread
         self.timing = {}
         self.faults = {}
+        self.last_put = None  # the object the last PUT DATA wrote (for drop-after-cert)
         self.sleep = time.sleep  # replaced by the server with an interruptible wait
         if os.path.exists(state_path):
             with open(state_path) as f:
@@ -665,6 +672,7 @@ class PivCard:
         else:
             self.st["objects"].pop(key, None)
         self.save()
+        self.last_put = tag
 
     # -- VERIFY / CHANGE REFERENCE DATA / RESET RETRY COUNTER (3.2.1, 3.2.2, 3.2.3) --
 
@@ -977,6 +985,9 @@ class PivCard:
         return cert.public_bytes(serialization.Encoding.DER)
 
     def cmd_set_pin_retries(self, a):
+        if "no-set-retries" in self.faults:
+            self.log("fault no-set-retries: 6D00")
+            raise CardError(SW_INS_NOT_SUPPORTED)
         if not self.mgmt_authed or not self.pin_verified:
             raise CardError(SW_SECURITY)
         if not (1 <= a.p1 <= 255 and 1 <= a.p2 <= 255):

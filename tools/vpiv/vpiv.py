@@ -217,6 +217,7 @@ class Server:
                 self.reinsert_at = time.monotonic() + float(faults["reinsert-after"]) / 1000
             self.want_inserted = False
             raise Removed()
+        self.card.last_put = None
         try:
             data, sw = self.card.process(apdu)
         except Removed:
@@ -233,6 +234,16 @@ class Server:
         if self.verbose:
             self.log("< %s %04X" % (data.hex(), sw))
         self._send(conn, data + struct.pack(">H", sw))
+        if (
+            "drop-after-cert" in faults
+            and sw == 0x9000
+            and self.card.last_put in piv_card.CERT_OBJECTS
+        ):
+            # Answered, so the host knows the certificate is on the card; then pulled out.
+            faults.pop("drop-after-cert")
+            self.log("fault drop-after-cert: pulled out after writing %06X" % self.card.last_put)
+            self.want_inserted = False
+            raise Removed()
 
     # -- control socket --
 
