@@ -331,15 +331,23 @@ std::string_view RefusalName(Refusal r) {
 
 Result<Activation> FindActivation(store::Connection& db, const ActivationKeys& keys,
                                   std::string_view link_token, bool mark_opened,
-                                  const std::string& actor) {
+                                  const std::string& actor, KnownLink* known) {
+  if (known != nullptr) *known = KnownLink{};
   if (!LooksLikeLink(link_token)) return NotFound(kInvalidLink);
   const std::vector<std::string> macs = keys.LinkMacs(link_token);
   Activation out;
   bool found = false;
   CP_RETURN_IF_ERROR(store::RunTransaction(db, [&](store::Connection& c) -> Status {
     found = false;
+    if (known != nullptr) *known = KnownLink{};
     CP_ASSIGN_OR_RETURN(auto row, store::FindActivationByToken(c, macs, mark_opened));
-    if (!row || !Live(StateOf(*row))) return Status::Ok();
+    if (!row) return Status::Ok();
+    if (!Live(StateOf(*row))) {
+      if (known != nullptr) {
+        *known = KnownLink{row->id, std::string(ActivationStateName(StateOf(*row)))};
+      }
+      return Status::Ok();
+    }
     found = true;
     out = ViewOf(*row);
     if (mark_opened && row->state == store::kActSent) {
@@ -368,9 +376,10 @@ Result<Redemption> Redeem(store::Connection& db, const ActivationKeys& keys,
     // state the one before it left.
     CP_ASSIGN_OR_RETURN(auto row, store::FindActivationByToken(c, macs, true));
     if (!row) {
+      // No activation has this token: nothing of ours changed, so nothing is audited (the
+      // caller logs it); auditing it would let anyone grow the log and queue on its head.
       red.refusal = Refusal::kInvalidLink;
-      return store::AppendAudit(
-          c, {actor, "activation.refused", "activation:unknown", "reason=unknown-link"});
+      return Status::Ok();
     }
     const ActivationState state = StateOf(*row);
     if (!Live(state)) {

@@ -126,13 +126,23 @@ struct Activation {
   int attempts_left = 0;
 };
 
+// KnownLink is a link that exists but cannot be used: the activation and why ("expired",
+// "used", "locked", "void", "undelivered", "queued"). Set beside a NotFound so that the caller
+// audits refusals of real links and only logs unknown ones (an unauthenticated request with a
+// made-up token must not grow the audit log nor take its head's lock).
+struct KnownLink {
+  int64_t id = 0;  // 0: the token matched no activation
+  std::string reason;
+};
+
 // FindActivation looks up a live link by its clear token: sent or opened, not expired by the
 // database clock. Unknown, used, expired, locked and replaced links all give the same NotFound
-// ("this activation link is not valid"), so a page built on it does not tell a guesser which.
-// With |mark_opened|, a sent link becomes opened (audited once, "activation.open").
+// ("this activation link is not valid"), so a page built on it does not tell a guesser which;
+// |known| (when given) tells the caller which it was. With |mark_opened|, a sent link becomes
+// opened (audited once, "activation.open").
 Result<Activation> FindActivation(store::Connection& db, const ActivationKeys& keys,
                                   std::string_view link_token, bool mark_opened,
-                                  const std::string& actor);
+                                  const std::string& actor, KnownLink* known = nullptr);
 
 // Why a redemption was refused. For the audit log, tests and rate limiting; a page shows
 // kInvalidLink's text for every reason but kWrongCode (the holder of a live link may learn
@@ -159,8 +169,9 @@ using Deliver = std::function<Status(store::Connection&, const Activation&)>;
 // activation row is locked (SELECT ... FOR UPDATE), so of many concurrent redemptions of one
 // link exactly one succeeds. The code's HMAC is compared in constant time (CRYPTO_memcmp). A
 // wrong code counts an attempt; the max_attempts-th locks the link (the refusal then is
-// kLocked). Expiry is judged by the database clock. Pickups, refusals and locks are audited as
-// |actor| ("activation.pickup", "activation.refused", "activation.lock"), never with a secret.
+// kLocked). Expiry is judged by the database clock. Pickups, refusals of existing links and
+// locks are audited as |actor| ("activation.pickup", "activation.refused", "activation.lock"),
+// never with a secret; a token that matches no activation is only logged, not audited.
 // A refusal is an OK result with ok = false; an error is a database, token or |deliver| failure.
 // |code| is ignored where the profile needs none.
 Result<Redemption> Redeem(store::Connection& db, const ActivationKeys& keys,

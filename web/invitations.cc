@@ -130,12 +130,19 @@ Result<std::vector<NewInvitation>> ReadInviteesCsv(
 
 Result<store::InvitationRow> FindOpenInvitation(store::Connection& db,
                                                 const kgs::ActivationKeys& keys,
-                                                std::string_view token) {
+                                                std::string_view token, kgs::KnownLink* known) {
   static const char* kInvalid = "this invitation link is not valid";
+  if (known != nullptr) *known = kgs::KnownLink{};
   if (!kgs::WellFormedLinkToken(token)) return NotFound(kInvalid);
   CP_ASSIGN_OR_RETURN(auto row,
                       store::FindInvitationByToken(db, kgs::InvitationMacs(keys, token), false));
-  if (!row || row->state != store::kInvSent || row->expired) return NotFound(kInvalid);
+  if (!row) return NotFound(kInvalid);
+  if (row->state != store::kInvSent || row->expired) {
+    if (known != nullptr) {
+      *known = kgs::KnownLink{row->id, row->state == store::kInvSent ? "expired" : row->state};
+    }
+    return NotFound(kInvalid);
+  }
   return *row;
 }
 

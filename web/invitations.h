@@ -47,10 +47,13 @@ Result<std::vector<NewInvitation>> ReadInviteesCsv(
     const std::string& path, const std::function<void(const std::string&)>& on_error);
 
 // FindOpenInvitation looks up a link: a sent invitation whose link has not expired. Unknown,
-// used, expired and replaced links are all the same NotFound.
+// used, expired and replaced links are all the same NotFound; |known| (when given) is set for
+// an invitation that exists but is not open (its id, and "expired", "used", "applying" or
+// "void"), so the caller audits only refusals of real links.
 Result<store::InvitationRow> FindOpenInvitation(store::Connection& db,
                                                 const kgs::ActivationKeys& keys,
-                                                std::string_view token);
+                                                std::string_view token,
+                                                kgs::KnownLink* known = nullptr);
 
 struct Application {
   ra::Fields fields;

@@ -177,16 +177,27 @@ Response Site::Unavailable(Lang lang, const std::string& what, const Status& why
   return Html(lang, 503, T(lang, Txt::kTryLaterTitle), Paragraphs(T(lang, Txt::kTryLaterBody)));
 }
 
-Response Site::InvalidLink(const Request& req, const std::string& what) {
+Response Site::InvalidLink(const Request& req, const std::string& route,
+                           const kgs::KnownLink& known) {
   // One page for unknown, expired, used, replaced and locked links alike, with one status and
   // in the server's language (a profile's would tell which profile a link was for): a guesser
   // learns nothing from it (the audit log and the operator's `activation list` tell them
   // apart).
-  if (auto db = db_.Get(); db.ok()) {
-    store::RunTransaction(**db, [&](store::Connection& c) {
-      return store::AppendAudit(
-          c, {options_.actor + " " + req.remote, "web.link-refused", what, "method=" + req.method});
-    }).IgnoreError();
+  if (known.id > 0) {
+    const std::string object =
+        (route == "apply" ? "invitation:" : "activation:") + std::to_string(known.id);
+    if (auto db = db_.Get(); db.ok()) {
+      store::RunTransaction(**db, [&](store::Connection& c) {
+        return store::AppendAudit(
+            c, {options_.actor + " " + req.remote, "web.link-refused", object,
+                "route=" + route + " method=" + req.method + " reason=" + known.reason});
+      }).IgnoreError();
+    }
+  } else {
+    // Junk (a scanner, a mistyped or truncated link): counted and logged, never audited.
+    const uint64_t n = unknown_links_.fetch_add(1, std::memory_order_relaxed) + 1;
+    Log().Info("unknown link refused",
+               {{"route", route}, {"remote", req.remote}, {"method", req.method}, {"count", n}});
   }
   const Lang lang = options_.lang;
   return Html(lang, 404, T(lang, Txt::kInvalidLinkTitle),
@@ -349,9 +360,10 @@ Response Site::Pickup(const Request& req, const std::string& token) {
     }
     form = std::move(parsed).value();
   }
-  auto act = kgs::FindActivation(**db, *keys_, token, req.method != "POST", actor);
+  kgs::KnownLink known;
+  auto act = kgs::FindActivation(**db, *keys_, token, req.method != "POST", actor, &known);
   if (!act.ok()) {
-    if (act.status().kind() == ErrorKind::kNotFound) return InvalidLink(req, "pickup");
+    if (act.status().kind() == ErrorKind::kNotFound) return InvalidLink(req, "pickup", known);
     return Unavailable(options_.lang, "pickup", act.status());
   }
   auto profile = profiles_.Card(act->profile);
@@ -471,6 +483,7 @@ Response Site::Pickup(const Request& req, const std::string& token) {
         Fill(T(lang, Txt::kWrongCode), {{"n", std::to_string(redeemed->attempts_left)}});
     return form_page(400);
   }
+  // Redeem audited the refusal of an existing link itself (activation.refused).
   return InvalidLink(req, "pickup");
 }
 
@@ -598,9 +611,10 @@ Response Site::Apply(const Request& req, const std::string& token) {
   const std::string actor = options_.actor + " " + req.remote;
   auto db = db_.Get();
   if (!db.ok()) return Unavailable(options_.lang, "apply", db.status());
-  auto inv = FindOpenInvitation(**db, *keys_, token);
+  kgs::KnownLink known;
+  auto inv = FindOpenInvitation(**db, *keys_, token, &known);
   if (!inv.ok()) {
-    if (inv.status().kind() == ErrorKind::kNotFound) return InvalidLink(req, "apply");
+    if (inv.status().kind() == ErrorKind::kNotFound) return InvalidLink(req, "apply", known);
     return Unavailable(options_.lang, "apply", inv.status());
   }
   auto profile = profiles_.Card(inv->profile);
@@ -667,7 +681,10 @@ Response Site::Apply(const Request& req, const std::string& token) {
   if (csr_problem) return form_page(400);
   auto outcome = web::Apply(**db, profiles_, *keys_, token, app, actor);
   if (!outcome.ok()) {
-    if (outcome.status().kind() == ErrorKind::kNotFound) return InvalidLink(req, "apply");
+    if (outcome.status().kind() == ErrorKind::kNotFound) {
+      // Taken meanwhile by another application of the same invitation.
+      return InvalidLink(req, "apply", {inv->id, "used"});
+    }
     return Unavailable(lang, "apply", outcome.status());
   }
   if (!outcome->problems.empty()) {

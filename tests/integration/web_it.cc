@@ -547,6 +547,46 @@ TEST_F(WebIT, ExpiredUnknownAndUsedLinksLookTheSame) {
   EXPECT_EQ(post.body, unknown.body);
 }
 
+// Review: every unknown or malformed token appended web.link-refused to the audit chain, so
+// anyone could grow the append-only log without bound and serialize audited work on its head.
+// Junk is only logged; the refusal of a real (here expired) link is still audited.
+TEST_F(WebIT, JunkLinksLeaveTheAuditLogAloneButAnExpiredLinksRefusalIsAudited) {
+  const int64_t before = Scalar("SELECT COUNT(*) FROM audit_log");
+  ASSERT_GT(before, 0);
+  const std::string junk_form = s_->Path("junk-form");
+  ASSERT_TRUE(WriteFile(junk_form, "csrf=x&code=AAAAA-AAAAA&password=p&password2=p").ok());
+  for (int n = 0; n < 10; ++n) {
+    std::string unknown = RandomSuffix() + RandomSuffix() + RandomSuffix();
+    unknown += std::string(43 - unknown.size(), 'Z');
+    for (const std::string& path :
+         {"/pickup/" + unknown, "/apply/" + unknown, "/pickup/short-" + std::to_string(n),
+          "/apply/%00" + std::to_string(n)}) {
+      EXPECT_EQ(Curl(s_->url + path, "").status, 404) << path;
+    }
+    EXPECT_EQ(
+        Curl(s_->url + "/pickup/" + unknown, "", {}, "--data-binary @" + Quote(junk_form)).status,
+        404);
+  }
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM audit_log"), before);
+
+  Issued i = IssueOne("E100011");
+  ASSERT_FALSE(i.link.empty());
+  ASSERT_TRUE(store::Sql(*s_->conn)
+                  .Exec("UPDATE activations SET expires_at = NOW(6) - INTERVAL 1 SECOND WHERE "
+                        "request_id = ?",
+                        {i.request})
+                  .ok());
+  const int64_t act =
+      Scalar("SELECT MAX(id) FROM activations WHERE request_id = " + std::to_string(i.request));
+  const int64_t issued = Scalar("SELECT COUNT(*) FROM audit_log");
+  EXPECT_EQ(Curl(s_->url + "/pickup/" + i.link, "").status, 404);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM audit_log"), issued + 1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'web.link-refused' AND object = "
+                   "'activation:" +
+                   std::to_string(act) + "' AND details LIKE '%reason=expired%'"),
+            1);
+}
+
 TEST_F(WebIT, PostsWithoutTheCsrfTokenAreRefusedAndCountNoAttempt) {
   Issued i = IssueOne("E100005");
   ASSERT_FALSE(i.link.empty());
