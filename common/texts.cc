@@ -205,6 +205,12 @@ constexpr Entry kTable[] = {
      {"The password may have at most {n} characters.",
       "Das Passwort darf höchstens {n} Zeichen haben.",
       "Le mot de passe peut compter au plus {n} caractères."}},
+    {Txt::kPasswordControl,
+     "PasswordControl",
+     {"The password may not contain control characters (such as a tab or a line break).",
+      "Das Passwort darf keine Steuerzeichen (etwa Tabulator oder Zeilenumbruch) enthalten.",
+      "Le mot de passe ne peut pas contenir de caractères de contrôle (tabulation, saut de "
+      "ligne…)."}},
     {Txt::kPasswordsDiffer,
      "PasswordsDiffer",
      {"The two passwords differ.", "Die beiden Passwörter unterscheiden sich.",

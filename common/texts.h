@@ -72,6 +72,7 @@ enum class Txt {
   kEnterCode,
   kPasswordTooShort,
   kPasswordTooLong,
+  kPasswordControl,
   kPasswordsDiffer,
   kWrongCode,
   // Application form.

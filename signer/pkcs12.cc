@@ -3,10 +3,26 @@
 #include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 
+#include "common/utf8.h"
+
 namespace certpress {
 
+Status CheckPkcs12Password(std::string_view password) {
+  size_t pos = 0;
+  while (pos < password.size()) {
+    const long cp = DecodeUtf8(password, &pos);
+    if (cp < 0) return InvalidInput("the PKCS#12 password is not valid UTF-8");
+    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
+      return InvalidInput(
+          "the PKCS#12 password contains a control character (a NUL, tab, line break or the "
+          "like), which is not allowed");
+    }
+  }
+  return Status::Ok();
+}
 Result<Bytes> BuildPkcs12(EVP_PKEY* key, ByteSpan cert_der, const std::vector<std::string>& chain,
                           const SecureString& password, const Pkcs12Options& opt) {
+  CP_RETURN_IF_ERROR(CheckPkcs12Password(password.view()));
   const unsigned char* p = cert_der.data();
   UniquePtr<X509> cert(d2i_X509(nullptr, &p, static_cast<long>(cert_der.size())));
   if (!cert) return OsslError("parsing the certificate");

@@ -15,6 +15,13 @@ namespace certpress {
 // `cert pkcs12` and the pickup page refuse shorter ones.
 inline constexpr size_t kMinPkcs12Password = 8;
 
+// CheckPkcs12Password refuses a password that is not well-formed UTF-8 or that holds a control
+// character (U+0000-U+001F, U+007F-U+009F). The PKCS#12 calls take a C string, so an embedded
+// NUL would silently cut the password there ("\0xxxxxxxx" became the empty password); the
+// others (tab, line break, escape) cannot be typed the same way into every importer, and RFC
+// 7292 B.1 turns the password into a BMPString that keeps them. The length is the caller's.
+[[nodiscard]] Status CheckPkcs12Password(std::string_view password);
+
 struct Pkcs12Options {
   // Default: PBES2 with PBKDF2-HMAC-SHA256 and AES-256-CBC for key and certificates, a
   // SHA-256 MAC, |iterations| rounds. Legacy: pbeWithSHA1And3-KeyTripleDES-CBC and a SHA-1
@@ -25,7 +32,8 @@ struct Pkcs12Options {
 };
 
 // BuildPkcs12 packs |key|, its certificate and the chain above it (DER certificates, as
-// ca::CaChain returns them). A key that does not match the certificate is refused.
+// ca::CaChain returns them). A key that does not match the certificate, and a password that
+// CheckPkcs12Password refuses, are refused.
 Result<Bytes> BuildPkcs12(EVP_PKEY* key, ByteSpan cert_der, const std::vector<std::string>& chain,
                           const SecureString& password, const Pkcs12Options& options);
 

@@ -402,7 +402,12 @@ Response Site::Pickup(const Request& req, const std::string& token) {
   }
   if (!view.csr) {
     const size_t len = Utf8Length(password.view());
-    if (!ValidateUtf8(password.view()) || len < kMinPkcs12Password) {
+    if (ValidateUtf8(password.view()) && !CheckPkcs12Password(password.view()).ok()) {
+      // A %00 decodes to a NUL that PKCS12_create would stop at (an empty password), and
+      // other controls cannot be typed alike into every importer: refused, never cut.
+      view.password_error = T(lang, Txt::kPasswordControl);
+      bad = true;
+    } else if (!ValidateUtf8(password.view()) || len < kMinPkcs12Password) {
       view.password_error =
           Fill(T(lang, Txt::kPasswordTooShort), {{"n", std::to_string(kMinPkcs12Password)}});
       bad = true;

@@ -587,6 +587,32 @@ TEST_F(WebIT, JunkLinksLeaveTheAuditLogAloneButAnExpiredLinksRefusalIsAudited) {
             1);
 }
 
+// Review: "%00xxxxxxxx" as the chosen password passed the length check and PKCS12_create
+// stopped at the NUL: the holder got a PKCS#12 with an empty password. Refused at the field,
+// the link still unused.
+TEST_F(WebIT, APasswordWithANulIsRefusedAtTheFieldAndUsesNothingUp) {
+  Issued i = IssueOne("E100012");
+  ASSERT_FALSE(i.link.empty());
+  const std::string jar = s_->Path("jar-nul");
+  Http page = Curl(s_->url + "/pickup/" + i.link, jar);
+  ASSERT_EQ(page.status, 200);
+  for (const std::string pw : {"%00xxxxxxxxx", "abc%09defghij", "%0Aabcdefghij"}) {
+    Http nul =
+        Curl(s_->url + "/pickup/" + i.link, jar, {{"csrf", Csrf(page.body)}, {"code", i.code}},
+             "--data " + Quote("password=" + pw) + " --data " + Quote("password2=" + pw));
+    EXPECT_EQ(nul.status, 400) << pw;
+    EXPECT_TRUE(HasHeader(nul, "Content-Type: text/html")) << nul.headers;
+    EXPECT_NE(nul.body.find("id=\"f-password-error\""), std::string::npos) << nul.body;
+    EXPECT_NE(nul.body.find("control characters"), std::string::npos) << nul.body;
+  }
+  const std::string req = std::to_string(i.request);
+  EXPECT_EQ(
+      Str("SELECT state FROM activations WHERE request_id = " + req + " ORDER BY id DESC LIMIT 1"),
+      "opened");
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM private_keys WHERE request_id = " + req), 1);
+  EXPECT_EQ(Str("SELECT state FROM requests WHERE id = " + req), "issued");
+}
+
 TEST_F(WebIT, PostsWithoutTheCsrfTokenAreRefusedAndCountNoAttempt) {
   Issued i = IssueOne("E100005");
   ASSERT_FALSE(i.link.empty());
