@@ -547,6 +547,7 @@ struct ApplyView {
   std::string csrf;
   std::map<std::string, std::string> values;
   std::map<std::string, std::string> errors;
+  std::map<std::string, std::string> fixed;  // set by the invitation: read-only
   std::string general_error;
 };
 
@@ -570,6 +571,12 @@ std::string ApplyBody(const ApplyView& v) {
     if (csr && (spec.name == "cn" || spec.name == "dns" || spec.name == "ip")) {
       f.required = false;
       f.hint += (f.hint.empty() ? "" : " ") + std::string(T(lang, Txt::kHintFromCsr));
+    }
+    if (auto it = v.fixed.find(spec.name); it != v.fixed.end()) {
+      // The invitation's value, whatever was posted: the server takes it from there.
+      f.value = it->second;
+      f.read_only = true;
+      f.hint = T(lang, Txt::kHintFromInvitation);
     }
     fields.push_back(f);
   }
@@ -630,6 +637,7 @@ Response Site::Apply(const Request& req, const std::string& token) {
   view.inv = &*inv;
   view.profile = *profile;
   view.token = token;
+  view.fixed = InvitationFixedFields(**profile, *inv);
   const Csrf::Issued csrf = csrf_.Issue(req);
   view.csrf = csrf.form_value;
   auto form_page = [&](int status) {
@@ -637,19 +645,8 @@ Response Site::Apply(const Request& req, const std::string& token) {
     if (!csrf.set_cookie.empty()) r.headers.emplace_back("Set-Cookie", csrf.set_cookie);
     return r;
   };
-  if (req.method != "POST") {
-    // What the invitation already knows fills the form.
-    for (const auto& f : view.profile->fields) {
-      if (f.kind == profiles::FieldKind::kEmail) view.values[f.name] = inv->email;
-    }
-    const size_t space = inv->name.rfind(' ');
-    if (view.profile->Field("given_name") && view.profile->Field("surname") &&
-        space != std::string::npos) {
-      view.values["given_name"] = inv->name.substr(0, space);
-      view.values["surname"] = inv->name.substr(space + 1);
-    }
-    return form_page(200);
-  }
+  // What the invitation already knows fills the form, read-only (ApplyBody).
+  if (req.method != "POST") return form_page(200);
   auto form = ReadForm(req);
   if (!form.ok()) {
     Log().Warn("form refused", {{"route", "apply"}, {"error", form.status().message()}});
@@ -657,10 +654,18 @@ Response Site::Apply(const Request& req, const std::string& token) {
                 Paragraphs(T(lang, Txt::kFormUnreadable)));
   }
   Application app;
+  bool field_problem = false;
   for (const auto& f : view.profile->fields) {
     const std::string v = Get(*form, f.name);
     view.values[f.name] = v;
     app.fields[f.name] = v;
+    // A value the invitation fixed may not be changed (web::Apply refuses it too; here it is
+    // said in the profile's language). Left out, it is the invitation's.
+    if (auto it = view.fixed.find(f.name);
+        it != view.fixed.end() && !v.empty() && v != it->second) {
+      view.errors[f.name] = Fill(T(lang, Txt::kErrFixedByInvitation), {{"value", it->second}});
+      field_problem = true;
+    }
   }
   bool csr_problem = false;
   if (view.profile->token == profiles::TokenKind::kCsr) {
@@ -682,6 +687,11 @@ Response Site::Apply(const Request& req, const std::string& token) {
     Log().Warn("csrf refused", {{"route", "apply"}, {"remote", req.remote}});
     view.general_error = T(lang, Txt::kFormExpiredSubmitAgain);
     return form_page(403);
+  }
+  if (field_problem) {
+    // web::Apply refuses it too, with the other fields' problems (shown together).
+    Log().Warn("application changes a field the invitation fixed",
+               {{"route", "apply"}, {"remote", req.remote}, {"invitation", inv->id}});
   }
   if (csr_problem) return form_page(400);
   auto outcome = web::Apply(**db, profiles_, *keys_, token, app, actor);

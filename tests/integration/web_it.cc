@@ -727,6 +727,60 @@ TEST_F(WebIT, AnInvitationBecomesOnePendingRequestWithFieldErrorsShownFirst) {
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
 }
 
+// Review: every field of an application came from the form, so the invitee (or anyone the
+// mail was forwarded to) could replace the invited address, and the activation mail and the
+// certificate's rfc822Name went where they chose. The invitation's email and name are shown
+// read-only and a POST that changes them is refused at the field.
+TEST_F(WebIT, AnApplicationCannotChangeTheInvitedEmailOrName) {
+  auto inv = s_->cli.Run({"invite", "--profile", "web-soft", "--email", "katherine@example.org",
+                          "--name", "Katherine Johnson"});
+  ASSERT_EQ(inv.exit_code, 0) << inv.err;
+  const int64_t id = Scalar("SELECT MAX(id) FROM invitations");
+  auto link = kgs::MintInvitationLink(*s_->conn, *s_->keys, id);
+  ASSERT_TRUE(link.ok()) << link.status().message();
+  const std::string url = s_->url + "/apply/" + link->token.str();
+  const std::string jar = s_->Path("jar-apply-fixed");
+  Http page = Curl(url, jar);
+  ASSERT_EQ(page.status, 200) << page.body;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(page.body, m, std::regex("<input[^>]*name=\"email\"[^>]*>")));
+  EXPECT_NE(m.str().find(" readonly"), std::string::npos) << m.str();
+  EXPECT_NE(m.str().find("value=\"katherine@example.org\""), std::string::npos) << m.str();
+  ASSERT_TRUE(std::regex_search(page.body, m, std::regex("<input[^>]*name=\"surname\"[^>]*>")));
+  EXPECT_NE(m.str().find(" readonly"), std::string::npos) << m.str();
+  auto post = [&](const std::string& email, const std::string& surname) {
+    std::vector<std::pair<std::string, std::string>> form = {{"csrf", Csrf(page.body)},
+                                                             {"given_name", "Katherine"},
+                                                             {"employee_id", "E200101"},
+                                                             {"country", "US"}};
+    if (!email.empty()) form.emplace_back("email", email);
+    form.emplace_back("surname", surname);
+    return Curl(url, jar, form);
+  };
+  // Another address: refused at the field, nothing stored, the invitation still open.
+  Http other = post("mallory@evil.example", "Johnson");
+  EXPECT_EQ(other.status, 400);
+  EXPECT_NE(other.body.find("id=\"f-email-error\""), std::string::npos) << other.body;
+  EXPECT_NE(other.body.find("cannot be changed"), std::string::npos) << other.body;
+  EXPECT_EQ(other.body.find("mallory@evil.example"), std::string::npos);
+  // Another name, likewise.
+  Http renamed = post("katherine@example.org", "Mallory");
+  EXPECT_EQ(renamed.status, 400);
+  EXPECT_NE(renamed.body.find("id=\"f-surname-error\""), std::string::npos) << renamed.body;
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE natural_key = 'E200101'"), 0);
+  EXPECT_EQ(Str("SELECT state FROM invitations WHERE id = " + std::to_string(id)), "sent");
+  // Left out, the address is the invitation's.
+  Http good = post("", "Johnson");
+  ASSERT_EQ(good.status, 200) << good.body;
+  const int64_t req = Scalar("SELECT id FROM requests WHERE natural_key = 'E200101'");
+  EXPECT_EQ(Str("SELECT JSON_VALUE(fields_json, '$.email') FROM requests WHERE id = " +
+                std::to_string(req)),
+            "katherine@example.org");
+  EXPECT_NE(Str("SELECT sans_json FROM requests WHERE id = " + std::to_string(req))
+                .find("katherine@example.org"),
+            std::string::npos);
+}
+
 TEST_F(WebIT, AnInvitationToACsrProfileTakesAPastedRequest) {
   auto inv = s_->cli.Run({"invite", "--profile", "tls-server", "--ca", "issuing", "--email",
                           "ops@example.org", "--name", "Ops Team"});
@@ -868,9 +922,12 @@ TEST_F(WebIT, AGermanProfilesPagesAndMailAreGermanAndInvalidLinksStayInTheDefaul
                    {"employee_id", "X1"},
                    {"country", ""}});
   EXPECT_EQ(bad.status, 400);
+  // The invited address cannot be changed (its text in German too); the other problems are
+  // shown with it.
   for (const char* german :
        {"Bitte korrigieren Sie Folgendes", "„X1“ entspricht nicht dem Muster E[0-9]{6}.",
-        "Bitte füllen Sie dieses Feld aus.", "„anna@example“ ist keine E-Mail-Adresse."}) {
+        "Bitte füllen Sie dieses Feld aus.",
+        "Ihre Einladung legt dies auf „anna@example.org“ fest"}) {
     EXPECT_NE(bad.body.find(german), std::string::npos) << german << "\n" << bad.body;
   }
 }
@@ -1001,10 +1058,10 @@ TEST_F(WebIT, AnInvitationToACsrProfileTakesTheRequestAsAFilePemOrDer) {
     return std::make_pair(id, s_->url + "/apply/" + (link.ok() ? link->token.str() : ""));
   };
   // Curl -F posts multipart/form-data; '<' would read a file into a plain field, '@' attaches
-  // it as a file.
+  // it as a file. The email is left out: the invitation fixes it.
   auto post = [&](const std::string& url, const std::string& jar, const std::string& csrf,
                   const std::string& parts) {
-    return Curl(url, jar, {}, "-F " + Quote("csrf=" + csrf) + " -F email=up@example.org " + parts);
+    return Curl(url, jar, {}, "-F " + Quote("csrf=" + csrf) + " " + parts);
   };
   for (const std::string format : {"der", "pem"}) {
     auto [id, url] = invite("up-" + format + "@example.org");
