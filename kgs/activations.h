@@ -214,10 +214,31 @@ Result<int64_t> NewCodeLetter(store::Connection& db, CryptoToken& token,
 // look-alikes (O->0, I and L->1) are mapped.
 std::string NormalizeCode(std::string_view typed);
 
+// What Resend needs to give a locked activation a new code.
+struct ResendCodes {
+  const ActivationKeys* keys = nullptr;            // draws the code
+  const profiles::ProfileSet* profiles = nullptr;  // the request's profile: the code's channel
+  CryptoToken* token = nullptr;                    // seals a code letter
+  std::string kek_label;
+};
+struct Resent {
+  int64_t activation_id = 0;
+  bool new_code = false;  // the old activation was locked: the new one has a new code
+  SecureString code;      // code = "operator": the new code, for the operator to pass on once
+  int64_t letter_id = 0;  // code = "letter": the letter that carries the new code
+};
+
 // Resend voids the request's current activation (its link stops working, its unsent mail is
-// voided) and queues a new activation with a new mail, carrying the activation code over.
-// Audited ("activation.resend"). Returns the new activation's id.
-Result<int64_t> Resend(store::Connection& db, int64_t request_id, const std::string& actor);
+// voided) and queues a new activation with a new mail. The activation code is carried over
+// with the wrong attempts already spent on it, unless the old activation was locked: a lock
+// belongs to its code (else whoever locked the link would get max_attempts more guesses at the
+// same code after every helpdesk resend), so a locked activation's resend draws a new code
+// with |codes| (shown to the operator, or queued in a new code letter with NewCodeLetter,
+// after the resend's transaction; until then no code opens the new link). InvalidInput if a
+// new code is needed and |codes| lacks what it takes. Audited ("activation.resend",
+// "activation.code").
+Result<Resent> Resend(store::Connection& db, int64_t request_id, const std::string& actor,
+                      const ResendCodes& codes = {});
 
 // ListActivations: request, recipient, state (queued, sent, opened, used, expired, locked,
 // void, undelivered) and the mail's state; never a secret.
