@@ -37,4 +37,19 @@ struct Pkcs12Options {
 Result<Bytes> BuildPkcs12(EVP_PKEY* key, ByteSpan cert_der, const std::vector<std::string>& chain,
                           const SecureString& password, const Pkcs12Options& options);
 
+// Pkcs12Entry is one key with its certificate in a PKCS#12 that carries several.
+struct Pkcs12Entry {
+  EVP_PKEY* key = nullptr;
+  ByteSpan cert_der;
+  std::string friendly_name;  // RFC 7292 4.2 friendlyName of the key's and the certificate's bag
+};
+
+// BuildPkcs12 packs several keys, each with its certificate (paired by a localKeyId, RFC 7292
+// 4.2: the certificate's SHA-1), and the chain certificates (without one) in one PKCS#12: the
+// key bags shrouded in one safe, the certificates in one encrypted safe, as PKCS12_create
+// lays out a single key, with the same algorithms and MAC. |options|' friendly_name is unused.
+Result<Bytes> BuildPkcs12(const std::vector<Pkcs12Entry>& entries,
+                          const std::vector<std::string>& chain, const SecureString& password,
+                          const Pkcs12Options& options);
+
 }  // namespace certpress

@@ -445,19 +445,42 @@ Response Site::Pickup(const Request& req, const std::string& token) {
       download.body = Page(lang, T(lang, Txt::kCertReadyTitle),
                            CertificateBody(lang, a.holder_name, cert.der, pem));
     } else {
+      // Every key the server made for the request (the stored ones: a requester's key is
+      // never here) goes in the one PKCS#12, each with its certificate and named after its
+      // key, because all of them are destroyed below: the link works once, so a key left out
+      // would be a key nobody can ever have.
       CP_ASSIGN_OR_RETURN(auto stored, store::FindPrivateKeys(c, a.request_id));
-      kgs::KeyChoice choice;
-      // A profile with several server keys gets the first key's PKCS#12 here.
-      if (stored.size() > 1) choice.key_name = card.keys.front().name;
-      CP_ASSIGN_OR_RETURN(auto picked,
-                          kgs::PickKeyAndCert(c, token_, a.request_id, std::move(stored), choice));
-      CP_ASSIGN_OR_RETURN(auto chain, ca::CaChain(c, picked.cert.issuer_id));
+      if (stored.empty()) {
+        return NotFound("request " + std::to_string(a.request_id) + " has no stored key");
+      }
+      std::vector<kgs::KeyAndCert> picked;
+      std::vector<std::string> names, chain;
+      for (auto& k : stored) {
+        names.push_back(k.key_name);
+        kgs::KeyChoice choice;
+        choice.key_name = k.key_name;
+        std::vector<store::EncryptedKey> one;
+        one.push_back(std::move(k));
+        CP_ASSIGN_OR_RETURN(auto p,
+                            kgs::PickKeyAndCert(c, token_, a.request_id, std::move(one), choice));
+        CP_ASSIGN_OR_RETURN(auto ca_chain, ca::CaChain(c, p.cert.issuer_id));
+        for (auto& d : ca_chain) {
+          if (std::find(chain.begin(), chain.end(), d) == chain.end()) chain.push_back(d);
+        }
+        picked.push_back(std::move(p));
+      }
+      std::vector<Pkcs12Entry> entries;
+      for (size_t n = 0; n < picked.size(); ++n) {
+        // One key keeps the subject as its name (what importers show); several are told
+        // apart by the profile's key names ("Ada Lovelace (signature)").
+        std::string name = picked[n].cert.subject;
+        if (picked.size() > 1) name += " (" + names[n] + ")";
+        entries.push_back({picked[n].key.get(), AsBytes(picked[n].cert.der), std::move(name)});
+        serial += (serial.empty() ? "" : ",") + picked[n].cert.serial_hex;
+      }
       Pkcs12Options opt;
       opt.iterations = options_.pkcs12_iterations;
-      opt.friendly_name = picked.cert.subject;
-      CP_ASSIGN_OR_RETURN(
-          Bytes p12, BuildPkcs12(picked.key.get(), AsBytes(picked.cert.der), chain, password, opt));
-      serial = picked.cert.serial_hex;
+      CP_ASSIGN_OR_RETURN(Bytes p12, BuildPkcs12(entries, chain, password, opt));
       download.content_type = "application/x-pkcs12";
       download.body.assign(p12.begin(), p12.end());
       OPENSSL_cleanse(p12.data(), p12.size());
@@ -466,6 +489,12 @@ Response Site::Pickup(const Request& req, const std::string& token) {
       // The server's copy of the key goes with the pickup unless the profile archives keys.
       if (!card.archive_keys) {
         CP_ASSIGN_OR_RETURN(int64_t destroyed, store::DestroyPrivateKeys(c, a.request_id));
+        if (destroyed != static_cast<int64_t>(picked.size())) {
+          // A key stored meanwhile would go undelivered: roll the pickup back instead.
+          return Conflict("request " + std::to_string(a.request_id) + ": " +
+                          std::to_string(destroyed) + " keys to destroy, " +
+                          std::to_string(picked.size()) + " delivered");
+        }
         CP_RETURN_IF_ERROR(
             store::AppendAudit(c, {actor, "key.destroy", "request:" + std::to_string(a.request_id),
                                    "keys=" + std::to_string(destroyed) + " after pickup"}));

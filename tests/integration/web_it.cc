@@ -28,6 +28,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using certpress::testing::Cli;
+using certpress::testing::Occurrences;
 using certpress::testing::Quote;
 using certpress::testing::RandomSuffix;
 using certpress::testing::RunResult;
@@ -92,6 +93,43 @@ name = "tls"
 allowed_algorithms = ["ec-p256", "rsa-2048"]
 source = "requester"
 certificate = "tls-server"
+)";
+
+// Two server keys, authentication and signature: one pickup must hand out both (both are
+// destroyed after it).
+constexpr const char* kTwoKeyProfile = R"(
+[card.web-soft-2]
+description = "Web test soft certificate with two keys"
+token = "soft"
+approvals = 1
+delivery = "activation-email"
+natural_key = "employee_id"
+cas = ["issuing"]
+ca = "issuing"
+subject = [["CN", "{given_name} {surname}"], ["O", "CertPress Test"], ["C", "{country}"]]
+sans = [["email", "{email}"]]
+
+[card.web-soft-2.fields]
+given_name = { required = true, max_length = 64 }
+surname = { required = true, max_length = 64 }
+email = { required = true, kind = "email", max_length = 128 }
+employee_id = { required = true, pattern = "E[0-9]{6}", max_length = 7 }
+country = { required = true, pattern = "[A-Z]{2}", max_length = 2 }
+
+[card.web-soft-2.activation]
+code = "operator"
+
+[[card.web-soft-2.keys]]
+name = "auth"
+algorithm = "ec-p256"
+source = "server"
+certificate = "employee-auth"
+
+[[card.web-soft-2.keys]]
+name = "signature"
+algorithm = "ec-p256"
+source = "server"
+certificate = "employee-signature"
 )";
 
 // The same in German: its pages and its mail's default texts speak German.
@@ -202,6 +240,7 @@ class WebIT : public ::testing::Test {
       ASSERT_TRUE(WriteFile(cli.dir() + "/profiles/web-test.toml", kWebProfiles).ok());
       ASSERT_TRUE(WriteFile(cli.dir() + "/profiles/web-test-de.toml", kGermanProfile).ok());
       ASSERT_TRUE(WriteFile(cli.dir() + "/profiles/web-test-csr.toml", kCsrProfile).ok());
+      ASSERT_TRUE(WriteFile(cli.dir() + "/profiles/web-test-2.toml", kTwoKeyProfile).ok());
       auto root = cli.Run({"ca", "create-root", "--label", "root", "--name",
                            "CN=Web Test Root,O=CertPress Test,C=DK", "--key-type", "ec-p256"});
       ASSERT_EQ(root.exit_code, 0) << root.err;
@@ -470,6 +509,66 @@ TEST_F(WebIT, PickupGivesAPkcs12OnceWhoseKeyMatchesItsCertificate) {
               0)
         << secret;
   }
+}
+
+// Review: a profile with two server keys got only the first key in its PKCS#12, while the
+// pickup destroyed both (the second was gone for good). Now both keys are in it, each with its
+// certificate and named after its key; checked with openssl, which also shows the PKCS#12's
+// algorithms (AES-256-CBC under PBKDF2 for keys and certificates, a SHA-256 MAC). A HEAD of
+// the link before does not use it up.
+TEST_F(WebIT, ATwoKeyProfilesPickupGivesBothKeysWithTheirCertificates) {
+  Issued i = IssueOne("E100013", "web-soft-2");
+  ASSERT_FALSE(i.link.empty());
+  const std::string req = std::to_string(i.request);
+  ASSERT_EQ(Scalar("SELECT COUNT(*) FROM private_keys WHERE request_id = " + req), 2);
+  Http head = Curl(s_->url + "/pickup/" + i.link, "", {}, "-I");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(Str("SELECT state FROM requests WHERE id = " + req), "issued");
+  const std::string password = "two keys, one password";
+  Http got = PickUp(i, i.code, password, "jar-two-keys");
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_TRUE(HasHeader(got, "Content-Type: application/x-pkcs12")) << got.headers;
+  ASSERT_TRUE(WriteFile(s_->Path("pw2"), password).ok());
+  const std::string p12 = Quote(got.body_file), pw = " -passin file:" + Quote(s_->Path("pw2"));
+  auto info = Sh("openssl pkcs12 -info -noout -in " + p12 + pw);
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_NE(info.err.find("MAC: sha256"), std::string::npos) << info.err;
+  EXPECT_EQ(Occurrences(info.err, "Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC"), 2u) << info.err;
+  EXPECT_NE(info.err.find("PKCS7 Encrypted data: PBES2, PBKDF2, AES-256-CBC"), std::string::npos)
+      << info.err;
+  // Two keys, two end-entity certificates (and the two CA certificates once).
+  auto keys = Sh("openssl pkcs12 -in " + p12 + pw + " -nocerts -nodes");
+  ASSERT_EQ(keys.exit_code, 0) << keys.err;
+  EXPECT_EQ(Occurrences(keys.out, "BEGIN PRIVATE KEY"), 2u);
+  EXPECT_EQ(Occurrences(keys.out, " (auth)\n"), 1u) << keys.out;
+  EXPECT_EQ(Occurrences(keys.out, " (signature)\n"), 1u) << keys.out;
+  auto certs = Sh("openssl pkcs12 -in " + p12 + pw + " -nokeys -clcerts");
+  EXPECT_EQ(Occurrences(certs.out, "BEGIN CERTIFICATE"), 2u) << certs.out;
+  auto cas = Sh("openssl pkcs12 -in " + p12 + pw + " -nokeys -cacerts");
+  EXPECT_EQ(Occurrences(cas.out, "BEGIN CERTIFICATE"), 2u) << cas.out;
+  // Each key is its certificate's: pair them by friendly name with openssl alone.
+  for (const std::string name : {"auth", "signature"}) {
+    SCOPED_TRACE(name);
+    const std::string pick =
+        " | awk '/friendlyName: .*\\(" + name + "\\)/{on=1} on{print} /-----END/{if(on)exit}'";
+    auto key_pub = Sh("openssl pkcs12 -in " + p12 + pw + " -nocerts -nodes" + pick +
+                      " | openssl pkey -pubout");
+    auto cert_pub = Sh("openssl pkcs12 -in " + p12 + pw + " -nokeys -clcerts" + pick +
+                       " | openssl x509 -noout -pubkey");
+    ASSERT_EQ(key_pub.exit_code, 0) << key_pub.err;
+    EXPECT_NE(key_pub.out.find("BEGIN PUBLIC KEY"), std::string::npos);
+    EXPECT_EQ(key_pub.out, cert_pub.out);
+  }
+  EXPECT_NE(Sh("openssl pkcs12 -in " + p12 + pw +
+               " -nokeys -clcerts | openssl x509 -noout -ext "
+               "keyUsage")
+                .out.find("Digital Signature"),
+            std::string::npos);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM private_keys WHERE request_id = " + req), 0);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'key.destroy' AND object = "
+                   "'request:" +
+                   req + "' AND details = 'keys=2 after pickup'"),
+            1);
 }
 
 TEST_F(WebIT, FiftyConcurrentPickupsOfOneLinkGiveExactlyOnePkcs12) {
