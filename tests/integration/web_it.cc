@@ -571,6 +571,40 @@ TEST_F(WebIT, ATwoKeyProfilesPickupGivesBothKeysWithTheirCertificates) {
             1);
 }
 
+// Parallel wrong codes count exactly: web-soft allows 3, so of 8 at once 2 say how many are
+// left and the rest find the link locked; the count stops at 3 and the right code then fails.
+TEST_F(WebIT, ParallelWrongCodesStopAtExactlyTheMaximumAndLockTheLink) {
+  Issued i = IssueOne("E100014");
+  ASSERT_FALSE(i.link.empty());
+  const std::string jar = s_->Path("jar-par");
+  Http page = Curl(s_->url + "/pickup/" + i.link, jar);
+  ASSERT_EQ(page.status, 200);
+  std::string script = "cd " + Quote(s_->Path("")) + " && for n in $(seq 1 8); do curl -sk " +
+                       "--max-time 120 -b " + Quote(jar) + " -o par-$n.out -w '%{http_code}\\n' " +
+                       "--data-urlencode " + Quote("csrf=" + Csrf(page.body)) +
+                       " --data-urlencode code=AAAAA-AAAA$n --data-urlencode password=par-pw-123 " +
+                       "--data-urlencode password2=par-pw-123 " +
+                       Quote(s_->url + "/pickup/" + i.link) + " > par-$n.code & done; wait";
+  ASSERT_EQ(Sh(script).exit_code, 0);
+  int wrong = 0, refused = 0;
+  for (int n = 1; n <= 8; ++n) {
+    const std::string code = Slurp(s_->Path("par-" + std::to_string(n) + ".code"));
+    if (code == "400\n") ++wrong;
+    if (code == "404\n") ++refused;
+  }
+  EXPECT_EQ(wrong, 2);
+  EXPECT_EQ(refused, 6);
+  const std::string req = std::to_string(i.request);
+  EXPECT_EQ(Scalar("SELECT attempts FROM activations WHERE request_id = " + req +
+                   " ORDER BY id DESC LIMIT 1"),
+            3);
+  EXPECT_EQ(
+      Str("SELECT state FROM activations WHERE request_id = " + req + " ORDER BY id DESC LIMIT 1"),
+      "locked");
+  EXPECT_EQ(PickUp(i, i.code, "par-pw-123", "jar-par-right").status, 404);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM private_keys WHERE request_id = " + req), 1);
+}
+
 TEST_F(WebIT, FiftyConcurrentPickupsOfOneLinkGiveExactlyOnePkcs12) {
   Issued i = IssueOne("E100002");
   ASSERT_FALSE(i.link.empty());
@@ -878,6 +912,40 @@ TEST_F(WebIT, AnApplicationCannotChangeTheInvitedEmailOrName) {
   EXPECT_NE(Str("SELECT sans_json FROM requests WHERE id = " + std::to_string(req))
                 .find("katherine@example.org"),
             std::string::npos);
+}
+
+// The application form is CSRF-protected like the pickup form: no token, a forged one, and the
+// right one from another origin are all refused, and the invitation stays open.
+TEST_F(WebIT, ApplicationPostsWithoutTheCsrfTokenOrFromAnotherOriginAreRefused) {
+  auto inv = s_->cli.Run({"invite", "--profile", "web-soft", "--email", "dorothy@example.org",
+                          "--name", "Dorothy Vaughan"});
+  ASSERT_EQ(inv.exit_code, 0) << inv.err;
+  const int64_t id = Scalar("SELECT MAX(id) FROM invitations");
+  auto link = kgs::MintInvitationLink(*s_->conn, *s_->keys, id);
+  ASSERT_TRUE(link.ok()) << link.status().message();
+  const std::string url = s_->url + "/apply/" + link->token.str();
+  const std::string jar = s_->Path("jar-apply-csrf");
+  Http page = Curl(url, jar);
+  ASSERT_EQ(page.status, 200);
+  auto form = [&](const std::string& csrf) {
+    std::vector<std::pair<std::string, std::string>> f = {{"given_name", "Dorothy"},
+                                                          {"surname", "Vaughan"},
+                                                          {"email", "dorothy@example.org"},
+                                                          {"employee_id", "E200201"},
+                                                          {"country", "US"}};
+    if (!csrf.empty()) f.emplace_back("csrf", csrf);
+    return f;
+  };
+  EXPECT_EQ(Curl(url, "", form("")).status, 403);                     // no cookie, no token
+  EXPECT_EQ(Curl(url, jar, form("")).status, 403);                    // a cookie, no token
+  EXPECT_EQ(Curl(url, jar, form(std::string(43, 'A'))).status, 403);  // a forged token
+  EXPECT_EQ(Curl(url, jar, form(Csrf(page.body)), "-H 'Origin: https://evil.example'").status, 403);
+  EXPECT_EQ(Curl(url, jar, form(Csrf(page.body)), "-H 'Sec-Fetch-Site: cross-site'").status, 403);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM requests WHERE natural_key = 'E200201'"), 0);
+  EXPECT_EQ(Str("SELECT state FROM invitations WHERE id = " + std::to_string(id)), "sent");
+  // The same form from this origin goes through.
+  EXPECT_EQ(Curl(url, jar, form(Csrf(page.body))).status, 200);
+  EXPECT_EQ(Str("SELECT state FROM invitations WHERE id = " + std::to_string(id)), "used");
 }
 
 TEST_F(WebIT, AnInvitationToACsrProfileTakesAPastedRequest) {
