@@ -69,10 +69,37 @@ CommandResult Resend(Context& ctx) {
   if (!id.ok()) return Usage(id.status().message());
   auto db = ctx.Db();
   if (!db.ok()) return Fail(db.status());
-  auto a = kgs::Resend(**db, *id, ctx.Actor());
+  // A locked activation gets a new code with its new link (kgs::Resend): the keys and profiles
+  // to draw it, and the token for a code letter, only where the resend needs them.
+  kgs::ResendCodes codes;
+  auto acts = kgs::ListActivations(**db, *id);
+  if (!acts.ok()) return Fail(acts.status());
+  const bool locked = !acts->empty() && acts->front().state == store::kActLocked;
+  if (locked) {
+    auto keys = ctx.ActivationKeys();
+    if (!keys.ok()) return Fail(keys.status());
+    auto profiles = ctx.Profiles();
+    if (!profiles.ok()) return Fail(profiles.status());
+    auto token = ctx.Token();
+    if (!token.ok()) return Fail(token.status());
+    codes.keys = keys->get();
+    codes.profiles = *profiles;
+    codes.token = *token;
+    codes.kek_label = kKekLabel;
+  }
+  auto a = kgs::Resend(**db, *id, ctx.Actor(), codes);
   if (!a.ok()) return Fail(a.status());
-  ctx.out << "request " << *id << ": the old link no longer works; activation " << *a
+  ctx.out << "request " << *id << ": the old link no longer works; activation " << a->activation_id
           << " queued (sent by `certpress mail send` or the scheduler)\n";
+  if (a->letter_id > 0) {
+    ctx.out << "it was locked: a new activation code is sealed in letter " << a->letter_id
+            << " (`certpress pinletter print --id " << a->letter_id
+            << "`); the old code no longer works\n";
+  } else if (a->new_code) {
+    // Shown once, as `activation code` shows one: the operator passes it on by another channel.
+    ctx.out << "it was locked, so the old code no longer works; new activation code for request "
+            << *id << ": " << a->code.str() << "\n(shown once)\n";
+  }
   return Ok();
 }
 

@@ -99,6 +99,9 @@ CommandResult Pkcs12(Context& ctx) {
   const bool force = ctx.Flag("force");
   auto password = ReadSecretFile(ctx.Get<std::string>("password-file"));
   if (!password.ok()) return Fail(password.status().Wrap("reading the PKCS#12 password"));
+  if (Status st = CheckPkcs12Password(password->view()); !st.ok()) {
+    return Usage(st.message() + " (in " + ctx.Get<std::string>("password-file") + ")");
+  }
   if (Utf8Length(password->view()) < kMinPkcs12Password) {
     return Usage("the PKCS#12 password in " + ctx.Get<std::string>("password-file") + " is " +
                  std::to_string(Utf8Length(password->view())) + " character(s); at least " +

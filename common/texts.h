@@ -72,6 +72,7 @@ enum class Txt {
   kEnterCode,
   kPasswordTooShort,
   kPasswordTooLong,
+  kPasswordControl,
   kPasswordsDiffer,
   kWrongCode,
   // Application form.
@@ -95,6 +96,7 @@ enum class Txt {
   kHintIpList,
   kHintPattern,
   kHintFromCsr,
+  kHintFromInvitation,
   // The request builder's field problems (ra::FieldProblem::Kind), as the form shows them.
   kErrRequired,
   kErrTooLong,
@@ -103,6 +105,7 @@ enum class Txt {
   kErrNotDns,
   kErrNotIp,
   kErrPattern,
+  kErrFixedByInvitation,
   // Labels of the fields the shipped profiles use (others are made from the field's name).
   kFieldGivenName,
   kFieldSurname,

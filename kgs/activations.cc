@@ -332,15 +332,23 @@ std::string_view RefusalName(Refusal r) {
 
 Result<Activation> FindActivation(store::Connection& db, const ActivationKeys& keys,
                                   std::string_view link_token, bool mark_opened,
-                                  const std::string& actor) {
+                                  const std::string& actor, KnownLink* known) {
+  if (known != nullptr) *known = KnownLink{};
   if (!LooksLikeLink(link_token)) return NotFound(kInvalidLink);
   const std::vector<std::string> macs = keys.LinkMacs(link_token);
   Activation out;
   bool found = false;
   CP_RETURN_IF_ERROR(store::RunTransaction(db, [&](store::Connection& c) -> Status {
     found = false;
+    if (known != nullptr) *known = KnownLink{};
     CP_ASSIGN_OR_RETURN(auto row, store::FindActivationByToken(c, macs, mark_opened));
-    if (!row || !Live(StateOf(*row))) return Status::Ok();
+    if (!row) return Status::Ok();
+    if (!Live(StateOf(*row))) {
+      if (known != nullptr) {
+        *known = KnownLink{row->id, std::string(ActivationStateName(StateOf(*row)))};
+      }
+      return Status::Ok();
+    }
     found = true;
     out = ViewOf(*row);
     if (mark_opened && row->state == store::kActSent) {
@@ -369,9 +377,10 @@ Result<Redemption> Redeem(store::Connection& db, const ActivationKeys& keys,
     // state the one before it left.
     CP_ASSIGN_OR_RETURN(auto row, store::FindActivationByToken(c, macs, true));
     if (!row) {
+      // No activation has this token: nothing of ours changed, so nothing is audited (the
+      // caller logs it); auditing it would let anyone grow the log and queue on its head.
       red.refusal = Refusal::kInvalidLink;
-      return store::AppendAudit(
-          c, {actor, "activation.refused", "activation:unknown", "reason=unknown-link"});
+      return Status::Ok();
     }
     const ActivationState state = StateOf(*row);
     if (!Live(state)) {
@@ -528,15 +537,46 @@ Result<int64_t> NewCodeLetter(store::Connection& db, CryptoToken& token,
   return id;
 }
 
-Result<int64_t> Resend(store::Connection& db, int64_t request_id, const std::string& actor) {
-  int64_t new_id = 0;
+Result<Resent> Resend(store::Connection& db, int64_t request_id, const std::string& actor,
+                      const ResendCodes& codes) {
+  Resent out;
   const std::string salt = RandomHex(8);
   if (salt.empty()) return Internal("RAND_bytes failed");
+  const std::string request = "request " + std::to_string(request_id);
+  // Drawn before the transaction (RAND_bytes and one HMAC), used only if the activation turns
+  // out to be locked and its profile has the operator pass the code on.
+  std::optional<DrawnCode> drawn;
+  if (codes.keys != nullptr) {
+    CP_ASSIGN_OR_RETURN(DrawnCode d, DrawCode(*codes.keys, request_id));
+    drawn = std::move(d);
+  }
+  const profiles::CardProfile* letter_profile = nullptr;
   CP_RETURN_IF_ERROR(store::RunTransaction(db, [&](store::Connection& c) -> Status {
+    out.activation_id = 0;
+    out.new_code = false;
+    letter_profile = nullptr;
     CP_ASSIGN_OR_RETURN(auto old, store::LatestActivation(c, request_id, true));
-    if (!old) return NotFound("request " + std::to_string(request_id) + " has no activation");
-    if (old->state == store::kActUsed) {
-      return Conflict("request " + std::to_string(request_id) + " was already picked up");
+    if (!old) return NotFound(request + " has no activation");
+    if (old->state == store::kActUsed) return Conflict(request + " was already picked up");
+    const bool locked = old->state == store::kActLocked && old->code_needed;
+    bool by_letter = false;
+    if (locked) {
+      const profiles::CardProfile* p = nullptr;
+      if (codes.profiles != nullptr) {
+        auto found = codes.profiles->Card(old->profile);
+        if (found.ok()) p = *found;
+      }
+      if (codes.keys == nullptr || p == nullptr) {
+        return InvalidInput(request + "'s activation is locked after too many wrong codes: its " +
+                            "resend needs a new code, and profile " + old->profile +
+                            " or the activation keys are not at hand");
+      }
+      by_letter = p->activation.code == profiles::CodeChannel::kLetter;
+      if (by_letter && codes.token == nullptr) {
+        return InvalidInput(request + "'s activation is locked and its profile " + p->name +
+                            " posts codes: the new code's letter needs the token");
+      }
+      if (by_letter) letter_profile = p;
     }
     CP_RETURN_IF_ERROR(store::SetActivationState(c, old->id, store::kActVoid));
     CP_RETURN_IF_ERROR(store::VoidMails(c, "activation", old->id));
@@ -549,19 +589,40 @@ Result<int64_t> Resend(store::Connection& db, int64_t request_id, const std::str
     a.code_channel = old->code_channel;
     a.validity_seconds = old->validity_seconds;
     a.max_attempts = old->max_attempts;
-    if (old->code_set) {
+    if (locked) {
+      // A new code: the operator's now (drawn above), the letter's after this transaction
+      // (until it is queued the new activation has no code, so no code opens its link).
+      out.new_code = true;
+      if (!by_letter) {
+        a.code_hmac = drawn->hmac;
+        a.code_key_id = drawn->key_id;
+      }
+    } else if (old->code_set) {
       a.code_hmac = old->code_hmac;
       a.code_key_id = old->code_key_id;
+      a.attempts = old->attempts;
     }
     CP_RETURN_IF_ERROR(store::QueueActivations(c, std::span(&a, 1), salt));
     CP_ASSIGN_OR_RETURN(auto now, store::LatestActivation(c, request_id, false));
     if (!now) return Internal("the new activation is missing");
-    new_id = now->id;
-    return store::AppendAudit(
+    out.activation_id = now->id;
+    CP_RETURN_IF_ERROR(store::AppendAudit(
         c, {actor, "activation.resend", Object(now->id),
-            "request=" + std::to_string(request_id) + " replaces=" + std::to_string(old->id)});
+            "request=" + std::to_string(request_id) + " replaces=" + std::to_string(old->id) +
+                (locked ? " new-code (the old activation was locked)" : "")}));
+    if (locked && !by_letter) {
+      return store::AppendAudit(
+          c, {actor, "activation.code", "request:" + std::to_string(request_id),
+              "a new activation code was shown for the resend of a locked activation"});
+    }
+    return Status::Ok();
   }));
-  return new_id;
+  if (out.new_code && letter_profile == nullptr) out.code = std::move(drawn->formatted);
+  if (letter_profile != nullptr) {
+    CP_ASSIGN_OR_RETURN(out.letter_id, NewCodeLetter(db, *codes.token, codes.kek_label, *codes.keys,
+                                                     *letter_profile, request_id, actor));
+  }
+  return out;
 }
 
 Result<std::vector<store::ActivationListing>> ListActivations(store::Connection& db,

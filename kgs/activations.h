@@ -126,13 +126,23 @@ struct Activation {
   int attempts_left = 0;
 };
 
+// KnownLink is a link that exists but cannot be used: the activation and why ("expired",
+// "used", "locked", "void", "undelivered", "queued"). Set beside a NotFound so that the caller
+// audits refusals of real links and only logs unknown ones (an unauthenticated request with a
+// made-up token must not grow the audit log nor take its head's lock).
+struct KnownLink {
+  int64_t id = 0;  // 0: the token matched no activation
+  std::string reason;
+};
+
 // FindActivation looks up a live link by its clear token: sent or opened, not expired by the
 // database clock. Unknown, used, expired, locked and replaced links all give the same NotFound
-// ("this activation link is not valid"), so a page built on it does not tell a guesser which.
-// With |mark_opened|, a sent link becomes opened (audited once, "activation.open").
+// ("this activation link is not valid"), so a page built on it does not tell a guesser which;
+// |known| (when given) tells the caller which it was. With |mark_opened|, a sent link becomes
+// opened (audited once, "activation.open").
 Result<Activation> FindActivation(store::Connection& db, const ActivationKeys& keys,
                                   std::string_view link_token, bool mark_opened,
-                                  const std::string& actor);
+                                  const std::string& actor, KnownLink* known = nullptr);
 
 // Why a redemption was refused. For the audit log, tests and rate limiting; a page shows
 // kInvalidLink's text for every reason but kWrongCode (the holder of a live link may learn
@@ -159,8 +169,9 @@ using Deliver = std::function<Status(store::Connection&, const Activation&)>;
 // activation row is locked (SELECT ... FOR UPDATE), so of many concurrent redemptions of one
 // link exactly one succeeds. The code's HMAC is compared in constant time (CRYPTO_memcmp). A
 // wrong code counts an attempt; the max_attempts-th locks the link (the refusal then is
-// kLocked). Expiry is judged by the database clock. Pickups, refusals and locks are audited as
-// |actor| ("activation.pickup", "activation.refused", "activation.lock"), never with a secret.
+// kLocked). Expiry is judged by the database clock. Pickups, refusals of existing links and
+// locks are audited as |actor| ("activation.pickup", "activation.refused", "activation.lock"),
+// never with a secret; a token that matches no activation is only logged, not audited.
 // A refusal is an OK result with ok = false; an error is a database, token or |deliver| failure.
 // |code| is ignored where the profile needs none.
 Result<Redemption> Redeem(store::Connection& db, const ActivationKeys& keys,
@@ -204,10 +215,31 @@ Result<int64_t> NewCodeLetter(store::Connection& db, CryptoToken& token,
 // look-alikes (O->0, I and L->1) are mapped.
 std::string NormalizeCode(std::string_view typed);
 
+// What Resend needs to give a locked activation a new code.
+struct ResendCodes {
+  const ActivationKeys* keys = nullptr;            // draws the code
+  const profiles::ProfileSet* profiles = nullptr;  // the request's profile: the code's channel
+  CryptoToken* token = nullptr;                    // seals a code letter
+  std::string kek_label;
+};
+struct Resent {
+  int64_t activation_id = 0;
+  bool new_code = false;  // the old activation was locked: the new one has a new code
+  SecureString code;      // code = "operator": the new code, for the operator to pass on once
+  int64_t letter_id = 0;  // code = "letter": the letter that carries the new code
+};
+
 // Resend voids the request's current activation (its link stops working, its unsent mail is
-// voided) and queues a new activation with a new mail, carrying the activation code over.
-// Audited ("activation.resend"). Returns the new activation's id.
-Result<int64_t> Resend(store::Connection& db, int64_t request_id, const std::string& actor);
+// voided) and queues a new activation with a new mail. The activation code is carried over
+// with the wrong attempts already spent on it, unless the old activation was locked: a lock
+// belongs to its code (else whoever locked the link would get max_attempts more guesses at the
+// same code after every helpdesk resend), so a locked activation's resend draws a new code
+// with |codes| (shown to the operator, or queued in a new code letter with NewCodeLetter,
+// after the resend's transaction; until then no code opens the new link). InvalidInput if a
+// new code is needed and |codes| lacks what it takes. Audited ("activation.resend",
+// "activation.code").
+Result<Resent> Resend(store::Connection& db, int64_t request_id, const std::string& actor,
+                      const ResendCodes& codes = {});
 
 // ListActivations: request, recipient, state (queued, sent, opened, used, expired, locked,
 // void, undelivered) and the mail's state; never a secret.

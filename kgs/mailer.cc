@@ -1,11 +1,13 @@
 #include "kgs/mailer.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -298,6 +300,35 @@ Result<Sent> SendOne(store::Connection& db, const ActivationKeys& keys,
 
 }  // namespace
 
+std::string UrlHost(std::string_view url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return "";
+  std::string_view rest = url.substr(scheme + 3);
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  if (const size_t at = rest.rfind('@'); at != std::string_view::npos) rest = rest.substr(at + 1);
+  if (!rest.empty() && rest.front() == '[') {  // an IPv6 literal (RFC 3986 3.2.2)
+    const size_t close = rest.find(']');
+    return close == std::string_view::npos ? "" : std::string(rest.substr(1, close - 1));
+  }
+  std::string host(rest.substr(0, rest.find(':')));
+  for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return host;
+}
+
+bool IsLoopbackHost(std::string_view host) {
+  if (host == "localhost" || host == "localhost.") return true;
+  const std::string h(host);
+  unsigned char v4[4], v6[16];
+  // 127.0.0.0/8 (RFC 1122 3.2.1.3) and ::1 (RFC 4291 2.5.3); inet_pton takes only the full
+  // dotted quad, so "127.1" or "0x7f.0.0.1" are not loopback here.
+  if (inet_pton(AF_INET, h.c_str(), v4) == 1) return v4[0] == 127;
+  if (inet_pton(AF_INET6, h.c_str(), v6) == 1) {
+    static const unsigned char kLoop[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    return std::memcmp(v6, kLoop, 16) == 0;
+  }
+  return false;
+}
+
 Result<SmtpTls> ParseSmtpTls(std::string_view text) {
   if (text == "starttls") return SmtpTls::kStartTls;
   if (text == "implicit") return SmtpTls::kImplicit;
@@ -319,11 +350,32 @@ Status CheckMailSettings(const MailSettings& s) {
   if (s.tls != SmtpTls::kImplicit && smtps) {
     return InvalidInput("an smtps:// URL is implicit TLS: set mail.tls = implicit");
   }
+  // Mail in clear carries the pickup links (and the relay's password, with AUTH): tls = none is
+  // for a development server on this machine only, never across a network.
+  if (s.tls == SmtpTls::kNone && !IsLoopbackHost(UrlHost(s.smtp_url))) {
+    return InvalidInput(
+        "mail.tls = none is only for an SMTP server on this machine (127.0.0.1, "
+        "::1, localhost), not '" +
+        UrlHost(s.smtp_url) + "' in mail.smtp-url: set mail.tls = starttls or " + "implicit");
+  }
   std::string name, address;
   SplitMailbox(s.from, &name, &address);
   if (!SafeAddress(address)) return InvalidInput("mail.from is not an address: '" + s.from + "'");
   if (s.public_url.empty()) {
     return InvalidInput("no base for pickup links: set web.public-url (or CERTPRESS_URL)");
+  }
+  // The links are bearer secrets: a plain-http base would send them (and the PKCS#12 password
+  // typed on the page) in clear. http only for a server on this machine.
+  const bool https = s.public_url.rfind("https://", 0) == 0;
+  const bool http = s.public_url.rfind("http://", 0) == 0;
+  if (!https && !(http && IsLoopbackHost(UrlHost(s.public_url)))) {
+    return InvalidInput(
+        "web.public-url must be an https:// URL (http:// only for 127.0.0.1, ::1 "
+        "or localhost), not '" +
+        s.public_url + "'");
+  }
+  if (UrlHost(s.public_url).empty()) {
+    return InvalidInput("web.public-url has no host: '" + s.public_url + "'");
   }
   if (s.claimer.empty()) return InvalidInput("the mailer needs a claimer name");
   return Status::Ok();

@@ -32,6 +32,12 @@ namespace certpress::kgs {
 enum class SmtpTls { kStartTls, kImplicit, kNone };
 Result<SmtpTls> ParseSmtpTls(std::string_view text);
 
+// UrlHost is the host of "scheme://[user@]host[:port][/...]" (an IPv6 literal without its
+// brackets), lower case; "" when there is none.
+std::string UrlHost(std::string_view url);
+// IsLoopbackHost: "localhost", an address in 127.0.0.0/8, or ::1.
+bool IsLoopbackHost(std::string_view host);
+
 // Composer makes the mail of an outbox row of another kind than "activation" (an invitation
 // from web/, say), minting whatever secret it links to: called just before sending, so that
 // the clear secret lives only in memory. It gets the drain's profiles (the row's profile
@@ -58,7 +64,9 @@ struct MailSettings {
   std::map<std::string, Composer> composers;
 };
 
-// CheckMailSettings says what is missing or inconsistent (an smtp:// URL with implicit TLS).
+// CheckMailSettings says what is missing or inconsistent (an smtp:// URL with implicit TLS),
+// and refuses what would put links in clear on a network: mail.tls = none for a host that is not
+// loopback, a web.public-url that is not https:// (http:// only for a loopback host).
 [[nodiscard]] Status CheckMailSettings(const MailSettings& s);
 
 // ---- Sending ----

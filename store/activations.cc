@@ -73,14 +73,14 @@ Status QueueActivations(Connection& conn, std::span<const NewActivation> rows,
   if (rows.empty()) return Status::Ok();
   std::string sql =
       "INSERT INTO activations (request_id, profile, recipient_email, recipient_name, state, "
-      "code_needed, code_channel, validity_seconds, max_attempts, code_hmac, code_key_id) "
-      "VALUES ";
+      "code_needed, code_channel, validity_seconds, max_attempts, code_hmac, code_key_id, "
+      "attempts) VALUES ";
   std::vector<Param> params;
   std::string ids;
   for (size_t i = 0; i < rows.size(); ++i) {
     const NewActivation& a = rows[i];
     sql += i ? ", " : "";
-    sql += "(?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)";
+    sql += "(?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)";
     params.insert(
         params.end(),
         {a.request_id, std::string_view(a.profile), std::string_view(a.recipient_email),
@@ -88,7 +88,7 @@ Status QueueActivations(Connection& conn, std::span<const NewActivation> rows,
          a.code_channel.empty() ? Param(nullptr) : Param(std::string_view(a.code_channel)),
          a.validity_seconds, int64_t{a.max_attempts},
          a.code_hmac ? Param(Blob{*a.code_hmac}) : Param(nullptr),
-         a.code_key_id ? Param(*a.code_key_id) : Param(nullptr)});
+         a.code_key_id ? Param(*a.code_key_id) : Param(nullptr), int64_t{a.attempts}});
     ids += i ? ", ?" : "?";
   }
   CP_RETURN_IF_ERROR(Sql(conn).ExecV(sql, params).status().Wrap("queueing activations"));
@@ -150,7 +150,7 @@ Status SetActivationLink(Connection& conn, int64_t id, int64_t key_id,
                          const std::string& token_hmac) {
   CP_ASSIGN_OR_RETURN(
       auto r, Sql(conn).Exec("UPDATE activations SET key_id = ?, token_hmac = ?, state = 'sent', "
-                             "attempts = 0, sent_at = NOW(6), "
+                             "sent_at = NOW(6), "
                              "expires_at = NOW(6) + INTERVAL validity_seconds SECOND "
                              "WHERE id = ? AND state IN ('queued', 'sent', 'opened')",
                              {key_id, Blob{token_hmac}, id}));

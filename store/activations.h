@@ -41,9 +41,11 @@ struct NewActivation {
   std::string code_channel;
   int64_t validity_seconds = 7 * 24 * 3600;
   int max_attempts = 10;
-  // A resend carries the request's activation code over (its HMAC and key).
+  // A resend carries the request's activation code over (its HMAC and key), and with it the
+  // wrong attempts already spent on that code: a lock belongs to the code, not to the link.
   std::optional<std::string> code_hmac;
   std::optional<int64_t> code_key_id;
+  int attempts = 0;
 };
 
 struct ActivationRow {
@@ -90,7 +92,8 @@ Result<std::optional<ActivationRow>> LatestActivation(Connection& conn, int64_t 
                                                       bool lock);
 
 // SetActivationLink stores a new link of activation |id|: its HMAC, valid from now for its
-// validity, state sent; the previous link (if any) stops working.
+// validity, state sent; the previous link (if any) stops working. The wrong attempts are kept:
+// the code is the same, so a new link (a mail retry) gives no new guesses at it.
 [[nodiscard]] Status SetActivationLink(Connection& conn, int64_t id, int64_t key_id,
                                        const std::string& token_hmac);
 // SetActivationCode stores the HMAC of a request's new activation code on its live activations.

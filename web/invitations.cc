@@ -130,13 +130,36 @@ Result<std::vector<NewInvitation>> ReadInviteesCsv(
 
 Result<store::InvitationRow> FindOpenInvitation(store::Connection& db,
                                                 const kgs::ActivationKeys& keys,
-                                                std::string_view token) {
+                                                std::string_view token, kgs::KnownLink* known) {
   static const char* kInvalid = "this invitation link is not valid";
+  if (known != nullptr) *known = kgs::KnownLink{};
   if (!kgs::WellFormedLinkToken(token)) return NotFound(kInvalid);
   CP_ASSIGN_OR_RETURN(auto row,
                       store::FindInvitationByToken(db, kgs::InvitationMacs(keys, token), false));
-  if (!row || row->state != store::kInvSent || row->expired) return NotFound(kInvalid);
+  if (!row) return NotFound(kInvalid);
+  if (row->state != store::kInvSent || row->expired) {
+    if (known != nullptr) {
+      *known = kgs::KnownLink{row->id, row->state == store::kInvSent ? "expired" : row->state};
+    }
+    return NotFound(kInvalid);
+  }
   return *row;
+}
+
+std::map<std::string, std::string> InvitationFixedFields(const profiles::CardProfile& profile,
+                                                         const store::InvitationRow& inv) {
+  std::map<std::string, std::string> fixed;
+  for (const auto& f : profile.fields) {
+    if (f.kind == profiles::FieldKind::kEmail) fixed[f.name] = inv.email;
+  }
+  if (profile.Field("name") != nullptr) fixed["name"] = inv.name;
+  const size_t space = inv.name.rfind(' ');
+  if (profile.Field("given_name") != nullptr && profile.Field("surname") != nullptr &&
+      space != std::string::npos) {
+    fixed["given_name"] = inv.name.substr(0, space);
+    fixed["surname"] = inv.name.substr(space + 1);
+  }
+  return fixed;
 }
 
 Result<ApplyOutcome> Apply(store::Connection& db, const profiles::ProfileSet& profiles,
@@ -150,13 +173,32 @@ Result<ApplyOutcome> Apply(store::Connection& db, const profiles::ProfileSet& pr
   for (const auto& [k, v] : app.fields) {
     if (!v.empty()) fields[k] = v;
   }
+  // What the invitation fixed is the invitation's: refused when changed, as EJBCA-like RAs
+  // refuse a request whose DN or email differs from a non-modifiable end-entity field (rather
+  // than overwrite it silently, which would leave the applicant believing the certificate and
+  // its mail go to the address they typed).
+  // The other fields are still checked (with the invitation's values), so the form shows every
+  // problem at once.
+  std::vector<ra::FieldProblem> changed;
+  for (const auto& [name, value] : InvitationFixedFields(*profile, inv)) {
+    auto it = fields.find(name);
+    if (it != fields.end() && it->second != value) {
+      ra::FieldProblem p;
+      p.field = name;
+      p.message = name + ": is set by the invitation to '" + value + "' and cannot be changed";
+      p.value = value;
+      changed.push_back(std::move(p));
+    }
+    fields[name] = value;
+  }
   const std::string object = "invitation:" + std::to_string(inv.id);
   const bool csr_profile = profile->token == profiles::TokenKind::kCsr;
   if (csr_profile) {
+    out.problems = changed;
     if (app.csr.empty()) {
       out.problems.push_back({"csr", 0, "a certificate signing request (PKCS#10) is required"});
-      return out;
     }
+    if (!out.problems.empty()) return out;
     // The invitation is taken first (sent -> applying), so that of two concurrent
     // applications exactly one submits; a refused CSR gives it back.
     Status taken = store::RunTransaction(db, [&](store::Connection& c) {
@@ -194,7 +236,8 @@ Result<ApplyOutcome> Apply(store::Connection& db, const profiles::ProfileSet& pr
   }
 
   CP_ASSIGN_OR_RETURN(ra::RequestBuilder builder, ra::RequestBuilder::Create(*profile));
-  out.problems = builder.Check(fields);
+  out.problems = std::move(changed);
+  for (auto& p : builder.Check(fields)) out.problems.push_back(std::move(p));
   if (!out.problems.empty()) return out;
   ra::FieldProblem problem;
   auto built = builder.Build(fields, &problem);

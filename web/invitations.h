@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -47,10 +48,22 @@ Result<std::vector<NewInvitation>> ReadInviteesCsv(
     const std::string& path, const std::function<void(const std::string&)>& on_error);
 
 // FindOpenInvitation looks up a link: a sent invitation whose link has not expired. Unknown,
-// used, expired and replaced links are all the same NotFound.
+// used, expired and replaced links are all the same NotFound; |known| (when given) is set for
+// an invitation that exists but is not open (its id, and "expired", "used", "applying" or
+// "void"), so the caller audits only refusals of real links.
 Result<store::InvitationRow> FindOpenInvitation(store::Connection& db,
                                                 const kgs::ActivationKeys& keys,
-                                                std::string_view token);
+                                                std::string_view token,
+                                                kgs::KnownLink* known = nullptr);
+
+// InvitationFixedFields are the fields of |profile| that invitation |inv| already decides:
+// every email field is the invited address, and the invited name fills a "name" field, or
+// "given_name" and "surname" (split at the last space) where the profile has both. The form
+// shows them read-only and Apply refuses an application that changes one, so that the
+// certificate's address (rfc822Name, UPN) and the activation mail go to the invited person,
+// not to whoever the invitation mail was forwarded to.
+std::map<std::string, std::string> InvitationFixedFields(const profiles::CardProfile& profile,
+                                                         const store::InvitationRow& inv);
 
 struct Application {
   ra::Fields fields;
@@ -64,7 +77,9 @@ struct ApplyOutcome {
 
 // Apply turns an application into a pending request. Problems with the fields or the CSR
 // come back in the outcome (nothing stored, the invitation still open); a link that is not
-// open is NotFound. Audited ("invitation.apply").
+// open is NotFound. A field the invitation fixed (InvitationFixedFields) takes the
+// invitation's value when left empty and is a problem when it differs. Audited
+// ("invitation.apply").
 Result<ApplyOutcome> Apply(store::Connection& db, const profiles::ProfileSet& profiles,
                            const kgs::ActivationKeys& keys, std::string_view token,
                            const Application& app, const std::string& actor);

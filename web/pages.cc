@@ -49,6 +49,7 @@ input[type=text], input[type=email], input[type=password], textarea {
   width: 100%; box-sizing: border-box; padding: 0.5rem; font-size: 1rem;
   border: 1px solid #6b7280; border-radius: 4px; }
 textarea { font-family: "DejaVu Sans Mono", monospace; font-size: 0.85rem; min-height: 8rem; }
+input[readonly] { background: #f3f4f6; color: #374151; }
 input:focus, textarea:focus, button:focus { outline: 3px solid #f5a623; outline-offset: 1px; }
 .hint { color: #4b5563; font-size: 0.9rem; margin: 0.2rem 0; }
 .error { color: #b00020; font-weight: bold; margin: 0.2rem 0; }
@@ -83,6 +84,7 @@ std::string FieldHtml(Lang lang, const FormField& f) {
   }
   std::string attrs = " id=\"" + id + "\" name=\"" + HtmlEscape(f.name) + "\"";
   if (f.required) attrs += " required";
+  if (f.read_only) attrs += " readonly";
   if (f.max_length) attrs += " maxlength=\"" + std::to_string(f.max_length) + "\"";
   if (f.min_length) attrs += " minlength=\"" + std::to_string(f.min_length) + "\"";
   if (!f.autocomplete.empty()) attrs += " autocomplete=\"" + HtmlEscape(f.autocomplete) + "\"";

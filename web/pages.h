@@ -36,6 +36,7 @@ struct FormField {
   size_t min_length = 0;
   std::string accept;         // file inputs: the file types offered
   bool mark_optional = true;  // "(optional)" after the label of a field not required
+  bool read_only = false;     // shown, sent back, not editable (a value the server fixed)
 };
 
 // FieldHtml renders a labelled input with its hint and error.

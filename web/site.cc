@@ -177,16 +177,27 @@ Response Site::Unavailable(Lang lang, const std::string& what, const Status& why
   return Html(lang, 503, T(lang, Txt::kTryLaterTitle), Paragraphs(T(lang, Txt::kTryLaterBody)));
 }
 
-Response Site::InvalidLink(const Request& req, const std::string& what) {
+Response Site::InvalidLink(const Request& req, const std::string& route,
+                           const kgs::KnownLink& known) {
   // One page for unknown, expired, used, replaced and locked links alike, with one status and
   // in the server's language (a profile's would tell which profile a link was for): a guesser
   // learns nothing from it (the audit log and the operator's `activation list` tell them
   // apart).
-  if (auto db = db_.Get(); db.ok()) {
-    store::RunTransaction(**db, [&](store::Connection& c) {
-      return store::AppendAudit(
-          c, {options_.actor + " " + req.remote, "web.link-refused", what, "method=" + req.method});
-    }).IgnoreError();
+  if (known.id > 0) {
+    const std::string object =
+        (route == "apply" ? "invitation:" : "activation:") + std::to_string(known.id);
+    if (auto db = db_.Get(); db.ok()) {
+      store::RunTransaction(**db, [&](store::Connection& c) {
+        return store::AppendAudit(
+            c, {options_.actor + " " + req.remote, "web.link-refused", object,
+                "route=" + route + " method=" + req.method + " reason=" + known.reason});
+      }).IgnoreError();
+    }
+  } else {
+    // Junk (a scanner, a mistyped or truncated link): counted and logged, never audited.
+    const uint64_t n = unknown_links_.fetch_add(1, std::memory_order_relaxed) + 1;
+    Log().Info("unknown link refused",
+               {{"route", route}, {"remote", req.remote}, {"method", req.method}, {"count", n}});
   }
   const Lang lang = options_.lang;
   return Html(lang, 404, T(lang, Txt::kInvalidLinkTitle),
@@ -349,9 +360,10 @@ Response Site::Pickup(const Request& req, const std::string& token) {
     }
     form = std::move(parsed).value();
   }
-  auto act = kgs::FindActivation(**db, *keys_, token, req.method != "POST", actor);
+  kgs::KnownLink known;
+  auto act = kgs::FindActivation(**db, *keys_, token, req.method != "POST", actor, &known);
   if (!act.ok()) {
-    if (act.status().kind() == ErrorKind::kNotFound) return InvalidLink(req, "pickup");
+    if (act.status().kind() == ErrorKind::kNotFound) return InvalidLink(req, "pickup", known);
     return Unavailable(options_.lang, "pickup", act.status());
   }
   auto profile = profiles_.Card(act->profile);
@@ -390,7 +402,12 @@ Response Site::Pickup(const Request& req, const std::string& token) {
   }
   if (!view.csr) {
     const size_t len = Utf8Length(password.view());
-    if (!ValidateUtf8(password.view()) || len < kMinPkcs12Password) {
+    if (ValidateUtf8(password.view()) && !CheckPkcs12Password(password.view()).ok()) {
+      // A %00 decodes to a NUL that PKCS12_create would stop at (an empty password), and
+      // other controls cannot be typed alike into every importer: refused, never cut.
+      view.password_error = T(lang, Txt::kPasswordControl);
+      bad = true;
+    } else if (!ValidateUtf8(password.view()) || len < kMinPkcs12Password) {
       view.password_error =
           Fill(T(lang, Txt::kPasswordTooShort), {{"n", std::to_string(kMinPkcs12Password)}});
       bad = true;
@@ -428,19 +445,42 @@ Response Site::Pickup(const Request& req, const std::string& token) {
       download.body = Page(lang, T(lang, Txt::kCertReadyTitle),
                            CertificateBody(lang, a.holder_name, cert.der, pem));
     } else {
+      // Every key the server made for the request (the stored ones: a requester's key is
+      // never here) goes in the one PKCS#12, each with its certificate and named after its
+      // key, because all of them are destroyed below: the link works once, so a key left out
+      // would be a key nobody can ever have.
       CP_ASSIGN_OR_RETURN(auto stored, store::FindPrivateKeys(c, a.request_id));
-      kgs::KeyChoice choice;
-      // A profile with several server keys gets the first key's PKCS#12 here.
-      if (stored.size() > 1) choice.key_name = card.keys.front().name;
-      CP_ASSIGN_OR_RETURN(auto picked,
-                          kgs::PickKeyAndCert(c, token_, a.request_id, std::move(stored), choice));
-      CP_ASSIGN_OR_RETURN(auto chain, ca::CaChain(c, picked.cert.issuer_id));
+      if (stored.empty()) {
+        return NotFound("request " + std::to_string(a.request_id) + " has no stored key");
+      }
+      std::vector<kgs::KeyAndCert> picked;
+      std::vector<std::string> names, chain;
+      for (auto& k : stored) {
+        names.push_back(k.key_name);
+        kgs::KeyChoice choice;
+        choice.key_name = k.key_name;
+        std::vector<store::EncryptedKey> one;
+        one.push_back(std::move(k));
+        CP_ASSIGN_OR_RETURN(auto p,
+                            kgs::PickKeyAndCert(c, token_, a.request_id, std::move(one), choice));
+        CP_ASSIGN_OR_RETURN(auto ca_chain, ca::CaChain(c, p.cert.issuer_id));
+        for (auto& d : ca_chain) {
+          if (std::find(chain.begin(), chain.end(), d) == chain.end()) chain.push_back(d);
+        }
+        picked.push_back(std::move(p));
+      }
+      std::vector<Pkcs12Entry> entries;
+      for (size_t n = 0; n < picked.size(); ++n) {
+        // One key keeps the subject as its name (what importers show); several are told
+        // apart by the profile's key names ("Ada Lovelace (signature)").
+        std::string name = picked[n].cert.subject;
+        if (picked.size() > 1) name += " (" + names[n] + ")";
+        entries.push_back({picked[n].key.get(), AsBytes(picked[n].cert.der), std::move(name)});
+        serial += (serial.empty() ? "" : ",") + picked[n].cert.serial_hex;
+      }
       Pkcs12Options opt;
       opt.iterations = options_.pkcs12_iterations;
-      opt.friendly_name = picked.cert.subject;
-      CP_ASSIGN_OR_RETURN(
-          Bytes p12, BuildPkcs12(picked.key.get(), AsBytes(picked.cert.der), chain, password, opt));
-      serial = picked.cert.serial_hex;
+      CP_ASSIGN_OR_RETURN(Bytes p12, BuildPkcs12(entries, chain, password, opt));
       download.content_type = "application/x-pkcs12";
       download.body.assign(p12.begin(), p12.end());
       OPENSSL_cleanse(p12.data(), p12.size());
@@ -449,6 +489,12 @@ Response Site::Pickup(const Request& req, const std::string& token) {
       // The server's copy of the key goes with the pickup unless the profile archives keys.
       if (!card.archive_keys) {
         CP_ASSIGN_OR_RETURN(int64_t destroyed, store::DestroyPrivateKeys(c, a.request_id));
+        if (destroyed != static_cast<int64_t>(picked.size())) {
+          // A key stored meanwhile would go undelivered: roll the pickup back instead.
+          return Conflict("request " + std::to_string(a.request_id) + ": " +
+                          std::to_string(destroyed) + " keys to destroy, " +
+                          std::to_string(picked.size()) + " delivered");
+        }
         CP_RETURN_IF_ERROR(
             store::AppendAudit(c, {actor, "key.destroy", "request:" + std::to_string(a.request_id),
                                    "keys=" + std::to_string(destroyed) + " after pickup"}));
@@ -471,6 +517,7 @@ Response Site::Pickup(const Request& req, const std::string& token) {
         Fill(T(lang, Txt::kWrongCode), {{"n", std::to_string(redeemed->attempts_left)}});
     return form_page(400);
   }
+  // Redeem audited the refusal of an existing link itself (activation.refused).
   return InvalidLink(req, "pickup");
 }
 
@@ -529,6 +576,7 @@ struct ApplyView {
   std::string csrf;
   std::map<std::string, std::string> values;
   std::map<std::string, std::string> errors;
+  std::map<std::string, std::string> fixed;  // set by the invitation: read-only
   std::string general_error;
 };
 
@@ -552,6 +600,12 @@ std::string ApplyBody(const ApplyView& v) {
     if (csr && (spec.name == "cn" || spec.name == "dns" || spec.name == "ip")) {
       f.required = false;
       f.hint += (f.hint.empty() ? "" : " ") + std::string(T(lang, Txt::kHintFromCsr));
+    }
+    if (auto it = v.fixed.find(spec.name); it != v.fixed.end()) {
+      // The invitation's value, whatever was posted: the server takes it from there.
+      f.value = it->second;
+      f.read_only = true;
+      f.hint = T(lang, Txt::kHintFromInvitation);
     }
     fields.push_back(f);
   }
@@ -598,9 +652,10 @@ Response Site::Apply(const Request& req, const std::string& token) {
   const std::string actor = options_.actor + " " + req.remote;
   auto db = db_.Get();
   if (!db.ok()) return Unavailable(options_.lang, "apply", db.status());
-  auto inv = FindOpenInvitation(**db, *keys_, token);
+  kgs::KnownLink known;
+  auto inv = FindOpenInvitation(**db, *keys_, token, &known);
   if (!inv.ok()) {
-    if (inv.status().kind() == ErrorKind::kNotFound) return InvalidLink(req, "apply");
+    if (inv.status().kind() == ErrorKind::kNotFound) return InvalidLink(req, "apply", known);
     return Unavailable(options_.lang, "apply", inv.status());
   }
   auto profile = profiles_.Card(inv->profile);
@@ -611,6 +666,7 @@ Response Site::Apply(const Request& req, const std::string& token) {
   view.inv = &*inv;
   view.profile = *profile;
   view.token = token;
+  view.fixed = InvitationFixedFields(**profile, *inv);
   const Csrf::Issued csrf = csrf_.Issue(req);
   view.csrf = csrf.form_value;
   auto form_page = [&](int status) {
@@ -618,19 +674,8 @@ Response Site::Apply(const Request& req, const std::string& token) {
     if (!csrf.set_cookie.empty()) r.headers.emplace_back("Set-Cookie", csrf.set_cookie);
     return r;
   };
-  if (req.method != "POST") {
-    // What the invitation already knows fills the form.
-    for (const auto& f : view.profile->fields) {
-      if (f.kind == profiles::FieldKind::kEmail) view.values[f.name] = inv->email;
-    }
-    const size_t space = inv->name.rfind(' ');
-    if (view.profile->Field("given_name") && view.profile->Field("surname") &&
-        space != std::string::npos) {
-      view.values["given_name"] = inv->name.substr(0, space);
-      view.values["surname"] = inv->name.substr(space + 1);
-    }
-    return form_page(200);
-  }
+  // What the invitation already knows fills the form, read-only (ApplyBody).
+  if (req.method != "POST") return form_page(200);
   auto form = ReadForm(req);
   if (!form.ok()) {
     Log().Warn("form refused", {{"route", "apply"}, {"error", form.status().message()}});
@@ -638,10 +683,18 @@ Response Site::Apply(const Request& req, const std::string& token) {
                 Paragraphs(T(lang, Txt::kFormUnreadable)));
   }
   Application app;
+  bool field_problem = false;
   for (const auto& f : view.profile->fields) {
     const std::string v = Get(*form, f.name);
     view.values[f.name] = v;
     app.fields[f.name] = v;
+    // A value the invitation fixed may not be changed (web::Apply refuses it too; here it is
+    // said in the profile's language). Left out, it is the invitation's.
+    if (auto it = view.fixed.find(f.name);
+        it != view.fixed.end() && !v.empty() && v != it->second) {
+      view.errors[f.name] = Fill(T(lang, Txt::kErrFixedByInvitation), {{"value", it->second}});
+      field_problem = true;
+    }
   }
   bool csr_problem = false;
   if (view.profile->token == profiles::TokenKind::kCsr) {
@@ -664,10 +717,18 @@ Response Site::Apply(const Request& req, const std::string& token) {
     view.general_error = T(lang, Txt::kFormExpiredSubmitAgain);
     return form_page(403);
   }
+  if (field_problem) {
+    // web::Apply refuses it too, with the other fields' problems (shown together).
+    Log().Warn("application changes a field the invitation fixed",
+               {{"route", "apply"}, {"remote", req.remote}, {"invitation", inv->id}});
+  }
   if (csr_problem) return form_page(400);
   auto outcome = web::Apply(**db, profiles_, *keys_, token, app, actor);
   if (!outcome.ok()) {
-    if (outcome.status().kind() == ErrorKind::kNotFound) return InvalidLink(req, "apply");
+    if (outcome.status().kind() == ErrorKind::kNotFound) {
+      // Taken meanwhile by another application of the same invitation.
+      return InvalidLink(req, "apply", {inv->id, "used"});
+    }
     return Unavailable(lang, "apply", outcome.status());
   }
   if (!outcome->problems.empty()) {

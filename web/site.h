@@ -9,6 +9,8 @@
 // (SiteOptions::lang), so that page tells nothing about the profile behind a link.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -42,7 +44,12 @@ class Site {
  private:
   Response Pickup(const Request& req, const std::string& token);
   Response Apply(const Request& req, const std::string& token);
-  Response InvalidLink(const Request& req, const std::string& what);
+  // InvalidLink is the one page for every link that cannot be used. A refusal that concerns an
+  // existing link (|known|.id set: expired, used, locked, replaced) is audited; a malformed or
+  // unknown token is only logged (never the token) and counted (unknown_links_): a request
+  // anybody can send must not grow the append-only audit log nor queue on its head's lock.
+  Response InvalidLink(const Request& req, const std::string& route,
+                       const kgs::KnownLink& known = {});
   Response Unavailable(Lang lang, const std::string& what, const Status& why);
   Response Html(Lang lang, int status, std::string_view title, const std::string& body) const;
   // Lang of |profile|'s pages: its activation.language.
@@ -56,6 +63,7 @@ class Site {
   Csrf csrf_;
   RateLimiter all_;
   RateLimiter posts_;
+  std::atomic<uint64_t> unknown_links_{0};
 };
 
 }  // namespace certpress::web

@@ -79,6 +79,11 @@ try {
   assert.equal(await page.inputValue('#f-given_name'), 'Ada');
   assert.equal(await page.inputValue('#f-surname'), 'Lovelace');
   assert.equal(await page.inputValue('#f-email'), 'ada@example.org');
+  // What the invitation fixed cannot be edited in the browser (the server refuses a change too).
+  for (const f of ['#f-given_name', '#f-surname', '#f-email']) {
+    assert.notEqual(await page.getAttribute(f, 'readonly'), null, f);
+    assert.equal(await page.isEditable(f), false, f);
+  }
   await shot(page, 'apply');
   await page.fill('#f-employee_id', 'X42');
   await page.fill('#f-department', 'Analytical Engines');

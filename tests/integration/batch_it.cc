@@ -315,6 +315,15 @@ TEST_F(BatchIT, Pkcs12OpensWithOpenSslAndItsKeyMatchesItsCertificate) {
            " -cacerts -nokeys | grep -c 'BEGIN CERTIFICATE'");
     EXPECT_EQ(cas.out, "2\n");
   }
+  // A NUL in the password file would have cut the password to nothing inside PKCS12_create:
+  // refused, and no file written.
+  ASSERT_TRUE(WriteFile(Path("nul-pw"), std::string("\0xxxxxxxxxx\n", 12), 0600).ok());
+  auto nul = Run({"cert", "pkcs12", "--request", std::to_string(id), "--out", Path("nul.p12"),
+                  "--password-file", Path("nul-pw")});
+  EXPECT_NE(nul.exit_code, 0);
+  EXPECT_NE(nul.err.find("control character"), std::string::npos) << nul.err;
+  EXPECT_NE(nul.err.find(Path("nul-pw")), std::string::npos) << nul.err;
+  EXPECT_FALSE(std::filesystem::exists(Path("nul.p12")));
   // The key at rest is ciphertext: no PKCS#8 structure in the database.
   auto c = db_.Connect();
   auto rows = store::Sql(*c).Query("SELECT ciphertext FROM private_keys LIMIT 1");

@@ -390,5 +390,45 @@ TEST_F(CodeLettersIT, APostedCodeIsNotShownWhenTheProfileIsNotLoaded) {
   EXPECT_TRUE(redeemed.ok) << kgs::RefusalName(redeemed.refusal);
 }
 
+// Review: a resend of a locked activation carried its code over with fresh attempts. For a
+// profile that posts its codes the resend queues a new code letter: the locked code does not
+// open the new link, the new letter's code does, and the operator is not shown it.
+TEST_F(CodeLettersIT, ALockedActivationsResendPostsANewCodeInANewLetter) {
+  auto ids = Issue();
+  const int64_t pierre = ids["pierre@example.fr"];
+  ASSERT_NE(pierre, 0);
+  int64_t first = 0;
+  for (const auto& l : Letters()) {
+    if (l["request_id"] == pierre) first = l["id"];
+  }
+  ASSERT_NE(first, 0);
+  const std::string old_code = PrintedCode(first);
+  ASSERT_EQ(old_code.size(), 11u);
+  const std::string link = Link(pierre);
+  kgs::Redemption r;
+  for (int n = 0; n < 20 && r.refusal != kgs::Refusal::kLocked; ++n)
+    r = Redeem(link, "00000-0000" + std::to_string(n % 10));
+  ASSERT_EQ(r.refusal, kgs::Refusal::kLocked);
+  EXPECT_EQ(Redeem(link, old_code).refusal, kgs::Refusal::kLocked);
+
+  RunResult resend = Run({"activation", "resend", "--request", std::to_string(pierre)});
+  ASSERT_EQ(resend.exit_code, 0) << resend.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(resend.out, m, std::regex("sealed in letter ([0-9]+)")))
+      << resend.out;
+  EXPECT_FALSE(std::regex_search(resend.out, std::regex("[0-9A-Z]{5}-[0-9A-Z]{5}"))) << resend.out;
+  const std::string new_code = PrintedCode(std::stoll(m[1].str()));
+  ASSERT_EQ(new_code.size(), 11u);
+  EXPECT_NE(new_code, old_code);
+  const std::string fresh = Link(pierre);
+  auto stale = Redeem(fresh, old_code);
+  EXPECT_FALSE(stale.ok);
+  EXPECT_EQ(stale.refusal, kgs::Refusal::kWrongCode);
+  auto good = Redeem(fresh, new_code);
+  EXPECT_TRUE(good.ok) << kgs::RefusalName(good.refusal);
+  RunResult v = Run({"audit", "verify"});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+}
+
 }  // namespace
 }  // namespace certpress

@@ -421,15 +421,73 @@ TEST_F(MailIT, TenWrongCodesLockTheLinkAndTheRightCodeNoLongerOpensIt) {
   EXPECT_EQ(Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'activation.lock'"), 1);
   auto list = Run({"activation", "list", "--request", std::to_string(ids["hanako@example.jp"])});
   EXPECT_NE(list.out.find("locked"), std::string::npos) << list.out;
-  // An operator's resend gives a new link (and keeps the code); the locked one stays dead.
-  ASSERT_EQ(Run({"activation", "resend", "--request", std::to_string(ids["hanako@example.jp"])})
-                .exit_code,
-            0);
+  // An operator's resend gives a new link and, because the link was locked, a new code (shown
+  // once): the lock belongs to the code. Review: the old code was carried over with fresh
+  // attempts, so whoever locked the link got ten more guesses at it after a helpdesk resend.
+  auto resend =
+      Run({"activation", "resend", "--request", std::to_string(ids["hanako@example.jp"])});
+  ASSERT_EQ(resend.exit_code, 0) << resend.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(resend.out, m, std::regex("([0-9A-Z]{5}-[0-9A-Z]{5})")))
+      << resend.out;
+  const std::string new_code = m[1].str();
+  EXPECT_NE(new_code, code);
   ASSERT_EQ(Run({"mail", "send"}).exit_code, 0);
   const std::string fresh = TokenFor(Maildir(), "hanako@example.jp");
   ASSERT_NE(fresh, link);
   // The old link was replaced (void): refused like any link that is not live.
   EXPECT_EQ(Redeem(link, code).refusal, kgs::Refusal::kInvalidLink);
+  // The old code does not open the new link (it counts a wrong attempt); the new one does.
+  auto old_code = Redeem(fresh, code);
+  EXPECT_FALSE(old_code.ok);
+  EXPECT_EQ(old_code.refusal, kgs::Refusal::kWrongCode);
+  EXPECT_TRUE(Redeem(fresh, new_code).ok);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'activation.code' AND details "
+                   "LIKE '%resend of a locked activation%'"),
+            1);
+  // Neither code reached the audit log.
+  for (const std::string& secret : {code, new_code}) {
+    EXPECT_EQ(Scalar("SELECT COUNT(*) FROM audit_log WHERE INSTR(details, '" + secret + "') > 0"),
+              0);
+  }
+}
+
+// Review: minting a new link for the same activation (a mail retry) reset the wrong attempts,
+// and a resend of a live activation carried its code over with fresh attempts. Both keep the
+// count: the code is the same, so are the guesses already spent on it.
+TEST_F(MailIT, ANewLinkForTheSameCodeKeepsItsWrongAttempts) {
+  auto ids = Issue();
+  ASSERT_EQ(Run({"mail", "send"}).exit_code, 0);
+  const int64_t request = ids["hanako@example.jp"];
+  const std::string link = TokenFor(Maildir(), "hanako@example.jp");
+  const std::string code = Code(request);
+  for (int i = 1; i <= 4; ++i) {
+    EXPECT_EQ(Redeem(link, "WRONG-CODE" + std::to_string(i)).refusal, kgs::Refusal::kWrongCode);
+  }
+  const int64_t act =
+      Scalar("SELECT MAX(id) FROM activations WHERE request_id = " + std::to_string(request));
+  // The mailer sends the row again (as after a crash between the server's 250 and the row's
+  // sent): it mints the activation's link again.
+  Exec(
+      "UPDATE mail_outbox SET state = 'queued', next_attempt_at = NOW(6) WHERE kind = "
+      "'activation' AND ref_id = " +
+      std::to_string(act));
+  ASSERT_EQ(Run({"mail", "send"}).exit_code, 0);
+  const std::string again = TokenFor(Maildir(), "hanako@example.jp");
+  ASSERT_NE(again, link);
+  EXPECT_EQ(Scalar("SELECT attempts FROM activations WHERE id = " + std::to_string(act)), 4);
+  auto wrong = Redeem(again, "WRONG-CODE5");
+  EXPECT_EQ(wrong.refusal, kgs::Refusal::kWrongCode);
+  EXPECT_EQ(wrong.attempts_left, 5);
+  // A resend of the live activation keeps the code and its count.
+  ASSERT_EQ(Run({"activation", "resend", "--request", std::to_string(request)}).exit_code, 0);
+  EXPECT_EQ(Scalar("SELECT attempts FROM activations WHERE request_id = " +
+                   std::to_string(request) + " ORDER BY id DESC LIMIT 1"),
+            5);
+  ASSERT_EQ(Run({"mail", "send"}).exit_code, 0);
+  const std::string fresh = TokenFor(Maildir(), "hanako@example.jp");
+  ASSERT_NE(fresh, again);
+  EXPECT_EQ(Redeem(fresh, "WRONG-CODE6").attempts_left, 4);
   EXPECT_TRUE(Redeem(fresh, code).ok);
 }
 

@@ -237,6 +237,38 @@ TEST(MailTest, SettingsSayWhatIsMissingOrInconsistent) {
   bad([](MailSettings& t) { t.smtp_url = "smtps://x:465"; }, "mail.tls = implicit");
   bad([](MailSettings& t) { t.from = "nobody"; }, "mail.from");
   bad([](MailSettings& t) { t.public_url = ""; }, "web.public-url");
+  // Links and passwords never cross a network in clear: tls = none only on this machine, the
+  // pickup base https (http only on this machine).
+  bad([](MailSettings& t) { t.smtp_url = "smtp://mail.example.org:25"; }, "mail.tls = none");
+  bad([](MailSettings& t) { t.smtp_url = "smtp://10.0.0.1:25"; }, "'10.0.0.1' in mail.smtp-url");
+  bad([](MailSettings& t) { t.smtp_url = "smtp://127.0.0.1.evil.example:25"; }, "mail.tls");
+  bad([](MailSettings& t) { t.smtp_url = "smtp://[2001:db8::1]:25"; }, "mail.tls = none");
+  bad([](MailSettings& t) { t.smtp_url = "smtp://localhost@mail.example.org:25"; }, "mail.tls");
+  bad([](MailSettings& t) { t.public_url = "http://pickup.example.org"; }, "web.public-url");
+  bad([](MailSettings& t) { t.public_url = "pickup.example.org"; }, "web.public-url");
+  bad([](MailSettings& t) { t.public_url = "https://"; }, "web.public-url has no host");
+  for (const char* loopback : {"smtp://127.0.0.1:2525", "smtp://127.8.9.10:25",
+                               "smtp://localhost:25", "smtp://[::1]:2525", "smtp://LOCALHOST"}) {
+    MailSettings t;
+    good(t);
+    t.smtp_url = loopback;
+    EXPECT_TRUE(CheckMailSettings(t).ok()) << loopback << ": " << CheckMailSettings(t).message();
+  }
+  {
+    MailSettings t;
+    good(t);
+    t.smtp_url = "smtp://mail.example.org:587";
+    t.tls = SmtpTls::kStartTls;
+    t.public_url = "http://127.0.0.1:8080/";
+    EXPECT_TRUE(CheckMailSettings(t).ok()) << CheckMailSettings(t).message();
+    t.public_url = "http://[::1]:8080";
+    EXPECT_TRUE(CheckMailSettings(t).ok()) << CheckMailSettings(t).message();
+  }
+  EXPECT_EQ(UrlHost("smtps://user@Mail.Example.org:465/x"), "mail.example.org");
+  EXPECT_EQ(UrlHost("smtp://[::1]:25"), "::1");
+  EXPECT_FALSE(IsLoopbackHost("127.0.0.1.example"));
+  EXPECT_FALSE(IsLoopbackHost("128.0.0.1"));
+  EXPECT_TRUE(IsLoopbackHost("127.255.0.1"));
   EXPECT_FALSE(ParseSmtpTls("ssl").ok());
   EXPECT_EQ(*ParseSmtpTls("implicit"), SmtpTls::kImplicit);
 }

@@ -13,9 +13,33 @@
 #include "scheduler/daemon.h"
 #include "signer/key_type.h"
 #include "signer/p11_uri.h"
+#include "signer/pkcs12.h"
 
 namespace certpress {
 namespace {
+
+// Review: "%00xxxxxxxx" passed the length check and PKCS12_create stopped at the NUL, giving a
+// PKCS#12 with an empty password. Control characters are refused before any work, by the
+// check the web form and `cert pkcs12` use and by BuildPkcs12 itself.
+TEST(Pkcs12Test, APasswordWithANulOrAnotherControlCharacterIsRefused) {
+  EXPECT_TRUE(CheckPkcs12Password("correct horse battery staple").ok());
+  EXPECT_TRUE(CheckPkcs12Password("Søren-Kierkegaard €").ok());
+  for (const std::string& bad :
+       std::vector<std::string>{std::string("\0xxxxxxxxx", 10), std::string("abcd\0efghij", 11),
+                                std::string("tab\there!"), std::string("line\nbreak"),
+                                std::string("del\x7f-char"), std::string("c1 \xc2\x85 nel")}) {
+    Status st = CheckPkcs12Password(bad);
+    EXPECT_FALSE(st.ok()) << bad.size();
+    EXPECT_NE(st.message().find("control character"), std::string::npos) << st.message();
+  }
+  EXPECT_FALSE(CheckPkcs12Password("bad \xff utf-8").ok());
+  // BuildPkcs12 refuses it too, before it looks at the key or the certificate.
+  auto p12 = BuildPkcs12(nullptr, ByteSpan(), {}, SecureString(std::string("\0xxxxxxxxx", 10)),
+                         Pkcs12Options{});
+  ASSERT_FALSE(p12.ok());
+  EXPECT_EQ(p12.status().kind(), ErrorKind::kInvalidInput);
+  EXPECT_NE(p12.status().message().find("control character"), std::string::npos);
+}
 
 // Trust issue: a wrong PIN was tried again on every scheduler run until the token was nearly
 // locked. A refused login stops the daemon after the run that met it.
