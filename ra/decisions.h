@@ -75,8 +75,8 @@ Result<Statement> ParseStatement(std::string_view text);
 
 struct DecisionAudit {
   int64_t statements = 0;
-  int64_t decisions = 0;        // approvals and rejections covered by verified statements
-  int64_t unsigned_legacy = 0;  // decisions recorded before operators signed (schema < 6)
+  int64_t decisions = 0;          // approvals and rejections covered by verified statements
+  int64_t unsigned_legacy = 0;    // decisions recorded before operators signed (schema < 6)
   int64_t approved_requests = 0;  // requests past approval whose approvals were recounted
   std::vector<std::string> problems;
 };
