@@ -25,6 +25,30 @@ CardRequest RequestOf(const Row& r) {
   return q;
 }
 
+// RevokeRows revokes each (issuer_id, serial) of |rows| with |reason| (RFC 5280 5.3.1),
+// recording |comment|, and marks the stored certificate revoked; returns "issuer:serial,..."
+// for the audit entry ("none" when there were none).
+Result<std::string> RevokeRows(Connection& c, const std::vector<Row>& rows, RevocationReason reason,
+                               const std::string& actor, const std::string& comment) {
+  std::string revoked;
+  for (const auto& s : rows) {
+    CP_RETURN_IF_ERROR(
+        Sql(c)
+            .Exec("INSERT INTO revocations (issuer_id, serial, reason_code, revoked_at, "
+                  "revoked_by, comment) VALUES (?, ?, ?, UTC_TIMESTAMP(6), ?, ?)",
+                  {s.Int(0), std::string_view(s.Str(1)), int64_t{static_cast<int>(reason)},
+                   std::string_view(actor), std::string_view(comment)})
+            .status());
+    CP_RETURN_IF_ERROR(Sql(c)
+                           .Exec("UPDATE certificates SET status = 'revoked' WHERE issuer_id = ? "
+                                 "AND serial = ?",
+                                 {s.Int(0), std::string_view(s.Str(1))})
+                           .status());
+    revoked += (revoked.empty() ? "" : ",") + std::to_string(s.Int(0)) + ":" + s.Str(1);
+  }
+  return revoked.empty() ? std::string("none") : revoked;
+}
+
 // FailCardIn is FailCard inside the caller's transaction. |claimer| empty: the request is
 // given back whoever held it (a dead station's card).
 Result<int> FailCardIn(Connection& c, int64_t card_id, const std::string& reason,
@@ -46,23 +70,8 @@ Result<int> FailCardIn(Connection& c, int64_t card_id, const std::string& reason
                    "s.created_at >= ? AND NOT EXISTS (SELECT 1 FROM revocations r WHERE "
                    "r.issuer_id = s.issuer_id AND r.serial = s.serial) ORDER BY s.serial",
                    {request_id, std::string_view(started)}));
-  std::string revoked;
-  for (const auto& s : serials) {
-    CP_RETURN_IF_ERROR(
-        Sql(c)
-            .Exec("INSERT INTO revocations (issuer_id, serial, reason_code, "
-                  "revoked_at, revoked_by, comment) VALUES "
-                  "(?, ?, ?, UTC_TIMESTAMP(6), ?, ?)",
-                  {s.Int(0), std::string_view(s.Str(1)), int64_t{static_cast<int>(revocation)},
-                   std::string_view(actor), std::string_view("card " + serial + " failed")})
-            .status());
-    CP_RETURN_IF_ERROR(Sql(c)
-                           .Exec("UPDATE certificates SET status = 'revoked' WHERE issuer_id = ? "
-                                 "AND serial = ?",
-                                 {s.Int(0), std::string_view(s.Str(1))})
-                           .status());
-    revoked += (revoked.empty() ? "" : ",") + std::to_string(s.Int(0)) + ":" + s.Str(1);
-  }
+  CP_ASSIGN_OR_RETURN(const std::string revoked,
+                      RevokeRows(c, serials, revocation, actor, "card " + serial + " failed"));
   CP_RETURN_IF_ERROR(Sql(c)
                          .Exec("UPDATE cards SET state = 'failed', reason = ?, finished_at = "
                                "UTC_TIMESTAMP(6), updated_at = UTC_TIMESTAMP(6) WHERE id = ?",
@@ -78,7 +87,7 @@ Result<int> FailCardIn(Connection& c, int64_t card_id, const std::string& reason
   CP_RETURN_IF_ERROR(AppendAudit(
       c, {actor, "card.fail", "card:" + serial,
           "card_id=" + std::to_string(card_id) + " request=" + std::to_string(request_id) +
-              " revoked=" + (revoked.empty() ? "none" : revoked) + " crl_reason=" +
+              " revoked=" + revoked + " crl_reason=" +
               std::to_string(static_cast<int>(revocation)) + " reason=" + reason}));
   return static_cast<int>(serials.size());
 }
@@ -94,23 +103,9 @@ Status RetireCardIn(Connection& c, int64_t card_id, const std::string& serial,
                    "AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.issuer_id = cc.issuer_id "
                    "AND r.serial = cc.serial) ORDER BY cc.serial",
                    {card_id}));
-  std::string revoked;
-  for (const auto& s : certs) {
-    CP_RETURN_IF_ERROR(
-        Sql(c)
-            .Exec("INSERT INTO revocations (issuer_id, serial, reason_code, revoked_at, "
-                  "revoked_by, comment) VALUES (?, ?, ?, UTC_TIMESTAMP(6), ?, ?)",
-                  {s.Int(0), std::string_view(s.Str(1)),
-                   int64_t{static_cast<int>(RevocationReason::kCessationOfOperation)},
-                   std::string_view(actor), std::string_view("card " + serial + " was reset")})
-            .status());
-    CP_RETURN_IF_ERROR(Sql(c)
-                           .Exec("UPDATE certificates SET status = 'revoked' WHERE issuer_id = ? "
-                                 "AND serial = ?",
-                                 {s.Int(0), std::string_view(s.Str(1))})
-                           .status());
-    revoked += (revoked.empty() ? "" : ",") + std::to_string(s.Int(0)) + ":" + s.Str(1);
-  }
+  CP_ASSIGN_OR_RETURN(const std::string revoked,
+                      RevokeRows(c, certs, RevocationReason::kCessationOfOperation, actor,
+                                 "card " + serial + " was reset"));
   CP_RETURN_IF_ERROR(Sql(c)
                          .Exec("UPDATE cards SET state = 'failed', reason = 'the card was "
                                "factory-reset and taken again', updated_at = UTC_TIMESTAMP(6) "
@@ -118,8 +113,7 @@ Status RetireCardIn(Connection& c, int64_t card_id, const std::string& serial,
                                {card_id})
                          .status());
   return AppendAudit(c, {actor, "card.reset", "card:" + serial,
-                         "card_id=" + std::to_string(card_id) +
-                             " revoked=" + (revoked.empty() ? "none" : revoked)});
+                         "card_id=" + std::to_string(card_id) + " revoked=" + revoked});
 }
 
 constexpr const char* kCardColumns =
