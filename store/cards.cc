@@ -248,8 +248,13 @@ Result<CardRequest> BeginCard(Connection& conn, const NewCard& card,
   return out;
 }
 
-Status HoldCard(Connection& c, int64_t card_id, int64_t request_id, int64_t fence,
-                const std::string& claimer, int lease_seconds) {
+namespace {
+
+// StillHeld checks, locking both rows, that card |card_id| is still personalizing and that
+// request |request_id| is still this station's claim at |fence| (another station that took
+// it over moved the fence).
+Status StillHeld(Connection& c, int64_t card_id, int64_t request_id, int64_t fence,
+                 const std::string& claimer) {
   CP_ASSIGN_OR_RETURN(auto card,
                       Sql(c).Query("SELECT state FROM cards WHERE id = ? FOR UPDATE", {card_id}));
   if (card.empty() || card[0].Str(0) != kCardPersonalizing) {
@@ -264,6 +269,14 @@ Status HoldCard(Connection& c, int64_t card_id, int64_t request_id, int64_t fenc
     return Conflict("request " + std::to_string(request_id) +
                     " is no longer held by this station (another took it)");
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status HoldCard(Connection& c, int64_t card_id, int64_t request_id, int64_t fence,
+                const std::string& claimer, int lease_seconds) {
+  CP_RETURN_IF_ERROR(StillHeld(c, card_id, request_id, fence, claimer));
   return Sql(c)
       .Exec(
           "UPDATE requests SET lease_until = UTC_TIMESTAMP(6) + INTERVAL ? SECOND, "
@@ -284,20 +297,9 @@ Status FinishCard(Connection& conn, int64_t card_id, int64_t request_id, int64_t
                   const std::string& claimer, ByteSpan chuid_guid, const std::string& actor,
                   const std::function<Status(Connection&)>& also) {
   return RunTransaction(conn, [&](Connection& c) -> Status {
-    CP_ASSIGN_OR_RETURN(auto card, Sql(c).Query("SELECT state, serial FROM cards WHERE id = ? "
-                                                "FOR UPDATE",
-                                                {card_id}));
-    if (card.empty() || card[0].Str(0) != kCardPersonalizing) {
-      return Conflict("card " + std::to_string(card_id) + " is no longer personalizing");
-    }
-    CP_ASSIGN_OR_RETURN(auto req, Sql(c).Query("SELECT id FROM requests WHERE id = ? AND state = "
-                                               "'issuing' AND claimed_by = ? AND fence = ? FOR "
-                                               "UPDATE",
-                                               {request_id, std::string_view(claimer), fence}));
-    if (req.empty()) {
-      return Conflict("request " + std::to_string(request_id) +
-                      " is no longer held by this station");
-    }
+    CP_RETURN_IF_ERROR(StillHeld(c, card_id, request_id, fence, claimer));
+    CP_ASSIGN_OR_RETURN(auto card,
+                        Sql(c).Query("SELECT serial FROM cards WHERE id = ?", {card_id}));
     CP_RETURN_IF_ERROR(Sql(c)
                            .Exec("UPDATE cards SET state = 'personalized', chuid_guid = ?, "
                                  "finished_at = UTC_TIMESTAMP(6), updated_at = UTC_TIMESTAMP(6) "
@@ -306,7 +308,7 @@ Status FinishCard(Connection& conn, int64_t card_id, int64_t request_id, int64_t
                            .status());
     CP_RETURN_IF_ERROR(MarkIssued(c, {request_id}));
     if (also) CP_RETURN_IF_ERROR(also(c));
-    return AppendAudit(c, {actor, "card.personalized", "card:" + card[0].Str(1),
+    return AppendAudit(c, {actor, "card.personalized", "card:" + card[0].Str(0),
                            "card_id=" + std::to_string(card_id) + " request=" +
                                std::to_string(request_id) + " guid=" + HexEncode(chuid_guid)});
   });
